@@ -1,0 +1,1 @@
+"""usage-tui: a keyboard-driven terminal cost explorer for attributed AI usage."""

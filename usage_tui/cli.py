@@ -1,0 +1,304 @@
+"""The command line: a thin click layer over store, ingest, query and budget (§3)."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from platformdirs import user_data_dir
+
+from . import clock
+from .directory import DirectoryError, load_directory_file
+from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
+from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, QuerySpec
+from .query import QueryError, ScopeError, parse_date, resolve_viewer, run_query
+from .store import Store, StoreError
+
+EXIT_USAGE = 2
+EXIT_SCOPE = 3
+
+
+def default_db() -> Path:
+    env = os.environ.get("USAGE_TUI_DB")
+    if env:
+        return Path(env)
+    return Path(user_data_dir("usage-tui", appauthor=False)) / "usage.db"
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"usage-tui: error: {message}", err=True)
+    sys.exit(code)
+
+
+# -- shared options (as sqlite-utils does: every command takes them after its name) ------------
+def db_option(f):
+    return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Usage store (default: $USAGE_TUI_DB, else the user data directory).")(f)
+
+
+def viewer_option(f):
+    return click.option("--as", "as_user", metavar="USER", default=None,
+                        help="View as USER (default: $USAGE_TUI_USER, else your OS login).")(f)
+
+
+def tz_option(f):
+    return click.option("--tz", metavar="ZONE", default=None,
+                        help="IANA time zone for days and weeks (default: the org's).")(f)
+
+
+def open_store(db: Path | None, *, create: bool = False, readonly: bool = False) -> Store:
+    path = db or default_db()
+    try:
+        return Store(path, create=create, readonly=readonly)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def handles_errors(f):
+    """One clear line and the documented exit code instead of a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except ScopeError as exc:
+            fail(str(exc), EXIT_SCOPE)
+        except (QueryError, StoreError, DirectoryError, clock.ClockError) as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@db_option
+@viewer_option
+@click.version_option(package_name="usage-tui")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
+    """usage-tui: a keyboard-driven cost explorer for attributed AI usage.
+
+    With no command, opens the TUI (building the demo store on first run).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    path = db or default_db()
+    if not path.exists():
+        click.echo(f"No usage store at {path}: building the demo store (usage-tui sample)…", err=True)
+        build_demo(path, events=20_000, days=30, seed=42)
+    try:
+        from .app import run_app
+    except ImportError:  # pragma: no cover - the TUI ships with the package
+        click.echo(ctx.get_help())
+        return
+    run_app(path, as_user)
+
+
+# -- sample ---------------------------------------------------------------------------------------
+def build_demo(path: Path, *, events: int, days: int, seed: int) -> Store:
+    from .ingest import BATCH_SIZE
+    from .sample import demo_directory, generate
+
+    store = Store(path, create=True)
+    store.clear_records()
+    store.load_directory(demo_directory())
+    batch = []
+    for record in generate(events=events, days=days, seed=seed):
+        batch.append(record)
+        if len(batch) >= BATCH_SIZE:
+            store.write_batch(batch, store.source_id("sample", f"seed={seed}"))
+            batch.clear()
+    store.write_batch(batch, store.source_id("sample", f"seed={seed}"))
+    with store.transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('demo', '1')")
+    return store
+
+
+@cli.command()
+@click.option("--events", default=20_000, show_default=True, type=click.IntRange(0), help="Number of requests.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1), help="Days of history, ending now.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Random seed (same seed + USAGE_TUI_NOW = same store).")
+@click.option("--force", is_flag=True, help="Overwrite a store that is not a demo store.")
+@db_option
+@handles_errors
+def sample(events: int, days: int, seed: int, force: bool, db: Path | None) -> None:
+    """(Re)build a demo store: a realistic organization with usage dated up to now."""
+    path = db or default_db()
+    if path.exists() and not force:
+        existing = Store(path)
+        if existing.record_count() and existing.get_meta("demo") != "1":
+            fail(f"{path} holds imported data; pass --force to replace it with the demo")
+    store = build_demo(path, events=events, days=days, seed=seed)
+    viewer = resolve_viewer(store.directory())
+    click.echo(f"Demo store at {path}: {store.record_count()} records over {days} days. "
+               f"You are {viewer} (org admin); try --as bob (member) or --as carol (team admin).")
+
+
+# -- import ---------------------------------------------------------------------------------------
+@cli.command("import")
+@click.argument("path", metavar="FILE|DIR|-")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="auto", show_default=True,
+              help="Input format; auto detects it from the content.")
+@click.option("--user", metavar="U", default=None, help="User for records that name none.")
+@click.option("--team", metavar="T", default=None, help="Team for records that name none.")
+@db_option
+@viewer_option
+@handles_errors
+def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | None, as_user: str | None) -> None:
+    """Import usage records from a file, a folder (recursively) or stdin (-).
+
+    Bad lines are reported as FILE:LINE: reason and kept in the store's rejects table; the
+    good lines still import. Exit 0 when every line was good, 1 when some were rejected,
+    2 when the input could not be read at all.
+    """
+    from .ingest import ImportFatal, import_path
+
+    store = open_store(db, create=True)
+    show_progress = sys.stderr.isatty() and path != "-"
+    bar = None
+    last = [0]
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not show_progress or total < 1_000_000:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True)
+            bar.__enter__()
+        bar.update(done - last[0])
+        last[0] = done
+
+    def reject(j) -> None:
+        click.echo(f"{j.source}:{j.line}: {j.reason}", err=True)
+
+    try:
+        summary = import_path(store, path, fmt, user=user, team=team,
+                              viewer=as_user or resolve_viewer(store.directory()),
+                              on_reject=reject, on_progress=progress)
+    except ImportFatal as exc:
+        fail(str(exc))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for skipped in summary.skipped:
+        click.echo(f"{skipped}: skipped (not a recognised usage file)", err=True)
+    click.echo(summary.line())
+    sys.exit(1 if summary.rejected else 0)
+
+
+# -- directory ------------------------------------------------------------------------------------
+@cli.group()
+def directory() -> None:
+    """The directory of users, teams, keys, agents, budgets and prices."""
+
+
+@directory.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@handles_errors
+def directory_load(file: Path, db: Path | None) -> None:
+    """Load FILE.toml: replaces the directory and re-attributes every stored record."""
+    import tomllib
+
+    load_directory_file(file)  # validates the whole file first; nothing changes on error
+    doc = tomllib.loads(file.read_text())
+    store = open_store(db, create=True)
+    count = store.load_directory(doc)
+    d = store.directory()
+    click.echo(f"Loaded {file}: {len(d.users)} users, {len(d.teams)} teams, {len(d.keys)} keys, "
+               f"{len(d.agents)} agents, {len(d.budgets)} budgets, {len(d.prices)} prices; "
+               f"re-attributed {count} records.")
+
+
+# -- spend ------------------------------------------------------------------------------------------
+@cli.group()
+def spend() -> None:
+    """Headless reports: the same queries as the TUI."""
+
+
+def _date_option(name: str, help_text: str):
+    return click.option(name, metavar="DATE", default=None, help=help_text)
+
+
+@spend.command("summary")
+@click.option("--scope", type=click.Choice(SCOPES), default="personal", show_default=True,
+              help="Whose usage: yours, a team's, or the whole org's.")
+@click.option("--team", metavar="T", default=None, help="Team for --scope team.")
+@click.option("--metric", type=click.Choice(METRICS), default="cost", show_default=True, help="What to measure.")
+@click.option("--group-by", type=click.Choice(GROUPINGS), default="model", show_default=True, help="Rows of the table.")
+@click.option("--granularity", type=click.Choice(GRANULARITIES), default="daily", show_default=True,
+              help="Series buckets: calendar days or ISO weeks.")
+@_date_option("--since", "First day, inclusive (default: 29 days before --until).")
+@_date_option("--until", "Last day, inclusive (default: today).")
+@click.option("--search", metavar="TEXT", default=None, help="Only rows whose key contains TEXT.")
+@click.option("--focus", metavar="KEY", default=None, help="Series of one row only.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@db_option
+@viewer_option
+@tz_option
+@handles_errors
+def spend_summary(scope, team, metric, group_by, granularity, since, until, search, focus, fmt,
+                  db, as_user, tz) -> None:
+    """Totals, the daily or weekly series, and rows grouped by one dimension."""
+    store = open_store(db, readonly=False)
+    spec = QuerySpec(
+        viewer=resolve_viewer(store.directory(), as_user), scope=scope, team=team, metric=metric,
+        group_by=group_by, granularity=granularity,
+        since=parse_date(since, "--since") if since else None,
+        until=parse_date(until, "--until") if until else None,
+        tz=tz, search=search, focus=focus,
+    )
+    result = run_query(store, spec)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        header = ["key", "cost_usd", "requests", "tokens", "prompt_tokens", "completion_tokens",
+                  "cached_input_tokens", "context_tokens", "unpriced_requests", "share"]
+        writer.writerow(header)
+        for row in result.as_json()["rows"]:
+            writer.writerow([row[h] for h in header])
+    else:
+        click.echo(render_table(result))
+
+
+def render_table(result) -> str:
+    spec = result.spec
+    who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
+    title = f"{METRIC_TITLES[spec.metric]} per {GRANULARITY_WORDS[spec.granularity]} — {who}"
+    if spec.focus:
+        title += f", {spec.group_by} {spec.focus}"
+    t = result.totals
+    lines = [
+        f"{title} · {result.since} … {result.until} ({result.tz})",
+        f"Total: {money(t.cost_usd)} · {t.requests:,} requests · {compact(t.tokens)} tokens "
+        f"(prompt {compact(t.prompt_tokens)}, completion {compact(t.completion_tokens)}, "
+        f"cached {compact(t.cached_input_tokens)}; context {compact(t.context_tokens)})",
+        "",
+    ]
+    if not result.rows:
+        lines.append("No attributed usage in this view: broaden the date range (--since), change the "
+                     "scope (--scope), or import data (usage-tui import).")
+    else:
+        key_width = max(len(spec.group_by), *(len(r.key) for r in result.rows))
+        others = [m for m in METRICS if m != spec.metric]  # the metric first, then the other two
+        lines.append(f"{spec.group_by.upper():<{key_width}}  {METRIC_TITLES[spec.metric].upper():>10}  {'SHARE':>6}  "
+                     + "  ".join(f"{METRIC_TITLES[m].upper():>10}" for m in others))
+        for r in result.rows:
+            flag = " *" if r.totals.unpriced_requests else ""
+            lines.append(f"{r.key:<{key_width}}  {metric_value(spec.metric, r.totals.metric(spec.metric)):>10}  "
+                         f"{percent(r.share):>6}  "
+                         + "  ".join(f"{metric_value(m, r.totals.metric(m)):>10}" for m in others) + flag)
+    if t.unpriced_requests:
+        lines.append("")
+        lines.append(f"* {t.unpriced_requests:,} requests are unpriced (no price for their model): "
+                     "costs shown leave them out. Add a [[prices]] entry to the directory.")
+    return "\n".join(lines)
+
+
+def main() -> None:  # pragma: no cover
+    cli()

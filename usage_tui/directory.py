@@ -1,0 +1,228 @@
+"""The directory (§2.2): who is who. TOML in, validated as a whole, dataclasses out.
+
+Attribution itself (§2.3) runs as set-based SQL in store.py over these tables, so that import
+and re-attribution after a directory load share one implementation.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .model import ROLES, WINDOWS
+
+
+class DirectoryError(ValueError):
+    """The directory file is invalid; the message names the entry and the reason."""
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    admins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    login: str | None
+    role: str
+    teams: tuple[str, ...] = ()
+
+    @property
+    def primary_team(self) -> str | None:
+        return self.teams[0] if self.teams else None
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    owner: str | None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    manager: str | None
+
+
+@dataclass(frozen=True)
+class Budget:
+    user: str
+    limit_usd: float
+    window: str
+
+
+@dataclass(frozen=True)
+class Price:
+    provider: str
+    model: str
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float
+
+
+@dataclass
+class Directory:
+    org_id: str = "org"
+    org_name: str = "Organization"
+    timezone: str = "UTC"
+    teams: dict[str, Team] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    prices: list[Price] = field(default_factory=list)
+
+    def user_by_login(self, login: str) -> User | None:
+        for user in self.users.values():
+            if user.login == login:
+                return user
+        return None
+
+    def is_org_admin(self, user_id: str) -> bool:
+        user = self.users.get(user_id)
+        return user is not None and user.role == "org_admin"
+
+    def teams_visible_to(self, user_id: str) -> list[str]:
+        """Teams whose scope the user may view: all for org admins, else those they administer."""
+        if self.is_org_admin(user_id):
+            return sorted(self.teams)
+        return sorted(t.id for t in self.teams.values() if user_id in t.admins)
+
+
+def _str(entry: dict[str, Any], name: str, where: str, required: bool = True) -> str | None:
+    value = entry.get(name)
+    if value is None:
+        if required:
+            raise DirectoryError(f"{where}: missing `{name}`")
+        return None
+    if not isinstance(value, str) or not value:
+        raise DirectoryError(f"{where}: `{name}` must be a non-empty string")
+    return value
+
+
+def _number(entry: dict[str, Any], name: str, where: str, default: float | None = None) -> float:
+    value = entry.get(name, default)
+    if value is None:
+        raise DirectoryError(f"{where}: missing `{name}`")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise DirectoryError(f"{where}: `{name}` must be a number >= 0")
+    return float(value)
+
+
+def _str_list(entry: dict[str, Any], name: str, where: str) -> tuple[str, ...]:
+    value = entry.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise DirectoryError(f"{where}: `{name}` must be a list of strings")
+    return tuple(value)
+
+
+def _tables(doc: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any]]]:
+    entries = doc.get(name, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise DirectoryError(f"[[{name}]] must be an array of tables")
+    return [(f"{name}[{i}]", e) for i, e in enumerate(entries)]
+
+
+def _named(where: str, entry_id: str | None) -> str:
+    return f'{where} ("{entry_id}")' if entry_id else where
+
+
+def parse_directory(doc: dict[str, Any]) -> Directory:
+    """Build and validate a Directory from parsed TOML. Raises DirectoryError on the first problem."""
+    d = Directory()
+    org = doc.get("org", {})
+    if not isinstance(org, dict):
+        raise DirectoryError("[org] must be a table")
+    d.org_id = _str(org, "id", "[org]", required=False) or d.org_id
+    d.org_name = _str(org, "name", "[org]", required=False) or d.org_name
+    d.timezone = _str(org, "timezone", "[org]", required=False) or "UTC"
+    try:
+        ZoneInfo(d.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DirectoryError(f'[org]: unknown time zone "{d.timezone}"') from None
+
+    def add(target: dict, where: str, entry_id: str, value: Any) -> None:
+        if entry_id in target:
+            raise DirectoryError(f'{where}: duplicate id "{entry_id}"')
+        target[entry_id] = value
+
+    for where, e in _tables(doc, "teams"):
+        tid = _str(e, "id", where)
+        add(d.teams, where, tid, Team(tid, _str(e, "name", where, False) or tid,
+                                      _str_list(e, "admins", _named(where, tid))))
+    for where, e in _tables(doc, "users"):
+        uid = _str(e, "id", where)
+        w = _named(where, uid)
+        role = e.get("role", "member")
+        if role not in ROLES:
+            raise DirectoryError(f'{w}: role "{role}" is not one of {", ".join(ROLES)}')
+        teams = _str_list(e, "teams", w)
+        for t in teams:
+            if t not in d.teams:
+                raise DirectoryError(f'{w}: team "{t}" is not a team')
+        add(d.users, where, uid,
+            User(uid, _str(e, "name", w, False) or uid, _str(e, "login", w, False), role, teams))
+    for team in d.teams.values():
+        for admin in team.admins:
+            if admin not in d.users:
+                raise DirectoryError(f'teams ("{team.id}"): admin "{admin}" is not a user')
+    for where, e in _tables(doc, "keys"):
+        kid = _str(e, "id", where)
+        w = _named(where, kid)
+        owner = _str(e, "owner", w, False)
+        if owner is not None and owner not in d.users:
+            raise DirectoryError(f'{w}: owner "{owner}" is not a user')
+        team = _str(e, "team", w, False)
+        if team is not None and team not in d.teams:
+            raise DirectoryError(f'{w}: team "{team}" is not a team')
+        add(d.keys, where, kid, Key(kid, owner, team))
+    for where, e in _tables(doc, "agents"):
+        aid = _str(e, "id", where)
+        w = _named(where, aid)
+        manager = _str(e, "manager", w, False)
+        if manager is not None and manager not in d.users:
+            raise DirectoryError(f'{w}: manager "{manager}" is not a user')
+        add(d.agents, where, aid, Agent(aid, manager))
+    for where, e in _tables(doc, "budgets"):
+        uid = _str(e, "user", where)
+        w = _named(where, uid)
+        if uid not in d.users:
+            raise DirectoryError(f'{w}: user "{uid}" is not a user')
+        window = e.get("window")
+        if window not in WINDOWS:
+            raise DirectoryError(f'{w}: window "{window}" is not one of {", ".join(WINDOWS)}')
+        add(d.budgets, where, uid, Budget(uid, _number(e, "limit_usd", w), window))
+    seen_prices: set[tuple[str, str]] = set()
+    for where, e in _tables(doc, "prices"):
+        provider, model = _str(e, "provider", where), _str(e, "model", where)
+        w = f'{where} ("{provider}/{model}")'
+        if (provider, model) in seen_prices:
+            raise DirectoryError(f"{w}: duplicate price")
+        seen_prices.add((provider, model))
+        inp = _number(e, "input_per_mtok", w)
+        d.prices.append(Price(provider, model, inp, _number(e, "output_per_mtok", w),
+                              _number(e, "cached_input_per_mtok", w, default=inp)))
+    return d
+
+
+def load_directory_file(path: str | Path) -> Directory:
+    """Read and validate a directory TOML file; errors name the file."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise DirectoryError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DirectoryError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse_directory(doc)
+    except DirectoryError as exc:
+        raise DirectoryError(f"{path}: {exc}") from None

@@ -1,0 +1,32 @@
+"""Numbers formatted for people, shared by the CLI tables and the TUI."""
+
+from __future__ import annotations
+
+
+def money(usd: float) -> str:
+    if usd == 0:
+        return "$0.00"
+    if abs(usd) < 0.01:
+        return f"${usd:.4f}"
+    return f"${usd:,.2f}"
+
+
+def compact(n: float) -> str:
+    """12 → 12, 12_345 → 12.3k, 4_500_000 → 4.5M."""
+    n = float(n)
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{suffix}"
+    return f"{n:,.0f}"
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def metric_value(metric: str, value: float) -> str:
+    return money(value) if metric == "cost" else compact(value)
+
+
+METRIC_TITLES = {"cost": "Cost", "requests": "Requests", "tokens": "Tokens"}
+GRANULARITY_WORDS = {"daily": "day", "weekly": "week"}

@@ -1,0 +1,204 @@
+"""Ingest: source files → normalized records → the store, in atomic batches.
+
+Each format is a module with `NAME`, `detect(head) -> bool` and
+`parse(stream, source, head=..., **options)` yielding `Record`s and `Reject`s. Everything
+after parsing (replacement by id, rejects, attribution, prices, rollups) is shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import BinaryIO
+
+from ..model import Record, Reject
+from ..store import Store
+
+# Formats in the order auto-detection tries them (native last: it is the loosest match).
+FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code", "native": "native"}
+FORMATS = ("auto", *FORMAT_MODULES)
+FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
+BATCH_SIZE = 20_000
+HEAD_BYTES = 65_536
+
+
+class ImportFatal(Exception):
+    """The input cannot be imported at all (missing, unreadable, not a usage file)."""
+
+
+def format_module(name: str) -> ModuleType | None:
+    """The importer for a format, or None when that importer is not installed yet."""
+    try:
+        return importlib.import_module(f".{FORMAT_MODULES[name]}", __name__)
+    except ModuleNotFoundError:
+        return None
+
+
+def detect_format(head: str) -> str | None:
+    for name in FORMAT_MODULES:
+        module = format_module(name)
+        if module is not None and module.detect(head):
+            return name
+    return None
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"imported {self.imported}, replaced {self.replaced}, unchanged {self.unchanged}, "
+                f"rejected {self.rejected}")
+
+
+def _files(path: str) -> list[str]:
+    if path == "-":
+        return ["-"]
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FILE_SUFFIXES)
+        if not found:
+            raise ImportFatal(f"{path}: no .jsonl, .json or .csv files in this folder")
+        return found
+    if not p.exists():
+        raise ImportFatal(f"{path}: no such file")
+    if not os.access(p, os.R_OK):
+        raise ImportFatal(f"{path}: permission denied")
+    return [path]
+
+
+def _open(path: str) -> tuple[BinaryIO, int]:
+    if path == "-":
+        return io.BufferedReader(sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer,
+                                 HEAD_BYTES), 0
+    try:
+        return open(path, "rb", buffering=HEAD_BYTES), os.path.getsize(path)
+    except OSError as exc:
+        raise ImportFatal(f"{path}: {exc.strerror}") from None
+
+
+def _head(raw: BinaryIO) -> str:
+    head = raw.peek(HEAD_BYTES)[:HEAD_BYTES]
+    if b"\x00" in head:
+        raise UnicodeDecodeError("utf-8", head, 0, 1, "binary data")
+    return head.decode("utf-8-sig", errors="ignore")
+
+
+def iter_file(path: str, fmt: str, **options) -> Iterator[Record | Reject]:
+    """Parse one file (or `-`) in the given format (`auto` detects it)."""
+    raw, _ = _open(path)
+    with raw:
+        yield from _parse_open(raw, path, fmt, options)
+
+
+def _parse_open(raw: BinaryIO, path: str, fmt: str, options: dict) -> Iterator[Record | Reject]:
+    source = "<stdin>" if path == "-" else path
+    try:
+        head = _head(raw)
+    except UnicodeDecodeError:
+        raise ImportFatal(f"{source}: not a usage file (binary data)") from None
+    if fmt == "auto":
+        detected = detect_format(head)
+        if detected is None:
+            raise ImportFatal(f"{source}: not a usage file (no known format recognised; name one with --format)")
+        fmt = detected
+    module = format_module(fmt)
+    if module is None:
+        raise ImportFatal(f"--format {fmt}: this importer is not available in this version")
+    stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+    try:
+        yield from module.parse(stream, source, head=head, **options)
+    except UnicodeDecodeError as exc:
+        raise ImportFatal(f"{source}: not a usage file (not UTF-8 text: {exc.reason})") from None
+    finally:
+        stream.detach()  # the caller owns `raw`: don't let the wrapper close it
+
+
+def import_path(
+    store: Store,
+    path: str,
+    fmt: str = "auto",
+    *,
+    user: str | None = None,
+    team: str | None = None,
+    viewer: str | None = None,
+    on_reject: Callable[[Reject], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportSummary:
+    """Import a file, a folder (recursively) or stdin. Good records land in batches; each bad
+    one is reported through `on_reject` and kept in the rejects table."""
+    summary = ImportSummary()
+    files = _files(path)
+    sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
+    total_bytes = sum(sizes.values())
+    done_bytes = 0
+    options = {"user": user, "team": team, "viewer": viewer}
+    in_folder = Path(path).is_dir() if path != "-" else False
+    for file in files:
+        raw, _ = _open(file)
+        with raw:
+            source_name = "<stdin>" if file == "-" else file
+            try:
+                head = _head(raw)
+            except UnicodeDecodeError:
+                head = None
+            source_fmt = fmt if fmt != "auto" else (detect_format(head) if head is not None else None)
+            if source_fmt is None or head is None:
+                if in_folder:  # a folder may hold other files: skip them, and say so
+                    summary.skipped.append(file)
+                    continue
+                if head is None:
+                    raise ImportFatal(f"{source_name}: not a usage file (binary data)")
+                raise ImportFatal(f"{source_name}: not a usage file (no known format recognised; "
+                                  "name one with --format)")
+            summary.files += 1
+            source_key = "<stdin>" if file == "-" else str(Path(file).resolve())
+            source_id = None
+            batch: list[Record] = []
+            rejects: list[Reject] = []
+
+            def flush() -> None:
+                nonlocal source_id
+                if source_id is None:
+                    source_id = store.source_id(source_fmt, source_key)
+                result = store.write_batch(batch, source_id, rejects)
+                summary.imported += result.imported
+                summary.replaced += result.replaced
+                summary.unchanged += result.unchanged
+                batch.clear()
+                rejects.clear()
+                if on_progress is not None:
+                    position = raw.tell() if file != "-" else 0
+                    on_progress(done_bytes + position, total_bytes)
+
+            items = _parse_open(raw, file, source_fmt, options)
+            for item in items:
+                if isinstance(item, Reject):
+                    summary.rejected += 1
+                    rejects.append(item)
+                    if on_reject is not None:
+                        on_reject(item)
+                    continue
+                if item.user is None and user is not None:
+                    item.user = user
+                if item.team is None and team is not None:
+                    item.team = team
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    flush()
+            if batch or rejects or source_id is None:
+                flush()
+        done_bytes += sizes[file]
+    return summary

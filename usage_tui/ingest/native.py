@@ -1,0 +1,189 @@
+"""The native format (§2.1): JSON lines or CSV with the record's own field names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from ..model import Record, Reject
+
+NAME = "native"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+STRING_FIELDS = ("user", "key", "agent", "team", "verdict")
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens")
+KNOWN_FIELDS = frozenset(("id", "ts", "provider", "model", "requests", "cost_usd", "status")
+                         + STRING_FIELDS + TOKEN_FIELDS)
+
+
+class BadRecord(ValueError):
+    """A line that is not a valid record; the message is the reason shown to the user."""
+
+
+def parse_ts(value: Any, name: str = "ts") -> int:
+    """ISO 8601 timestamp → microseconds since the epoch (UTC). A naive timestamp is UTC."""
+    if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
+        raise BadRecord(f"`{name}` must be an ISO 8601 timestamp with a time, got {json.dumps(value)}")
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRecord(f"`{name}` is not a valid timestamp: {json.dumps(value)}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // _US
+
+
+def _int_json(obj: dict, name: str, default: int, minimum: int) -> int:
+    value = obj.get(name)
+    if value is None:
+        return default
+    # bool is an int in Python; "12", 1.5 and true are all bad lines (§2.1 Types)
+    if type(value) is not int:
+        raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}")
+    if value < minimum:
+        raise BadRecord(f"`{name}` must be >= {minimum}, got {value}")
+    return value
+
+
+def _int_csv(obj: dict, name: str, default: int, minimum: int) -> int:
+    value = obj.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}") from None
+    if number < minimum:
+        raise BadRecord(f"`{name}` must be >= {minimum}, got {number}")
+    return number
+
+
+def _cost(value: Any, from_csv: bool) -> float | None:
+    if value is None:
+        return None
+    if from_csv:
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise BadRecord(f"`cost_usd` must be a number, got {json.dumps(value)}") from None
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRecord(f"`cost_usd` must be a number, got {json.dumps(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise BadRecord(f"`cost_usd` must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+def _string(obj: dict, name: str, required: bool) -> str | None:
+    value = obj.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadRecord(f"missing required field `{name}`")
+        return None
+    if not isinstance(value, str):
+        raise BadRecord(f"`{name}` must be a string, got {json.dumps(value)}")
+    return value
+
+
+def to_record(obj: Any, from_csv: bool = False) -> Record:
+    """Validate one parsed object against §2.1 and normalize it. Raises BadRecord."""
+    if not isinstance(obj, dict):
+        raise BadRecord("not a JSON object")
+    rid = _string(obj, "id", True)
+    if len(rid) > 256:
+        raise BadRecord(f"`id` is longer than 256 characters ({len(rid)})")
+    if obj.get("ts") in (None, ""):
+        raise BadRecord("missing required field `ts`")
+    ts_us = parse_ts(obj["ts"])
+    provider = _string(obj, "provider", True)
+    model = _string(obj, "model", True)
+    as_int = _int_csv if from_csv else _int_json
+    prompt, completion, cached, context = (as_int(obj, f, 0, 0) for f in TOKEN_FIELDS)
+    if context > prompt + cached:
+        raise BadRecord(f"`context_tokens` ({context}) exceeds prompt + cached input tokens ({prompt + cached})")
+    status = as_int(obj, "status", 200, 100)
+    if status > 599:
+        raise BadRecord(f"`status` must be an HTTP status 100-599, got {status}")
+    extra = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS and not (from_csv and v is None)}
+    return Record(
+        id=rid, ts_us=ts_us, provider=provider, model=model,
+        user=_string(obj, "user", False), key=_string(obj, "key", False),
+        agent=_string(obj, "agent", False), team=_string(obj, "team", False),
+        prompt_tokens=prompt, completion_tokens=completion, cached_input_tokens=cached,
+        context_tokens=context, requests=as_int(obj, "requests", 1, 1),
+        cost_usd=_cost(obj.get("cost_usd"), from_csv), status=status,
+        verdict=_string(obj, "verdict", False), metadata=extra,
+    )
+
+
+def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
+    for number, line in enumerate(stream, 1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            yield Reject(source, number, f"malformed JSON: {exc.msg}", text)
+            continue
+        try:
+            yield to_record(obj)
+        except BadRecord as exc:
+            yield Reject(source, number, str(exc), text)
+
+
+def _csv_text(row: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row)
+    return out.getvalue()
+
+
+def parse_csv(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        return
+    header = [h.strip() for h in header]
+    width = len(header)
+    for row in reader:
+        if not row or all(not c.strip() for c in row):
+            continue
+        number = reader.line_num
+        if len(row) != width:
+            yield Reject(source, number, f"expected {width} columns, found {len(row)}", _csv_text(row))
+            continue
+        obj = {h: (c if c != "" else None) for h, c in zip(header, row, strict=True)}
+        try:
+            yield to_record(obj, from_csv=True)
+        except BadRecord as exc:
+            yield Reject(source, number, str(exc), _csv_text(row))
+
+
+def looks_like_csv(head: str) -> bool:
+    first = head.lstrip().splitlines()[0] if head.strip() else ""
+    return not first.startswith(("{", "[")) and "id" in [c.strip() for c in first.split(",")]
+
+
+def parse(stream: TextIO, source: str, head: str = "", **options: Any) -> Iterator[Record | Reject]:
+    """Native JSONL or CSV, told apart by the first line (a CSV header names `id`)."""
+    if looks_like_csv(head):
+        return parse_csv(stream, source)
+    return parse_jsonl(stream, source)
+
+
+def detect(head: str) -> bool:
+    """Native JSONL: an object with `id`, `ts`, `provider` and `model`; or a CSV naming them."""
+    if looks_like_csv(head):
+        cols = {c.strip() for c in head.lstrip().splitlines()[0].split(",")}
+        return {"id", "ts", "provider", "model"} <= cols
+    first = head.lstrip().splitlines()[0] if head.strip() else ""
+    try:
+        obj = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and {"id", "ts", "provider", "model"} <= obj.keys()

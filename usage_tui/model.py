@@ -1,0 +1,189 @@
+"""Records, enums, the query spec and result dataclasses. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+SCOPES = ("personal", "team", "org")
+METRICS = ("cost", "requests", "tokens")
+GROUPINGS = ("provider", "model", "user", "team", "agent", "key", "verdict")
+GRANULARITIES = ("daily", "weekly")
+WINDOWS = ("daily", "weekly", "monthly")
+ROLES = ("org_admin", "member")
+
+UNATTRIBUTED = "(unattributed)"
+NONE_KEY = "(none)"
+
+# Costs are stored as integer nano-dollars so that sums are exact and do not depend on the
+# order in which rows are added (rollups and raw records must agree to the last digit).
+NANO = 1_000_000_000
+
+
+def usd_to_nano(usd: float) -> int:
+    return round(usd * NANO)
+
+
+def nano_to_usd(nano: int) -> float:
+    return nano / NANO
+
+
+def missing_key_label(group_by: str) -> str:
+    """The label of a row whose grouping key is absent (§3)."""
+    return UNATTRIBUTED if group_by == "user" else NONE_KEY
+
+
+@dataclass(slots=True)
+class Record:
+    """One normalized usage record (§2.1), before attribution."""
+
+    id: str
+    ts_us: int  # microseconds since the epoch, UTC
+    provider: str
+    model: str
+    user: str | None = None
+    key: str | None = None
+    agent: str | None = None
+    team: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_input_tokens: int = 0
+    context_tokens: int = 0
+    requests: int = 1
+    cost_usd: float | None = None
+    status: int = 200
+    verdict: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # Tokens written to the provider's prompt cache (part of prompt_tokens). Only used to
+    # price them as cache writes; not a §2.1 field of its own.
+    cache_write_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens + self.cached_input_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A line that could not be imported: where it was and why."""
+
+    source: str
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    viewer: str
+    scope: str = "personal"
+    team: str | None = None
+    metric: str = "cost"
+    group_by: str = "model"
+    granularity: str = "daily"
+    since: date | None = None
+    until: date | None = None
+    tz: str | None = None
+    search: str | None = None
+    focus: str | None = None
+
+
+@dataclass
+class Totals:
+    cost_nano: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_input_tokens: int = 0
+    context_tokens: int = 0
+    unpriced_requests: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens + self.cached_input_tokens
+
+    @property
+    def cost_usd(self) -> float:
+        return nano_to_usd(self.cost_nano)
+
+    def add(self, other: Totals) -> None:
+        self.cost_nano += other.cost_nano
+        self.requests += other.requests
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cached_input_tokens += other.cached_input_tokens
+        self.context_tokens += other.context_tokens
+        self.unpriced_requests += other.unpriced_requests
+
+    def metric(self, metric: str) -> float | int:
+        if metric == "cost":
+            return self.cost_usd
+        if metric == "requests":
+            return self.requests
+        return self.tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cost_usd": self.cost_usd,
+            "requests": self.requests,
+            "tokens": self.tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "context_tokens": self.context_tokens,
+            "unpriced_requests": self.unpriced_requests,
+        }
+
+
+@dataclass
+class Row:
+    key: str
+    totals: Totals
+    share: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, **self.totals.as_dict(), "share": self.share}
+
+
+@dataclass
+class SeriesPoint:
+    bucket: date
+    value: float | int
+
+
+@dataclass
+class QueryResult:
+    spec: QuerySpec
+    tz: str
+    since: date
+    until: date
+    totals: Totals
+    series: list[SeriesPoint]
+    rows: list[Row]
+    path: str = "rollup"  # which path answered: "rollup" or "records"
+
+    def as_json(self) -> dict[str, Any]:
+        """The exact `spend summary --format json` shape of §3."""
+        s = self.spec
+        scope: dict[str, Any] = {"kind": s.scope}
+        if s.scope == "team":
+            scope["team"] = s.team
+        return {
+            "viewer": s.viewer,
+            "scope": scope,
+            "metric": s.metric,
+            "group_by": s.group_by,
+            "granularity": s.granularity,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "tz": self.tz,
+            "focus": s.focus,
+            "search": s.search,
+            "totals": self.totals.as_dict(),
+            "series": [{"bucket": p.bucket.isoformat(), "value": p.value} for p in self.series],
+            "rows": [r.as_dict() for r in self.rows],
+        }
+
+IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code")
+FORMAT_NAMES = ("auto", *IMPORT_FORMATS)

@@ -1,0 +1,256 @@
+"""Query spec → totals, series and rows. The one query function behind the TUI and the CLI.
+
+Scope checks live here: a refused query raises ScopeError before any SQL runs.
+
+Two paths give identical answers: the rollups (15-minute buckets per scope and grouping)
+whenever every bucket edge of the view falls on a 15-minute boundary, which holds for every
+IANA zone in use today; otherwise the raw records. `plan_query` is pure and the SQL builders
+return (sql, params) with every value bound, so both are tested without a database.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import clock
+from .directory import Directory
+from .model import (
+    GRANULARITIES,
+    GROUPINGS,
+    METRICS,
+    SCOPES,
+    QueryResult,
+    QuerySpec,
+    Row,
+    SeriesPoint,
+    Totals,
+    missing_key_label,
+)
+from .store import BUCKET_US, DIM_COLUMNS, ROLLUPS, SUM_COLUMNS, Store
+
+DEFAULT_DAYS = 30
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+class QueryError(ValueError):
+    """Bad usage or input (exit 2)."""
+
+
+class ScopeError(PermissionError):
+    """The viewer may not see this scope (exit 3). No data is returned."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError(f'unknown time zone "{name}" (use an IANA name such as Europe/Berlin)') from None
+
+
+def parse_date(value: str, name: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""):
+        raise QueryError(f'{name}: "{value}" is not a date (YYYY-MM-DD)')
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f'{name}: "{value}" is not a valid date') from None
+
+
+def resolve_viewer(directory: Directory, as_user: str | None = None) -> str:
+    """--as, else USAGE_TUI_USER, else the user whose login is the OS login (§2.4)."""
+    if as_user:
+        return as_user
+    env = os.environ.get("USAGE_TUI_USER")
+    if env:
+        return env
+    import getpass
+
+    login = getpass.getuser()
+    user = directory.user_by_login(login)
+    return user.id if user is not None else login
+
+
+def check_scope(directory: Directory, spec: QuerySpec) -> None:
+    """Raise QueryError for a malformed spec and ScopeError for a scope the viewer may not see."""
+    if spec.scope not in SCOPES:
+        raise QueryError(f'unknown scope "{spec.scope}" (one of {", ".join(SCOPES)})')
+    if spec.metric not in METRICS:
+        raise QueryError(f'unknown metric "{spec.metric}" (one of {", ".join(METRICS)})')
+    if spec.group_by not in GROUPINGS:
+        raise QueryError(f'unknown grouping "{spec.group_by}" (one of {", ".join(GROUPINGS)})')
+    if spec.granularity not in GRANULARITIES:
+        raise QueryError(f'unknown granularity "{spec.granularity}" (one of {", ".join(GRANULARITIES)})')
+    if spec.scope == "team" and not spec.team:
+        raise QueryError("team scope needs a team (--team TEAM)")
+    admin = directory.is_org_admin(spec.viewer)
+    if spec.scope == "org" and not admin:
+        raise ScopeError(f'{spec.viewer} may not view the org scope (org admins only)')
+    if spec.scope == "team" and not admin:
+        team = directory.teams.get(spec.team)
+        if team is None or spec.viewer not in team.admins:
+            raise ScopeError(f'{spec.viewer} may not view team "{spec.team}" (its admins and org admins only)')
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything about a view that needs no database: range, buckets and their UTC edges."""
+
+    spec: QuerySpec
+    tz: str
+    since: date
+    until: date
+    labels: tuple[date, ...]  # bucket labels (days, or the Mondays of ISO weeks)
+    edges_us: tuple[int, ...]  # len(labels) + 1 UTC edges; bucket i is [edges[i], edges[i+1])
+    use_rollups: bool
+
+    @property
+    def scope_value(self) -> str | None:
+        return {"personal": self.spec.viewer, "team": self.spec.team, "org": None}[self.spec.scope]
+
+    @property
+    def focus_key(self) -> str | None:
+        """The stored key of the focused row ('' stands for a missing key)."""
+        focus = self.spec.focus
+        if focus is None:
+            return None
+        return "" if focus == missing_key_label(self.spec.group_by) else focus
+
+
+def local_midnight_us(day: date, tz: ZoneInfo) -> int:
+    """The UTC instant (µs) at which `day` starts in `tz`. When midnight does not exist (a DST
+    change at 00:00) zoneinfo's fold=0 reading lands on the transition itself: the day's start."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    return (start - _EPOCH) // timedelta(microseconds=1)
+
+
+def plan_query(spec: QuerySpec, directory: Directory, *, force_records: bool = False) -> Plan:
+    tz_name = spec.tz or directory.timezone or "UTC"
+    tz = zone(tz_name)
+    until = spec.until or clock.today(tz)
+    since = spec.since or (until - timedelta(days=DEFAULT_DAYS - 1))
+    if since > until:
+        raise QueryError(f"since ({since}) is after until ({until})")
+    days = (until - since).days + 1
+    if spec.granularity == "daily":
+        starts = [since + timedelta(days=i) for i in range(days)]
+        labels = starts
+    else:
+        # ISO weeks labelled by their Monday, holding only the days inside the range.
+        first_monday = since - timedelta(days=since.weekday())
+        labels = [first_monday + timedelta(weeks=i) for i in range((until - first_monday).days // 7 + 1)]
+        starts = [max(label, since) for label in labels]
+    edges = [local_midnight_us(d, tz) for d in starts] + [local_midnight_us(until + timedelta(days=1), tz)]
+    aligned = all(e % BUCKET_US == 0 for e in edges)
+    return Plan(spec, tz_name, since, until, tuple(labels), tuple(edges), aligned and not force_records)
+
+
+_TOTAL_SELECT = ", ".join(f"SUM({c})" for c in SUM_COLUMNS)
+_RECORD_TOTALS = ("SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_input_tokens), "
+                  "SUM(context_tokens), SUM(COALESCE(cost_nano, 0)), "
+                  "SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END)")
+
+
+def _rollup_where(plan: Plan) -> tuple[str, list]:
+    table, scope_col = ROLLUPS[plan.spec.scope]
+    clauses, params = [], []
+    if scope_col:
+        clauses.append(f"{scope_col} = ?")
+        params.append(plan.scope_value)
+    clauses += ["dim = ?", "bucket >= ?", "bucket < ?"]
+    params += [GROUPINGS.index(plan.spec.group_by), plan.edges_us[0] // BUCKET_US,
+               plan.edges_us[-1] // BUCKET_US]
+    return f"FROM {table} WHERE " + " AND ".join(clauses), params
+
+
+def _records_where(plan: Plan) -> tuple[str, list]:
+    _, scope_col = ROLLUPS[plan.spec.scope]
+    clauses, params = ["ts_us >= ?", "ts_us < ?"], [plan.edges_us[0], plan.edges_us[-1]]
+    if scope_col:
+        clauses.insert(0, f"{scope_col} = ?")
+        params.insert(0, plan.scope_value)
+    return "FROM records WHERE " + " AND ".join(clauses), params
+
+
+def rows_sql(plan: Plan) -> tuple[str, list]:
+    """Totals per row key over the whole range."""
+    if plan.use_rollups:
+        where, params = _rollup_where(plan)
+        return f"SELECT key, {_TOTAL_SELECT} {where} GROUP BY key", params
+    where, params = _records_where(plan)
+    col = DIM_COLUMNS[plan.spec.group_by]
+    return f"SELECT COALESCE({col}, '') AS k, {_RECORD_TOTALS} {where} GROUP BY k", params
+
+
+def series_sql(plan: Plan) -> tuple[str, list]:
+    """Totals per time slice: 15-minute buckets from the rollups (mapped to local buckets in
+    Python), or the local bucket index itself when reading records."""
+    focus = plan.focus_key
+    if plan.use_rollups:
+        where, params = _rollup_where(plan)
+        if focus is not None:
+            where += " AND key = ?"
+            params.append(focus)
+        return f"SELECT bucket, {_TOTAL_SELECT} {where} GROUP BY bucket", params
+    where, params = _records_where(plan)
+    if focus is not None:
+        where += f" AND COALESCE({DIM_COLUMNS[plan.spec.group_by]}, '') = ?"
+        params.append(focus)
+    inner = plan.edges_us[1:-1]
+    case = "CASE " + " ".join("WHEN ts_us < ? THEN %d" % i for i in range(len(inner))) + \
+        f" ELSE {len(inner)} END" if inner else "0"
+    return f"SELECT {case} AS b, {_RECORD_TOTALS} {where} GROUP BY b", list(inner) + params
+
+
+def _totals(values) -> Totals:
+    return Totals(requests=values[0] or 0, prompt_tokens=values[1] or 0, completion_tokens=values[2] or 0,
+                  cached_input_tokens=values[3] or 0, context_tokens=values[4] or 0,
+                  cost_nano=values[5] or 0, unpriced_requests=values[6] or 0)
+
+
+def _sort_value(t: Totals, metric: str) -> int:
+    return t.cost_nano if metric == "cost" else t.requests if metric == "requests" else t.tokens
+
+
+def execute(store: Store, plan: Plan) -> QueryResult:
+    spec = plan.spec
+    conn = store.conn
+    sql, params = rows_sql(plan)
+    rows: list[Row] = []
+    totals = Totals()
+    for key, *values in conn.execute(sql, params):
+        t = _totals(values)
+        if t.requests == 0:  # rollup slices emptied by replacements
+            continue
+        totals.add(t)
+        rows.append(Row(key or missing_key_label(spec.group_by), t))
+    total_metric = _sort_value(totals, spec.metric)
+    for row in rows:
+        row.share = _sort_value(row.totals, spec.metric) / total_metric if total_metric else 0.0
+    if spec.search:
+        needle = spec.search.casefold()
+        rows = [r for r in rows if needle in r.key.casefold()]
+    rows.sort(key=lambda r: (-_sort_value(r.totals, spec.metric), r.key))
+
+    buckets = [Totals() for _ in plan.labels]
+    sql, params = series_sql(plan)
+    for slot, *values in conn.execute(sql, params):
+        if plan.use_rollups:
+            slot = bisect.bisect_right(plan.edges_us, slot * BUCKET_US) - 1
+        buckets[slot].add(_totals(values))
+    series = [SeriesPoint(label, b.metric(spec.metric)) for label, b in zip(plan.labels, buckets, strict=True)]
+    return QueryResult(spec, plan.tz, plan.since, plan.until, totals, series, rows,
+                       path="rollup" if plan.use_rollups else "records")
+
+
+def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False) -> QueryResult:
+    """Check the scope, plan and answer a view. Raises QueryError or ScopeError."""
+    directory = store.directory()
+    check_scope(directory, spec)
+    return execute(store, plan_query(spec, directory, force_records=force_records))

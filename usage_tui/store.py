@@ -1,0 +1,412 @@
+"""The SQLite usage store: schema, migrations, connections, attribution and rollups.
+
+This is the only module that writes DDL. Records are keyed by `id`; every write of records
+updates the pre-aggregated rollups in the same transaction, so the two never disagree, not
+even after a crash (WAL + one transaction per batch).
+
+Rollups are kept at 15-minute UTC buckets. Every time zone in use today has an offset that
+is a multiple of 15 minutes, so the boundaries of any local day or week (DST days included)
+fall on bucket edges and the rollups answer exactly; query.py falls back to the records for
+a zone where they don't. Three tables serve the three scopes, each keyed by
+(scope key, grouping dimension, bucket, row key), so a view reads only its own slice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .directory import Directory, parse_directory
+from .model import GROUPINGS, Record, Reject
+from .pricing import Pricer
+
+SCHEMA_VERSION = 1
+BUCKET_US = 900_000_000  # 15 minutes in microseconds
+BUCKET_S = 900
+
+
+class StoreError(Exception):
+    """A store that cannot be used: missing, corrupt, or written by a newer version."""
+
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    format TEXT NOT NULL,
+    path TEXT NOT NULL,
+    UNIQUE (format, path)
+);
+CREATE TABLE records (
+    id TEXT PRIMARY KEY,
+    ts_us INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    user_raw TEXT,
+    key TEXT,
+    agent TEXT,
+    team_raw TEXT,
+    user TEXT,                      -- attributed user (§2.3), NULL = unattributed
+    team TEXT,                      -- attributed team, NULL = none
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    context_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    cost_logged_nano INTEGER,       -- cost as logged by the source
+    cost_nano INTEGER,              -- cost used everywhere; NULL = unpriced
+    status INTEGER NOT NULL,
+    verdict TEXT,
+    source_id INTEGER REFERENCES sources(id),
+    metadata TEXT,
+    fingerprint INTEGER NOT NULL    -- hash of the normalized input: same id + same hash = unchanged
+) WITHOUT ROWID;
+CREATE TABLE rejects (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    UNIQUE (source, line, raw)
+);
+CREATE TABLE dir_users (id TEXT PRIMARY KEY, name TEXT, login TEXT, role TEXT NOT NULL, primary_team TEXT);
+CREATE TABLE dir_keys (id TEXT PRIMARY KEY, owner TEXT, team TEXT);
+CREATE TABLE dir_agents (id TEXT PRIMARY KEY, manager TEXT);
+CREATE TABLE budget_overrides (
+    user TEXT PRIMARY KEY,
+    limit_usd REAL NOT NULL,
+    window TEXT NOT NULL,
+    set_by TEXT,
+    set_at TEXT
+);
+"""
+
+_SUMS = (
+    "requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
+    "cached_input_tokens INTEGER NOT NULL, context_tokens INTEGER NOT NULL, cost_nano INTEGER NOT NULL, "
+    "unpriced_requests INTEGER NOT NULL"
+)
+SUM_COLUMNS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_tokens",
+               "context_tokens", "cost_nano", "unpriced_requests")
+
+# scope kind -> (rollup table, scope column in records or None for the whole org)
+ROLLUPS = {"personal": ("roll_user", "user"), "team": ("roll_team", "team"), "org": ("roll_org", None)}
+
+_SCHEMA_V1 += f"""
+CREATE TABLE roll_user (user TEXT NOT NULL, dim INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL,
+    {_SUMS}, PRIMARY KEY (user, dim, bucket, key)) WITHOUT ROWID;
+CREATE TABLE roll_team (team TEXT NOT NULL, dim INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL,
+    {_SUMS}, PRIMARY KEY (team, dim, bucket, key)) WITHOUT ROWID;
+CREATE TABLE roll_org (dim INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL,
+    {_SUMS}, PRIMARY KEY (dim, bucket, key)) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_SCHEMA_V1]  # MIGRATIONS[i] takes the schema from version i to i + 1
+
+# The records column each grouping reads; absent keys are '' in rollups (NULLs never conflict).
+DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team": "team",
+               "agent": "agent", "key": "key", "verdict": "verdict"}
+_DIM_CASE = "CASE d.dim " + " ".join(
+    f"WHEN {i} THEN COALESCE(r.{DIM_COLUMNS[g]}, '')" for i, g in enumerate(GROUPINGS)) + " END"
+_DIMS_CTE = "WITH d(dim) AS (VALUES " + ", ".join(f"({i})" for i in range(len(GROUPINGS))) + ")"
+_SUM_SELECT = (
+    "? * SUM(r.requests), ? * SUM(r.prompt_tokens), ? * SUM(r.completion_tokens), "
+    "? * SUM(r.cached_input_tokens), ? * SUM(r.context_tokens), ? * SUM(COALESCE(r.cost_nano, 0)), "
+    "? * SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END)"
+)
+_SUM_UPDATE = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
+
+_RECORD_INPUT_COLUMNS = (
+    "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
+    "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
+    "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
+    "source_id", "metadata", "fingerprint",
+)
+
+
+def _attribution(a: str) -> tuple[str, str]:
+    """Attribution (§2.3) as SQL over the row alias `a`, shared by import and re-attribution:
+    user = the record's user, else its key's owner, else its agent's manager;
+    team = the record's team, else its key's team, else the attributed user's primary team."""
+    user = (f"COALESCE({a}.user_raw, (SELECT owner FROM dir_keys WHERE id = {a}.key), "
+            f"(SELECT manager FROM dir_agents WHERE id = {a}.agent))")
+    team = (f"COALESCE({a}.team_raw, (SELECT team FROM dir_keys WHERE id = {a}.key), "
+            f"(SELECT primary_team FROM dir_users WHERE id = {user}))")
+    return user, team
+
+
+def fingerprint(r: Record) -> int:
+    """A stable 63-bit hash of everything a source said about a record."""
+    payload = json.dumps(asdict(r), sort_keys=True, separators=(",", ":"), default=str)
+    return int.from_bytes(hashlib.blake2b(payload.encode(), digest_size=8).digest(), "big") >> 1
+
+
+@dataclass
+class BatchResult:
+    imported: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+
+
+class Store:
+    """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._local = threading.local()
+        self._pricer: Pricer | None = None
+        self._directory: tuple[str, Directory] | None = None
+        if not self.path.exists():
+            if not create or readonly:
+                raise StoreError(f"{self.path}: no usage store here (run `usage-tui sample` or `usage-tui import`)")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- connections ---------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable usage store ({exc})") from None
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes when any connection commits: cheap to poll for live refresh."""
+        row = self.conn.execute("PRAGMA data_version").fetchone()
+        return (row[0], self.conn.total_changes)
+
+    # -- schema ----------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer usage-tui (schema {version}, "
+                             f"this one knows {SCHEMA_VERSION}); upgrade usage-tui")
+        if version == SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise StoreError(f"{self.path}: store needs an upgrade; open it once without read-only")
+        # One script, one transaction: a crash mid-migration leaves the old version intact.
+        script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
+        self.conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- meta and directory ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def directory(self) -> Directory:
+        """The loaded directory (an empty one with UTC when none was loaded)."""
+        raw = self.get_meta("directory") or "{}"
+        if self._directory is None or self._directory[0] != raw:
+            self._directory = (raw, parse_directory(json.loads(raw)))
+        return self._directory[1]
+
+    def pricer(self) -> Pricer:
+        directory = self.directory()
+        if self._pricer is None or self._pricer.overrides != {(p.provider, p.model): p for p in directory.prices}:
+            self._pricer = Pricer(directory.prices)
+        return self._pricer
+
+    def load_directory(self, doc: dict[str, Any], progress=None) -> int:
+        """Replace the directory with `doc` (already validated), re-price and re-attribute every
+        record and rebuild the rollups, all in one transaction. Returns the number of records."""
+        directory = parse_directory(doc)
+        old_prices = self.directory().prices
+        pricer = Pricer(directory.prices)
+        with self.transaction() as conn:
+            self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
+            conn.execute("DELETE FROM dir_users")
+            conn.execute("DELETE FROM dir_keys")
+            conn.execute("DELETE FROM dir_agents")
+            conn.executemany("INSERT INTO dir_users VALUES (?, ?, ?, ?, ?)",
+                             [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
+            conn.executemany("INSERT INTO dir_keys VALUES (?, ?, ?)",
+                             [(k.id, k.owner, k.team) for k in directory.keys.values()])
+            conn.executemany("INSERT INTO dir_agents VALUES (?, ?)",
+                             [(a.id, a.manager) for a in directory.agents.values()])
+            # A budget the directory names replaces one set with `budget set`.
+            conn.executemany("DELETE FROM budget_overrides WHERE user = ?",
+                             [(u,) for u in directory.budgets])
+            if old_prices != directory.prices:
+                self._reprice(conn, pricer)
+            user, team = _attribution("records")
+            conn.execute(f"UPDATE records SET user = {user}, team = {team}")
+            self.rebuild_rollups(conn)
+        self._directory = None
+        self._pricer = None
+        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def _reprice(self, conn: sqlite3.Connection, pricer: Pricer) -> None:
+        """Recompute the cost of every record without a logged cost (prices changed)."""
+        rows = conn.execute(
+            "SELECT id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
+            "cache_write_tokens FROM records WHERE cost_logged_nano IS NULL").fetchall()
+        updates = []
+        for rid, ts_us, provider, model, p, c, cached, cw in rows:
+            rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
+                         cached_input_tokens=cached, cache_write_tokens=cw)
+            updates.append((pricer.cost_nano(rec), rid))
+        conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
+
+    # -- rollups ---------------------------------------------------------------------------------
+    def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str) -> None:
+        """Add (sign=1) or subtract (sign=-1) the records matching `where` (a constant SQL
+        condition on `r`, never built from values) to every rollup table."""
+        signs = (sign,) * len(SUM_COLUMNS)
+        for table, scope_col in ROLLUPS.values():
+            scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
+            scope_insert = f"{scope_col}, " if scope_col else ""
+            group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
+            conn.execute(
+                f"{_DIMS_CTE} INSERT INTO {table} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+                f"SELECT {scope_select}d.dim, r.ts_us / {BUCKET_US}, {_DIM_CASE}, {_SUM_SELECT} "
+                f"FROM records r CROSS JOIN d WHERE {where} GROUP BY {group} "
+                f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}",
+                signs,
+            )
+
+    def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            for table, _ in ROLLUPS.values():
+                c.execute(f"DELETE FROM {table}")
+            self._apply_rollups(c, 1, "1")
+
+        if conn is None:
+            with self.transaction() as c:
+                run(c)
+        else:
+            run(conn)
+
+    # -- records ---------------------------------------------------------------------------------
+    def source_id(self, fmt: str, path: str) -> int:
+        conn = self.conn
+        conn.execute("INSERT OR IGNORE INTO sources (format, path) VALUES (?, ?)", (fmt, path))
+        return conn.execute("SELECT id FROM sources WHERE format = ? AND path = ?", (fmt, path)).fetchone()[0]
+
+    def write_batch(self, records: Sequence[Record], source_id: int | None,
+                    rejects: Iterable[Reject] = ()) -> BatchResult:
+        """Write one batch atomically: new ids are imported, known ids with other content
+        replace the old record (rollups adjusted), identical ones are left alone."""
+        result = BatchResult()
+        pricer = self.pricer()
+        staged: dict[str, tuple] = {}
+        for r in records:
+            fp = fingerprint(r)
+            previous = staged.get(r.id)
+            if previous is not None:  # the same id twice in a batch: the later one wins
+                if previous[-1] == fp:
+                    result.unchanged += 1
+                    continue
+                result.replaced += 1
+                result.imported -= 1
+            result.imported += 1
+            logged = None if r.cost_usd is None else round(r.cost_usd * 1_000_000_000)
+            staged[r.id] = (
+                r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
+                r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
+                r.cache_write_tokens, r.requests, logged, pricer.cost_nano(r), r.status, r.verdict,
+                source_id, json.dumps(r.metadata, sort_keys=True) if r.metadata else None, fp,
+            )
+        with self.transaction() as conn:
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage AS SELECT {', '.join(_RECORD_INPUT_COLUMNS)} "
+                         "FROM records WHERE 0")
+            conn.execute("DELETE FROM stage")
+            conn.executemany(f"INSERT INTO stage VALUES ({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})",
+                             staged.values())
+            existing = conn.execute(
+                "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id").fetchall()
+            if existing:
+                same = [(rid,) for rid, eq in existing if eq]
+                result.unchanged += len(same)
+                result.replaced += len(existing) - len(same)
+                result.imported -= len(existing)
+                conn.executemany("DELETE FROM stage WHERE id = ?", same)
+                if len(same) < len(existing):
+                    self._apply_rollups(conn, -1, "r.id IN (SELECT id FROM temp.stage)")
+            cols = ", ".join(_RECORD_INPUT_COLUMNS)
+            conn.execute(
+                f"INSERT OR REPLACE INTO records ({cols}, user, team) "
+                f"SELECT {', '.join('s.' + c for c in _RECORD_INPUT_COLUMNS)}, "
+                f"{', '.join(_attribution('s'))} FROM stage s"
+            )
+            self._apply_rollups(conn, 1, "r.id IN (SELECT id FROM temp.stage)")
+            self._write_rejects(conn, rejects)
+        return result
+
+    def _write_rejects(self, conn: sqlite3.Connection, rejects: Iterable[Reject]) -> None:
+        conn.executemany("INSERT OR IGNORE INTO rejects (source, line, reason, raw) VALUES (?, ?, ?, ?)",
+                         [(j.source, j.line, j.reason, j.raw) for j in rejects])
+
+    def write_rejects(self, rejects: Iterable[Reject]) -> None:
+        with self.transaction() as conn:
+            self._write_rejects(conn, rejects)
+
+    def record_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def clear_records(self) -> None:
+        with self.transaction() as conn:
+            for table in ("records", "rejects", "sources", "roll_user", "roll_team", "roll_org"):
+                conn.execute(f"DELETE FROM {table}")
+
+    # -- budgets set from the CLI --------------------------------------------------------------------
+    def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO budget_overrides VALUES (?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET "
+                "limit_usd = excluded.limit_usd, window = excluded.window, set_by = excluded.set_by, "
+                "set_at = excluded.set_at", (user, limit_usd, window, set_by, set_at))
+
+    def budget_overrides(self) -> dict[str, tuple[float, str]]:
+        return {u: (lim, w) for u, lim, w in
+                self.conn.execute("SELECT user, limit_usd, window FROM budget_overrides")}
