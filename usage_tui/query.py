@@ -203,7 +203,7 @@ def series_sql(plan: Plan) -> tuple[str, list]:
         where += f" AND COALESCE({DIM_COLUMNS[plan.spec.group_by]}, '') = ?"
         params.append(focus)
     inner = plan.edges_us[1:-1]
-    case = "CASE " + " ".join("WHEN ts_us < ? THEN %d" % i for i in range(len(inner))) + \
+    case = "CASE " + " ".join(f"WHEN ts_us < ? THEN {i}" for i in range(len(inner))) + \
         f" ELSE {len(inner)} END" if inner else "0"
     return f"SELECT {case} AS b, {_RECORD_TOTALS} {where} GROUP BY b", list(inner) + params
 

@@ -19,12 +19,12 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .directory import Directory, parse_directory
-from .model import GROUPINGS, Record, Reject
+from .model import GROUPINGS, NANO, Record, Reject
 from .pricing import Pricer
 
 SCHEMA_VERSION = 1
@@ -128,7 +128,7 @@ _RECORD_INPUT_COLUMNS = (
     "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
     "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
     "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
-    "source_id", "metadata", "fingerprint",
+    "metadata", "source_id", "fingerprint",
 )
 
 
@@ -143,10 +143,10 @@ def _attribution(a: str) -> tuple[str, str]:
     return user, team
 
 
-def fingerprint(r: Record) -> int:
-    """A stable 63-bit hash of everything a source said about a record."""
-    payload = json.dumps(asdict(r), sort_keys=True, separators=(",", ":"), default=str)
-    return int.from_bytes(hashlib.blake2b(payload.encode(), digest_size=8).digest(), "big") >> 1
+def fingerprint(values: tuple) -> int:
+    """A stable 63-bit hash of everything a source said about a record (its staged values).
+    `repr` of str/int/float/None is stable across runs, unlike `hash()`."""
+    return int.from_bytes(hashlib.blake2b(repr(values).encode(), digest_size=8).digest(), "big") >> 1
 
 
 @dataclass
@@ -341,7 +341,14 @@ class Store:
         pricer = self.pricer()
         staged: dict[str, tuple] = {}
         for r in records:
-            fp = fingerprint(r)
+            logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
+            values = (
+                r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
+                r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
+                r.cache_write_tokens, r.requests, logged, r.status, r.verdict,
+                json.dumps(r.metadata, sort_keys=True) if r.metadata else None,
+            )
+            fp = fingerprint(values)
             previous = staged.get(r.id)
             if previous is not None:  # the same id twice in a batch: the later one wins
                 if previous[-1] == fp:
@@ -350,28 +357,26 @@ class Store:
                 result.replaced += 1
                 result.imported -= 1
             result.imported += 1
-            logged = None if r.cost_usd is None else round(r.cost_usd * 1_000_000_000)
-            staged[r.id] = (
-                r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
-                r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
-                r.cache_write_tokens, r.requests, logged, pricer.cost_nano(r), r.status, r.verdict,
-                source_id, json.dumps(r.metadata, sort_keys=True) if r.metadata else None, fp,
-            )
+            cost = logged if logged is not None else pricer.cost_nano(r)
+            staged[r.id] = (*values[:15], cost, *values[15:], source_id, fp)
         with self.transaction() as conn:
-            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage AS SELECT {', '.join(_RECORD_INPUT_COLUMNS)} "
-                         "FROM records WHERE 0")
+            # Keyed by id: the batch is matched against records and pruned by id.
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
+                         f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}) WITHOUT ROWID")
             conn.execute("DELETE FROM stage")
             conn.executemany(f"INSERT INTO stage VALUES ({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})",
                              staged.values())
             existing = conn.execute(
                 "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id").fetchall()
             if existing:
-                same = [(rid,) for rid, eq in existing if eq]
-                result.unchanged += len(same)
-                result.replaced += len(existing) - len(same)
+                same = sum(1 for _, eq in existing if eq)
+                result.unchanged += same
+                result.replaced += len(existing) - same
                 result.imported -= len(existing)
-                conn.executemany("DELETE FROM stage WHERE id = ?", same)
-                if len(same) < len(existing):
+                if same:
+                    conn.execute("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
+                                 "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
+                if same < len(existing):
                     self._apply_rollups(conn, -1, "r.id IN (SELECT id FROM temp.stage)")
             cols = ", ".join(_RECORD_INPUT_COLUMNS)
             conn.execute(

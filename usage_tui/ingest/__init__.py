@@ -164,41 +164,45 @@ def import_path(
                 raise ImportFatal(f"{source_name}: not a usage file (no known format recognised; "
                                   "name one with --format)")
             summary.files += 1
-            source_key = "<stdin>" if file == "-" else str(Path(file).resolve())
-            source_id = None
-            batch: list[Record] = []
-            rejects: list[Reject] = []
-
-            def flush() -> None:
-                nonlocal source_id
-                if source_id is None:
-                    source_id = store.source_id(source_fmt, source_key)
-                result = store.write_batch(batch, source_id, rejects)
-                summary.imported += result.imported
-                summary.replaced += result.replaced
-                summary.unchanged += result.unchanged
-                batch.clear()
-                rejects.clear()
-                if on_progress is not None:
-                    position = raw.tell() if file != "-" else 0
-                    on_progress(done_bytes + position, total_bytes)
-
-            items = _parse_open(raw, file, source_fmt, options)
-            for item in items:
-                if isinstance(item, Reject):
-                    summary.rejected += 1
-                    rejects.append(item)
-                    if on_reject is not None:
-                        on_reject(item)
-                    continue
-                if item.user is None and user is not None:
-                    item.user = user
-                if item.team is None and team is not None:
-                    item.team = team
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    flush()
-            if batch or rejects or source_id is None:
-                flush()
+            _import_file(store, raw, file, source_fmt, options, summary, on_reject,
+                         (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes)) if on_progress else None,
+                         batch_size)
         done_bytes += sizes[file]
     return summary
+
+
+def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
+                 on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
+                 batch_size: int) -> None:
+    """Stream one file into the store, a batch (one transaction) at a time."""
+    source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
+    batch: list[Record] = []
+    rejects: list[Reject] = []
+
+    def flush() -> None:
+        result = store.write_batch(batch, source_id, rejects)
+        summary.imported += result.imported
+        summary.replaced += result.replaced
+        summary.unchanged += result.unchanged
+        batch.clear()
+        rejects.clear()
+        if on_progress is not None and file != "-":
+            on_progress(raw.tell())
+
+    user, team = options.get("user"), options.get("team")
+    for item in _parse_open(raw, file, fmt, options):
+        if isinstance(item, Reject):
+            summary.rejected += 1
+            rejects.append(item)
+            if on_reject is not None:
+                on_reject(item)
+            continue
+        if item.user is None and user is not None:
+            item.user = user
+        if item.team is None and team is not None:
+            item.team = team
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    if batch or rejects:
+        flush()
