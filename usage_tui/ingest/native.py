@@ -123,8 +123,8 @@ def to_record(obj: Any, from_csv: bool = False) -> Record:
 
 def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
     for number, line in enumerate(stream, 1):
-        text = line.strip()
-        if not text:
+        text = line.rstrip("\r\n")
+        if not text.strip():
             continue
         try:
             obj = json.loads(text)

@@ -1,0 +1,211 @@
+"""Store: schema and migrations, replacement by id, re-attribution, rollups consistent with records."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from usage_tui.ingest import BATCH_SIZE
+from usage_tui.model import GROUPINGS
+from usage_tui.store import SCHEMA_VERSION, Store, StoreError
+
+from .conftest import DIRECTORY, write
+
+BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
+
+
+def fresh_rollups(conn: sqlite3.Connection) -> dict:
+    """Aggregate the records table from scratch, in Python, the way the rollups should be."""
+    out: dict = defaultdict(lambda: [0] * 7)
+    cols = ("provider", "model", "user", "team", "agent", "key", "verdict")
+    for row in conn.execute(
+            "SELECT ts_us, provider, model, user, team, agent, key, verdict, requests, prompt_tokens, "
+            "completion_tokens, cached_input_tokens, context_tokens, cost_nano FROM records"):
+        ts_us, *dims = row[:8]
+        req, p, c, cached, ctx, cost = row[8:]
+        values = dict(zip(cols, dims, strict=True))
+        sums = (req, p, c, cached, ctx, cost or 0, req if cost is None else 0)
+        bucket = ts_us // 900_000_000
+        for dim_index, g in enumerate(GROUPINGS):
+            key = values[g] or ""
+            for target in (("user", values["user"] or ""), ("team", values["team"] or ""), ("org",)):
+                acc = out[(*target, dim_index, bucket, key)]
+                for i, v in enumerate(sums):
+                    acc[i] += v
+    return {k: v for k, v in out.items() if v[0]}
+
+
+def stored_rollups(conn: sqlite3.Connection) -> dict:
+    out = {}
+    sums = "requests, prompt_tokens, completion_tokens, cached_input_tokens, context_tokens, cost_nano, unpriced_requests"
+    for table, prefix in (("roll_user", "user"), ("roll_team", "team")):
+        for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table} WHERE requests != 0"):
+            out[(prefix, row[0], *row[1:4])] = list(row[4:])
+    for row in conn.execute(f"SELECT dim, bucket, key, {sums} FROM roll_org WHERE requests != 0"):
+        out[("org", *row[:3])] = list(row[3:])
+    return out
+
+
+def test_new_store_has_schema_version_and_wal(tmp_path):
+    s = Store(tmp_path / "a.db")
+    assert s.schema_version() == SCHEMA_VERSION
+    assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"records", "rejects", "roll_user", "roll_team", "roll_org", "dir_users", "budget_overrides"} <= tables
+
+
+def test_migrates_an_empty_version_zero_file(tmp_path):
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()  # an empty SQLite file: schema version 0
+    assert Store(path).schema_version() == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer usage-tui"):
+        Store(path)
+
+
+def test_corrupt_file_is_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a usable usage store"):
+        Store(path)
+
+
+def test_missing_store_without_create(tmp_path):
+    with pytest.raises(StoreError, match="no usage store"):
+        Store(tmp_path / "none.db", create=False)
+
+
+def test_same_id_identical_is_unchanged_and_different_replaces(store):
+    rec = {**BASE, "id": "r1", "user": "bob", "prompt_tokens": 10, "cost_usd": 0.5}
+    assert vars(write(store, rec)) == {"imported": 1, "replaced": 0, "unchanged": 0}
+    assert vars(write(store, rec)) == {"imported": 0, "replaced": 0, "unchanged": 1}
+    changed = {**rec, "prompt_tokens": 20, "cost_usd": 0.25}
+    assert vars(write(store, changed)) == {"imported": 0, "replaced": 1, "unchanged": 0}
+    assert store.record_count() == 1
+    # the rollups hold the new values only: 20 tokens and $0.25 = 250,000,000 nano-dollars
+    assert store.conn.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org WHERE dim = 0").fetchone() \
+        == (20, 250_000_000)
+
+
+def test_same_id_twice_in_one_batch_last_wins(store):
+    a = {**BASE, "id": "dup", "prompt_tokens": 1}
+    b = {**BASE, "id": "dup", "prompt_tokens": 2}
+    assert vars(write(store, a, b, b)) == {"imported": 1, "replaced": 1, "unchanged": 1}
+    assert store.conn.execute("SELECT prompt_tokens FROM records").fetchall() == [(2,)]
+
+
+def test_unknown_fields_are_kept_as_metadata(store):
+    write(store, {**BASE, "id": "m", "route": "/v1/chat", "trace": {"span": 3}})
+    meta = store.conn.execute("SELECT metadata FROM records").fetchone()[0]
+    assert json.loads(meta) == {"route": "/v1/chat", "trace": {"span": 3}}
+
+
+def test_reloading_the_directory_reattributes_records_and_rollups(store, directory_doc):
+    write(store, {**BASE, "id": "x", "key": "k_orphan", "cost_usd": 1.0})
+    assert store.conn.execute("SELECT user, team FROM records").fetchone() == (None, "platform")
+    directory_doc["keys"][2]["owner"] = "alice"
+    directory_doc["keys"][2].pop("team")
+    store.load_directory(directory_doc)
+    # now owned by alice, and her primary team applies
+    assert store.conn.execute("SELECT user, team FROM records").fetchone() == ("alice", "platform")
+    assert store.conn.execute("SELECT user FROM roll_user WHERE requests > 0").fetchall() == [("alice",)] * 7
+    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+
+
+def test_directory_price_change_reprices_unlogged_records_only(store, directory_doc):
+    write(store, {**BASE, "id": "p", "provider": "internal", "model": "llama", "prompt_tokens": 1_000_000},
+          {**BASE, "id": "q", "provider": "internal", "model": "llama", "prompt_tokens": 1_000_000,
+           "cost_usd": 9.0})
+    costs = dict(store.conn.execute("SELECT id, cost_nano FROM records"))
+    assert costs == {"p": 2_000_000_000, "q": 9_000_000_000}  # 1M tokens × $2/Mtok; logged $9 wins
+    directory_doc["prices"][0]["input_per_mtok"] = 3.0
+    store.load_directory(directory_doc)
+    costs = dict(store.conn.execute("SELECT id, cost_nano FROM records"))
+    assert costs == {"p": 3_000_000_000, "q": 9_000_000_000}
+    assert store.conn.execute("SELECT SUM(cost_nano) FROM roll_org WHERE dim = 1").fetchone()[0] == 12_000_000_000
+
+
+def test_budget_override_survives_reload_unless_directory_names_it(store, directory_doc):
+    store.set_budget_override("dave", 5.0, "daily", "alice", "2026-11-25T00:00:00Z")
+    store.set_budget_override("bob", 99.0, "monthly", "alice", "2026-11-25T00:00:00Z")
+    store.load_directory(directory_doc)  # names bob's budget, not dave's
+    assert store.budget_overrides() == {"dave": (5.0, "daily")}
+
+
+record_strategy = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from([f"r{i}" for i in range(12)]),
+        "ts": st.sampled_from(["2026-10-24T22:10:00Z", "2026-10-25T00:59:59Z", "2026-10-25T23:00:00Z",
+                               "2026-11-01T12:00:00+05:30", "2026-11-03T08:00:00"]),
+        "provider": st.sampled_from(["internal", "acme"]),
+        "model": st.sampled_from(["llama", "mystery"]),
+    },
+    optional={
+        "user": st.sampled_from(["alice", "bob", "zed"]),
+        "key": st.sampled_from(["k_bob", "k_team", "k_orphan", "k_unknown"]),
+        "agent": st.sampled_from(["bot", "stray"]),
+        "team": st.sampled_from(["platform", "research", "other"]),
+        "verdict": st.sampled_from(["allow", "block"]),
+        "prompt_tokens": st.integers(0, 5000),
+        "completion_tokens": st.integers(0, 5000),
+        "cached_input_tokens": st.integers(0, 5000),
+        "requests": st.integers(1, 5),
+        "cost_usd": st.sampled_from([0.0, 0.01, 1.25, 3.5]),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(record_strategy, max_size=8), min_size=1, max_size=4),
+       reload_between=st.booleans())
+def test_rollups_equal_a_fresh_aggregation(tmp_path_factory, batches, reload_between):
+    store = Store(tmp_path_factory.mktemp("h") / "s.db")
+    store.load_directory(DIRECTORY)
+    for i, batch in enumerate(batches):
+        write(store, *batch)
+        if reload_between and i == 0:
+            doc = json.loads(json.dumps(DIRECTORY))
+            doc["keys"][0]["owner"] = "alice"  # re-attribution moves bob's key to alice
+            store.load_directory(doc)
+    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    store.close()
+
+
+def test_kill_9_during_import_leaves_a_consistent_store(tmp_path):
+    data = tmp_path / "big.jsonl"
+    with data.open("w") as f:
+        for i in range(300_000):
+            f.write(json.dumps({**BASE, "id": f"k{i}", "ts": f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
+                                "user": ["alice", "bob"][i % 2], "prompt_tokens": i % 100}) + "\n")
+    db = tmp_path / "k.db"
+    Store(db).load_directory(DIRECTORY)
+    proc = subprocess.Popen([sys.executable, "-m", "usage_tui", "import", str(data), "--db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = Store(db, readonly=True)
+    deadline = time.monotonic() + 120
+    while watcher.record_count() == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    watcher.close()
+    after = Store(db)
+    count = after.record_count()
+    assert 0 < count < 300_000, "killed between batches: some but not all records committed"
+    assert count % BATCH_SIZE == 0, "only whole batches are committed"
+    assert stored_rollups(after.conn) == fresh_rollups(after.conn)
+    assert after.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
