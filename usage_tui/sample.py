@@ -10,7 +10,7 @@ import getpass
 import random
 import tomllib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,8 @@ def _weighted(rng: random.Random, pairs):
 
 
 def generate(events: int = 20_000, days: int = 30, seed: int = 42, now: datetime | None = None) -> Iterator[Record]:
-    """Yield `events` demo records spread over the `days` days ending now, plus a burst that
+    """Yield `events` demo records spread over the `days` calendar days ending now (in the
+    org's zone, so the default 30-day view is full), plus a burst that
     puts bob over his weekly budget so the 429 state is visible."""
     rng = random.Random(seed)
     now = now or clock.now()
@@ -67,7 +68,10 @@ def generate(events: int = 20_000, days: int = 30, seed: int = 42, now: datetime
     agents = [a["id"] for a in doc["agents"]]
     teams = [t["id"] for t in doc["teams"]]
     end_us = int(now.timestamp() * 1_000_000)
-    span_us = days * 86_400_000_000
+    # From the first midnight of the `days` calendar days ending today (the default view) to now.
+    first_day = now.astimezone(tz).date() - timedelta(days=days - 1)
+    start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz)
+    span_us = end_us - int(start.timestamp() * 1_000_000)
     model_choices = [(m, m[2]) for m in MODELS]
     for i in range(events):
         # Working hours are busier; weekends quieter (by rejection sampling on local time).

@@ -1,0 +1,173 @@
+"""The command line through click's CliRunner: outputs, formats and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from usage_tui.cli import cli
+
+from .conftest import write
+
+
+@pytest.fixture
+def db(store, monkeypatch):
+    write(store,
+          {"id": "1", "ts": "2026-11-20T09:00:00Z", "provider": "openai", "model": "gpt-x", "user": "alice",
+           "prompt_tokens": 1000, "completion_tokens": 200, "cost_usd": 1.5},
+          {"id": "2", "ts": "2026-11-21T09:00:00Z", "provider": "acme", "model": "mystery", "user": "alice",
+           "prompt_tokens": 10, "requests": 2},
+          {"id": "3", "ts": "2026-11-21T09:00:00Z", "provider": "openai", "model": "gpt-x", "user": "bob",
+           "cost_usd": 0.25})
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    monkeypatch.delenv("USAGE_TUI_USER", raising=False)
+    monkeypatch.delenv("USAGE_TUI_DB", raising=False)
+    return str(store.path)
+
+
+def run(*args, **kw):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)
+
+
+def test_help_answers_for_every_command():
+    for args in ([], ["spend", "summary"], ["import"], ["directory", "load"], ["sample"]):
+        result = run(*args, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_json_defaults(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["since"], out["until"], out["tz"]) == ("2026-10-26", "2026-11-24", "Europe/Berlin")
+    assert (out["metric"], out["group_by"], out["granularity"]) == ("cost", "model", "daily")
+    assert len(out["series"]) == 30
+    assert out["totals"]["requests"] == 3 and out["totals"]["unpriced_requests"] == 2
+    assert [(r["key"], r["cost_usd"]) for r in out["rows"]] == [("gpt-x", 1.5), ("mystery", 0.0)]
+
+
+def test_viewer_from_environment(db, monkeypatch):
+    monkeypatch.setenv("USAGE_TUI_USER", "bob")
+    out = json.loads(run("spend", "summary", "--db", db, "--format", "json").output)
+    assert out["viewer"] == "bob" and out["totals"]["cost_usd"] == 0.25
+
+
+def test_table_format_warns_about_unpriced(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "Cost per day — personal (alice) · 2026-10-26 … 2026-11-24 (Europe/Berlin)"
+    assert lines[1].startswith("Total: $1.50 · 3 requests")
+    assert any(line.startswith("gpt-x") and "100.0%" in line for line in lines)
+    assert "2 requests are unpriced" in result.output
+
+
+def test_csv_format(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--scope", "org", "--group-by", "user",
+                 "--metric", "requests", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [(r["key"], r["requests"], r["share"]) for r in rows] == [("alice", "3", "0.75"), ("bob", "1", "0.25")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--since", "2026-13-01"], "is not a valid date"),
+    (["--since", "yesterday"], "is not a date"),
+    (["--since", "2026-11-10", "--until", "2026-11-01"], "is after"),
+    (["--tz", "Nowhere/City"], "unknown time zone"),
+    (["--scope", "team"], "team scope needs a team"),
+])
+def test_bad_input_exits_2_with_one_line(db, args, message):
+    result = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_unknown_grouping_is_a_usage_error(db):
+    assert CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--group-by", "colour"]).exit_code == 2
+
+
+@pytest.mark.parametrize("args", [["--scope", "org"], ["--scope", "team", "--team", "platform"]])
+def test_member_asking_wider_scope_gets_exit_3_and_no_data(db, args):
+    result = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "bob", "--format", "json", *args])
+    assert result.exit_code == 3
+    assert "may not view" in result.output and "{" not in result.output
+
+
+def test_team_admin_other_team_exit_3(db):
+    result = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "carol", "--scope", "team",
+                                      "--team", "research"])
+    assert result.exit_code == 3
+
+
+def test_missing_store_is_one_line_exit_2(tmp_path):
+    result = CliRunner().invoke(cli, ["spend", "summary", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 2 and "no usage store" in result.output
+
+
+def test_import_exit_codes_and_summary(tmp_path, db):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": "n1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m"}\n')
+    result = run("import", str(good), "--db", db)
+    assert result.exit_code == 0 and result.output.strip() == "imported 1, replaced 0, unchanged 0, rejected 0"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "n2", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m"}\nnope\n')
+    result = CliRunner().invoke(cli, ["import", str(bad), "--db", db])
+    assert result.exit_code == 1
+    assert f"{bad}:2: malformed JSON" in result.output
+    assert result.output.strip().endswith("imported 1, replaced 0, unchanged 0, rejected 1")
+    assert CliRunner().invoke(cli, ["import", str(tmp_path / "none.jsonl"), "--db", db]).exit_code == 2
+
+
+def test_import_from_stdin_with_user_fill(db):
+    line = '{"id": "s1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m", "cost_usd": 2}\n'
+    result = run("import", "-", "--user", "bob", "--db", db, input=line)
+    assert result.exit_code == 0
+    out = json.loads(run("spend", "summary", "--db", db, "--as", "bob", "--format", "json").output)
+    assert out["totals"]["cost_usd"] == 2.25
+
+
+def test_directory_load_errors_change_nothing(tmp_path, db):
+    bad = tmp_path / "dir.toml"
+    bad.write_text('[[users]]\nid = "x"\nrole = "member"\n[[keys]]\nid = "k"\nowner = "nobody"\n')
+    result = CliRunner().invoke(cli, ["directory", "load", str(bad), "--db", db])
+    assert result.exit_code == 2
+    assert 'keys[0] ("k"): owner "nobody" is not a user' in result.output
+    out = json.loads(run("spend", "summary", "--db", db, "--as", "alice", "--format", "json").output)
+    assert out["tz"] == "Europe/Berlin"  # the old directory is still in force
+
+
+def test_directory_load_reports_counts(db):
+    result = run("directory", "load", "sample_data/directory.toml", "--db", db)
+    assert result.exit_code == 0
+    assert "25 users, 4 teams, 6 keys, 4 agents, 4 budgets, 1 prices; re-attributed 3 records" in result.output
+
+
+def test_sample_builds_a_deterministic_demo(tmp_path, monkeypatch):
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    outputs = []
+    for name in ("a.db", "b.db"):
+        path = str(tmp_path / name)
+        assert run("sample", "--events", "500", "--db", path).exit_code == 0
+        outputs.append(run("spend", "summary", "--db", path, "--as", "alice", "--scope", "org",
+                           "--format", "json").output)
+    assert outputs[0] == outputs[1]
+    out = json.loads(outputs[0])
+    assert out["totals"]["requests"] == 500 + 31  # the events plus bob's over-budget burst
+    assert out["totals"]["unpriced_requests"] > 0  # acme-finetune-v2 has no price
+
+
+def test_sample_refuses_to_overwrite_imported_data(db):
+    result = CliRunner().invoke(cli, ["sample", "--db", db])
+    assert result.exit_code == 2 and "--force" in result.output
+
+
+def test_kt_and_usage_tui_are_the_same_group():
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts") if e.name in ("kt", "usage-tui")}
+    assert scripts == {"kt": "usage_tui.cli:cli", "usage-tui": "usage_tui.cli:cli"}

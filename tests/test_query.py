@@ -1,0 +1,283 @@
+"""The query engine (§2.3-§3): hand-computed cases, SQL pieces, time edges, and a property test
+against the independent implementation in tests/reference.py, on both the rollup and records path."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from usage_tui.directory import parse_directory
+from usage_tui.model import QuerySpec
+from usage_tui.query import QueryError, ScopeError, plan_query, rows_sql, run_query, series_sql
+from usage_tui.store import Store
+
+from . import reference
+from .conftest import DIRECTORY, write
+
+D = date.fromisoformat
+
+
+def q(store, force_records=False, **kw):
+    kw.setdefault("viewer", "alice")
+    kw.setdefault("since", D("2026-11-01"))
+    kw.setdefault("until", D("2026-11-07"))
+    return run_query(store, QuerySpec(**kw), force_records=force_records).as_json()
+
+
+def both_paths(store, **kw):
+    fast, exact = q(store, **kw), q(store, force_records=True, **kw)
+    assert fast == exact
+    return fast
+
+
+# -- hand-computed cases -------------------------------------------------------------------------
+@pytest.fixture
+def small(store):
+    # Europe/Berlin is UTC+1 in November.
+    write(store,
+          {"id": "1", "ts": "2026-11-02T09:00:00Z", "provider": "openai", "model": "a", "user": "alice",
+           "prompt_tokens": 100, "completion_tokens": 10, "cached_input_tokens": 5, "cost_usd": 1.0},
+          {"id": "2", "ts": "2026-11-02T23:30:00Z", "provider": "openai", "model": "b", "user": "alice",
+           "prompt_tokens": 50, "cost_usd": 3.0, "verdict": "block"},  # 00:30 on the 3rd in Berlin
+          {"id": "3", "ts": "2026-11-03T10:00:00Z", "provider": "acme", "model": "a", "key": "k_bob",
+           "prompt_tokens": 10, "requests": 4, "cost_usd": 0.5},
+          {"id": "4", "ts": "2026-11-04T10:00:00Z", "provider": "acme", "model": "secret", "prompt_tokens": 7},
+          {"id": "5", "ts": "2026-10-31T23:30:00Z", "provider": "acme", "model": "a", "user": "alice",
+           "cost_usd": 100.0})  # 00:30 on Nov 1 in Berlin, but Oct 31 in UTC
+    return store
+
+
+def test_personal_scope_by_model(small):
+    out = both_paths(small)
+    assert out["totals"]["cost_usd"] == pytest.approx(104.0)  # records 1, 2, 5
+    assert out["totals"]["requests"] == 3
+    assert out["totals"]["tokens"] == 165  # 100 + 10 + 5 + 50
+    assert [(r["key"], r["cost_usd"], r["requests"]) for r in out["rows"]] == [("a", 101.0, 2), ("b", 3.0, 1)]
+    assert out["rows"][0]["share"] == pytest.approx(101 / 104)
+    assert [s["value"] for s in out["series"]] == [100.0, 1.0, 3.0, 0, 0, 0, 0]
+    assert [s["bucket"] for s in out["series"]][:2] == ["2026-11-01", "2026-11-02"]
+
+
+def test_same_view_in_utc_moves_the_midnight_records(small):
+    out = both_paths(small, tz="UTC")
+    # record 5 is Oct 31 in UTC (outside), record 2 is Nov 2 in UTC
+    assert out["totals"]["cost_usd"] == pytest.approx(4.0)
+    assert [s["value"] for s in out["series"]][:3] == [0, 4.0, 0]
+
+
+def test_org_scope_grouped_by_user_names_unattributed(small):
+    out = both_paths(small, scope="org", group_by="user", metric="requests")
+    assert [(r["key"], r["requests"]) for r in out["rows"]] == [("bob", 4), ("alice", 3), ("(unattributed)", 1)]
+    assert out["totals"]["unpriced_requests"] == 1
+    assert [r["unpriced_requests"] for r in out["rows"]] == [0, 0, 1]
+
+
+def test_missing_keys_are_none_for_other_groupings(small):
+    out = both_paths(small, scope="org", group_by="verdict", metric="requests")
+    assert [(r["key"], r["requests"]) for r in out["rows"]] == [("(none)", 7), ("block", 1)]
+
+
+def test_team_scope(small):
+    # bob's key → bob → primary team platform; alice's records → platform too
+    out = both_paths(small, scope="team", team="platform", group_by="provider")
+    assert [(r["key"], r["cost_usd"]) for r in out["rows"]] == [("acme", 100.5), ("openai", 4.0)]
+
+
+def test_search_filters_rows_not_totals(small):
+    out = both_paths(small, scope="org", search="SEC")
+    assert [r["key"] for r in out["rows"]] == ["secret"]
+    assert out["totals"]["requests"] == 8
+    assert out["search"] == "SEC"
+
+
+def test_focus_narrows_the_series_only(small):
+    out = both_paths(small, scope="org", focus="b")
+    assert [s["value"] for s in out["series"]] == [0, 0, 3.0, 0, 0, 0, 0]
+    assert len(out["rows"]) == 3 and out["totals"]["cost_usd"] == pytest.approx(104.5)
+
+
+def test_focus_on_unattributed_row(small):
+    out = both_paths(small, scope="org", group_by="user", metric="requests", focus="(unattributed)")
+    assert [s["value"] for s in out["series"]] == [0, 0, 0, 1, 0, 0, 0]
+
+
+def test_tokens_metric_sorts_and_shares_by_tokens(small):
+    out = both_paths(small, scope="org", metric="tokens", group_by="model")
+    assert [(r["key"], r["tokens"]) for r in out["rows"]] == [("a", 125), ("b", 50), ("secret", 7)]
+    assert out["rows"][0]["share"] == pytest.approx(125 / 182)
+
+
+def test_weekly_buckets_are_iso_weeks_labelled_by_monday(small):
+    # 2026-11-01 is a Sunday: its week starts Monday 2026-10-26 and holds only Nov 1 in range.
+    out = both_paths(small, granularity="weekly", until=D("2026-11-10"))
+    assert [(s["bucket"], s["value"]) for s in out["series"]] == [
+        ("2026-10-26", 100.0), ("2026-11-02", 4.0), ("2026-11-09", 0)]
+
+
+def test_empty_view_has_zero_series_and_no_rows(small):
+    out = both_paths(small, viewer="dave")
+    assert out["rows"] == [] and out["totals"]["requests"] == 0
+    assert [s["value"] for s in out["series"]] == [0] * 7
+
+
+def test_json_shape_is_exact(small):
+    out = q(small, scope="team", team="platform")
+    assert list(out) == ["viewer", "scope", "metric", "group_by", "granularity", "since", "until", "tz",
+                         "focus", "search", "totals", "series", "rows"]
+    assert out["scope"] == {"kind": "team", "team": "platform"}
+    assert list(out["totals"]) == ["cost_usd", "requests", "tokens", "prompt_tokens", "completion_tokens",
+                                   "cached_input_tokens", "context_tokens", "unpriced_requests"]
+    assert list(out["rows"][0]) == ["key", "cost_usd", "requests", "tokens", "prompt_tokens",
+                                    "completion_tokens", "cached_input_tokens", "context_tokens",
+                                    "unpriced_requests", "share"]
+    assert q(small)["scope"] == {"kind": "personal"}
+
+
+# -- DST days and unusual offsets ---------------------------------------------------------------
+def test_dst_days_have_23_and_25_hours():
+    d = parse_directory(DIRECTORY)
+    spring = plan_query(QuerySpec("alice", since=D("2026-03-29"), until=D("2026-03-29")), d)
+    autumn = plan_query(QuerySpec("alice", since=D("2026-10-25"), until=D("2026-10-25")), d)
+    assert (spring.edges_us[1] - spring.edges_us[0]) // 3_600_000_000 == 23
+    assert (autumn.edges_us[1] - autumn.edges_us[0]) // 3_600_000_000 == 25
+
+
+def test_dst_autumn_day_counts_its_25th_hour(store):
+    # 2026-10-25 in Berlin runs from 2026-10-24T22:00Z to 2026-10-25T23:00Z (25 hours).
+    write(store,
+          {"id": "early", "ts": "2026-10-24T22:00:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 1.0},
+          {"id": "late", "ts": "2026-10-25T22:59:59Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 2.0},
+          {"id": "next", "ts": "2026-10-25T23:00:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 4.0})
+    out = both_paths(store, since=D("2026-10-25"), until=D("2026-10-26"))
+    assert [s["value"] for s in out["series"]] == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("tz, aligned", [
+    ("Asia/Kolkata", True), ("Asia/Kathmandu", True), ("America/St_Johns", True),
+    ("Australia/Lord_Howe", True), ("Europe/Berlin", True),
+])
+def test_modern_zones_use_the_rollups(tz, aligned):
+    plan = plan_query(QuerySpec("alice", tz=tz, since=D("2026-01-01"), until=D("2026-12-31")),
+                      parse_directory(DIRECTORY))
+    assert plan.use_rollups is aligned
+
+
+def test_a_zone_off_the_quarter_hour_falls_back_to_records(store):
+    # Africa/Monrovia was UTC-0:44:30 until 1972: its midnights are off the 15-minute grid.
+    write(store, {"id": "m", "ts": "1970-06-01T12:00:00Z", "provider": "p", "model": "m", "user": "alice",
+                  "cost_usd": 1.5})
+    spec = QuerySpec("alice", tz="Africa/Monrovia", since=D("1970-06-01"), until=D("1970-06-01"))
+    plan = plan_query(spec, store.directory())
+    assert not plan.use_rollups
+    assert run_query(store, spec).as_json()["totals"]["cost_usd"] == 1.5
+
+
+def test_kolkata_day_boundary(store):
+    # Asia/Kolkata is UTC+5:30: 18:29Z is 23:59 on the 1st, 18:30Z is midnight of the 2nd.
+    write(store,
+          {"id": "a", "ts": "2026-11-01T18:29:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 1.0},
+          {"id": "b", "ts": "2026-11-01T18:30:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 2.0})
+    out = both_paths(store, tz="Asia/Kolkata", since=D("2026-11-01"), until=D("2026-11-02"))
+    assert [s["value"] for s in out["series"]] == [1.0, 2.0]
+
+
+# -- errors and scopes ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kw, error", [
+    ({"scope": "org", "viewer": "bob"}, ScopeError),
+    ({"scope": "team", "team": "platform", "viewer": "bob"}, ScopeError),
+    ({"scope": "team", "team": "research", "viewer": "carol"}, ScopeError),  # admin of platform only
+    ({"scope": "org", "viewer": "stranger"}, ScopeError),
+    ({"scope": "team"}, QueryError),
+    ({"group_by": "colour"}, QueryError),
+    ({"tz": "Mars/Base"}, QueryError),
+    ({"since": D("2026-11-08")}, QueryError),
+])
+def test_refusals(store, kw, error):
+    with pytest.raises(error):
+        q(store, **kw)
+
+
+def test_allowed_scopes(store):
+    assert q(store, scope="team", team="platform", viewer="carol")["scope"]["team"] == "platform"
+    assert q(store, scope="team", team="research", viewer="alice")["rows"] == []
+    assert q(store, viewer="stranger")["viewer"] == "stranger"  # personal scope for anyone
+
+
+# -- spec → SQL pieces --------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec, table, first_params", [
+    (QuerySpec("alice"), "roll_user", ["alice", 1]),
+    (QuerySpec("alice", scope="team", team="platform", group_by="user"), "roll_team", ["platform", 2]),
+    (QuerySpec("alice", scope="org", group_by="verdict"), "roll_org", [6]),
+])
+def test_rollup_sql_binds_every_value(spec, table, first_params):
+    plan = plan_query(spec, parse_directory(DIRECTORY))
+    sql, params = rows_sql(plan)
+    assert f"FROM {table} WHERE" in sql
+    assert params[:len(first_params)] == first_params
+    assert "alice" not in sql and "platform" not in sql
+    assert sql.count("?") == len(params)
+
+
+def test_series_sql_binds_the_focus_and_edges():
+    spec = QuerySpec("alice", scope="org", focus="o'brien; DROP TABLE records", since=D("2026-11-01"),
+                     until=D("2026-11-03"))
+    plan = plan_query(spec, parse_directory(DIRECTORY), force_records=True)
+    sql, params = series_sql(plan)
+    assert "DROP" not in sql and params[-1] == spec.focus
+    assert sql.count("?") == len(params) and len(params) == 2 + 2 + 1  # 2 inner edges, range, focus
+
+
+# -- property: the engine equals the independent reference ---------------------------------------------
+TZS = ["Europe/Berlin", "UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Australia/Lord_Howe",
+       "America/St_Johns"]
+TIMES = st.builds(
+    lambda day, minute, suffix: f"2026-10-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00{suffix}",
+    st.integers(20, 31), st.integers(0, 24 * 60 - 1), st.sampled_from(["Z", "+05:30", "-03:00", ""]))
+RECORD = st.fixed_dictionaries(
+    {"id": st.sampled_from([f"id{i}" for i in range(30)]), "ts": TIMES,
+     "provider": st.sampled_from(["internal", "acme"]), "model": st.sampled_from(["llama", "mystery", "zeta"])},
+    optional={"user": st.sampled_from(["alice", "bob", "zed"]),
+              "key": st.sampled_from(["k_bob", "k_team", "k_orphan", "k_other"]),
+              "agent": st.sampled_from(["bot", "stray"]), "team": st.sampled_from(["platform", "research", "x"]),
+              "verdict": st.sampled_from(["allow", "block"]),
+              "prompt_tokens": st.integers(0, 10_000), "completion_tokens": st.integers(0, 10_000),
+              "cached_input_tokens": st.integers(0, 10_000), "requests": st.integers(1, 3),
+              "cost_usd": st.sampled_from([0.0, 0.01, 0.37, 2.5])})
+SPEC = st.fixed_dictionaries({
+    "viewer": st.sampled_from(["alice", "bob"]),
+    "scope": st.sampled_from(["personal", "team", "org"]),
+    "team": st.sampled_from(["platform", "research"]),
+    "metric": st.sampled_from(["cost", "requests", "tokens"]),
+    "group_by": st.sampled_from(["provider", "model", "user", "team", "agent", "key", "verdict"]),
+    "granularity": st.sampled_from(["daily", "weekly"]),
+    "since": st.dates(D("2026-10-18"), D("2026-10-28")),
+    "days": st.integers(0, 14),
+    "tz": st.sampled_from(TZS),
+    "search": st.none() | st.sampled_from(["a", "L", "(", "zz"]),
+    "focus": st.none() | st.sampled_from(["llama", "alice", "(none)", "(unattributed)", "block", "platform"]),
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(RECORD, max_size=25), spec=SPEC)
+def test_engine_matches_the_reference(tmp_path_factory, records, spec):
+    store = Store(tmp_path_factory.mktemp("q") / "s.db")
+    store.load_directory(DIRECTORY)
+    for i in range(0, len(records), 7):  # several batches: replacements across batches too
+        write(store, *records[i:i + 7])
+    spec = dict(spec)
+    spec["viewer"] = "alice"  # an org admin may see every scope
+    until = spec["since"] + timedelta(days=spec.pop("days"))
+    if spec["scope"] != "team":
+        spec["team"] = None
+    query_spec = QuerySpec(**spec, until=until)
+    fast = run_query(store, query_spec).as_json()
+    exact = run_query(store, query_spec, force_records=True).as_json()
+    assert fast == exact
+    expected = reference.summary(records, copy.deepcopy(DIRECTORY), **{**spec, "until": until})
+    reference.assert_matches(fast, expected)
+    store.close()
