@@ -171,3 +171,14 @@ def test_kt_and_usage_tui_are_the_same_group():
 
     scripts = {e.name: e.value for e in entry_points(group="console_scripts") if e.name in ("kt", "usage-tui")}
     assert scripts == {"kt": "usage_tui.cli:cli", "usage-tui": "usage_tui.cli:cli"}
+
+
+def test_rejects_lists_bad_lines_newest_first(tmp_path, db):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('nope\n{"id": "x"}\n')
+    CliRunner().invoke(cli, ["import", str(bad), "--db", db])
+    result = run("rejects", "--db", db, "--source", str(bad))
+    assert result.output.splitlines() == [
+        f"{bad}:2: missing required field `ts`", '    {"id": "x"}',
+        f"{bad}:1: malformed JSON: Expecting value", "    nope"]
+    assert run("rejects", "--db", db, "--source", "other.jsonl").output == "No rejected lines.\n"

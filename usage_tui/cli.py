@@ -113,8 +113,7 @@ def build_demo(path: Path, *, events: int, days: int, seed: int) -> Store:
             store.write_batch(batch, store.source_id("sample", f"seed={seed}"))
             batch.clear()
     store.write_batch(batch, store.source_id("sample", f"seed={seed}"))
-    with store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('demo', '1')")
+    store.set_meta("demo", "1")
     return store
 
 
@@ -188,6 +187,21 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
         click.echo(f"{skipped}: skipped (not a recognised usage file)", err=True)
     click.echo(summary.line())
     sys.exit(1 if summary.rejected else 0)
+
+
+@cli.command()
+@click.option("--source", metavar="FILE", default=None, help="Only lines rejected from FILE.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="How many to show.")
+@db_option
+@handles_errors
+def rejects(source: str | None, limit: int, db: Path | None) -> None:
+    """List rejected lines, newest first, as FILE:LINE: reason and the raw text."""
+    store = open_store(db)
+    rows = store.rejects(source, limit)
+    if not rows:
+        click.echo("No rejected lines.")
+    for row in rows:
+        click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {row['raw']}")
 
 
 # -- directory ------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from .directory import Directory, parse_directory
 from .model import GROUPINGS, NANO, Record, Reject
 from .pricing import Pricer
@@ -240,6 +242,10 @@ class Store:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            self._set_meta(conn, key, value)
+
     def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
@@ -395,6 +401,12 @@ class Store:
     def write_rejects(self, rejects: Iterable[Reject]) -> None:
         with self.transaction() as conn:
             self._write_rejects(conn, rejects)
+
+    def rejects(self, source: str | None = None, limit: int | None = None) -> list[dict]:
+        """Rejected lines, newest first (sqlite-utils builds the parameterized query)."""
+        table = sqlite_utils.Database(self.conn)["rejects"]
+        where, args = ("source = ?", [source]) if source else (None, None)
+        return list(table.rows_where(where, args, order_by="id desc", limit=limit))
 
     def record_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
