@@ -176,7 +176,7 @@ def test_kt_and_usage_tui_are_the_same_group():
 def test_rejects_lists_bad_lines_newest_first(tmp_path, db):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('nope\n{"id": "x"}\n')
-    CliRunner().invoke(cli, ["import", str(bad), "--db", db])
+    CliRunner().invoke(cli, ["import", str(bad), "--db", db, "--format", "native"])
     result = run("rejects", "--db", db, "--source", str(bad))
     assert result.output.splitlines() == [
         f"{bad}:2: missing required field `ts`", '    {"id": "x"}',

@@ -181,9 +181,12 @@ def detect(head: str) -> bool:
     if looks_like_csv(head):
         cols = {c.strip() for c in head.lstrip().splitlines()[0].split(",")}
         return {"id", "ts", "provider", "model"} <= cols
-    first = head.lstrip().splitlines()[0] if head.strip() else ""
-    try:
-        obj = json.loads(first)
-    except ValueError:
-        return False
-    return isinstance(obj, dict) and {"id", "ts", "provider", "model"} <= obj.keys()
+    # A bad first line must not hide a usage file: any of the first lines may show it.
+    for line in head.splitlines()[:20]:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and {"id", "ts", "provider", "model"} <= obj.keys():
+            return True
+    return False
