@@ -316,3 +316,107 @@ def render_table(result) -> str:
 
 def main() -> None:  # pragma: no cover
     cli()
+
+
+# -- budgets ----------------------------------------------------------------------------------------
+EXIT_OVER_BUDGET = 75  # EX_TEMPFAIL: try again later
+
+
+@cli.group()
+def budget() -> None:
+    """Per-user budgets: status, set, and the gateway check (429 + Retry-After)."""
+
+
+def _budget_line(s) -> str:
+    state = f"OVER — 429, Retry-After {s.retry_after_s}s" if s.over else f"{money(s.remaining_usd)} left"
+    return (f"{s.user:<12} {money(s.spent_usd):>10} / {money(s.limit_usd):<10} {s.window:<8} "
+            f"resets {s.window_end:%Y-%m-%d %H:%M %Z}  {state}")
+
+
+@budget.command("status")
+@click.argument("user", required=False)
+@click.option("--all", "all_users", is_flag=True, help="Every user with a budget (org admins only).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@db_option
+@viewer_option
+@handles_errors
+def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | None, as_user: str | None) -> None:
+    """Spent / limit in the current window for USER (default: you). Members see only their own."""
+    from .budget import budget_status
+
+    store = open_store(db)
+    directory_ = store.directory()
+    viewer = resolve_viewer(directory_, as_user)
+    admin = directory_.is_org_admin(viewer)
+    if all_users:
+        if not admin:
+            raise ScopeError(f"{viewer} may not list every budget (org admins only)")
+        users = sorted(set(directory_.budgets) | set(store.budget_overrides()))
+    else:
+        users = [user or viewer]
+        if users[0] != viewer and not admin:
+            raise ScopeError(f"{viewer} may not read {users[0]}'s budget (your own only)")
+    statuses = [s for s in (budget_status(store, u) for u in users) if s is not None]
+    if not statuses and not all_users:
+        fail(f"{users[0]} has no budget", 2)
+    if fmt == "json":
+        payload = [s.as_json() for s in statuses]
+        click.echo(json.dumps(payload if all_users else payload[0], indent=2))
+    else:
+        for s in statuses:
+            click.echo(_budget_line(s))
+
+
+@budget.command("set")
+@click.argument("user")
+@click.option("--limit-usd", type=click.FloatRange(min=0), required=True, help="Limit in USD per window.")
+@click.option("--window", type=click.Choice(["daily", "weekly", "monthly"]), required=True,
+              help="Calendar window in the org's time zone.")
+@db_option
+@viewer_option
+@handles_errors
+def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_user: str | None) -> None:
+    """Set USER's budget (org admins only). Kept across directory loads unless the directory
+    names a budget for USER."""
+    store = open_store(db)
+    viewer = resolve_viewer(store.directory(), as_user)
+    if not store.directory().is_org_admin(viewer):
+        raise ScopeError(f"{viewer} may not set budgets (org admins only)")
+    store.set_budget_override(user, limit_usd, window, viewer, clock.now().isoformat())
+    click.echo(f"Budget for {user}: {money(limit_usd)} {window}.")
+
+
+@budget.command("check")
+@click.argument("user")
+@db_option
+@handles_errors
+def budget_check(user: str, db: Path | None) -> None:
+    """For gateways: print `200 OK`, or `429 Too Many Requests` and `Retry-After: N` and exit 75.
+    A user without a budget is never over."""
+    from .budget import budget_status
+
+    status = budget_status(open_store(db), user)
+    if status is None or not status.over:
+        click.echo("200 OK")
+        return
+    click.echo("429 Too Many Requests")
+    click.echo(f"Retry-After: {status.retry_after_s}")
+    sys.exit(EXIT_OVER_BUDGET)
+
+
+# -- serve ------------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@db_option
+@handles_errors
+def serve(host: str, port: int, db: Path | None) -> None:
+    """HTTP budget check for gateways: GET /v1/budget/check?user=U → 200, or 429 + Retry-After."""
+    import uvicorn
+
+    from .server import create_server_app
+
+    path = db or default_db()
+    open_store(path, readonly=True).close()  # fail now, with one line, if the store is unusable
+    click.echo(f"Serving budget checks for {path} on http://{host}:{port}/v1/budget/check?user=USER", err=True)
+    uvicorn.run(create_server_app(path), host=host, port=port, log_level="warning")

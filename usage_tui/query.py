@@ -254,3 +254,15 @@ def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False) -> 
     directory = store.directory()
     check_scope(directory, spec)
     return execute(store, plan_query(spec, directory, force_records=force_records))
+
+
+def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
+    """Cost attributed to `user` in [start_us, end_us): from the rollups (one grouping, so each
+    record counts once) when both edges fall on bucket edges, else from the records."""
+    if start_us % BUCKET_US == 0 and end_us % BUCKET_US == 0:
+        sql = ("SELECT SUM(cost_nano) FROM roll_user WHERE user = ? AND dim = 0 AND bucket >= ? AND bucket < ?")
+        params = (user, start_us // BUCKET_US, end_us // BUCKET_US)
+    else:
+        sql = "SELECT SUM(cost_nano) FROM records WHERE user = ? AND ts_us >= ? AND ts_us < ?"
+        params = (user, start_us, end_us)
+    return store.conn.execute(sql, params).fetchone()[0] or 0
