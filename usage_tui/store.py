@@ -158,13 +158,22 @@ class BatchResult:
     unchanged: int = 0
 
 
+class _Shared:
+    """Stands in for threading.local when one connection serves every thread."""
+
+    conn: sqlite3.Connection | None = None
+
+
 class Store:
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False,
+                 per_thread: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._local = threading.local()
+        # per_thread=False: one connection for every thread (the caller serializes its use), so a
+        # TUI whose workers each run on a new thread keeps one warm page cache.
+        self._local = threading.local() if per_thread else _Shared()
         self._pricer: Pricer | None = None
         self._directory: tuple[str, Directory] | None = None
         if not self.path.exists():
@@ -215,10 +224,10 @@ class Store:
             raise
         conn.execute("COMMIT")
 
-    def data_version(self) -> tuple[int, int]:
-        """Changes when any connection commits: cheap to poll for live refresh."""
-        row = self.conn.execute("PRAGMA data_version").fetchone()
-        return (row[0], self.conn.total_changes)
+    def data_version(self) -> int:
+        """Changes when another connection commits: cheap to poll for live refresh. Compare
+        values read on the same connection only."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- schema ----------------------------------------------------------------------------------
     def _migrate(self) -> None:
