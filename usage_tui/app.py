@@ -165,7 +165,9 @@ class UsageApp(App):
             plot.show(result, graph_title(result.spec))
             table.show(result)
         totals = self.query_one("#totals", Static)
-        totals.update(totals_line(result) if not empty else graph_title(result.spec))
+        totals.display = not empty
+        totals.update(totals_line(result))
+        self.query_one("#plot-empty").border_title = graph_title(result.spec)
         self.query_one(BudgetPanel).update_status(message.budget)
 
     @on(QueryFailed)
