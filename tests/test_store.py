@@ -209,3 +209,10 @@ def test_kill_9_during_import_leaves_a_consistent_store(tmp_path):
     assert count % BATCH_SIZE == 0, "only whole batches are committed"
     assert stored_rollups(after.conn) == fresh_rollups(after.conn)
     assert after.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_streamed_duplicates_reimported_change_nothing(store):
+    v1 = {**BASE, "id": "s", "completion_tokens": 1}
+    v2 = {**BASE, "id": "s", "completion_tokens": 250}
+    assert vars(write(store, v1, v2, v2)) == {"imported": 1, "replaced": 1, "unchanged": 1}
+    assert vars(write(store, v1, v2, v2)) == {"imported": 0, "replaced": 0, "unchanged": 3}

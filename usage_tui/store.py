@@ -355,6 +355,9 @@ class Store:
         result = BatchResult()
         pricer = self.pricer()
         staged: dict[str, tuple] = {}
+        # Lines superseded within the batch (a streamed message written several times): when
+        # the final version is already stored, re-importing them changed nothing either.
+        superseded: dict[str, int] = {}
         for r in records:
             logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
             values = (
@@ -369,6 +372,7 @@ class Store:
                 if previous[-1] == fp:
                     result.unchanged += 1
                     continue
+                superseded[r.id] = superseded.get(r.id, 0) + 1
                 result.replaced += 1
                 result.imported -= 1
             result.imported += 1
@@ -388,6 +392,9 @@ class Store:
                 result.unchanged += same
                 result.replaced += len(existing) - same
                 result.imported -= len(existing)
+                moved = sum(superseded.get(rid, 0) for rid, eq in existing if eq)
+                result.replaced -= moved
+                result.unchanged += moved
                 if same:
                     conn.execute("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
                                  "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
