@@ -119,12 +119,16 @@ DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team":
 _DIM_CASE = "CASE d.dim " + " ".join(
     f"WHEN {i} THEN COALESCE(r.{DIM_COLUMNS[g]}, '')" for i, g in enumerate(GROUPINGS)) + " END"
 _DIMS_CTE = "WITH d(dim) AS (VALUES " + ", ".join(f"({i})" for i in range(len(GROUPINGS))) + ")"
+# The signed sums of a set of records `r`, named as the rollup columns.
 _SUM_SELECT = (
-    "? * SUM(r.requests), ? * SUM(r.prompt_tokens), ? * SUM(r.completion_tokens), "
-    "? * SUM(r.cached_input_tokens), ? * SUM(r.context_tokens), ? * SUM(COALESCE(r.cost_nano, 0)), "
-    "? * SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END)"
+    "? * SUM(r.requests) AS requests, ? * SUM(r.prompt_tokens) AS prompt_tokens, "
+    "? * SUM(r.completion_tokens) AS completion_tokens, ? * SUM(r.cached_input_tokens) AS cached_input_tokens, "
+    "? * SUM(r.context_tokens) AS context_tokens, ? * SUM(COALESCE(r.cost_nano, 0)) AS cost_nano, "
+    "? * SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END) AS unpriced_requests"
 )
 _SUM_UPDATE = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
+_AGG_DIMS = ", ".join(f"r.{c} AS {c}" for c in ("user", "team", "provider", "model", "agent", "key", "verdict"))
+_AGG_SUMS = ", ".join(f"SUM(r.{c})" for c in SUM_COLUMNS)
 
 _RECORD_INPUT_COLUMNS = (
     "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
@@ -316,19 +320,27 @@ class Store:
     # -- rollups ---------------------------------------------------------------------------------
     def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str) -> None:
         """Add (sign=1) or subtract (sign=-1) the records matching `where` (a constant SQL
-        condition on `r`, never built from values) to every rollup table."""
-        signs = (sign,) * len(SUM_COLUMNS)
+        condition on `r`, never built from values) to every rollup table.
+
+        The records are first summed once per (bucket, every dimension) into a small temp
+        table; the 3 scopes × 7 groupings are then read from it, not from the records."""
+        conn.execute("DROP TABLE IF EXISTS temp.agg")
+        conn.execute(
+            f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
+            f"FROM records r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}",
+            (sign,) * len(SUM_COLUMNS),
+        )
         for table, scope_col in ROLLUPS.values():
             scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
             scope_insert = f"{scope_col}, " if scope_col else ""
             group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
             conn.execute(
                 f"{_DIMS_CTE} INSERT INTO {table} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-                f"SELECT {scope_select}d.dim, r.ts_us / {BUCKET_US}, {_DIM_CASE}, {_SUM_SELECT} "
-                f"FROM records r CROSS JOIN d WHERE {where} GROUP BY {group} "
-                f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}",
-                signs,
+                f"SELECT {scope_select}d.dim, r.bucket, {_DIM_CASE}, {_AGG_SUMS} "
+                f"FROM temp.agg r CROSS JOIN d WHERE 1 GROUP BY {group} "
+                f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
             )
+        conn.execute("DROP TABLE temp.agg")
 
     def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
         def run(c: sqlite3.Connection) -> None:
