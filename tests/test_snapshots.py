@@ -1,7 +1,10 @@
 """SVG snapshots of the main states at 80×24 and 120×36 (pytest-textual-snapshot).
 
-Update after an intended change of the look with `pytest tests/test_snapshots.py --snapshot-update`
-and review the SVGs (snapshot_report.html shows the differences)."""
+Deterministic: the store is generated with a fixed seed and a fixed now, USAGE_TUI_NOW pins the
+date range, the budget countdown and the "updated" time, and live refresh is off.
+After an intended change of the look: `pytest tests/test_snapshots.py --snapshot-update`, then
+review the SVGs (snapshot_report.html shows the differences).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from .test_tui import settle
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SIZES = [(80, 24), (120, 36)]
+size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 
 
 @pytest.fixture
@@ -30,33 +34,37 @@ def demo_db(tmp_path, monkeypatch):
     return path
 
 
-def settled(*keys: str):
+def app_for(db, viewer):
+    return create_app(db, viewer, poll_interval=None)
+
+
+def after(*keys: str):
     async def run_before(pilot) -> None:
-        await settle(pilot, pilot.app)
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
-            await settle(pilot, pilot.app)
+            await settle(pilot)
         await pilot.pause(0.1)
 
     return run_before
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@size_ids
 def test_default_view(snap_compare, demo_db, size):
-    assert snap_compare(create_app(demo_db, "alice"), terminal_size=size, run_before=settled())
+    assert snap_compare(app_for(demo_db, "alice"), terminal_size=size, run_before=after())
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@size_ids
 def test_org_scope_focused_row(snap_compare, demo_db, size):
-    app = create_app(demo_db, "alice")
-    assert snap_compare(app, terminal_size=size, run_before=settled("3", "down", "enter"))
+    assert snap_compare(app_for(demo_db, "alice"), terminal_size=size, run_before=after("3", "down", "enter"))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@size_ids
 def test_empty_state(snap_compare, demo_db, size):
-    assert snap_compare(create_app(demo_db, "stranger"), terminal_size=size, run_before=settled())
+    assert snap_compare(app_for(demo_db, "stranger"), terminal_size=size, run_before=after())
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@size_ids
 def test_refused_scope_change(snap_compare, demo_db, size):
-    assert snap_compare(create_app(demo_db, "bob"), terminal_size=size, run_before=settled("3"))
+    """bob (a member, over his budget) presses 3: a notice, and still his own usage."""
+    assert snap_compare(app_for(demo_db, "bob"), terminal_size=size, run_before=after("3"))

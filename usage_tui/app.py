@@ -1,14 +1,21 @@
-"""The Textual App: wiring only. Every number comes from query.run_query, as in `spend summary`."""
+"""The Textual app: wiring only.
+
+Keys and the sidebar change `Filters`; a thread worker turns them into a QuerySpec and runs the
+one query function (`usage_tui.query.run_query`, the same as `spend summary`), then posts
+`QueryFinished`; the widgets draw it. The query layer enforces scopes: a refused view raises
+ScopeError in the worker, and the view on screen stays as it was.
+"""
 
 from __future__ import annotations
 
-import csv
+import os
+import sys
+import tempfile
 import threading
+import time
 from collections.abc import Iterable
-from dataclasses import replace
-from datetime import date
+from functools import partial
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -16,308 +23,545 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual.worker import get_current_worker
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import clock
 from .budget import BudgetStatus, budget_status
 from .directory import Directory
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
-from .query import QueryError, ScopeError, check_scope, plan_query, resolve_viewer, run_query
+from .query import QueryError, ScopeError, resolve_viewer, run_query, zone
 from .store import Store, StoreError
-from .widgets.breakdown_table import BreakdownTable, totals_line
+from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv
 from .widgets.budget_panel import BudgetPanel
-from .widgets.date_range_screen import DateRangeScreen
+from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScreen, span_label
 from .widgets.help_screen import HelpScreen
-from .widgets.sidebar import Sidebar, scope_label
+from .widgets.sidebar import SCOPE_LABELS, Filters, SearchInput, Sidebar
 from .widgets.trend_plot import TrendPlot
 
-EMPTY = ("No attributed usage in this view. Broaden the date range (d), change the scope (1 2 3), "
-         "or import data (usage-tui import FILE).")
-SLOW_QUERY_S = 0.15  # show a loading indicator only past this
-POLL_S = 2.0
+POLL_S = 2.0  # live refresh: how often the store's data_version is read
+SLOW_QUERY_S = 0.15  # a query slower than this gets a loading indicator
+SEARCH_DEBOUNCE_S = 0.12  # typing in the search box re-queries once the keys pause
+
+EMPTY_GRAPH = ("No attributed usage in this view.\n"
+               "Broaden the date range (d), change the scope (1 2 3),\n"
+               "or import data: usage-tui import FILE")
+EMPTY_TABLE = ("No attributed usage in this view: broaden the date range (d), change the scope "
+               "(1 2 3), or import data (usage-tui import FILE).")
+
+# The view-changing actions: refused while a dialog is open, so keys typed there never leak.
+VIEW_ACTIONS = {"scope", "next_team", "next_metric", "next_grouping", "toggle_granularity",
+                "date_range", "search", "clear_focus", "export", "refresh"}
 
 
-def _next(options: Iterable[str], current: str) -> str:
+def cycle(options: Iterable[str], current: str) -> str:
     options = list(options)
-    return options[(options.index(current) + 1) % len(options)]
+    return options[(options.index(current) + 1) % len(options)] if current in options else options[0]
 
 
 def graph_title(spec: QuerySpec) -> str:
-    what = f"{spec.group_by} {spec.focus}" if spec.focus else scope_label(spec)
-    return f"{METRIC_TITLES[spec.metric]} per {GRANULARITY_WORDS[spec.granularity]} — {what}"
+    """`Cost per day — personal (alice)`, `… — team platform`, `… — org`, `… — model gpt-4o`."""
+    base = f"{METRIC_TITLES[spec.metric]} per {GRANULARITY_WORDS[spec.granularity]}"
+    if spec.focus is not None:
+        return f"{base} — {spec.group_by} {spec.focus}"
+    who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
+    return f"{base} — {who}"
 
 
+def viewer_label(directory: Directory, viewer: str) -> str:
+    if directory.is_org_admin(viewer):
+        role = "org admin"
+    elif any(viewer in t.admins for t in directory.teams.values()):
+        role = "team admin"
+    elif viewer in directory.users:
+        role = "member"
+    else:
+        role = "not in directory"
+    return f"{viewer} · {role}"
+
+
+def default_export_dir() -> Path:
+    """The current directory when it is writable (where the user ran the command), else temp."""
+    cwd = Path.cwd()
+    return cwd if os.access(cwd, os.W_OK) else Path(tempfile.gettempdir())
+
+
+# -- messages from the workers ------------------------------------------------------------------
 class QueryFinished(Message):
-    def __init__(self, result: QueryResult, budget: BudgetStatus | None) -> None:
+    def __init__(self, request: int, filters: Filters, result: QueryResult, directory: Directory) -> None:
         super().__init__()
+        self.request = request
+        self.filters = filters
         self.result = result
-        self.budget = budget
+        self.directory = directory
 
 
-class QueryFailed(Message):
-    def __init__(self, error: Exception) -> None:
+class BudgetLoaded(Message):
+    def __init__(self, status: BudgetStatus | None) -> None:
         super().__init__()
-        self.error = error
+        self.status = status
 
 
 class StoreChanged(Message):
-    """Another process committed to the store."""
+    """Another process committed to the store, or the calendar day changed."""
+
+
+class ExportFinished(Message):
+    def __init__(self, path: Path, rows: int) -> None:
+        super().__init__()
+        self.path = path
+        self.rows = rows
+
+
+SCOPE_KEYS = Binding.Group("Scope")
 
 
 class UsageApp(App):
+    """The Usage page: filter sidebar, trend graph, breakdown table."""
+
     CSS_PATH = "app.tcss"
     TITLE = "usage-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    COMMAND_PALETTE_DISPLAY = "^p"
 
+    # Footer order = what a newcomer needs first: at 80 columns the footer shows about ten
+    # of these; every one is in `?` and the command palette.
     BINDINGS = [
-        Binding("1", "scope('personal')", "Personal", id="scope.personal"),
-        Binding("2", "scope('team')", "Team", id="scope.team"),
-        Binding("3", "scope('org')", "Org", id="scope.org"),
-        Binding("t", "next_team", "Next team", id="team.next"),
-        Binding("m", "next_metric", "Metric", id="metric.next"),
-        Binding("g", "next_grouping", "Group by", id="grouping.next"),
-        Binding("w", "toggle_granularity", "Day/week", id="granularity.toggle"),
-        Binding("d", "date_range", "Dates", id="range.pick"),
-        Binding("slash", "search", "Search", key_display="/", id="search.focus"),
-        Binding("escape", "clear_focus", "Clear focus", id="focus.clear"),
-        Binding("e", "export", "Export CSV", id="table.export"),
-        Binding("r", "refresh", "Refresh", id="view.refresh"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help.show"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help.show",
+                tooltip="Help: every key"),
+        Binding("escape", "clear_focus", "Unfocus", id="focus.clear",
+                tooltip="Clear the row focus: the graph shows the whole scope again"),
+        Binding("1", "scope('personal')", "Personal", id="scope.personal", group=SCOPE_KEYS,
+                tooltip="Scope: your own usage"),
+        Binding("2", "scope('team')", "Team", id="scope.team", group=SCOPE_KEYS,
+                tooltip="Scope: the selected team (its admins and org admins)"),
+        Binding("3", "scope('org')", "Org", id="scope.org", group=SCOPE_KEYS,
+                tooltip="Scope: the whole organization (org admins)"),
+        Binding("t", "next_team", "Team", id="team.next", tooltip="Next team (team scope)"),
+        Binding("m", "next_metric", "Metric", id="metric.next", tooltip="Metric: cost → requests → tokens"),
+        Binding("g", "next_grouping", "Rows", id="grouping.next",
+                tooltip="Group rows by provider → model → user → team → agent → key → verdict"),
+        Binding("d", "date_range", "Dates", id="range.pick",
+                tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
+        Binding("slash", "search", "Search", key_display="/", id="search.focus",
+                tooltip="Search: filter the rows as you type"),
+        Binding("w", "toggle_granularity", "Day/wk", id="granularity.toggle", tooltip="Daily ↔ weekly buckets"),
+        Binding("e", "export", "Export", id="table.export",
+                tooltip="Export the table to a CSV file (the notice says where)"),
+        Binding("r", "refresh", "Refresh", id="view.refresh",
+                tooltip="Refresh (the view also follows the store by itself)"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
+        # Shown docked at the right of the footer (Footer.show_command_palette).
+        Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
+                tooltip="Command palette: every action by name", show=False),
     ]
-    # The table's own enter binding focuses the graph on the selected row (RowSelected below).
 
-    def __init__(self, store: Store, viewer: str, export_dir: Path | None = None) -> None:
+    def __init__(self, store: Store, viewer: str, *, poll_interval: float | None = POLL_S,
+                 export_dir: Path | None = None) -> None:
         super().__init__()
         self.store = store
-        self.directory: Directory = store.directory()
         self.viewer = viewer
-        self.spec = QuerySpec(viewer=viewer)
+        self.poll_interval = poll_interval
+        self.export_dir = export_dir
+        self.filters = Filters()  # the view on screen
+        self.pending = self.filters  # the view asked for last (what the next key builds on)
         self.result: QueryResult | None = None
-        self.export_dir = export_dir or Path.cwd()
-        self._db_lock = threading.Lock()  # one shared connection: one query at a time
-        self._data_version: int | None = None
-        self._loading_timer = None
+        self.directory: Directory | None = None
+        self.teams: list[str] = []
+        self.timings: list[float] = []  # key press → repainted table and plot, in seconds
+        self._request = 0
+        self._applied = 0
+        self._started: dict[int, float] = {}
+        self._query_worker: Worker | None = None
+        self._slow_timer: Timer | None = None
+        self._search_timer: Timer | None = None
+        self._stopping = threading.Event()
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal():
+        with Horizontal(id="body"):
             yield Sidebar(id="sidebar")
             with Vertical(id="main"):
                 yield TrendPlot(id="plot")
-                yield Static(EMPTY, id="plot-empty", classes="empty")
-                yield Static("", id="totals")
-                yield BreakdownTable(id="table")
-                yield Static(EMPTY, id="table-empty", classes="empty")
-        yield Footer()
+                yield BreakdownPanel(id="breakdown")
+        yield Footer(compact=True, show_command_palette=True)
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.directory.org_name} · you are {self.viewer}"
         self.query_one(BreakdownTable).focus()
-        self.refresh_view()
-        self.set_interval(POLL_S, self.poll_store)
+        self.request(self.filters)
+        self.load_budget()
+        if self.poll_interval:
+            self.watch_store()
 
-    # -- data ---------------------------------------------------------------------------------
-    def refresh_view(self) -> None:
-        plan = plan_query(self.spec, self.directory)
-        self.query_one(Sidebar).show(self.spec, plan.since, plan.until, self.visible_teams())
-        if self._loading_timer is not None:
-            self._loading_timer.stop()
-        self._loading_timer = self.set_timer(SLOW_QUERY_S, self._show_loading)
-        self.run_view(self.spec)
+    def on_unmount(self) -> None:
+        self._stopping.set()  # lets the polling thread end now, not at its next tick
 
-    def _show_loading(self) -> None:
-        self.query_one(BreakdownTable).loading = True
+    @property
+    def settled(self) -> bool:
+        """True when the screen shows the last view asked for (nothing queued or in flight)."""
+        return self.result is not None and self._applied == self._request and self._search_timer is None
 
-    @work(thread=True, exclusive=True, group="query", name="query")
-    def run_view(self, spec: QuerySpec) -> None:
+    # -- queries ---------------------------------------------------------------------------------
+    def request(self, filters: Filters, *, user: bool = True) -> None:
+        """Ask for a view. Keys pressed before it arrives build on it; a newer request supersedes it."""
+        self.pending = filters
+        self._request += 1
+        self._started[self._request] = time.perf_counter()
+        self._mirror(filters)
+        self._query_worker = self.run_view(self._request, filters)
+        if user:
+            if self._slow_timer is not None:
+                self._slow_timer.stop()
+            self._slow_timer = self.set_timer(SLOW_QUERY_S, self._show_loading)
+
+    @work(thread=True, exclusive=True, group="query", exit_on_error=False)
+    def run_view(self, request: int, filters: Filters) -> None:
+        worker = get_current_worker()
+        directory = self.store.directory()
+        spec = filters.spec(self.viewer, clock.today(zone(directory.timezone)))
+        result = run_query(self.store, spec)
+        if not worker.is_cancelled:
+            self.post_message(QueryFinished(request, filters, result, directory))
+
+    @work(thread=True, exclusive=True, group="budget", exit_on_error=False)
+    def load_budget(self) -> None:
+        status = budget_status(self.store, self.viewer)
+        if not get_current_worker().is_cancelled:
+            self.post_message(BudgetLoaded(status))
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def watch_store(self) -> None:
+        """One long-lived thread, so every data_version read is on the same connection (values
+        from different connections are not comparable)."""
         worker = get_current_worker()
         try:
-            with self._db_lock:
-                if worker.is_cancelled:
-                    return
-                result = run_query(self.store, spec)
-                budget = budget_status(self.store, self.viewer)
-                # what this answer has seen: a later commit by another process refreshes the view
-                self._data_version = self.store.data_version()
-        except (QueryError, ScopeError, StoreError) as exc:
-            self.post_message(QueryFailed(exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(QueryFinished(result, budget))
+            def state():
+                return self.store.data_version(), clock.today(zone(self.store.directory().timezone))
+
+            seen = state()
+            while not self._stopping.wait(self.poll_interval) and not worker.is_cancelled:
+                now = state()
+                if now != seen:
+                    seen = now
+                    self.post_message(StoreChanged())
+        finally:
+            self.store.close()  # this thread's connection
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def write_export(self, result: QueryResult, directory: Path) -> None:
+        path = export_csv(result, directory)
+        self.post_message(ExportFinished(path, len(result.rows)))
 
     @on(QueryFinished)
     def show_result(self, message: QueryFinished) -> None:
-        if message.result.spec != self.spec:
+        if message.request != self._request:
             return  # an answer to a view the user already left
-        if self._loading_timer is not None:
-            self._loading_timer.stop()
-        self.result = result = message.result
-        empty = not result.rows and result.totals.requests == 0
-        table = self.query_one(BreakdownTable)
-        table.loading = False
+        self._applied = message.request
+        self._stop_loading()
+        self.filters = message.filters
+        self.result = message.result
+        self.directory = message.directory
+        self.teams = message.directory.teams_visible_to(self.viewer)
+        self._draw()
+        self.call_after_refresh(self._painted, message.request)
+
+    def _painted(self, request: int) -> None:
+        started = self._started.pop(request, None)
+        if started is not None:
+            self.timings.append(time.perf_counter() - started)
+        for stale in [r for r in self._started if r < request]:
+            del self._started[stale]
+
+    def _draw(self) -> None:
+        result, filters = self.result, self.filters
+        assert result is not None
+        title = graph_title(result.spec)
+        span = span_label(result.since, result.until)
+        now = clock.now().astimezone(zone(result.tz))
+        subtitle = f"{span} ({result.tz}) · {now:%H:%M:%S}"
         plot = self.query_one(TrendPlot)
-        plot.display = table.display = not empty
-        self.query_one("#plot-empty").display = self.query_one("#table-empty").display = empty
-        if not empty:
-            plot.show(result, graph_title(result.spec))
-            table.show(result)
-        totals = self.query_one("#totals", Static)
-        totals.display = not empty
-        totals.update(totals_line(result))
-        self.query_one("#plot-empty").border_title = graph_title(result.spec)
-        self.query_one(BudgetPanel).update_status(message.budget)
+        empty = result.totals.requests == 0
+        if empty:
+            plot.show_empty(title, EMPTY_GRAPH, subtitle)
+            table_message = EMPTY_TABLE
+        else:
+            plot.show(result, title, subtitle)
+            table_message = None
+            if not result.rows:
+                table_message = f"No rows match “{filters.search}”: / edits the search, escape there clears it."
+        self.query_one(BreakdownPanel).show(result, filters.focus, table_message)
+        self._mirror(filters)
+        self.refresh_bindings()
 
-    @on(QueryFailed)
-    def show_error(self, message: QueryFailed) -> None:
-        # Worker errors land here, in one place.
-        self.query_one(BreakdownTable).loading = False
-        self.notify(str(message.error), title="Query failed", severity="error")
+    def _mirror(self, filters: Filters) -> None:
+        directory = self.directory
+        who = viewer_label(directory, self.viewer) if directory else self.viewer
+        span = span_label(self.result.since, self.result.until) if self.result else ""
+        if self.result is not None and filters.dates != self.filters.dates:
+            span = "…"
+        self.query_one(Sidebar).show(filters, viewer=who, teams=self.teams, span=span)
 
-    def poll_store(self) -> None:
-        self.check_store_version()
+    def _show_loading(self) -> None:
+        self._slow_timer = None
+        if self._applied != self._request:
+            self.query_one(TrendPlot).loading = True
+            self.query_one(BreakdownPanel).loading = True
 
-    @work(thread=True, exclusive=True, group="poll", name="poll")
-    def check_store_version(self) -> None:
-        with self._db_lock:
-            version = self.store.data_version()
-            changed = self._data_version is not None and version != self._data_version
-            if changed:
-                self._data_version = version
-            directory = self.store.directory() if changed else None
-        if changed:
-            self.directory = directory
-            self.post_message(StoreChanged())
+    def _stop_loading(self) -> None:
+        if self._slow_timer is not None:
+            self._slow_timer.stop()
+            self._slow_timer = None
+        self.query_one(TrendPlot).loading = False
+        self.query_one(BreakdownPanel).loading = False
 
-    @on(StoreChanged)
-    def store_changed(self) -> None:
-        self.refresh_view()
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Worker errors, all handled here."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker, error = event.worker, event.worker.error
+        if worker.group == "query":
+            if worker is not self._query_worker:
+                return  # a superseded request: its answer no longer matters
+            self._stop_loading()
+            self._request += 1  # nothing in flight is current any more
+            self._applied = self._request
+            self.pending = self.filters  # the view stays as it was
+            self._mirror(self.filters)
+            if isinstance(error, ScopeError):
+                self.notify(f"{error}. Still showing {SCOPE_LABELS[self.filters.scope].lower()} scope.",
+                            title="Scope refused", severity="warning")
+            elif isinstance(error, (QueryError, clock.ClockError)):
+                self.notify(str(error), title="Cannot show this view", severity="error")
+            else:
+                self.notify(_describe(error), title="Query failed", severity="error", timeout=10)
+        elif worker.group == "export":
+            self.notify(_describe(error), title="Export failed", severity="error", timeout=10)
+        elif worker.group == "budget":
+            self.notify(_describe(error), title="Budget unavailable", severity="warning")
+        elif worker.group == "poll":
+            self.notify(f"{_describe(error)}. Press r to refresh by hand.",
+                        title="Live refresh stopped", severity="warning")
+
+    @on(BudgetLoaded)
+    def show_budget(self, message: BudgetLoaded) -> None:
+        self.query_one(BudgetPanel).update_status(message.status)
 
     @on(BudgetPanel.WindowEnded)
     def budget_window_ended(self) -> None:
-        self.refresh_view()
+        self.load_budget()
 
-    # -- view changes --------------------------------------------------------------------------
-    def visible_teams(self) -> list[str]:
-        return self.directory.teams_visible_to(self.viewer)
+    @on(StoreChanged)
+    def store_changed(self) -> None:
+        self.request(self.pending, user=False)
+        self.load_budget()
 
-    def change(self, **fields) -> None:
-        """Apply a change to the view, unless the viewer may not see the result."""
-        spec = replace(self.spec, **fields)
-        try:
-            check_scope(self.directory, spec)
-        except (ScopeError, QueryError) as exc:
-            self.notify(str(exc), title="Not allowed", severity="warning")
-            return
-        self.spec = spec
-        self.refresh_view()
+    @on(ExportFinished)
+    def export_finished(self, message: ExportFinished) -> None:
+        self.notify(f"{message.rows} row{'s' if message.rows != 1 else ''} written to {message.path}",
+                    title="Exported CSV", timeout=8)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in VIEW_ACTIONS and self.screen.is_modal:
+            return False
+        if action == "clear_focus":
+            return self.pending.focus is not None
+        return True
+
+    def default_team(self) -> str | None:
+        """The team scope `2` opens: the one picked before, else the viewer's primary team, else
+        the first team the viewer may view. The query layer decides whether it may be seen."""
+        if self.pending.team:
+            return self.pending.team
+        user = self.directory.users.get(self.viewer) if self.directory else None
+        if user is not None and user.primary_team and (user.primary_team in self.teams or not self.teams):
+            return user.primary_team
+        return self.teams[0] if self.teams else None
 
     def action_scope(self, scope: str) -> None:
-        team = self.spec.team
-        if scope == "team" and team is None:
-            teams = self.visible_teams()
-            team = teams[0] if teams else None
-            if team is None:
-                self.notify(f"{self.viewer} may not view any team's scope (team admins and org admins only)",
-                            title="Not allowed", severity="warning")
-                return
-        self.change(scope=scope, team=team if scope == "team" else self.spec.team, focus=None)
+        if scope != "team":
+            self.request(self.pending.with_(scope=scope))
+            return
+        team = self.default_team()
+        if team is None:
+            self.notify(f"{self.viewer} is in no team and administers none.", title="Scope refused",
+                        severity="warning")
+            return
+        self.request(self.pending.with_(scope="team", team=team))
 
     def action_next_team(self) -> None:
-        teams = self.visible_teams()
-        if not teams:
-            self.notify("No team you may view", severity="warning")
+        if not self.teams:
+            self.notify(f"{self.viewer} may not view any team (team admins and org admins only).",
+                        title="Scope refused", severity="warning")
             return
-        current = self.spec.team if self.spec.team in teams else teams[-1]
-        self.change(scope="team", team=_next(teams, current), focus=None)
+        current = self.pending.team
+        team = cycle(self.teams, current) if self.pending.scope == "team" else (current or self.default_team())
+        self.request(self.pending.with_(scope="team", team=team if team in self.teams else self.teams[0]))
 
     def action_next_metric(self) -> None:
-        self.change(metric=_next(METRICS, self.spec.metric))
+        self.request(self.pending.with_(metric=cycle(METRICS, self.pending.metric)))
 
     def action_next_grouping(self) -> None:
-        self.change(group_by=_next(GROUPINGS, self.spec.group_by), focus=None)
+        # A focused row is a key of the old grouping: it means nothing in the new one.
+        self.request(self.pending.with_(group_by=cycle(GROUPINGS, self.pending.group_by), focus=None))
 
     def action_toggle_granularity(self) -> None:
-        self.change(granularity=_next(GRANULARITIES, self.spec.granularity))
-
-    def today(self) -> date:
-        return clock.today(ZoneInfo(self.spec.tz or self.directory.timezone))
+        self.request(self.pending.with_(granularity=cycle(GRANULARITIES, self.pending.granularity)))
 
     def action_date_range(self) -> None:
-        plan = plan_query(self.spec, self.directory)
+        if self.result is None:
+            return
 
-        def picked(value: tuple[date, date] | None) -> None:
-            if value is not None:
-                self.change(since=value[0], until=value[1])
+        def picked(dates: DateRange | None) -> None:
+            if dates is not None:
+                self.request(self.pending.with_(dates=dates))
+            else:
+                self._mirror(self.pending)  # undo a "Custom…" picked in the sidebar
 
-        self.push_screen(DateRangeScreen(self.today(), plan.since, plan.until), picked)
+        self.push_screen(DateRangeScreen(self.pending.dates, self.result.since, self.result.until), picked)
+
+    def action_set_dates(self, preset: str) -> None:
+        self.request(self.pending.with_(dates=DateRange(preset)))
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
-
-    @on(Input.Changed, "#search")
-    def search_changed(self, event: Input.Changed) -> None:
-        self.change(search=event.value.strip() or None)
-
-    @on(Input.Submitted, "#search")
-    def search_done(self) -> None:
-        self.query_one(BreakdownTable).focus()
-
-    @on(DataTable.RowSelected)
-    def focus_row(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value
-        if key is not None:
-            self.change(focus=key)
+        self.query_one(SearchInput).focus()
 
     def action_clear_focus(self) -> None:
-        if self.focused is self.query_one("#search", Input):
-            self.query_one(BreakdownTable).focus()
-            return
-        if self.spec.focus is not None:
-            self.change(focus=None)
+        self.request(self.pending.with_(focus=None))
+
+    def action_focus_row(self) -> None:
+        key = self.query_one(BreakdownTable).selected_key()
+        if key is not None:
+            self.request(self.pending.with_(focus=key))
 
     def action_refresh(self) -> None:
-        self.refresh_view()
+        self.request(self.pending)
+        self.load_budget()
 
     def action_export(self) -> None:
         if self.result is None:
+            self.notify("Nothing to export yet.", severity="warning")
             return
-        spec = self.result.spec
-        name = f"usage-{spec.scope}-{spec.group_by}-{self.result.since}-{self.result.until}.csv"
-        path = self.export_dir / name
-        rows = self.result.as_json()["rows"]
-        header = ["key", "cost_usd", "requests", "tokens", "prompt_tokens", "completion_tokens",
-                  "cached_input_tokens", "context_tokens", "unpriced_requests", "share"]
-        try:
-            with path.open("w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(header)
-                writer.writerows([row[h] for h in header] for row in rows)
-        except OSError as exc:
-            self.notify(f"Could not write {path}: {exc.strerror}", severity="error")
-            return
-        self.notify(f"Wrote {len(rows)} rows to {path}", title="Exported")
+        self.write_export(self.result, self.export_dir or default_export_dir())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Built from BINDINGS, so the help can never miss a key."""
+        view: list[tuple[str, str]] = []
+        general: list[tuple[str, str]] = []
+        for b in self.BINDINGS:
+            keys = b.key_display or self.get_key_display(b)
+            if b.group is SCOPE_KEYS:
+                if b.key == "1":
+                    view.append(("1 2 3", "Scope: personal, team, org (refused with a notice if "
+                                          "it is not yours to see)"))
+            elif b.action.split("(")[0] in ("quit", "help", "command_palette"):
+                general.append((keys, b.tooltip or b.description))
+            elif b.action != "clear_focus":
+                view.append((keys, b.tooltip or b.description))
+        table = [("↑ ↓ pgup pgdn", "Move the row cursor"),
+                 ("enter", "Focus the graph on the selected row"),
+                 ("esc", "Clear the focus: the graph shows the whole scope again")]
+        search = [("enter", "Keep the search, back to the table"),
+                  ("esc", "Clear the search, back to the table")]
+        general[0:0] = [("tab shift+tab", "Move between the table and the filters"),
+                        ("enter ↑ ↓", "On a filter: open it and pick a value")]
+        return [("View", view), ("Table", table), ("Search box", search), ("Anywhere", general)]
+
+    @on(DataTable.RowSelected)
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.request(self.pending.with_(focus=event.row_key.value))
+
+    @on(Sidebar.FilterChanged)
+    def filter_changed(self, event: Sidebar.FilterChanged) -> None:
+        current = self.pending.dates.preset if event.name == "dates" else getattr(self.pending, event.name)
+        if event.value == current and (event.name != "team" or self.pending.scope == "team"):
+            return  # the sidebar echoing the view, not a choice
+        if event.name == "scope":
+            self.action_scope(event.value)
+        elif event.name == "team":
+            self.request(self.pending.with_(scope="team", team=event.value))
+        elif event.name == "group_by":
+            self.request(self.pending.with_(group_by=event.value, focus=None))
+        elif event.name in ("metric", "granularity"):
+            self.request(self.pending.with_(**{event.name: event.value}))
+        elif event.name == "dates":
+            if event.value == CUSTOM:
+                self.action_date_range()
+            else:
+                self.request(self.pending.with_(dates=DateRange(event.value)))
+
+    @on(Sidebar.SearchChanged)
+    def search_changed(self, event: Sidebar.SearchChanged) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        text = event.text.strip()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, partial(self._search, text))
+
+    def _search(self, text: str) -> None:
+        self._search_timer = None
+        if text != self.pending.search:
+            self.request(self.pending.with_(search=text))
+
+    @on(SearchInput.Done)
+    def search_done(self) -> None:
+        self.query_one(BreakdownTable).focus()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for b in self.BINDINGS:
-            if b.action.startswith(("quit", "help")):
-                continue
-            yield SystemCommand(f"{b.description} ({b.key_display or b.key})", b.description,
-                                lambda action=b.action: self.run_action(action))
+        if screen.is_modal:
+            return
+        for scope, label in SCOPE_LABELS.items():
+            yield SystemCommand(f"Scope: {label.lower()}", "Whose usage the view shows (1 2 3)",
+                                partial(self.action_scope, scope))
+        yield SystemCommand("Next team", "Team scope, next team you may view (t)", self.action_next_team)
+        for metric in METRICS:
+            yield SystemCommand(f"Metric: {metric}", "What the graph and the table measure (m)",
+                                partial(self.request_with, metric=metric))
+        for group in GROUPINGS:
+            yield SystemCommand(f"Group rows by {group}", "The rows of the table (g)",
+                                partial(self.request_with, group_by=group, focus=None))
+        for granularity in GRANULARITIES:
+            yield SystemCommand(f"Granularity: {granularity}", "Buckets of the graph (w)",
+                                partial(self.request_with, granularity=granularity))
+        for preset, label in PRESETS.items():
+            yield SystemCommand(f"Dates: {label.lower()}", "Date range (d)", partial(self.action_set_dates, preset))
+        yield SystemCommand("Dates: custom…", "Pick two dates (d)", self.action_date_range)
+        yield SystemCommand("Search rows", "Filter the table as you type (/)", self.action_search)
+        yield SystemCommand("Focus the graph on the selected row", "enter in the table", self.action_focus_row)
+        yield SystemCommand("Clear the focus", "The graph shows the whole scope again (escape)",
+                            self.action_clear_focus)
+        yield SystemCommand("Export the table as CSV", "Writes a file and says where (e)", self.action_export)
+        yield SystemCommand("Refresh", "Read the store again (r)", self.action_refresh)
+        yield SystemCommand("Help: keys", "Every key binding (?)", self.action_help)
+
+    def request_with(self, **changes) -> None:
+        self.request(self.pending.with_(**changes))
 
 
-def create_app(db_path: str | Path, viewer: str | None = None, export_dir: Path | None = None) -> UsageApp:
-    """The factory the CLI and the tests share."""
-    store = Store(db_path, create=False, per_thread=False)
-    return UsageApp(store, resolve_viewer(store.directory(), viewer), export_dir=export_dir)
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, (StoreError, QueryError, OSError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
+               export_dir: Path | None = None) -> UsageApp:
+    """The factory the CLI and the tests share. Raises StoreError for a store that cannot be used."""
+    store = Store(db_path, create=False)
+    return UsageApp(store, resolve_viewer(store.directory(), viewer), poll_interval=poll_interval,
+                    export_dir=export_dir)
 
 
 def run_app(db_path: str | Path, as_user: str | None = None) -> None:
-    create_app(db_path, as_user).run()
-
+    try:
+        app = create_app(db_path, as_user)
+    except StoreError as exc:
+        print(f"usage-tui: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    app.run()

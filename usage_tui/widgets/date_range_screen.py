@@ -1,73 +1,125 @@
-"""`d`: pick a date range: presets or two custom dates (inclusive)."""
+"""The date range: presets (7, 30, 90 days, month to date) and custom inclusive dates."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-PRESETS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("mtd", "Month to date"),
-           ("custom", "Custom dates…")]
+from ..query import QueryError, parse_date
+
+PRESETS = {"7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "mtd": "Month to date"}
+CUSTOM = "custom"
 
 
-def preset_range(preset: str, today: date) -> tuple[date, date]:
-    if preset == "mtd":
-        return today.replace(day=1), today
-    return today - timedelta(days=int(preset) - 1), today
+@dataclass(frozen=True)
+class DateRange:
+    """A preset (resolved against today, so a view left open follows the calendar) or two
+    inclusive custom dates."""
+
+    preset: str = "30d"
+    since: date | None = None
+    until: date | None = None
+
+    def resolve(self, today: date) -> tuple[date | None, date | None]:
+        """(since, until) for the query. The default preset leaves both to the query layer,
+        exactly as `spend summary` without --since/--until does."""
+        if self.preset == "30d":
+            return None, None
+        if self.preset == "7d":
+            return today - timedelta(days=6), today
+        if self.preset == "90d":
+            return today - timedelta(days=89), today
+        if self.preset == "mtd":
+            return today.replace(day=1), today
+        return self.since, self.until
+
+    @property
+    def label(self) -> str:
+        return PRESETS.get(self.preset, "Custom")
 
 
-class DateRangeScreen(ModalScreen[tuple[date, date] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="range.cancel")]
+def span_label(since: date, until: date) -> str:
+    """`Oct 27 – Nov 25`, with years only when they are needed."""
+    if since.year != until.year:
+        return f"{since:%b %d %Y} – {until:%b %d %Y}"
+    return f"{since:%b %d} – {until:%b %d}"
+
+
+class DateRangeScreen(ModalScreen[DateRange | None]):
+    """Pick a preset with ↑↓ enter, or type two dates and press enter. Escape cancels."""
 
     DEFAULT_CSS = """
     DateRangeScreen { align: center middle; }
-    DateRangeScreen > Vertical { width: 40; height: auto; border: round $accent; padding: 0 1;
-        background: $surface; }
-    DateRangeScreen OptionList { height: auto; }
-    DateRangeScreen #custom { display: none; height: auto; }
-    DateRangeScreen #custom.shown { display: block; }
-    DateRangeScreen #error { color: $error; }
+    DateRangeScreen > #dialog {
+        width: 44; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    DateRangeScreen OptionList, DateRangeScreen OptionList:focus { height: auto; border: none; padding: 0; }
+    DateRangeScreen .heading { color: $text-muted; margin-top: 1; }
+    DateRangeScreen Horizontal { height: auto; }
+    DateRangeScreen Horizontal Label { width: 7; padding-top: 0; }
+    DateRangeScreen Input { width: 1fr; }
+    DateRangeScreen #range-error { color: $error; height: auto; }
+    DateRangeScreen #range-hint { color: $text-muted; }
     """
 
-    def __init__(self, today: date, since: date, until: date) -> None:
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="range.cancel")]
+
+    def __init__(self, current: DateRange, since: date, until: date) -> None:
         super().__init__()
-        self.today, self.since, self.until = today, since, until
+        self.current = current
+        self.since = since
+        self.until = until
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("[b]Date range[/b] (inclusive)")
-            yield OptionList(*(Option(label, id=key) for key, label in PRESETS), id="presets")
-            with Vertical(id="custom"):
-                yield Input(self.since.isoformat(), placeholder="since YYYY-MM-DD", id="since")
-                yield Input(self.until.isoformat(), placeholder="until YYYY-MM-DD", id="until")
-                yield Static("enter to apply, escape to cancel", id="error")
+        with Vertical(id="dialog") as dialog:
+            dialog.border_title = "Date range"
+            options = [Option(label, id=key) for key, label in PRESETS.items()]
+            yield OptionList(*options, id="presets")
+            yield Label("Custom dates (inclusive, YYYY-MM-DD)", classes="heading")
+            with Horizontal():
+                yield Label("From")
+                yield Input(self.since.isoformat(), id="since", compact=True, max_length=10)
+            with Horizontal():
+                yield Label("To")
+                yield Input(self.until.isoformat(), id="until", compact=True, max_length=10)
+            yield Static(id="range-error")
+            yield Static("enter picks · tab: dates · esc cancels", id="range-hint")
+
+    def on_mount(self) -> None:
+        presets = self.query_one(OptionList)
+        if self.current.preset in PRESETS:
+            presets.highlighted = list(PRESETS).index(self.current.preset)
+            presets.focus()
+        else:
+            presets.highlighted = None
+            self.query_one("#since", Input).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id == "custom":
-            self.query_one("#custom").add_class("shown")
-            self.query_one("#since", Input).focus()
-            return
-        self.dismiss(preset_range(event.option.id, self.today))
+        event.stop()
+        self.dismiss(DateRange(event.option.id or "30d"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "since":
+        event.stop()
+        if event.input.id == "since":  # enter in From moves on to To; enter in To applies
             self.query_one("#until", Input).focus()
             return
         try:
-            since = date.fromisoformat(self.query_one("#since", Input).value.strip())
-            until = date.fromisoformat(self.query_one("#until", Input).value.strip())
-        except ValueError:
-            self.query_one("#error", Static).update("Dates must be YYYY-MM-DD")
+            since = parse_date(self.query_one("#since", Input).value.strip(), "From")
+            until = parse_date(self.query_one("#until", Input).value.strip(), "To")
+            if since > until:
+                raise QueryError(f"From ({since}) is after To ({until})")
+        except QueryError as exc:
+            self.query_one("#range-error", Static).update(str(exc))
             return
-        if since > until:
-            self.query_one("#error", Static).update("since is after until")
-            return
-        self.dismiss((since, until))
+        self.dismiss(DateRange(CUSTOM, since, until))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

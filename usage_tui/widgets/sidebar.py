@@ -1,57 +1,152 @@
-"""The filter sidebar: what the view shows (the footer and `?` show the keys that change it)."""
+"""The filter sidebar: scope, team, metric, grouping, granularity, dates, row search, budget.
+
+Each filter is a compact one-line Select, so the whole sidebar fits 80×24; the app's keys
+change the same filters, and `Sidebar.show` mirrors them back without echoing messages.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import date
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Input, Static
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static
 
-from ..model import QuerySpec
+from ..fmt import METRIC_TITLES
+from ..model import GROUPINGS, METRICS, QuerySpec
 from .budget_panel import BudgetPanel
+from .date_range_screen import CUSTOM, PRESETS, DateRange
 
-FIELDS = ("Scope", "Team", "Metric", "Group by", "Buckets", "Dates")  # the console's order
-
-
-def scope_label(spec: QuerySpec) -> str:
-    if spec.scope == "personal":
-        return f"personal ({spec.viewer})"
-    if spec.scope == "team":
-        return f"team {spec.team}"
-    return "organization"
+SCOPE_LABELS = {"personal": "Personal", "team": "Team", "org": "Org"}
+GROUPING_LABELS = {g: g.capitalize() for g in GROUPINGS}
+GRANULARITY_LABELS = {"daily": "Daily", "weekly": "Weekly"}
+DATE_LABELS = PRESETS  # each fits the 80-column sidebar; the line under them gives the dates
 
 
-class Sidebar(VerticalScroll):
-    """Fits 80×24 beside the graph; scrolls when the terminal is shorter still."""
+@dataclass(frozen=True)
+class Filters:
+    """Everything the sidebar (and the keys) choose; with the viewer and today it is a QuerySpec."""
 
-    DEFAULT_CSS = """
-    Sidebar { width: 30; border-right: vkey $foreground 30%; padding: 0 1; }
-    Sidebar .heading { color: $text-muted; margin-top: 1; }
-    Sidebar Input { margin: 0; }
-    """
+    scope: str = "personal"
+    team: str | None = None
+    metric: str = "cost"
+    group_by: str = "model"
+    granularity: str = "daily"
+    dates: DateRange = field(default_factory=DateRange)
+    search: str = ""
+    focus: str | None = None
+
+    def spec(self, viewer: str, today: date) -> QuerySpec:
+        since, until = self.dates.resolve(today)
+        return QuerySpec(
+            viewer=viewer, scope=self.scope, team=self.team if self.scope == "team" else None,
+            metric=self.metric, group_by=self.group_by, granularity=self.granularity,
+            since=since, until=until, search=self.search or None, focus=self.focus,
+        )
+
+    def with_(self, **changes) -> Filters:
+        return replace(self, **changes)
+
+
+class SearchInput(Input):
+    """Filters the table as you type; enter keeps the search, escape clears it."""
+
+    BINDINGS = [
+        Binding("escape", "clear_search", "Clear search", id="search.clear"),
+    ]
+
+    class Done(Message):
+        """The user is done searching: the table takes the keyboard again."""
+
+    def action_clear_search(self) -> None:
+        self.value = ""
+        self.post_message(self.Done())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Done())
+
+
+class Sidebar(VerticalScroll, can_focus=False):
+    class FilterChanged(Message):
+        """The user picked a value in one of the filter selects."""
+
+        def __init__(self, name: str, value: str) -> None:
+            super().__init__()
+            self.name = name
+            self.value = value
+
+    class SearchChanged(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    _teams: list[str] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="filters")
-        yield Static("Search rows  /", classes="heading", markup=False)
-        yield Input(placeholder="type to filter rows", id="search", compact=True)
-        yield Static("Budget", classes="heading", markup=False)
+        start = Filters()  # initial values, so that mounting the selects changes nothing
+        yield Static(id="viewer")
+        yield from self._field("Scope", "scope", [(v, k) for k, v in SCOPE_LABELS.items()], start.scope)
+        yield from self._field("Team", "team", [], None)
+        yield from self._field("Metric", "metric", [(METRIC_TITLES[m], m) for m in METRICS], start.metric)
+        yield from self._field("Rows", "group_by", [(v, k) for k, v in GROUPING_LABELS.items()], start.group_by)
+        yield from self._field("Period", "granularity", [(v, k) for k, v in GRANULARITY_LABELS.items()],
+                               start.granularity)
+        yield from self._field("Dates", "dates", [*((v, k) for k, v in DATE_LABELS.items()), ("Custom…", CUSTOM)],
+                               start.dates.preset)
+        yield Static(id="span")
+        with Horizontal(classes="field"):
+            yield Label("Search", classes="field-label")
+            yield SearchInput(placeholder="press /", id="search", compact=True)
+        yield Static("Budget", classes="heading")
         yield BudgetPanel(id="budget")
 
-    def show(self, spec: QuerySpec, since: date, until: date, teams: list[str]) -> None:
-        values = {
-            "Scope": scope_label(spec),
-            "Team": spec.team or ("–" if teams else "– (none to view)"),
-            "Metric": spec.metric,
-            "Group by": spec.group_by,
-            "Buckets": spec.granularity,
-            "Dates": f"{since:%b %d} – {until:%b %d}",
-        }
-        text = Text()
-        for label in FIELDS:
-            text.append(f"{label:<9}", style="dim")
-            text.append(values[label], style="bold")
-            text.append("\n")
-        text.append(f"{'':9}{(until - since).days + 1} days, {until:%Y}", style="dim")
-        self.query_one("#filters", Static).update(text)
+    def _field(self, label: str, name: str, options, value: str | None) -> ComposeResult:
+        with Horizontal(classes="field"):
+            yield Label(label, classes="field-label")
+            yield Select(options, id=name, compact=True, allow_blank=value is None, prompt="—",
+                         value=Select.NULL if value is None else value, type_to_search=False)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.NULL and event.select.id:
+            self.post_message(self.FilterChanged(event.select.id, str(event.value)))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.SearchChanged(event.value))
+
+    def show(self, filters: Filters, *, viewer: str, teams: list[str], span: str) -> None:
+        """Mirror the filters of the view; never posts FilterChanged or SearchChanged."""
+        self.query_one("#viewer", Static).update(viewer)
+        self._set("scope", filters.scope)
+        team_select = self.query_one("#team", Select)
+        options = list(teams)
+        if filters.team and filters.team not in options:
+            options.append(filters.team)
+        if self._teams != options:
+            self._teams = options
+            with team_select.prevent(Select.Changed):
+                team_select.set_options([(t, t) for t in options])
+        team_select.disabled = not options
+        self._set("team", filters.team)
+        self._set("metric", filters.metric)
+        self._set("group_by", filters.group_by)
+        self._set("granularity", filters.granularity)
+        self._set("dates", filters.dates.preset)
+        self.query_one("#span", Static).update(span)
+        search = self.query_one(SearchInput)
+        if search.value != filters.search:
+            with search.prevent(Input.Changed):
+                search.value = filters.search
+
+    def _set(self, name: str, value: str | None) -> None:
+        select = self.query_one(f"#{name}", Select)
+        wanted = Select.NULL if value is None else value
+        if select.value != wanted:
+            with select.prevent(Select.Changed):
+                select.value = wanted
+

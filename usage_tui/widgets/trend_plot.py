@@ -1,47 +1,116 @@
-"""The trend graph: one series of the current view (textual-plotext)."""
+"""The trend graph: the series of the current view, or of the focused row (textual-plotext)."""
 
 from __future__ import annotations
 
+import math
+
+from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from ..fmt import compact, money
+from ..fmt import compact
 from ..model import QueryResult
 
-UNIT_LABELS = {"cost": "USD", "requests": "requests", "tokens": "tokens"}
+
+def nice_ticks(top: float, count: int) -> list[float]:
+    """About `count` round tick values from 0 to at least `top` (steps of 1, 2, 2.5 or 5 × 10^n)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / max(1, count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
-def _tick(metric: str, value: float) -> str:
-    return money(value) if metric == "cost" else compact(value)
+def axis_label(metric: str, value: float, step: float) -> str:
+    """Units on the axis: $ for cost, `req` and `tok` with k/M for counts."""
+    if metric == "cost":
+        if value == 0:
+            return "$0"
+        if value >= 1000:
+            return "$" + compact(value)
+        decimals = 0 if step >= 1 else 1 if step >= 0.1 else 2 if step >= 0.01 else 4
+        return f"${value:,.{decimals}f}"
+    unit = " req" if metric == "requests" else " tok"
+    if value == 0:
+        return "0" + unit
+    if value < 1000:
+        return f"{value:,.{0 if step >= 1 else 1}f}{unit}"
+    return compact(value) + unit
+
+
+def date_label(day, span_days: int) -> str:
+    return day.strftime("%b %d") if span_days < 300 else day.strftime("%b %Y")
 
 
 class TrendPlot(PlotextPlot):
-    """Replots as clear → plot → refresh(); the heavy work (the query) happened in a worker."""
+    """Replots as clear → plot → refresh(); the query ran in a worker, so this only draws.
 
-    DEFAULT_CSS = "TrendPlot { height: 1fr; min-height: 7; }"
+    With nothing to draw it renders a compact empty-state message instead of the axes.
+    """
 
-    title_text = ""
+    DEFAULT_CSS = "TrendPlot { height: 1fr; min-height: 6; }"
 
-    def show(self, result: QueryResult, title: str) -> None:
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.title = ""
+        self.message: str | None = None
+        self._result: QueryResult | None = None
+
+    def show(self, result: QueryResult, title: str, subtitle: str = "") -> None:
+        self.title = title
+        self.border_title = title
+        self.border_subtitle = subtitle
+        self._result = result
+        self.message = None
+        self._draw()
+
+    def show_empty(self, title: str, message: str, subtitle: str = "") -> None:
+        self.title = title
+        self.border_title = title
+        self.border_subtitle = subtitle
+        self._result = None
+        self.message = message
+        self.plt.clear_data()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        # Tick density depends on the width; the data is cached, so this is cheap.
+        if self._result is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        result = self._result
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        if result is None:
+            self.refresh()
+            return
         metric = result.spec.metric
-        labels = [p.bucket.strftime("%b %d") for p in result.series]
-        values = [p.value for p in result.series]
+        values = [float(p.value) for p in result.series]
         x = list(range(1, len(values) + 1))
-        self.title_text = title
-        plt.title(title)
+        span = (result.until - result.since).days + 1
+        labels = [date_label(p.bucket, span) for p in result.series]
         if len(values) <= 16:
-            plt.bar(x, values, width=0.6)
+            plt.bar(x, values, width=0.5 if len(values) > 1 else 0.2, marker="sd")
         else:
-            plt.plot(x, values, marker="braille")
-        # Dates as preformatted strings, and few enough ticks to stay readable in 50 columns.
-        step = max(1, len(x) // max(1, (self.size.width or 60) // 12))
+            plt.plot(x, values, marker="braille", fillx=True)
+        # Dates as preformatted strings, spaced so that they never run into each other.
+        width = max(20, self.size.width or 60)
+        per_label = 9
+        step = max(1, math.ceil(len(x) / max(1, (width - 8) // per_label)))
         plt.xticks(x[::step], labels[::step])
-        top = max(values) if values else 0
-        if top > 0:
-            ticks = [top * i / 4 for i in range(5)]
-            plt.yticks(ticks, [_tick(metric, t) for t in ticks])
-            plt.ylim(0, top * 1.05)
-        plt.ylabel(UNIT_LABELS[metric])
+        plt.xlim(0.5, len(x) + 0.5)
+        height = self.size.height or 10
+        ticks = nice_ticks(max(values, default=0), 5 if height >= 12 else 4)
+        tick_step = ticks[1] - ticks[0]
+        plt.yticks(ticks, [axis_label(metric, t, tick_step) for t in ticks])
+        plt.ylim(0, ticks[-1])
+        plt.title("")
         self.refresh()
+
+    def render(self) -> RenderResult:
+        if self.message is not None:
+            return Text(self.message, justify="center", style="italic")
+        return super().render()
