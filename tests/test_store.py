@@ -34,24 +34,27 @@ def fresh_rollups(conn: sqlite3.Connection) -> dict:
         req, p, c, cached, ctx, cost = row[8:]
         values = dict(zip(cols, dims, strict=True))
         sums = (req, p, c, cached, ctx, cost or 0, req if cost is None else 0)
-        bucket = ts_us // 900_000_000
-        for dim_index, g in enumerate(GROUPINGS):
-            key = values[g] or ""
-            for target in (("user", values["user"] or ""), ("team", values["team"] or ""), ("org",)):
-                acc = out[(*target, dim_index, bucket, key)]
-                for i, v in enumerate(sums):
-                    acc[i] += v
+        quarter = ts_us // 900_000_000
+        for level, bucket in (("", quarter), ("_day", ts_us // 86_400_000_000)):
+            for dim_index, g in enumerate((*GROUPINGS, "total")):
+                key = values.get(g) or ""  # the total pseudo-grouping has the one key ''
+                for target in (("user", values["user"] or ""), ("team", values["team"] or ""), ("org",)):
+                    acc = out[(level, *target, dim_index, bucket, key)]
+                    for i, v in enumerate(sums):
+                        acc[i] += v
     return {k: v for k, v in out.items() if v[0]}
 
 
 def stored_rollups(conn: sqlite3.Connection) -> dict:
     out = {}
     sums = "requests, prompt_tokens, completion_tokens, cached_input_tokens, context_tokens, cost_nano, unpriced_requests"
-    for table, prefix in (("roll_user", "user"), ("roll_team", "team")):
-        for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table} WHERE requests != 0"):
-            out[(prefix, row[0], *row[1:4])] = list(row[4:])
-    for row in conn.execute(f"SELECT dim, bucket, key, {sums} FROM roll_org WHERE requests != 0"):
-        out[("org", *row[:3])] = list(row[3:])
+    for level in ("", "_day"):
+        for table, prefix in (("roll_user", "user"), ("roll_team", "team")):
+            for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table}{level} "
+                                    "WHERE requests != 0"):
+                out[(level, prefix, row[0], *row[1:4])] = list(row[4:])
+        for row in conn.execute(f"SELECT dim, bucket, key, {sums} FROM roll_org{level} WHERE requests != 0"):
+            out[(level, "org", *row[:3])] = list(row[3:])
     return out
 
 
@@ -123,7 +126,7 @@ def test_reloading_the_directory_reattributes_records_and_rollups(store, directo
     store.load_directory(directory_doc)
     # now owned by alice, and her primary team applies
     assert store.conn.execute("SELECT user, team FROM records").fetchone() == ("alice", "platform")
-    assert store.conn.execute("SELECT user FROM roll_user WHERE requests > 0").fetchall() == [("alice",)] * 7
+    assert store.conn.execute("SELECT user FROM roll_user WHERE requests > 0").fetchall() == [("alice",)] * 8
     assert stored_rollups(store.conn) == fresh_rollups(store.conn)
 
 

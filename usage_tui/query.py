@@ -10,7 +10,6 @@ return (sql, params) with every value bound, so both are tested without a databa
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from .model import (
     Totals,
     missing_key_label,
 )
-from .store import BUCKET_US, DIM_COLUMNS, ROLLUPS, SUM_COLUMNS, Store
+from .store import BUCKET_US, DAY_BUCKETS, DAY_SUFFIX, DIM_COLUMNS, ROLLUPS, SUM_COLUMNS, TOTAL_DIM, Store
 
 DEFAULT_DAYS = 30
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
@@ -157,16 +156,29 @@ _RECORD_TOTALS = ("SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SU
                   "SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END)")
 
 
-def _rollup_where(plan: Plan) -> tuple[str, list]:
+def rollup_pieces(start_q: int, end_q: int) -> list[tuple[str, int, int]]:
+    """Cover the quarter-hours [start_q, end_q) with (table suffix, from, to) pieces: whole UTC
+    days from the day tables, the quarter-hours at either end from the quarter-hour tables."""
+    first_day, last_day = -(-start_q // DAY_BUCKETS), end_q // DAY_BUCKETS
+    if first_day >= last_day:
+        return [("", start_q, end_q)]
+    pieces = [(DAY_SUFFIX, first_day, last_day)]
+    if start_q < first_day * DAY_BUCKETS:
+        pieces.append(("", start_q, first_day * DAY_BUCKETS))
+    if last_day * DAY_BUCKETS < end_q:
+        pieces.append(("", last_day * DAY_BUCKETS, end_q))
+    return pieces
+
+
+def _rollup_select(plan: Plan, columns: str, suffix: str, start: int, end: int, dim: int) -> tuple[str, list]:
     table, scope_col = ROLLUPS[plan.spec.scope]
     clauses, params = [], []
     if scope_col:
         clauses.append(f"{scope_col} = ?")
         params.append(plan.scope_value)
     clauses += ["dim = ?", "bucket >= ?", "bucket < ?"]
-    params += [GROUPINGS.index(plan.spec.group_by), plan.edges_us[0] // BUCKET_US,
-               plan.edges_us[-1] // BUCKET_US]
-    return f"FROM {table} WHERE " + " AND ".join(clauses), params
+    params += [dim, start, end]
+    return f"SELECT {columns} FROM {table}{suffix} WHERE " + " AND ".join(clauses), params
 
 
 def _records_where(plan: Plan) -> tuple[str, list]:
@@ -181,31 +193,44 @@ def _records_where(plan: Plan) -> tuple[str, list]:
 def rows_sql(plan: Plan) -> tuple[str, list]:
     """Totals per row key over the whole range."""
     if plan.use_rollups:
-        where, params = _rollup_where(plan)
-        return f"SELECT key, {_TOTAL_SELECT} {where} GROUP BY key", params
+        parts, params = [], []
+        dim = GROUPINGS.index(plan.spec.group_by)
+        start_q, end_q = plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US
+        for suffix, start, end in rollup_pieces(start_q, end_q):
+            sql, args = _rollup_select(plan, f"key, {', '.join(SUM_COLUMNS)}", suffix, start, end, dim)
+            parts.append(sql)
+            params += args
+        return f"SELECT key, {_TOTAL_SELECT} FROM ({' UNION ALL '.join(parts)}) GROUP BY key", params
     where, params = _records_where(plan)
     col = DIM_COLUMNS[plan.spec.group_by]
     return f"SELECT COALESCE({col}, '') AS k, {_RECORD_TOTALS} {where} GROUP BY k", params
 
 
 def series_sql(plan: Plan) -> tuple[str, list]:
-    """Totals per time slice: 15-minute buckets from the rollups (mapped to local buckets in
-    Python), or the local bucket index itself when reading records."""
+    """Totals per local bucket (day or week), its index computed in SQL from the bucket edges."""
     focus = plan.focus_key
     if plan.use_rollups:
-        where, params = _rollup_where(plan)
+        dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
+        inner = [e // BUCKET_US for e in plan.edges_us[1:-1]]
+        sql, params = _rollup_select(plan, f"{_bucket_case('bucket', len(inner))} AS b, {_TOTAL_SELECT}", "",
+                                     plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US, dim)
         if focus is not None:
-            where += " AND key = ?"
+            sql += " AND key = ?"
             params.append(focus)
-        return f"SELECT bucket, {_TOTAL_SELECT} {where} GROUP BY bucket", params
+        return f"{sql} GROUP BY b", inner + params
     where, params = _records_where(plan)
     if focus is not None:
         where += f" AND COALESCE({DIM_COLUMNS[plan.spec.group_by]}, '') = ?"
         params.append(focus)
-    inner = plan.edges_us[1:-1]
-    case = "CASE " + " ".join(f"WHEN ts_us < ? THEN {i}" for i in range(len(inner))) + \
-        f" ELSE {len(inner)} END" if inner else "0"
-    return f"SELECT {case} AS b, {_RECORD_TOTALS} {where} GROUP BY b", list(inner) + params
+    inner = list(plan.edges_us[1:-1])
+    return f"SELECT {_bucket_case('ts_us', len(inner))} AS b, {_RECORD_TOTALS} {where} GROUP BY b", inner + params
+
+
+def _bucket_case(column: str, inner_edges: int) -> str:
+    """The index of the local bucket holding `column`, given the inner edges as parameters."""
+    if not inner_edges:
+        return "0"
+    return "CASE " + " ".join(f"WHEN {column} < ? THEN {i}" for i in range(inner_edges)) + f" ELSE {inner_edges} END"
 
 
 def _totals(values) -> Totals:
@@ -241,8 +266,6 @@ def execute(store: Store, plan: Plan) -> QueryResult:
     buckets = [Totals() for _ in plan.labels]
     sql, params = series_sql(plan)
     for slot, *values in conn.execute(sql, params):
-        if plan.use_rollups:
-            slot = bisect.bisect_right(plan.edges_us, slot * BUCKET_US) - 1
         buckets[slot].add(_totals(values))
     series = [SeriesPoint(label, b.metric(spec.metric)) for label, b in zip(plan.labels, buckets, strict=True)]
     return QueryResult(spec, plan.tz, plan.since, plan.until, totals, series, rows,
@@ -259,10 +282,11 @@ def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False) -> 
 def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
     """Cost attributed to `user` in [start_us, end_us): from the rollups (one grouping, so each
     record counts once) when both edges fall on bucket edges, else from the records."""
-    if start_us % BUCKET_US == 0 and end_us % BUCKET_US == 0:
-        sql = ("SELECT SUM(cost_nano) FROM roll_user WHERE user = ? AND dim = 0 AND bucket >= ? AND bucket < ?")
-        params = (user, start_us // BUCKET_US, end_us // BUCKET_US)
-    else:
+    if start_us % BUCKET_US or end_us % BUCKET_US:
         sql = "SELECT SUM(cost_nano) FROM records WHERE user = ? AND ts_us >= ? AND ts_us < ?"
-        params = (user, start_us, end_us)
-    return store.conn.execute(sql, params).fetchone()[0] or 0
+        return store.conn.execute(sql, (user, start_us, end_us)).fetchone()[0] or 0
+    total = 0
+    for suffix, start, end in rollup_pieces(start_us // BUCKET_US, end_us // BUCKET_US):
+        sql = f"SELECT SUM(cost_nano) FROM roll_user{suffix} WHERE user = ? AND dim = ? AND bucket >= ? AND bucket < ?"
+        total += store.conn.execute(sql, (user, TOTAL_DIM, start, end)).fetchone()[0] or 0
+    return total

@@ -99,26 +99,32 @@ _SUMS = (
 SUM_COLUMNS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_tokens",
                "context_tokens", "cost_nano", "unpriced_requests")
 
-# scope kind -> (rollup table, scope column in records or None for the whole org)
+# scope kind -> (rollup table, scope column in records or None for the whole org). Each table
+# has a twin named with DAY_SUFFIX at UTC-day granularity: a 30-day view reads ~30 day rows per
+# key plus the quarter-hours at its two ends, instead of ~2,880 quarter-hours.
 ROLLUPS = {"personal": ("roll_user", "user"), "team": ("roll_team", "team"), "org": ("roll_org", None)}
+DAY_SUFFIX = "_day"
+DAY_BUCKETS = 96  # quarter-hours per UTC day
+ROLLUP_TABLES = tuple(t + suffix for t, _ in ROLLUPS.values() for suffix in ("", DAY_SUFFIX))
 
-_SCHEMA_V1 += f"""
-CREATE TABLE roll_user (user TEXT NOT NULL, dim INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL,
-    {_SUMS}, PRIMARY KEY (user, dim, bucket, key)) WITHOUT ROWID;
-CREATE TABLE roll_team (team TEXT NOT NULL, dim INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL,
-    {_SUMS}, PRIMARY KEY (team, dim, bucket, key)) WITHOUT ROWID;
-CREATE TABLE roll_org (dim INTEGER NOT NULL, bucket INTEGER NOT NULL, key TEXT NOT NULL,
-    {_SUMS}, PRIMARY KEY (dim, bucket, key)) WITHOUT ROWID;
-"""
+for _table, _scope in ROLLUPS.values():
+    _scope_def = f"{_scope} TEXT NOT NULL, " if _scope else ""
+    for _suffix in ("", DAY_SUFFIX):
+        _SCHEMA_V1 += (f"CREATE TABLE {_table}{_suffix} ({_scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
+                       f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({_scope + ', ' if _scope else ''}dim, bucket, key)) "
+                       "WITHOUT ROWID;\n")
+del _table, _scope, _scope_def, _suffix
 
 MIGRATIONS: list[str] = [_SCHEMA_V1]  # MIGRATIONS[i] takes the schema from version i to i + 1
 
 # The records column each grouping reads; absent keys are '' in rollups (NULLs never conflict).
 DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team": "team",
                "agent": "agent", "key": "key", "verdict": "verdict"}
+# One more pseudo-grouping with the single key '': the totals, for graphs of a whole scope.
+TOTAL_DIM = len(GROUPINGS)
 _DIM_CASE = "CASE d.dim " + " ".join(
-    f"WHEN {i} THEN COALESCE(r.{DIM_COLUMNS[g]}, '')" for i, g in enumerate(GROUPINGS)) + " END"
-_DIMS_CTE = "WITH d(dim) AS (VALUES " + ", ".join(f"({i})" for i in range(len(GROUPINGS))) + ")"
+    f"WHEN {i} THEN COALESCE(r.{DIM_COLUMNS[g]}, '')" for i, g in enumerate(GROUPINGS)) + " ELSE '' END"
+_DIMS_CTE = "WITH d(dim) AS (VALUES " + ", ".join(f"({i})" for i in range(TOTAL_DIM + 1)) + ")"
 # The signed sums of a set of records `r`, named as the rollup columns.
 _SUM_SELECT = (
     "? * SUM(r.requests) AS requests, ? * SUM(r.prompt_tokens) AS prompt_tokens, "
@@ -334,17 +340,18 @@ class Store:
             scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
             scope_insert = f"{scope_col}, " if scope_col else ""
             group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-            conn.execute(
-                f"{_DIMS_CTE} INSERT INTO {table} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-                f"SELECT {scope_select}d.dim, r.bucket, {_DIM_CASE}, {_AGG_SUMS} "
-                f"FROM temp.agg r CROSS JOIN d WHERE 1 GROUP BY {group} "
-                f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
-            )
+            for suffix, bucket in (("", "r.bucket"), (DAY_SUFFIX, f"r.bucket / {DAY_BUCKETS}")):
+                conn.execute(
+                    f"{_DIMS_CTE} INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
+                    f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}d.dim, {bucket}, {_DIM_CASE}, {_AGG_SUMS} "
+                    f"FROM temp.agg r CROSS JOIN d WHERE 1 GROUP BY {group} "
+                    f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
+                )
         conn.execute("DROP TABLE temp.agg")
 
     def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
         def run(c: sqlite3.Connection) -> None:
-            for table, _ in ROLLUPS.values():
+            for table in ROLLUP_TABLES:
                 c.execute(f"DELETE FROM {table}")
             self._apply_rollups(c, 1, "1")
 
@@ -441,7 +448,7 @@ class Store:
 
     def clear_records(self) -> None:
         with self.transaction() as conn:
-            for table in ("records", "rejects", "sources", "roll_user", "roll_team", "roll_org"):
+            for table in ("records", "rejects", "sources", *ROLLUP_TABLES):
                 conn.execute(f"DELETE FROM {table}")
 
     # -- budgets set from the CLI --------------------------------------------------------------------
