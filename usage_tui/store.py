@@ -144,6 +144,9 @@ _RECORD_INPUT_COLUMNS = (
 )
 
 
+_DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", *ROLLUP_TABLES)}
+
+
 def _attribution(a: str) -> tuple[str, str]:
     """Attribution (§2.3) as SQL over the row alias `a`, shared by import and re-attribution:
     user = the record's user, else its key's owner, else its agent's manager;
@@ -305,7 +308,8 @@ class Store:
             if old_prices != directory.prices:
                 self._reprice(conn, pricer)
             user, team = _attribution("records")
-            conn.execute(f"UPDATE records SET user = {user}, team = {team}")
+            reattribute = f"UPDATE records SET user = {user}, team = {team}"  # constant SQL, no values
+            conn.execute(reattribute)
             self.rebuild_rollups(conn)
         self._directory = None
         self._pricer = None
@@ -352,7 +356,7 @@ class Store:
     def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
         def run(c: sqlite3.Connection) -> None:
             for table in ROLLUP_TABLES:
-                c.execute(f"DELETE FROM {table}")
+                c.execute(_DELETE_ALL[table])
             self._apply_rollups(c, 1, "1")
 
         if conn is None:
@@ -449,7 +453,7 @@ class Store:
     def clear_records(self) -> None:
         with self.transaction() as conn:
             for table in ("records", "rejects", "sources", *ROLLUP_TABLES):
-                conn.execute(f"DELETE FROM {table}")
+                conn.execute(_DELETE_ALL[table])
 
     # -- budgets set from the CLI --------------------------------------------------------------------
     def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None:

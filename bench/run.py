@@ -1,0 +1,390 @@
+"""Benchmarks: ingest, view refresh, TUI, memory, each beside baselines measured in the same run.
+
+    python bench/run.py --records 1000000        # writes bench/RESULTS.md (overwrites it)
+
+Phases run in subprocesses so that each one's peak RSS is its own:
+  generate  demo records as native JSONL, in time order as gateway logs are (cached in bench/data/)
+  ingest    `usage-tui import` into a fresh store with the demo directory
+  plain     baseline load: parse the same JSONL and executemany into a plain table (no validation,
+            attribution, pricing or rollups)
+  queries   the view mix through query.run_query (what the TUI and `spend summary` call), and the
+            same views as a naive GROUP BY over the plain table (SQLite) and over DuckDB
+  tui       cold start to first full paint, and key press → repainted table and plot (Pilot)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+NOW = "2026-11-24T12:00:00Z"  # pinned, so the data and the default 30-day range always match
+TZ_REPORTING, TZ_UNALIGNED = "Europe/Berlin", "Asia/Kathmandu"  # +05:45: off the hour grid
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_phase(phase: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--phase", phase, "--records", str(args.records)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "USAGE_TUI_NOW": NOW})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def paths(records: int) -> dict[str, Path]:
+    DATA.mkdir(exist_ok=True)
+    return {"jsonl": DATA / f"records-{records}.jsonl", "store": DATA / f"store-{records}.db",
+            "plain": DATA / f"plain-{records}.db", "duck": DATA / f"duck-{records}.duckdb",
+            "csv": DATA / f"plain-{records}.csv"}
+
+
+# -- phases -----------------------------------------------------------------------------------------
+def phase_generate(n: int) -> dict:
+    from usage_tui.sample import generate
+
+    p = paths(n)["jsonl"]
+    if p.exists():
+        return {"generated": False}
+    now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+    rows = []
+    for r in generate(events=n, days=30, seed=11, now=now):
+        d = {"id": r.id, "ts": datetime.fromtimestamp(r.ts_us / 1e6, UTC).isoformat().replace("+00:00", "Z"),
+             "provider": r.provider, "model": r.model}
+        for k in ("user", "key", "agent", "team", "verdict"):
+            if getattr(r, k):
+                d[k] = getattr(r, k)
+        for k in ("prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens", "status"):
+            d[k] = getattr(r, k)
+        if r.cost_usd is not None:
+            d["cost_usd"] = r.cost_usd
+        rows.append((r.ts_us, json.dumps(d)))
+    rows.sort()
+    with p.open("w") as f:
+        f.writelines(line + "\n" for _, line in rows)
+    return {"generated": True}
+
+
+def phase_ingest(n: int) -> dict:
+    import psutil
+
+    from usage_tui.sample import demo_directory
+    from usage_tui.store import Store
+
+    p = paths(n)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{p['store']}{suffix}").unlink(missing_ok=True)
+    Store(p["store"]).load_directory(demo_directory(login="alice"))
+    start = time.perf_counter()
+    proc = psutil.Popen([sys.executable, "-m", "usage_tui", "import", str(p["jsonl"]), "--db", str(p["store"])],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    out = proc.stdout.read().decode()
+    conn = sqlite3.connect(p["store"])
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    size = p["store"].stat().st_size
+    return {"seconds": seconds, "rate": n / seconds, "bytes_per_record": size / n, "peak_rss_mb": peak / 2**20,
+            "summary": out.strip()}
+
+
+PLAIN_COLUMNS = ("id", "ts", "provider", "model", "user", "key", "agent", "team", "prompt_tokens",
+                 "completion_tokens", "cached_input_tokens", "context_tokens", "status", "verdict", "cost_usd")
+
+
+def phase_plain(n: int) -> dict:
+    """The ingest baseline: JSON parsing and one executemany into a plain table."""
+    p = paths(n)
+    p["plain"].unlink(missing_ok=True)
+    conn = sqlite3.connect(p["plain"])
+    conn.execute(f"CREATE TABLE plain ({', '.join(PLAIN_COLUMNS)})")
+    start = time.perf_counter()
+    with p["jsonl"].open() as f:
+        rows = (tuple(d.get(c) for c in PLAIN_COLUMNS) for d in map(json.loads, f))
+        conn.executemany(f"INSERT INTO plain VALUES ({', '.join('?' * len(PLAIN_COLUMNS))})", rows)
+    conn.commit()
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rate": n / seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def view_mix(directory_tz: str) -> list[dict]:
+    """Every scope × metric × grouping × granularity, plain / focused / searched, in the
+    reporting zone and in an unaligned one."""
+    from usage_tui.model import GRANULARITIES, GROUPINGS, METRICS
+
+    views = []
+    for scope, team in (("personal", None), ("team", "platform"), ("org", None)):
+        for metric in METRICS:
+            for group_by in GROUPINGS:
+                for granularity in GRANULARITIES:
+                    for variant in ("plain", "focus", "search"):
+                        for tz in (directory_tz, TZ_UNALIGNED):
+                            views.append({"scope": scope, "team": team, "metric": metric, "group_by": group_by,
+                                          "granularity": granularity, "variant": variant, "tz": tz})
+    return views
+
+
+def naive_sql(view: dict, since_us: int, until_us: int, offset_s: int, intdiv: str = "/") -> tuple[str, str, list]:
+    """The same view over a plain table: WHERE + GROUP BY for the rows, and for the series."""
+    where, params = ["ts_us >= ?", "ts_us < ?"], [since_us, until_us]
+    if view["scope"] == "personal":
+        where.append("user = ?")
+        params.append("alice")
+    elif view["scope"] == "team":
+        where.append("team = ?")
+        params.append(view["team"])
+    col = view["group_by"]
+    sums = ("SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_input_tokens), "
+            "SUM(context_tokens), SUM(cost_nano)")
+    w = " AND ".join(where)
+    rows = f"SELECT {col}, {sums} FROM plain WHERE {w} GROUP BY {col} ORDER BY 2 DESC"
+    day = f"(ts_us {intdiv} 1000000 + {offset_s}) {intdiv} 86400"  # DuckDB's "/" divides in floats
+    series = f"SELECT {day} AS d, {sums} FROM plain WHERE {w} GROUP BY d"
+    return rows, series, params
+
+
+def phase_queries(n: int) -> dict:
+    import duckdb
+
+    from usage_tui.model import QuerySpec
+    from usage_tui.query import run_query
+    from usage_tui.store import Store
+
+    p = paths(n)
+    store = Store(p["store"], per_thread=False)
+    tz = store.directory().timezone
+    views = view_mix(tz)
+    until = date(2026, 11, 24)
+    since = until - timedelta(days=29)
+    timings: dict[str, list[float]] = {"all": [], TZ_REPORTING: [], TZ_UNALIGNED: []}
+    paths_used = {"rollup": 0, "records": 0}
+    top_keys: dict[tuple, str] = {}
+    for view in views:
+        spec = QuerySpec(viewer="alice", scope=view["scope"], team=view["team"], metric=view["metric"],
+                         group_by=view["group_by"], granularity=view["granularity"], since=since, until=until,
+                         tz=view["tz"])
+        key = (view["scope"], view["group_by"])
+        if view["variant"] == "focus":
+            spec = QuerySpec(**{**vars(spec), "focus": top_keys.get(key)})
+        elif view["variant"] == "search":
+            spec = QuerySpec(**{**vars(spec), "search": "a"})
+        start = time.perf_counter()
+        result = run_query(store, spec)
+        ms = (time.perf_counter() - start) * 1000
+        timings["all"].append(ms)
+        timings[view["tz"]].append(ms)
+        paths_used[result.path] += 1
+        if result.rows and view["variant"] == "plain":
+            top_keys[key] = result.rows[0].key
+    rss_queries = peak_rss_mb()
+
+    # Baselines on the same records, attributed and priced by the store so the answers match:
+    # a plain table with no index (naive SQLite) and the same data in DuckDB.
+    naive = sqlite3.connect(p["plain"])
+    naive.execute("DROP TABLE IF EXISTS plain")
+    naive.execute(f"ATTACH DATABASE '{p['store']}' AS store")
+    naive.execute("CREATE TABLE plain AS SELECT ts_us, provider, model, user, team, agent, key, verdict, requests, "
+                  "prompt_tokens, completion_tokens, cached_input_tokens, context_tokens, cost_nano FROM store.records")
+    naive.commit()
+    p["csv"].unlink(missing_ok=True)
+    naive_rows = naive.execute("SELECT * FROM plain")
+    import csv
+
+    with p["csv"].open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([d[0] for d in naive_rows.description])
+        w.writerows(naive_rows)
+    p["duck"].unlink(missing_ok=True)
+    duck = duckdb.connect(str(p["duck"]))
+    duck.execute(f"CREATE TABLE plain AS SELECT * FROM read_csv_auto('{p['csv']}', header = true)")
+    since_us = int(datetime(2026, 10, 25, 22, tzinfo=UTC).timestamp() * 1e6)
+    until_us = int(datetime(2026, 11, 24, 23, tzinfo=UTC).timestamp() * 1e6)
+    # a spread of the mix: the baselines take seconds each at 10M
+    sample = views[:: max(1, len(views) // (36 if n <= 2_000_000 else 12))]
+    naive_ms, duck_ms, ours_ms = [], [], []
+    for view in sample:
+        rows, series, params = naive_sql(view, since_us, until_us, 3600)
+        start = time.perf_counter()
+        naive.execute(rows, params).fetchall()
+        naive.execute(series, params).fetchall()
+        naive_ms.append((time.perf_counter() - start) * 1000)
+        rows, series, params = naive_sql(view, since_us, until_us, 3600, intdiv="//")
+        start = time.perf_counter()
+        duck.execute(rows, params).fetchall()
+        duck.execute(series, params).fetchall()
+        duck_ms.append((time.perf_counter() - start) * 1000)
+        spec = QuerySpec(viewer="alice", scope=view["scope"], team=view["team"], metric=view["metric"],
+                         group_by=view["group_by"], granularity=view["granularity"], since=since, until=until,
+                         tz=view["tz"])
+        start = time.perf_counter()
+        run_query(store, spec)
+        ours_ms.append((time.perf_counter() - start) * 1000)
+
+    def stats(values: list[float]) -> dict:
+        ordered = sorted(values)
+        return {"n": len(values), "p50": statistics.median(ordered),
+                "p95": ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], "max": ordered[-1]}
+
+    return {"views": {k: stats(v) for k, v in timings.items()}, "paths": paths_used,
+            "sample": {"ours": stats(ours_ms), "naive": stats(naive_ms), "duckdb": stats(duck_ms)},
+            "peak_rss_mb_queries": rss_queries}
+
+
+def phase_tui(n: int) -> dict:
+    from usage_tui.app import create_app
+
+    p = paths(n)
+
+    async def measure() -> dict:
+        start = time.perf_counter()
+        app = create_app(p["store"], "alice")
+        async with app.run_test(size=(120, 36)) as pilot:
+            while app.result is None:
+                await pilot.pause(0.005)
+            await pilot.pause()
+            cold = time.perf_counter() - start
+            presses = []
+            for key in ["m", "g", "w", "3", "g", "m", "w", "1", "m", "g"] * 2:
+                before = app.result
+                t = time.perf_counter()
+                await pilot.press(key)
+                while app.result is before or app.result.spec != app.spec:
+                    await pilot.pause(0.002)
+                await pilot.pause()  # the repaint of the table and the plot
+                presses.append((time.perf_counter() - t) * 1000)
+        presses.sort()
+        return {"cold_start_s": cold, "key_p50_ms": statistics.median(presses),
+                "key_p95_ms": presses[int(0.95 * (len(presses) - 1))], "key_max_ms": presses[-1]}
+
+    return asyncio.run(measure())
+
+
+# -- report ---------------------------------------------------------------------------------------------
+def machine() -> str:
+    import psutil
+
+    return (f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.machine()}, "
+            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+
+
+def report(args, results: dict) -> str:
+    ing, plain, q, tui = results["ingest"], results["plain"], results["queries"], results.get("tui")
+    s = q["sample"]
+    lines = [
+        f"## {args.records:,} records",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. `python bench/run.py --records {args.records}`.",
+        "Every baseline ran in the same run, on the same records.",
+        "",
+        "### Ingest (native JSONL, time-ordered, demo directory loaded)",
+        "",
+        "| what | seconds | records/s | ratio to plain load |",
+        "|---|---:|---:|---:|",
+        f"| `usage-tui import` (validate, attribute, price, roll up) | {ing['seconds']:.1f} | {ing['rate']:,.0f} | "
+        f"{ing['seconds'] / plain['seconds']:.2f}× |",
+        f"| plain load: json.loads + executemany into a plain table | {plain['seconds']:.1f} | {plain['rate']:,.0f} | 1× |",
+        "",
+        f"Store size: {ing['bytes_per_record']:.0f} bytes per record (records + rollups). "
+        f"Peak RSS during import: {ing['peak_rss_mb']:.0f} MB. Import said: `{ing['summary']}`.",
+        "",
+        "### View refresh (in-process `run_query`, the function behind the TUI and `spend summary`)",
+        "",
+        "| views | n | p50 ms | p95 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, label in (("all", "whole mix"), (TZ_REPORTING, f"reporting zone ({TZ_REPORTING})"),
+                        (TZ_UNALIGNED, f"unaligned zone ({TZ_UNALIGNED}, +05:45)")):
+        v = q["views"][name]
+        lines.append(f"| {label} | {v['n']} | {v['p50']:.1f} | {v['p95']:.1f} | {v['max']:.1f} |")
+    lines += [
+        "",
+        f"The mix: 3 scopes × 3 metrics × 7 groupings × 2 granularities × (plain, focused, searched) × 2 zones, "
+        f"30 days. Answered from the rollups: {q['paths']['rollup']}, from the records: {q['paths']['records']}. "
+        f"Peak RSS of the query process: {q['peak_rss_mb_queries']:.0f} MB.",
+        "",
+        f"#### Against baselines ({s['ours']['n']} views spread over the mix, same records)",
+        "",
+        "| engine | p50 ms | p95 ms | max ms | p50 ratio to usage-tui |",
+        "|---|---:|---:|---:|---:|",
+        f"| usage-tui (rollups) | {s['ours']['p50']:.1f} | {s['ours']['p95']:.1f} | {s['ours']['max']:.1f} | 1× |",
+        f"| DuckDB scanning the records | {s['duckdb']['p50']:.1f} | {s['duckdb']['p95']:.1f} | "
+        f"{s['duckdb']['max']:.1f} | {s['duckdb']['p50'] / s['ours']['p50']:.1f}× |",
+        f"| naive GROUP BY, plain SQLite table | {s['naive']['p50']:.1f} | {s['naive']['p95']:.1f} | "
+        f"{s['naive']['max']:.1f} | {s['naive']['p50'] / s['ours']['p50']:.1f}× |",
+        "",
+        "The baselines answer rows and series with a fixed +01:00 offset (a raw scan's cost, not a DST-exact "
+        "answer); usage-tui's answer is exact in any zone.",
+        "",
+    ]
+    if tui:
+        lines += [
+            "### TUI (Pilot, 120×36, same store)",
+            "",
+            f"Cold start to first full paint: {tui['cold_start_s'] * 1000:.0f} ms. "
+            f"Key press → repainted table and plot: p50 {tui['key_p50_ms']:.0f} ms, p95 {tui['key_p95_ms']:.0f} ms, "
+            f"max {tui['key_max_ms']:.0f} ms (20 presses of m, g, w, 1, 3).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000, help="how many records (default 1M)")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="report file (overwritten)")
+    parser.add_argument("--no-tui", action="store_true", help="skip the TUI measurements")
+    parser.add_argument("--phases", help="comma-separated phases to (re)run, keeping the others' last figures")
+    args = parser.parse_args()
+    if args.phase:
+        phases = {"generate": phase_generate, "ingest": phase_ingest, "plain": phase_plain,
+                  "queries": phase_queries, "tui": phase_tui}
+        print(json.dumps(phases[args.phase](args.records)))
+        return
+    # Each phase's figures are kept in bench/data/, so `--phases tui` can add to an earlier run.
+    cache = DATA / f"results-{args.records}.json"
+    results = json.loads(cache.read_text()) if args.phases and cache.exists() else {}
+    phases = args.phases.split(",") if args.phases else \
+        ["generate", "ingest", "plain", "queries"] + ([] if args.no_tui else ["tui"])
+    for phase in phases:
+        print(f"[{datetime.now():%H:%M:%S}] {phase}…", file=sys.stderr, flush=True)
+        results[phase] = run_phase(phase, args)
+        print(f"    {json.dumps(results[phase])}", file=sys.stderr, flush=True)
+        cache.write_text(json.dumps(results))
+    write_section(args.output, args.records, report(args, results))
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+def write_section(output: Path, records: int, text: str) -> None:
+    """RESULTS.md keeps one section per record count; a re-run overwrites its own section."""
+    sections: dict[int, str] = {}
+    if output.exists():
+        for chunk in output.read_text().split("<!-- records=")[1:]:
+            n, _, body = chunk.partition(" -->\n")
+            sections[int(n)] = body.strip()
+    sections[records] = text.strip()
+    head = "# Benchmark results\n\nWritten by `bench/run.py`; see bench/README.md.\n"
+    output.write_text(head + "".join(f"\n<!-- records={n} -->\n{sections[n]}\n" for n in sorted(sections)))
+
+
+if __name__ == "__main__":
+    main()
