@@ -219,3 +219,19 @@ def test_streamed_duplicates_reimported_change_nothing(store):
     v2 = {**BASE, "id": "s", "completion_tokens": 250}
     assert vars(write(store, v1, v2, v2)) == {"imported": 1, "replaced": 1, "unchanged": 1}
     assert vars(write(store, v1, v2, v2)) == {"imported": 0, "replaced": 0, "unchanged": 3}
+
+
+def test_migrating_a_version_1_store_rebuilds_the_rollups(tmp_path):
+    path = tmp_path / "v1.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    # Make it what version 1 wrote: no day tables, no totals pseudo-grouping.
+    for table in ("roll_user", "roll_team", "roll_org"):
+        s.conn.execute(f"DROP TABLE {table}_day")
+        s.conn.execute(f"DELETE FROM {table} WHERE dim = 7")
+    s.conn.execute("PRAGMA user_version = 1")
+    s.close()
+    migrated = Store(path)
+    assert migrated.schema_version() == SCHEMA_VERSION
+    assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)

@@ -29,7 +29,7 @@ from .directory import Directory, parse_directory
 from .model import GROUPINGS, NANO, Record, Reject
 from .pricing import Pricer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUCKET_US = 900_000_000  # 15 minutes in microseconds
 BUCKET_S = 900
 
@@ -107,15 +107,21 @@ DAY_SUFFIX = "_day"
 DAY_BUCKETS = 96  # quarter-hours per UTC day
 ROLLUP_TABLES = tuple(t + suffix for t, _ in ROLLUPS.values() for suffix in ("", DAY_SUFFIX))
 
+_SCHEMA_V2 = ""  # the UTC-day rollups, and the totals pseudo-grouping (rollups rebuilt)
 for _table, _scope in ROLLUPS.values():
     _scope_def = f"{_scope} TEXT NOT NULL, " if _scope else ""
     for _suffix in ("", DAY_SUFFIX):
-        _SCHEMA_V1 += (f"CREATE TABLE {_table}{_suffix} ({_scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
-                       f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({_scope + ', ' if _scope else ''}dim, bucket, key)) "
-                       "WITHOUT ROWID;\n")
-del _table, _scope, _scope_def, _suffix
+        _ddl = (f"CREATE TABLE {_table}{_suffix} ({_scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
+                f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({_scope + ', ' if _scope else ''}dim, bucket, key)) "
+                "WITHOUT ROWID;\n")
+        if _suffix:
+            _SCHEMA_V2 += _ddl
+        else:
+            _SCHEMA_V1 += _ddl
+del _table, _scope, _scope_def, _suffix, _ddl
 
-MIGRATIONS: list[str] = [_SCHEMA_V1]  # MIGRATIONS[i] takes the schema from version i to i + 1
+MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]  # MIGRATIONS[i] takes the schema from version i to i + 1
+REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
 
 # The records column each grouping reads; absent keys are '' in rollups (NULLs never conflict).
 DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team": "team",
@@ -206,7 +212,7 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keeps an import under 200 MB RSS
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -254,7 +260,9 @@ class Store:
             raise StoreError(f"{self.path}: store needs an upgrade; open it once without read-only")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
         script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
-        self.conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else self._rebuild_script()
+        self.conn.executescript(f"BEGIN IMMEDIATE; {script}; {rebuild}; "
+                                f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -340,18 +348,35 @@ class Store:
             f"FROM records r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}",
             (sign,) * len(SUM_COLUMNS),
         )
+        for statement in self._fan_out_statements():
+            conn.execute(statement)
+        conn.execute("DROP TABLE temp.agg")
+
+    @staticmethod
+    def _fan_out_statements() -> list[str]:
+        """temp.agg → every rollup table (3 scopes × 2 granularities), added to what is there."""
+        statements = []
         for table, scope_col in ROLLUPS.values():
             scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
             scope_insert = f"{scope_col}, " if scope_col else ""
             group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
             for suffix, bucket in (("", "r.bucket"), (DAY_SUFFIX, f"r.bucket / {DAY_BUCKETS}")):
-                conn.execute(
+                statements.append(
                     f"{_DIMS_CTE} INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
                     f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}d.dim, {bucket}, {_DIM_CASE}, {_AGG_SUMS} "
                     f"FROM temp.agg r CROSS JOIN d WHERE 1 GROUP BY {group} "
                     f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
                 )
-        conn.execute("DROP TABLE temp.agg")
+        return statements
+
+    def _rebuild_script(self) -> str:
+        """The rollup rebuild as one SQL script (no parameters: sign 1), for migrations."""
+        statements = [_DELETE_ALL[t] for t in ROLLUP_TABLES]
+        statements.append(f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, "
+                          f"{_SUM_SELECT.replace('?', '1')} FROM records r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
+        statements += self._fan_out_statements()
+        statements.append("DROP TABLE temp.agg")
+        return "; ".join(statements)
 
     def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
         def run(c: sqlite3.Connection) -> None:
