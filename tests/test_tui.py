@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from click.testing import CliRunner
+from textual import events
 
 from usage_tui import app as app_module
 from usage_tui.app import UsageApp, create_app
@@ -378,6 +379,31 @@ async def test_search_filters_as_you_type(demo_db):
         assert app.focused is app.query_one(BreakdownTable)
 
 
+async def test_keys_typed_right_after_slash_or_d_land_where_they_open(demo_db):
+    """Over SSH keys arrive in bursts: `/gpt` must search for "gpt", not group by (g) or switch
+    team (t) because the box was not focused yet."""
+    app = make_app(demo_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key, character in [("slash", "/"), ("g", "g"), ("p", "p"), ("t", "t")]:
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert app.filters.search == "gpt" and app.filters.group_by == "model" and app.filters.scope == "personal"
+        await pilot.press("slash", "d", "question_mark")  # in the box they are text
+        assert app.query_one(SearchInput).value == "gpt/d?"
+        assert not app.screen.is_modal
+        await pilot.press("escape")
+        for key, character in [("d", "d"), ("up", None), ("enter", "\r")]:
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert app.filters.dates.preset == "7d"
+        for key, character in [("slash", "/"), ("o", "o"), ("enter", "\r"), ("m", "m"), ("tab", "\t")]:
+            app.post_message(events.Key(key, character))  # search, back to the table, m, tab on
+        await settle(pilot)
+        assert app.filters.search == "o" and app.filters.metric == "requests"
+        assert app.focused is app.query_one("#scope")
+
+
 async def test_date_range_presets_and_custom_dates(small_db):
     app = make_app(small_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -491,6 +517,8 @@ async def test_help_lists_every_binding(demo_db):
         for key in ("1 2 3", "t", "m", "g", "w", "d", "/", "enter", "esc", "e", "r", "?", "q", "^p"):
             assert any(line.startswith(f"{key} ") for line in text.splitlines()), key
         await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark", "question_mark")  # `?` toggles it
         assert not isinstance(app.screen, HelpScreen)
 
 

@@ -24,7 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import clock
@@ -127,9 +127,11 @@ class UsageApp(App):
     COMMAND_PALETTE_DISPLAY = "^p"
 
     # Footer order = what a newcomer needs first: at 80 columns the footer shows about ten
-    # of these; every one is in `?` and the command palette.
+    # of these; every one is in `?` and the command palette. `?`, `d` and `/` have priority:
+    # handled before the key reaches the table, so keys typed right after them land in the
+    # dialog or box they open (check_action lets them through to text boxes).
     BINDINGS = [
-        Binding("question_mark", "help", "Help", key_display="?", id="help.show",
+        Binding("question_mark", "help", "Help", key_display="?", id="help.show", priority=True,
                 tooltip="Help: every key"),
         Binding("escape", "clear_focus", "Unfocus", id="focus.clear",
                 tooltip="Clear the row focus: the graph shows the whole scope again"),
@@ -143,9 +145,9 @@ class UsageApp(App):
         Binding("m", "next_metric", "Metric", id="metric.next", tooltip="Metric: cost → requests → tokens"),
         Binding("g", "next_grouping", "Rows", id="grouping.next",
                 tooltip="Group rows by provider → model → user → team → agent → key → verdict"),
-        Binding("d", "date_range", "Dates", id="range.pick",
+        Binding("d", "date_range", "Dates", id="range.pick", priority=True,
                 tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
-        Binding("slash", "search", "Search", key_display="/", id="search.focus",
+        Binding("slash", "search", "Search", key_display="/", id="search.focus", priority=True,
                 tooltip="Search: filter the rows as you type"),
         Binding("w", "toggle_granularity", "Day/wk", id="granularity.toggle", tooltip="Daily ↔ weekly buckets"),
         Binding("e", "export", "Export", id="table.export",
@@ -178,6 +180,7 @@ class UsageApp(App):
         self._slow_timer: Timer | None = None
         self._search_timer: Timer | None = None
         self._stopping = threading.Event()
+        self._footer_without_focus = True
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -293,7 +296,11 @@ class UsageApp(App):
                 table_message = f"No rows match “{filters.search}”: / edits the search, escape there clears it."
         self.query_one(BreakdownPanel).show(result, filters.focus, table_message)
         self._mirror(filters)
-        self.refresh_bindings()
+        if (filters.focus is None) != self._footer_without_focus:
+            # The footer shows `esc Unfocus` only with a focused row; it recomposes on this call,
+            # so only when that changes.
+            self._footer_without_focus = filters.focus is None
+            self.refresh_bindings()
 
     def _mirror(self, filters: Filters) -> None:
         directory = self.directory
@@ -366,6 +373,10 @@ class UsageApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in VIEW_ACTIONS and self.screen.is_modal:
             return False
+        if action in ("search", "date_range", "help") and isinstance(self.focused, Input):
+            return False
+        if action == "help" and isinstance(self.screen, HelpScreen):
+            return False  # `?` there closes it
         if action == "clear_focus":
             return self.pending.focus is not None
         return True
@@ -426,7 +437,7 @@ class UsageApp(App):
         self.request(self.pending.with_(dates=DateRange(preset)))
 
     def action_search(self) -> None:
-        self.query_one(SearchInput).focus()
+        self.screen.set_focus(self.query_one(SearchInput))
 
     def action_clear_focus(self) -> None:
         self.request(self.pending.with_(focus=None))
@@ -508,9 +519,11 @@ class UsageApp(App):
         if text != self.pending.search:
             self.request(self.pending.with_(search=text))
 
-    @on(SearchInput.Done)
-    def search_done(self) -> None:
-        self.query_one(BreakdownTable).focus()
+    def action_leave_search(self, how: str) -> None:
+        search = self.query_one(SearchInput)
+        if how == "clear":
+            search.value = ""  # Input.Changed: the search is cleared like any edit
+        self.screen.set_focus(self.query_one(BreakdownTable))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -172,7 +172,7 @@ class BreakdownTable(DataTable):
             if room >= longest_key or width <= 0:
                 spare = room - longest_key - pad
                 # A wide terminal gets a share bar: the rows' weights at a glance.
-                return headers, None, min(30, spare) if spare >= 12 else 0
+                return headers, None, min(30, spare) if spare >= 12 and numbers else 0
         return headers, max(8, room), 0
 
     def on_resize(self) -> None:

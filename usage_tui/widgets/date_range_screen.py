@@ -52,6 +52,12 @@ def span_label(since: date, until: date) -> str:
     return f"{since:%b %d} – {until:%b %d}"
 
 
+class DateInput(Input):
+    """Enter is a priority binding, so it acts in key order: typing on after it lands in To."""
+
+    BINDINGS = [Binding("enter", "screen.enter_date", "Next / apply", id="range.enter", priority=True)]
+
+
 class DateRangeScreen(ModalScreen[DateRange | None]):
     """Pick a preset with ↑↓ enter, or type two dates and press enter. Escape cancels."""
 
@@ -86,10 +92,10 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
             yield Label("Custom dates (inclusive, YYYY-MM-DD)", classes="heading")
             with Horizontal():
                 yield Label("From")
-                yield Input(self.since.isoformat(), id="since", compact=True, max_length=10)
+                yield DateInput(self.since.isoformat(), id="since", compact=True, max_length=10)
             with Horizontal():
                 yield Label("To")
-                yield Input(self.until.isoformat(), id="until", compact=True, max_length=10)
+                yield DateInput(self.until.isoformat(), id="until", compact=True, max_length=10)
             yield Static(id="range-error")
             yield Static("enter picks · tab: dates · esc cancels", id="range-hint")
 
@@ -106,10 +112,9 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
         event.stop()
         self.dismiss(DateRange(event.option.id or "30d"))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if event.input.id == "since":  # enter in From moves on to To; enter in To applies
-            self.query_one("#until", Input).focus()
+    def action_enter_date(self) -> None:
+        if self.focused is self.query_one("#since", Input):  # enter in From moves on to To
+            self.set_focus(self.query_one("#until", Input))
             return
         try:
             since = parse_date(self.query_one("#since", Input).value.strip(), "From")

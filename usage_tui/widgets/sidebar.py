@@ -52,22 +52,14 @@ class Filters:
 
 
 class SearchInput(Input):
-    """Filters the table as you type; enter keeps the search, escape clears it."""
+    """Filters the table as you type; enter keeps the search, escape clears it. Both hand the
+    keyboard back to the table at once: priority bindings run when the app first sees the key,
+    so keys typed right behind them already go to the table."""
 
     BINDINGS = [
-        Binding("escape", "clear_search", "Clear search", id="search.clear"),
+        Binding("enter", "app.leave_search('keep')", "Done", id="search.done", priority=True),
+        Binding("escape", "app.leave_search('clear')", "Clear search", id="search.clear", priority=True),
     ]
-
-    class Done(Message):
-        """The user is done searching: the table takes the keyboard again."""
-
-    def action_clear_search(self) -> None:
-        self.value = ""
-        self.post_message(self.Done())
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.post_message(self.Done())
 
 
 class Sidebar(VerticalScroll, can_focus=False):
