@@ -677,3 +677,14 @@ async def test_no_color(demo_db, monkeypatch):
         await settle(pilot)
         assert app.no_color
         assert table_texts(app)
+
+
+def test_run_app_on_an_unusable_store_says_so_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "not-a-store.db"
+    bad.write_text("this is not SQLite")
+    for path in (tmp_path / "missing.db", bad):
+        with pytest.raises(SystemExit) as exit_info:
+            app_module.run_app(path, "alice")
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("usage-tui: error: ") and err.count("\n") == 1 and "Traceback" not in err

@@ -9,10 +9,12 @@ ScopeError in the worker, and the view on screen stays as it was.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -172,7 +174,8 @@ class UsageApp(App):
         self.result: QueryResult | None = None
         self.directory: Directory | None = None
         self.teams: list[str] = []
-        self.timings: list[float] = []  # key press → repainted table and plot, in seconds
+        # key press → repainted table and plot, in seconds (the last ones: a session can be long)
+        self.timings: deque[float] = deque(maxlen=1000)
         self._request = 0
         self._applied = 0
         self._started: dict[int, float] = {}
@@ -308,6 +311,8 @@ class UsageApp(App):
         span = span_label(self.result.since, self.result.until) if self.result else ""
         if self.result is not None and filters.dates != self.filters.dates:
             span = "…"
+        if filters.team is None and self.teams:
+            filters = filters.with_(team=self.default_team())  # the team `2` would open
         self.query_one(Sidebar).show(filters, viewer=who, teams=self.teams, span=span)
 
     def _show_loading(self) -> None:
@@ -574,7 +579,8 @@ def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval:
 def run_app(db_path: str | Path, as_user: str | None = None) -> None:
     try:
         app = create_app(db_path, as_user)
-    except StoreError as exc:
-        print(f"usage-tui: error: {exc}", file=sys.stderr)
+    except (StoreError, sqlite3.Error) as exc:  # one clear line, never a traceback (§8)
+        print(f"usage-tui: error: {db_path}: {exc}" if isinstance(exc, sqlite3.Error) else
+              f"usage-tui: error: {exc}", file=sys.stderr)
         sys.exit(2)
     app.run()
