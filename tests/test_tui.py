@@ -610,7 +610,7 @@ async def test_loading_indicator_only_when_slow(demo_db, monkeypatch):
         await pilot.pause(0.05)
         assert not plot.loading
         await settle(pilot)
-        delay["s"] = 0.5
+        delay["s"] = 1.0  # well past SLOW_QUERY_S, with room for a slow test machine
         await pilot.press("m")
         await pilot.pause(0.3)
         assert plot.loading and app.query_one(BreakdownPanel).loading
