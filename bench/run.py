@@ -170,7 +170,7 @@ def phase_queries(n: int) -> dict:
     from usage_tui.store import Store
 
     p = paths(n)
-    store = Store(p["store"], per_thread=False)
+    store = Store(p["store"])
     tz = store.directory().timezone
     views = view_mix(tz)
     until = date(2026, 11, 24)

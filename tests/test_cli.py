@@ -182,3 +182,8 @@ def test_rejects_lists_bad_lines_newest_first(tmp_path, db):
         f"{bad}:2: missing required field `ts`", '    {"id": "x"}',
         f"{bad}:1: malformed JSON: Expecting value", "    nope"]
     assert run("rejects", "--db", db, "--source", "other.jsonl").output == "No rejected lines.\n"
+
+
+def test_focused_table_title_names_the_row(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--focus", "gpt-x")
+    assert result.output.splitlines()[0].startswith("Cost per day — model gpt-x · 2026-10-26")

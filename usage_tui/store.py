@@ -111,7 +111,7 @@ _SCHEMA_V2 = ""  # the UTC-day rollups, and the totals pseudo-grouping (rollups 
 for _table, _scope in ROLLUPS.values():
     _scope_def = f"{_scope} TEXT NOT NULL, " if _scope else ""
     for _suffix in ("", DAY_SUFFIX):
-        _ddl = (f"CREATE TABLE {_table}{_suffix} ({_scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
+        _ddl = (f"CREATE TABLE IF NOT EXISTS {_table}{_suffix} ({_scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
                 f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({_scope + ', ' if _scope else ''}dim, bucket, key)) "
                 "WITHOUT ROWID;\n")
         if _suffix:
@@ -177,22 +177,13 @@ class BatchResult:
     unchanged: int = 0
 
 
-class _Shared:
-    """Stands in for threading.local when one connection serves every thread."""
-
-    conn: sqlite3.Connection | None = None
-
-
 class Store:
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False,
-                 per_thread: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        # per_thread=False: one connection for every thread (the caller serializes its use), so a
-        # TUI whose workers each run on a new thread keeps one warm page cache.
-        self._local = threading.local() if per_thread else _Shared()
+        self._local = threading.local()
         self._pricer: Pricer | None = None
         self._directory: tuple[str, Directory] | None = None
         if not self.path.exists():
@@ -261,8 +252,13 @@ class Store:
         # One script, one transaction: a crash mid-migration leaves the old version intact.
         script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
         rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else self._rebuild_script()
-        self.conn.executescript(f"BEGIN IMMEDIATE; {script}; {rebuild}; "
-                                f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        try:
+            self.conn.executescript(f"BEGIN IMMEDIATE; {script}; {rebuild}; "
+                                    f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: could not upgrade the store from schema {version} ({exc})") from None
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]

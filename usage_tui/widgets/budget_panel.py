@@ -66,13 +66,14 @@ class BudgetPanel(Static):
         self.set_class(over, "over")
         spent = 0.0 if ended else s.spent_usd
         share = spent / s.limit_usd if s.limit_usd else 1.0
-        lines = [f"{money(spent)} / {money(s.limit_usd)} {s.window}", _bar(share)]
+        # Every line fits the 23 cells the sidebar has at 80 columns.
+        lines = [f"{money(spent)} / {money(s.limit_usd)}", _bar(share, min(20, self.content_size.width or 20)),
+                 f"{s.window}, resets {s.window_end:%b %d}"]
         if over:
-            lines += ["429 Too Many Requests", f"Retry-After {_duration(retry_after_seconds(now, s.window_end))}"]
-        else:
-            lines.append(f"resets {s.window_end:%a %b %d %H:%M}")
-            if not ended:
-                lines.append(f"burn {money(s.burn_rate_usd_per_day)}/day")
-                if s.projected_exhaustion is not None:
-                    lines.append(f"runs out {s.projected_exhaustion.astimezone(s.window_end.tzinfo):%a %b %d %H:%M}")
+            seconds = retry_after_seconds(now, s.window_end)
+            lines += ["429 Too Many Requests", "Retry-After", f"{_duration(seconds)} ({seconds:,}s)"]
+        elif not ended:
+            lines.append(f"burn {money(s.burn_rate_usd_per_day)}/day")
+            if s.projected_exhaustion is not None:
+                lines.append(f"runs out {s.projected_exhaustion.astimezone(s.window_end.tzinfo):%b %d %H:%M}")
         return "\n".join(lines)
