@@ -24,7 +24,7 @@ from ..store import Store
 FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code", "native": "native"}
 FORMATS = ("auto", *FORMAT_MODULES)
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
-BATCH_SIZE = 20_000
+BATCH_SIZE = 10_000  # records per transaction: 20k gained ~7% speed for +80 MB RSS at 1M
 HEAD_BYTES = 65_536
 
 
