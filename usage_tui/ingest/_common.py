@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .native import BadRecord
+from .native import BadRecord, json_lines
 
 
 def first_objects(head: str, limit: int = 20) -> Iterator[Any]:
@@ -65,14 +65,7 @@ def read_documents(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
         for i, item in enumerate(items, 1):
             yield i, json.dumps(item)[:2000], item
         return
-    for number, line in enumerate(stream, 1):
-        raw = line.rstrip("\r\n")
-        if not raw.strip():
-            continue
-        try:
-            yield number, raw, json.loads(raw)
-        except ValueError as exc:
-            yield number, raw, BadRecord(f"malformed JSON: {exc.msg}")
+    yield from json_lines(stream)
 
 
 def as_int(value: Any, name: str) -> int:

@@ -3,13 +3,12 @@ a record; other lines (user turns, summaries, tool results) are skipped, not rej
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..model import Record, Reject
 from ._common import as_int, first_objects
-from .native import BadRecord, to_record
+from .native import BadRecord, json_lines, to_record
 
 NAME = "claude-code"
 _META_FIELDS = ("sessionId", "cwd", "gitBranch", "version")
@@ -48,19 +47,13 @@ def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
 def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, viewer: str | None = None,
           **_: Any) -> Iterator[Record | Reject]:
     owner = user or viewer
-    for number, line in enumerate(stream, 1):
-        raw = line.rstrip("\r\n")
-        if not raw.strip():
-            continue
+    for number, raw, obj in json_lines(stream):
         try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            yield Reject(source, number, f"malformed JSON: {exc.msg}", raw)
-            continue
-        try:
+            if isinstance(obj, BadRecord):
+                raise obj
             native = to_native(obj, owner) if isinstance(obj, dict) else None
             if native is None:
-                continue
+                continue  # user turns, summaries, tool results: not usage
             writes = native.pop("_cache_writes")
             record = to_record(native)
             record.cache_write_tokens = writes

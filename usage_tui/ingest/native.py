@@ -121,20 +121,27 @@ def to_record(obj: Any, from_csv: bool = False) -> Record:
     )
 
 
-def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
+def json_lines(stream: TextIO) -> Iterator[tuple[int, str, Any]]:
+    """(line number, raw line, parsed value) for each non-blank line; a malformed line's value
+    is a BadRecord saying so, for the caller to turn into a reject."""
     for number, line in enumerate(stream, 1):
-        text = line.rstrip("\r\n")
-        if not text.strip():
+        raw = line.rstrip("\r\n")
+        if not raw.strip():
             continue
         try:
-            obj = json.loads(text)
+            yield number, raw, json.loads(raw)
         except ValueError as exc:
-            yield Reject(source, number, f"malformed JSON: {exc.msg}", text)
-            continue
+            yield number, raw, BadRecord(f"malformed JSON: {exc.msg}")
+
+
+def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
+    for number, raw, obj in json_lines(stream):
         try:
+            if isinstance(obj, BadRecord):
+                raise obj
             yield to_record(obj)
         except BadRecord as exc:
-            yield Reject(source, number, str(exc), text)
+            yield Reject(source, number, str(exc), raw)
 
 
 def _csv_text(row: list[str]) -> str:
