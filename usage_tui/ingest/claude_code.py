@@ -1,5 +1,5 @@
 """Claude Code session logs (~/.claude/projects/**/*.jsonl): each assistant message with usage is
-a record; other lines (user turns, summaries, tool results) are skipped, not rejected."""
+a record; other lines (user turns, summaries, snapshots, tool results) are skipped, not rejected."""
 
 from __future__ import annotations
 
@@ -8,55 +8,96 @@ from typing import Any, TextIO
 
 from ..model import Record, Reject
 from ._common import as_int, first_objects
-from .native import BadRecord, json_lines, to_record
+from .litellm import is_json_lines, source_names
+from .native import BadRecord, json_lines, parse_ts, to_record
 
 NAME = "claude-code"
 _META_FIELDS = ("sessionId", "cwd", "gitBranch", "version")
+_CONVERSATION_TYPES = ("user", "assistant", "system", "progress")
+_NAMES = {"id": "message.id", "ts": "timestamp", "model": "message.model", "cost_usd": "costUSD"}
+
+
+def _is_log_line(obj: Any) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    kind = obj.get("type")
+    if kind == "summary":
+        return "leafUuid" in obj
+    if kind == "file-history-snapshot":
+        return "messageId" in obj
+    if kind == "queue-operation":
+        return "sessionId" in obj
+    return kind in _CONVERSATION_TYPES and "sessionId" in obj and "uuid" in obj
 
 
 def detect(head: str) -> bool:
-    for obj in first_objects(head):
-        if isinstance(obj, dict) and (("sessionId" in obj and "type" in obj)
-                                      or (obj.get("type") == "summary" and "leafUuid" in obj)):
-            return True
-    return False
+    if any(_is_log_line(obj) for obj in first_objects(head)):
+        return True
+    # a first line longer than the head (a long pasted prompt) still opens like a log line
+    opening = head.lstrip()[:2000]
+    return opening.startswith('{"parentUuid":') and '"sessionId":' in opening
 
 
 def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
-    """An assistant line → a native record dict; None for lines that are not usage."""
+    """An assistant line → a native record dict; None for lines that are not API usage."""
     message = line.get("message")
     if line.get("type") != "assistant" or not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
         return None
     if message.get("model") == "<synthetic>":  # written by Claude Code itself, not an API call
         return None
+    if not message.get("id"):
+        raise BadRecord("missing required field `message.id`")
+    if line.get("timestamp") in (None, ""):
+        raise BadRecord("missing required field `timestamp`")
+    parse_ts(line["timestamp"], "timestamp")
     usage = message["usage"]
-    writes = as_int(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+    request = line.get("requestId")
     native = {
-        "id": f"{message.get('id')}:{line.get('requestId', '')}" if message.get("id") else None,
-        "ts": line.get("timestamp"), "provider": "anthropic", "model": message.get("model"), "user": user,
-        # Anthropic counts cache reads apart from input; cache writes are input, priced as writes.
-        "prompt_tokens": as_int(usage.get("input_tokens"), "input_tokens") + writes,
+        # Streaming writes one message several times under one id: the last line wins.
+        "id": f"{message['id']}:{request}" if request else message["id"],
+        "ts": line["timestamp"], "provider": "anthropic", "model": message.get("model"), "user": user,
+        # Anthropic counts cache reads apart from input, and cache writes as input.
+        "prompt_tokens": as_int(usage.get("input_tokens"), "input_tokens") + cache_writes(usage),
         "cached_input_tokens": as_int(usage.get("cache_read_input_tokens"), "cache_read_input_tokens"),
         "completion_tokens": as_int(usage.get("output_tokens"), "output_tokens"),
         "cost_usd": line.get("costUSD"),
-        **{f: line[f] for f in _META_FIELDS if line.get(f) is not None},
+        **{f: line.get(f) for f in _META_FIELDS},
     }
-    return {k: v for k, v in native.items() if v is not None} | {"_cache_writes": writes}
+    return {k: v for k, v in native.items() if v is not None}
+
+
+def cache_writes(usage: dict[str, Any]) -> int:
+    return as_int(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+
+
+def _record(line: Any, user: str | None) -> Record | None:
+    if not isinstance(line, dict):
+        raise BadRecord("not a JSON object")
+    native = to_native(line, user)
+    if native is None:
+        return None
+    try:
+        record = to_record(native)
+    except BadRecord as exc:
+        raise source_names(exc, _NAMES) from None
+    record.cache_write_tokens = cache_writes(line["message"]["usage"])  # priced as cache writes
+    return record
 
 
 def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, viewer: str | None = None,
           **_: Any) -> Iterator[Record | Reject]:
+    # A folder import also hands over the .json files next to the logs (sessions-index.json):
+    # whole JSON documents are not session logs.
+    if not source.endswith(".jsonl") and not is_json_lines(head):
+        return
     owner = user or viewer
     for number, raw, obj in json_lines(stream):
         try:
             if isinstance(obj, BadRecord):
                 raise obj
-            native = to_native(obj, owner) if isinstance(obj, dict) else None
-            if native is None:
-                continue  # user turns, summaries, tool results: not usage
-            writes = native.pop("_cache_writes")
-            record = to_record(native)
-            record.cache_write_tokens = writes
-            yield record
+            record = _record(obj, owner)
         except BadRecord as exc:
             yield Reject(source, number, str(exc), raw)
+            continue
+        if record is not None:
+            yield record

@@ -5,95 +5,189 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..model import Record, Reject
-from ._common import as_int, as_json_value, documents_in_head, is_single_document, present, read_documents
-from .native import BadRecord, looks_like_csv, to_record
+from ._common import as_int, as_json_value, first_objects, present, read_documents, whole_document
+from .native import BadRecord, _csv_text, json_lines, parse_ts, to_record
 
 NAME = "litellm"
-_SIGNATURE = {"request_id", "startTime"}
+_SIGNATURE = ("request_id", "startTime")
+_HEAD_SIGNATURE = [re.compile(rf'"{name}"\s*:') for name in _SIGNATURE]
 _META_FIELDS = ("end_user", "request_tags", "session_id", "call_type", "model_group")
 _STATUS = {"success": 200, "failure": 500}
+# Native field names in validation messages, as this table calls them.
+_NAMES = {"id": "request_id", "ts": "startTime", "cost_usd": "spend", "key": "api_key", "team": "team_id",
+          "agent": "agent_id"}
+
+
+# -- JSON layout (also used by openai.py) --------------------------------------------------------
+# _common.is_single_document takes a JSON-lines file whose first line is malformed, or longer
+# than the head, for one JSON document, and would reject the whole file as one bad document.
+
+def is_json_lines(head: str) -> bool:
+    """JSON lines, rather than one JSON document (an array, or an object over several lines)."""
+    text = head.lstrip()
+    if text.startswith("["):
+        return False
+    lines = text.splitlines()
+    if len(lines) <= 1 or next(first_objects(lines[0]), None) is not None:
+        return True
+    if lines[0].strip() == "{" or whole_document(text) is not None:
+        return False
+    return any(isinstance(v, dict) for v in first_objects("\n".join(lines[1:])))
+
+
+def head_values(head: str) -> list[Any]:
+    """The JSON values a head shows whole (for detection)."""
+    if is_json_lines(head):
+        return list(first_objects(head))
+    doc = whole_document(head)
+    if doc is None:
+        return []
+    return doc[:20] if isinstance(doc, list) else [doc]
+
+
+def json_values(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
+    """(line number, raw, value) per JSON line, or (element number, raw, value) per element of a
+    JSON document, which is read whole (the standard library has no streaming JSON reader)."""
+    return json_lines(stream) if is_json_lines(head) else read_documents(stream, head)
+
+
+def source_names(exc: BadRecord, names: dict[str, str]) -> BadRecord:
+    """A native validation message with the source format's own field names."""
+    text = str(exc)
+    for native, theirs in names.items():
+        text = text.replace(f"`{native}`", f"`{theirs}`")
+    return BadRecord(text)
+
+
+# -- LiteLLM ------------------------------------------------------------------------------------
+
+def _csv_header(head: str) -> list[str] | None:
+    text = head.lstrip()
+    if not text or text[0] in "[{":
+        return None
+    return [c.strip() for c in next(csv.reader([text.splitlines()[0]]), [])]
 
 
 def detect(head: str) -> bool:
-    if looks_like_csv(head) or head.lstrip().startswith("request_id"):
-        header = {c.strip().strip('"') for c in head.lstrip().splitlines()[0].split(",")}
-        return _SIGNATURE <= header
-    return any(isinstance(d, dict) and _SIGNATURE <= d.keys() for d in documents_in_head(head))
+    header = _csv_header(head)
+    if header is not None:
+        return all(name in header for name in _SIGNATURE)
+    values = head_values(head)
+    if values:
+        return any(isinstance(v, dict) and all(name in v for name in _SIGNATURE) for v in values)
+    # no whole row fits in the head (prompts stored in the log): its first keys still show
+    return all(pattern.search(head) for pattern in _HEAD_SIGNATURE)
 
 
 def _cached_tokens(metadata: Any) -> int:
-    usage = (metadata or {}).get("usage_object") or {} if isinstance(metadata, dict) else {}
-    details = usage.get("prompt_tokens_details") or {}
+    usage = metadata.get("usage_object") if isinstance(metadata, dict) else None
+    if not isinstance(usage, dict):
+        return 0
+    details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if cached is None:
         cached = usage.get("cache_read_input_tokens")
     return as_int(cached, "metadata.usage_object cached tokens")
 
 
-def to_native(row: dict[str, Any]) -> dict[str, Any]:
-    """One SpendLogs row → a native record dict (validated afterwards by native.to_record)."""
-    metadata = as_json_value(row.get("metadata"), "metadata")
+def _provider_model(row: dict[str, Any]) -> tuple[str, str | None]:
     model = present(row.get("model")) or ""
     provider = present(row.get("custom_llm_provider"))
     prefix, slash, rest = model.partition("/")
     if slash and (provider is None or provider == prefix):
-        provider, model = prefix, rest
-    cached = _cached_tokens(metadata)
-    # LiteLLM counts cached tokens inside prompt_tokens (§2.1 Tokens): take them out.
-    prompt = as_int(row.get("prompt_tokens"), "prompt_tokens") - cached
-    if prompt < 0:
-        raise BadRecord(f"cached tokens ({cached}) exceed prompt_tokens ({prompt + cached})")
-    status = present(row.get("status"))
-    spend = present(row.get("spend"))
-    if isinstance(spend, str):
+        return prefix, rest or None
+    if provider is None:
+        raise BadRecord("no provider: `custom_llm_provider` is empty and `model` has no provider/ prefix")
+    return provider, model or None
+
+
+def _spend(value: Any) -> Any:
+    if isinstance(value, str):  # CSV
         try:
-            spend = float(spend)
+            return float(value)
         except ValueError:
-            raise BadRecord(f"`spend` must be a number, got {json.dumps(spend)}") from None
-    ts = present(row.get("startTime"))
-    if isinstance(ts, str) and len(ts) > 19 and ts[10] == " " and ts.endswith("+00"):
-        ts += ":00"  # psql writes timestamptz as ...+00
-    extra = {}
-    for name in _META_FIELDS:
-        value = as_json_value(row.get(name), name) if name == "request_tags" else present(row.get(name))
-        if value not in (None, [], {}):
-            extra[name] = value
-    return {
-        "id": present(row.get("request_id")), "ts": ts, "provider": provider, "model": model or None,
+            raise BadRecord(f"`spend` must be a number, got {json.dumps(value)}") from None
+    return value
+
+
+def _tags(value: Any) -> Any:
+    try:
+        return as_json_value(value, "request_tags")
+    except BadRecord:
+        return value  # kept as written: a tag list is not worth rejecting the row
+
+
+def to_native(row: dict[str, Any]) -> dict[str, Any]:
+    """One SpendLogs row → a native record dict, absent values left out."""
+    if present(row.get("request_id")) is None:
+        raise BadRecord("missing required field `request_id`")
+    start = present(row.get("startTime"))
+    if start is None:
+        raise BadRecord("missing required field `startTime`")
+    parse_ts(start, "startTime")
+    provider, model = _provider_model(row)
+    cached = _cached_tokens(as_json_value(row.get("metadata"), "metadata"))
+    prompt = as_int(row.get("prompt_tokens"), "prompt_tokens")
+    if cached > prompt:  # LiteLLM counts cached tokens inside prompt_tokens (§2.1 Tokens)
+        raise BadRecord(f"cached tokens ({cached}) exceed `prompt_tokens` ({prompt})")
+    status = _STATUS.get(row.get("status"), 200) if isinstance(row.get("status"), str) else 200
+    extra = {name: _tags(row.get(name)) if name == "request_tags" else present(row.get(name))
+             for name in _META_FIELDS}
+    native = {
+        "id": row["request_id"], "ts": start, "provider": provider, "model": model,
         "user": present(row.get("user")), "key": present(row.get("api_key")),
         "team": present(row.get("team_id")), "agent": present(row.get("agent_id")),
-        "prompt_tokens": prompt, "completion_tokens": as_int(row.get("completion_tokens"), "completion_tokens"),
-        "cached_input_tokens": cached, "cost_usd": spend,
-        "status": _STATUS.get(status, 200) if status is not None else 200,
-        **extra,
+        "prompt_tokens": prompt - cached, "cached_input_tokens": cached,
+        "completion_tokens": as_int(row.get("completion_tokens"), "completion_tokens"),
+        "cost_usd": _spend(present(row.get("spend"))), "status": status,
+        **{k: v for k, v in extra.items() if v not in ([], {})},
     }
+    return {k: v for k, v in native.items() if v is not None}
 
 
 def _record(row: Any) -> Record:
     if not isinstance(row, dict):
         raise BadRecord("not a JSON object")
-    return to_record({k: v for k, v in to_native(row).items() if v is not None})
+    native = to_native(row)
+    try:
+        return to_record(native)
+    except BadRecord as exc:
+        raise source_names(exc, _NAMES) from None
+
+
+def _parse_csv(stream: TextIO, source: str) -> Iterator[Record | Reject]:
+    reader = csv.reader(stream)
+    header = [h.strip() for h in next(reader, [])]
+    end = reader.line_num
+    for row in reader:
+        start, end = end + 1, reader.line_num  # a quoted cell may span lines: report the first
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            yield Reject(source, start, f"expected {len(header)} columns, found {len(row)}", _csv_text(row))
+            continue
+        try:
+            yield _record(dict(zip(header, row, strict=True)))
+        except BadRecord as exc:
+            yield Reject(source, start, str(exc), _csv_text(row))
 
 
 def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
-    if looks_like_csv(head) or head.lstrip().startswith("request_id"):
-        reader = csv.DictReader(stream)
-        for row in reader:
-            try:
-                yield _record(row)
-            except BadRecord as exc:
-                yield Reject(source, reader.line_num, str(exc), json.dumps(row))
+    if _csv_header(head) is not None:
+        yield from _parse_csv(stream, source)
         return
     # In a JSON array the number is the element's position, and the reason says so.
-    where = "element {}: " if is_single_document(head) else ""
-    for number, raw, value in read_documents(stream, head):
+    where = "" if is_json_lines(head) else "element {}: "
+    for number, raw, value in json_values(stream, head):
+        if isinstance(value, BadRecord):  # malformed JSON: a line, or the whole document
+            yield Reject(source, number, str(value), raw)
+            continue
         try:
-            if isinstance(value, BadRecord):
-                raise value
             yield _record(value)
         except BadRecord as exc:
             yield Reject(source, number, where.format(number) + str(exc), raw)

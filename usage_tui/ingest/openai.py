@@ -5,29 +5,47 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from ..model import Record, Reject
-from ._common import as_int, documents_in_head, is_single_document, read_documents
+from ._common import as_int
+from .litellm import head_values, is_json_lines, json_values, source_names
 from .native import BadRecord, to_record
 
 NAME = "openai"
+RESULT_OBJECT = "organization.usage.completions.result"
 _GROUP_FIELDS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
+_META_FIELDS = ("batch", "service_tier")
+_NAMES = {"user": "user_id", "key": "api_key_id", "team": "project_id", "requests": "num_model_requests"}
+_MAX_START = 253_402_300_799  # 9999-12-31T23:59:59Z
+_PAGE = re.compile(r'"object"\s*:\s*"page"')
+_BUCKET = re.compile(r'"object"\s*:\s*"bucket"')
+_RESULT = re.compile(r'"object"\s*:\s*"(organization\.[\w.]+)"')
 
 
-def _is_page(doc: Any) -> bool:
-    return isinstance(doc, dict) and doc.get("object") == "page" and isinstance(doc.get("data"), list) and (
-        not doc["data"] or any(isinstance(b, dict) and b.get("object") == "bucket" for b in doc["data"]))
+def _is_page(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("object") == "page" and isinstance(value.get("data"), list)
+
+
+def _results(page: dict) -> Iterator[Any]:
+    for bucket in page["data"]:
+        if isinstance(bucket, dict):
+            for key in ("results", "result"):
+                if isinstance(bucket.get(key), list):
+                    yield from bucket[key]
 
 
 def detect(head: str) -> bool:
-    if any(_is_page(d) for d in documents_in_head(head)):
-        return True
+    """Pages of buckets whose results are completions usage (not costs, not embeddings)."""
+    pages = [v for v in head_values(head) if _is_page(v)]
+    if pages:
+        return any(p["data"] for p in pages) and all(
+            r.get("object") in (None, RESULT_OBJECT) for p in pages for r in _results(p) if isinstance(r, dict))
     # a page too long for the head: recognise its opening
-    text = head.lstrip()[:400].replace(" ", "").replace("\n", "")
-    return '"object":"page"' in text and '"object":"bucket"' in head
+    return bool(_PAGE.search(head) and _BUCKET.search(head)) and set(_RESULT.findall(head)) <= {RESULT_OBJECT}
 
 
 def record_id(start_time: int, result: dict) -> str:
@@ -36,38 +54,82 @@ def record_id(start_time: int, result: dict) -> str:
     return f"openai:{start_time}:{hashlib.blake2b(group.encode(), digest_size=10).hexdigest()}"
 
 
-def _records(page: Any) -> Iterator[Record]:
-    if not _is_page(page):
-        raise BadRecord("not a usage page (expected {\"object\": \"page\", \"data\": [buckets]})")
-    for bucket in page["data"]:
-        start = bucket.get("start_time")
-        if type(start) is not int:
-            raise BadRecord(f"bucket `start_time` must be Unix seconds, got {json.dumps(start)}")
-        results = bucket.get("results", bucket.get("result", []))
-        for result in results:
-            requests = as_int(result.get("num_model_requests"), "num_model_requests")
-            if requests <= 0:
+def _bucket(bucket: Any) -> tuple[int, list]:
+    if not isinstance(bucket, dict):
+        raise BadRecord("not a bucket object")
+    start = bucket.get("start_time")
+    if type(start) is not int or not 0 <= start <= _MAX_START:
+        raise BadRecord(f"`start_time` must be Unix seconds, got {json.dumps(start)}")
+    results = bucket.get("results")
+    if results is None:
+        results = bucket.get("result", [])
+    if not isinstance(results, list):
+        raise BadRecord(f"`results` must be a list, got {json.dumps(results)[:80]}")
+    return start, results
+
+
+def _record(start: int, result: Any) -> Record | None:
+    """One result → a record; None when it holds no requests."""
+    if not isinstance(result, dict):
+        raise BadRecord("not a result object")
+    kind = result.get("object")
+    if kind not in (None, RESULT_OBJECT):
+        raise BadRecord(f"not a completions usage result ({json.dumps(kind)})")
+    requests = as_int(result.get("num_model_requests"), "num_model_requests")
+    if requests == 0:
+        return None
+    total = as_int(result.get("input_tokens"), "input_tokens")
+    cached = as_int(result.get("input_cached_tokens"), "input_cached_tokens")
+    if cached > total:  # input_tokens include the cached ones (§2.1 Tokens)
+        raise BadRecord(f"`input_cached_tokens` ({cached}) exceed `input_tokens` ({total})")
+    native = {
+        "id": record_id(start, result), "ts": datetime.fromtimestamp(start, UTC).isoformat(),
+        "provider": "openai", "model": result.get("model") or "unknown",
+        "user": result.get("user_id"), "key": result.get("api_key_id"), "team": result.get("project_id"),
+        "requests": requests, "prompt_tokens": total - cached, "cached_input_tokens": cached,
+        "completion_tokens": as_int(result.get("output_tokens"), "output_tokens"),
+        **{f: result.get(f) for f in _META_FIELDS},
+    }
+    try:
+        return to_record({k: v for k, v in native.items() if v is not None})
+    except BadRecord as exc:
+        raise source_names(exc, _NAMES) from None
+
+
+def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
+    """A page's records; a bad bucket or result is (where, error, its JSON) and the rest still
+    import."""
+    for b, bucket in enumerate(page["data"], 1):
+        try:
+            start, results = _bucket(bucket)
+        except BadRecord as exc:
+            yield f"bucket {b}", exc, bucket
+            continue
+        for r, result in enumerate(results, 1):
+            try:
+                record = _record(start, result)
+            except BadRecord as exc:
+                yield f"bucket {b}, result {r}", exc, result
                 continue
-            cached = as_int(result.get("input_cached_tokens"), "input_cached_tokens")
-            prompt = as_int(result.get("input_tokens"), "input_tokens") - cached  # cached are inside
-            extra = {f: result[f] for f in ("batch", "service_tier") if result.get(f) is not None}
-            yield to_record({k: v for k, v in {
-                "id": record_id(start, result),
-                "ts": datetime.fromtimestamp(start, UTC).isoformat(),
-                "provider": "openai", "model": result.get("model") or "unknown",
-                "user": result.get("user_id"), "key": result.get("api_key_id"), "team": result.get("project_id"),
-                "requests": requests, "prompt_tokens": prompt, "cached_input_tokens": cached,
-                "completion_tokens": as_int(result.get("output_tokens"), "output_tokens"),
-                **extra,
-            }.items() if v is not None})
+            if record is not None:
+                yield record
 
 
 def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
-    where = "page {}: " if is_single_document(head) else ""
-    for number, raw, value in read_documents(stream, head):
-        try:
-            if isinstance(value, BadRecord):
-                raise value
-            yield from list(_records(value))  # a bad result rejects its whole page: nothing half-read
-        except BadRecord as exc:
-            yield Reject(source, number, where.format(number) + str(exc), raw)
+    # In a JSON document the number is the page's position, and the reason says so.
+    page_word = "" if is_json_lines(head) else "page {}: "
+    for number, raw, value in json_values(stream, head):
+        if isinstance(value, BadRecord):  # malformed JSON: a line, or the whole document
+            yield Reject(source, number, str(value), raw)
+            continue
+        where = page_word.format(number)
+        if not _is_page(value):
+            yield Reject(source, number, where + 'not a usage page (expected {"object": "page", "data": [...]})',
+                         raw)
+            continue
+        for item in _page(value):
+            if isinstance(item, Record):
+                yield item
+            else:
+                inside, exc, part = item
+                yield Reject(source, number, f"{where}{inside}: {exc}", json.dumps(part)[:2000])
