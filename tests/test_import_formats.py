@@ -38,7 +38,8 @@ CASES = {
     "openai": (
         "openai_usage_completions.json", "openai",
         # results with requests: 20 + 2 + 5 (the 0-request result is no record);
-        # prompt (12000 - 4000) + (800 - 0) + (5000 - 1000); cached 4000 + 0 + 1000; completion 3000 + 100 + 1000.
+        # prompt (12000 - 4000) + (800 - 0) + (5000 - 1000); cached 4000 + 0 + 1000;
+        # completion 3000 + 100 + 1000.
         # Prices per Mtok (input, cached input, output): gpt-4o-mini 0.15, 0.075, 0.60 →
         # 8000×0.15 + 4000×0.075 + 3000×0.60 = 3300 µ$; gpt-4o 2.50, 1.25, 10 →
         # 4000×2.50 + 1000×1.25 + 1000×10 = 21250 µ$; model null → "unknown": its 2 requests unpriced
@@ -54,7 +55,8 @@ CASES = {
         #   1200×1 + 800×1.25 + 3000×0.10 + 180×5 = 3400 µ$
         # <synthetic> line, user/summary/snapshot lines and sessions-index.json: nothing
         {"requests": 3, "prompt_tokens": 2004 + 510 + 2000, "cached_input_tokens": 10000 + 12000 + 3000,
-         "completion_tokens": 250 + 400 + 180, "cost_usd": 0.014262 + 0.0123 + 0.0034, "unpriced_requests": 0},
+         "completion_tokens": 250 + 400 + 180, "cost_usd": 0.014262 + 0.0123 + 0.0034,
+         "unpriced_requests": 0},
         4),
 }
 
@@ -90,8 +92,9 @@ def test_sample_imports_to_hand_computed_totals_twice(db, store, case, named):
     assert second.exit_code == 0
     assert second.stdout.splitlines()[-1] == f"imported 0, replaced 0, unchanged {lines}, rejected 0"
     assert cli_totals(db) == pytest.approx(expected, abs=1e-9)
-    formats = store.conn.execute("SELECT DISTINCT s.format FROM records r JOIN sources s ON s.id = r.source_id")
-    assert formats.fetchall() == [(fmt,)]
+    formats = store.conn.execute(
+        "SELECT DISTINCT s.format FROM records r JOIN sources s ON s.id = r.source_id").fetchall()
+    assert formats == [(fmt,)]
 
 
 def head(path: Path) -> str:
@@ -164,8 +167,8 @@ def test_litellm_cached_tokens_are_taken_out_of_the_prompt(store, tmp_path):
     path = write_jsonl(
         tmp_path / "spend.jsonl",
         {**base, "request_id": "details-win", "metadata": {"usage_object": usage}},
-        {**base, "request_id": "cache-read", "metadata": {"usage_object": {"prompt_tokens_details": None,
-                                                                             "cache_read_input_tokens": 700}}},
+        {**base, "request_id": "cache-read",
+         "metadata": {"usage_object": {"prompt_tokens_details": None, "cache_read_input_tokens": 700}}},
         {**base, "request_id": "as-text", "metadata": json.dumps({"usage_object": usage})},
         {**base, "request_id": "none", "metadata": {}},
     )
@@ -175,8 +178,8 @@ def test_litellm_cached_tokens_are_taken_out_of_the_prompt(store, tmp_path):
 
 
 def test_litellm_empty_cells_are_absent(store, tmp_path):
-    header = "request_id,startTime,model,custom_llm_provider,user,api_key,team_id,agent_id,spend,prompt_tokens," \
-             "completion_tokens,metadata,status\n"
+    header = ("request_id,startTime,model,custom_llm_provider,user,api_key,team_id,agent_id,spend,"
+              "prompt_tokens,completion_tokens,metadata,status\n")
     path = tmp_path / "spend.csv"
     path.write_text(header + 'r1,2026-11-20 10:00:00,openai/gpt-4o,"","",,"",,"",1000,100,,\n')
     assert import_path(store, str(path)).imported == 1
@@ -309,7 +312,8 @@ def test_openai_bad_pages_and_results_are_rejects_at_their_line(store, tmp_path)
             result, {**result, "model": "gpt-4o", "input_cached_tokens": 20000}, "x"]}]},
         {"object": "list", "data": []},
         {"object": "page", "data": [{**bucket, "start_time": "monday", "results": [result]},
-                                    {**bucket, "start_time": 1795219200, "results": [{**result, "num_model_requests": -1}]},
+                                    {**bucket, "start_time": 1795219200,
+                                     "results": [{**result, "num_model_requests": -1}]},
                                     {**bucket, "results": {"not": "a list"}}]},
     )
     seen = []
@@ -347,13 +351,14 @@ def test_claude_code_records(store):
     assert (summary.imported, summary.replaced, summary.rejected) == (3, 1, 0)
     rows = records(store, "provider", "model", "user_raw", "prompt_tokens", "cached_input_tokens",
                    "cache_write_tokens", "completion_tokens", "cost_logged_nano")
+    sonnet = ("anthropic", "claude-sonnet-4-5-20250929", "carol")
+    haiku = ("anthropic", "claude-haiku-4-5-20251001", "carol")
     assert rows == {
-        "msg_01AAA:req_011AAA": ("anthropic", "claude-sonnet-4-5-20250929", "carol", 2004, 10000, 2000, 250, None),
-        "msg_01BBB:req_011BBB": ("anthropic", "claude-sonnet-4-5-20250929", "carol", 510, 12000, 500, 400,
-                                 12_300_000),
-        "msg_01CCC:req_011CCC": ("anthropic", "claude-haiku-4-5-20251001", "carol", 2000, 3000, 800, 180, None),
+        "msg_01AAA:req_011AAA": (*sonnet, 2004, 10000, 2000, 250, None),
+        "msg_01BBB:req_011BBB": (*sonnet, 510, 12000, 500, 400, 12_300_000),
+        "msg_01CCC:req_011CCC": (*haiku, 2000, 3000, 800, 180, None),
     }  # no user, summary, snapshot or <synthetic> line became a record
-    meta = json.loads(store.conn.execute("SELECT metadata FROM records WHERE id LIKE 'msg_01BBB%'").fetchone()[0])
+    meta = json.loads(records(store, "metadata")["msg_01BBB:req_011BBB"][0])
     assert meta == {"sessionId": "5b1e0c3a-7d2f-4c1e-9a8b-2f3e4d5c6b7a", "cwd": "/home/alice/src/shop",
                     "gitBranch": "main", "version": "2.0.14"}
 
@@ -386,7 +391,7 @@ def test_claude_code_skips_other_lines_and_rejects_malformed_ones(store, tmp_pat
     assert [(j.line, j.reason) for j in seen] == [
         (4, "malformed JSON: Expecting property name enclosed in double quotes"),
         (7, '`timestamp` must be an ISO 8601 timestamp with a time, got "not a time"'),
-        (8, "`prompt_tokens` must be >= 0, got -4"),
+        (8, "`input_tokens` must be >= 0, got -4"),
         (11, "not a JSON object"),
     ]
     assert set(records(store, "model")) == {"msg_01AAA:req_011AAA", "msg_01DDD"}

@@ -41,11 +41,13 @@ def detect(head: str) -> bool:
 def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
     """An assistant line → a native record dict; None for lines that are not API usage."""
     message = line.get("message")
-    if line.get("type") != "assistant" or not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
+    if line.get("type") != "assistant" or not isinstance(message, dict):
+        return None
+    if not isinstance(message.get("usage"), dict):
         return None
     if message.get("model") == "<synthetic>":  # written by Claude Code itself, not an API call
         return None
-    if not message.get("id"):
+    if not message.get("id") or not isinstance(message["id"], str):
         raise BadRecord("missing required field `message.id`")
     if line.get("timestamp") in (None, ""):
         raise BadRecord("missing required field `timestamp`")
@@ -57,17 +59,21 @@ def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
         "id": f"{message['id']}:{request}" if request else message["id"],
         "ts": line["timestamp"], "provider": "anthropic", "model": message.get("model"), "user": user,
         # Anthropic counts cache reads apart from input, and cache writes as input.
-        "prompt_tokens": as_int(usage.get("input_tokens"), "input_tokens") + cache_writes(usage),
-        "cached_input_tokens": as_int(usage.get("cache_read_input_tokens"), "cache_read_input_tokens"),
-        "completion_tokens": as_int(usage.get("output_tokens"), "output_tokens"),
+        "prompt_tokens": _count(usage, "input_tokens") + _count(usage, "cache_creation_input_tokens"),
+        "cached_input_tokens": _count(usage, "cache_read_input_tokens"),
+        "completion_tokens": _count(usage, "output_tokens"),
         "cost_usd": line.get("costUSD"),
         **{f: line.get(f) for f in _META_FIELDS},
     }
     return {k: v for k, v in native.items() if v is not None}
 
 
-def cache_writes(usage: dict[str, Any]) -> int:
-    return as_int(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+def _count(usage: dict[str, Any], name: str) -> int:
+    # Checked one by one: a negative count would hide in the sum of input and cache writes.
+    count = as_int(usage.get(name), name)
+    if count < 0:
+        raise BadRecord(f"`{name}` must be >= 0, got {count}")
+    return count
 
 
 def _record(line: Any, user: str | None) -> Record | None:
@@ -80,7 +86,8 @@ def _record(line: Any, user: str | None) -> Record | None:
         record = to_record(native)
     except BadRecord as exc:
         raise source_names(exc, _NAMES) from None
-    record.cache_write_tokens = cache_writes(line["message"]["usage"])  # priced as cache writes
+    # part of prompt_tokens, priced as cache writes rather than as plain input
+    record.cache_write_tokens = _count(line["message"]["usage"], "cache_creation_input_tokens")
     return record
 
 

@@ -23,7 +23,7 @@ _NAMES = {"id": "request_id", "ts": "startTime", "cost_usd": "spend", "key": "ap
           "agent": "agent_id"}
 
 
-# -- JSON layout (also used by openai.py) --------------------------------------------------------
+# -- JSON layout and messages (also used by openai.py and claude_code.py) ---------------------
 # _common.is_single_document takes a JSON-lines file whose first line is malformed, or longer
 # than the head, for one JSON document, and would reject the whole file as one bad document.
 
@@ -97,6 +97,8 @@ def _cached_tokens(metadata: Any) -> int:
 
 def _provider_model(row: dict[str, Any]) -> tuple[str, str | None]:
     model = present(row.get("model")) or ""
+    if not isinstance(model, str):
+        raise BadRecord(f"`model` must be a string, got {json.dumps(model)}")
     provider = present(row.get("custom_llm_provider"))
     prefix, slash, rest = model.partition("/")
     if slash and (provider is None or provider == prefix):

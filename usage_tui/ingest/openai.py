@@ -42,8 +42,8 @@ def detect(head: str) -> bool:
     """Pages of buckets whose results are completions usage (not costs, not embeddings)."""
     pages = [v for v in head_values(head) if _is_page(v)]
     if pages:
-        return any(p["data"] for p in pages) and all(
-            r.get("object") in (None, RESULT_OBJECT) for p in pages for r in _results(p) if isinstance(r, dict))
+        kinds = [r.get("object") for p in pages for r in _results(p) if isinstance(r, dict)]
+        return any(p["data"] for p in pages) and all(kind in (None, RESULT_OBJECT) for kind in kinds)
     # a page too long for the head: recognise its opening
     return bool(_PAGE.search(head) and _BUCKET.search(head)) and set(_RESULT.findall(head)) <= {RESULT_OBJECT}
 
@@ -124,8 +124,8 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
             continue
         where = page_word.format(number)
         if not _is_page(value):
-            yield Reject(source, number, where + 'not a usage page (expected {"object": "page", "data": [...]})',
-                         raw)
+            reason = 'not a usage page (expected {"object": "page", "data": [...]})'
+            yield Reject(source, number, where + reason, raw)
             continue
         for item in _page(value):
             if isinstance(item, Record):
