@@ -1,19 +1,43 @@
-"""The gateway endpoint over real loopback connections (uvicorn in a thread)."""
+"""The gateway endpoint over real loopback connections: uvicorn in a thread, httpx as the client.
+
+The directory is tests/conftest.py's (Europe/Berlin; bob: $10 weekly). Now is pinned at
+Tue 2026-11-24T12:00Z (13:00 in Berlin); the server reads the same USAGE_TUI_NOW.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
 import httpx
 import pytest
 import uvicorn
+from click.testing import CliRunner
 
+from usage_tui.budget import no_budget_json
+from usage_tui.cli import cli
 from usage_tui.server import create_server_app
 
 from .conftest import write
+
+NOW = "2026-11-24T12:00:00Z"
+# bob spent $12 ≥ $10 in the week [Mon 2026-11-23 00:00+01, Mon 2026-11-30 00:00+01); Retry-After
+# from 12:00Z on the 24th to 23:00Z on the 29th = 5 days 11 hours = 432,000 + 39,600 = 471,600 s.
+BOB_OVER = {
+    "user": "bob", "limit_usd": 10.0, "window": "weekly", "spent_usd": 12.0, "remaining_usd": 0.0,
+    "window_start": "2026-11-23T00:00:00+01:00", "window_end": "2026-11-30T00:00:00+01:00",
+    "over": True, "retry_after_s": 471_600}
+# carol: $5 daily (set below), $1.50 spent today → allowed, $3.50 left; the day is
+# [2026-11-24 00:00+01, 2026-11-25 00:00+01).
+CAROL_OK = {
+    "user": "carol", "limit_usd": 5.0, "window": "daily", "spent_usd": 1.5, "remaining_usd": 3.5,
+    "window_start": "2026-11-24T00:00:00+01:00", "window_end": "2026-11-25T00:00:00+01:00",
+    "over": False, "retry_after_s": None}
 
 
 def free_port() -> int:
@@ -23,10 +47,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(store, monkeypatch):
-    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
-    write(store, {"id": "b", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob",
-                  "cost_usd": 12.0})
+def served(store, monkeypatch):
+    monkeypatch.setenv("USAGE_TUI_NOW", NOW)
+    write(store,
+          {"id": "b", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 12.0},
+          {"id": "c1", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "user": "carol", "cost_usd": 1.0},
+          {"id": "c2", "ts": "2026-11-24T09:00:00Z", "provider": "p", "model": "m", "key": "k_team", "cost_usd": 0.5},
+          {"id": "c0", "ts": "2026-11-23T22:59:59Z", "provider": "p", "model": "m", "user": "carol", "cost_usd": 9.0})
+    store.set_budget_override("carol", 5.0, "daily", "alice", NOW)
     port = free_port()
     config = uvicorn.Config(create_server_app(store.path), host="127.0.0.1", port=port, log_level="error")
     srv = uvicorn.Server(config)
@@ -35,42 +63,228 @@ def server(store, monkeypatch):
     deadline = time.monotonic() + 10
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", store
     srv.should_exit = True
     thread.join(5)
 
 
+@pytest.fixture
+def server(served):
+    return served[0]
+
+
+def check(server: str, **params) -> httpx.Response:
+    return httpx.get(f"{server}/v1/budget/check", params=params, timeout=10)
+
+
 def test_over_budget_is_429_with_retry_after(server):
-    r = httpx.get(f"{server}/v1/budget/check", params={"user": "bob"})
-    # bob spent $12 of $10 this week; the week ends 2026-11-29T23:00Z: 5 days 11 hours = 471,600 s
+    r = check(server, user="bob")
     assert r.status_code == 429
     assert r.headers["retry-after"] == "471600"
-    assert r.json()["over"] is True and r.json()["retry_after_s"] == 471_600
-    again = httpx.get(f"{server}/v1/budget/check", params={"user": "bob"})
-    assert again.status_code == 429  # a retry before the window ends gets another 429
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.json() == BOB_OVER
+    again = check(server, user="bob")  # a retry before the window ends gets another 429
+    assert (again.status_code, again.headers["retry-after"], again.json()) == (429, "471600", BOB_OVER)
 
 
-def test_allowed_and_errors(server):
-    assert httpx.get(f"{server}/v1/budget/check", params={"user": "alice"}).status_code == 200  # no budget
-    assert httpx.get(f"{server}/v1/budget/check").status_code == 400
-    missing = httpx.get(f"{server}/v1/budget/check", params={"user": "nobody"})
-    assert missing.status_code == 404 and "unknown user" in missing.json()["error"]
-    assert httpx.get(f"{server}/healthz").json() == {"ok": True}
+def test_retry_until_the_window_ends(server, monkeypatch):
+    # One second before Monday 00:00 Berlin (22:59:59Z on the 29th): still 429, Retry-After 1
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T22:59:59Z")
+    r = check(server, user="bob")
+    assert (r.status_code, r.headers["retry-after"], r.json()["retry_after_s"]) == (429, "1", 1)
+    # 22:59:59.2Z: 0.8 s left → rounded up to 1
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T22:59:59.200000Z")
+    assert check(server, user="bob").headers["retry-after"] == "1"
+    # Monday 00:00: a new week with nothing spent → 200, the full $10 left
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T23:00:00Z")
+    r = check(server, user="bob")
+    assert r.status_code == 200 and "retry-after" not in r.headers
+    assert r.json() == {**BOB_OVER, "spent_usd": 0.0, "remaining_usd": 10.0, "over": False, "retry_after_s": None,
+                        "window_start": "2026-11-30T00:00:00+01:00", "window_end": "2026-12-07T00:00:00+01:00"}
+
+
+def test_allowed(server):
+    r = check(server, user="carol")  # c1 $1 + c2 $0.50 (her key) today; c0 was yesterday in Berlin
+    assert (r.status_code, r.json()) == (200, CAROL_OK)
+    assert "retry-after" not in r.headers
+
+
+def test_known_user_without_budget(server):
+    r = check(server, user="alice")
+    assert (r.status_code, r.json()) == (200, no_budget_json("alice"))
+    assert r.json()["over"] is False and r.json()["limit_usd"] is None
+
+
+def test_errors(server):
+    for params in ({}, {"user": ""}, {"user": "  "}):
+        r = check(server, **params)
+        assert (r.status_code, r.json()) == (400, {"error": "missing query parameter: user"})
+    missing = check(server, user="nobody")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": 'unknown user "nobody" (not in the directory, no budget)'}
+    assert httpx.post(f"{server}/v1/budget/check", params={"user": "bob"}).status_code == 405
+    assert httpx.get(f"{server}/v1/nothing").status_code == 404
+
+
+def test_healthz(server):
+    r = httpx.get(f"{server}/healthz")
+    assert (r.status_code, r.json()) == (200, {"ok": True})
 
 
 def test_concurrent_checks(server):
+    users = ["bob", "carol", "alice", "nobody"] * 6  # 24 requests in flight at once
+    expected = {"bob": (429, BOB_OVER), "carol": (200, CAROL_OK), "alice": (200, no_budget_json("alice")),
+                "nobody": (404, {"error": 'unknown user "nobody" (not in the directory, no budget)'})}
+
     async def many():
-        async with httpx.AsyncClient() as client:
-            users = ["bob", "alice"] * 20
+        limits = httpx.Limits(max_connections=len(users))
+        async with httpx.AsyncClient(limits=limits, timeout=10) as client:
             return await asyncio.gather(*(client.get(f"{server}/v1/budget/check", params={"user": u})
                                           for u in users))
 
-    codes = [r.status_code for r in asyncio.run(many())]
-    assert codes == [429, 200] * 20
+    responses = asyncio.run(many())
+    assert [(r.status_code, r.json()) for r in responses] == [expected[u] for u in users]
+    assert {r.headers["retry-after"] for r in responses if r.status_code == 429} == {"471600"}
 
 
-def test_keeps_answering_while_records_are_written(server, store):
-    for i in range(5):
-        write(store, {"id": f"x{i}", "ts": "2026-11-24T10:00:00Z", "provider": "p", "model": "m",
-                      "user": "carol", "cost_usd": 1.0})
-        assert httpx.get(f"{server}/v1/budget/check", params={"user": "bob"}).status_code == 429
+def test_keeps_answering_while_records_are_written(served):
+    server, store = served
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def importer():
+        # Another writer (its own connection: the store keeps one per thread) commits batch
+        # after batch for dave, who has no budget, while checks are answered.
+        try:
+            for i in range(40):
+                write(store, *({"id": f"x{i}-{j}", "ts": "2026-11-24T10:00:00Z", "provider": "p", "model": "m",
+                                "user": "dave", "cost_usd": 0.01} for j in range(50)))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=importer)
+    writer.start()
+    answered = 0
+    with httpx.Client(timeout=10) as client:
+        while not done.is_set() or answered < 10:
+            r = client.get(f"{server}/v1/budget/check", params={"user": "bob"})
+            assert (r.status_code, r.json()) == (429, BOB_OVER)
+            answered += 1
+    writer.join()
+    assert not errors and answered >= 10
+    # a record written now is seen by the next check: carol's $3.50 more reaches her $5 exactly
+    # → 429 until her day ends at 23:00Z, 11 hours = 39,600 s
+    write(store, {"id": "c3", "ts": "2026-11-24T11:00:00Z", "provider": "p", "model": "m", "user": "carol",
+                  "cost_usd": 3.5})
+    r = httpx.get(f"{server}/v1/budget/check", params={"user": "carol"})
+    assert (r.status_code, r.headers["retry-after"], r.json()["spent_usd"]) == (429, "39600", 5.0)
+
+
+def test_cli_and_http_agree(served):
+    server, store = served
+    for user in ("bob", "carol"):
+        http = check(server, user=user)
+        status = CliRunner().invoke(cli, ["budget", "status", user, "--as", "alice", "--format", "json",
+                                          "--db", str(store.path)])
+        assert json.loads(status.stdout) == http.json()
+        cli_check = CliRunner().invoke(cli, ["budget", "check", user, "--db", str(store.path)])
+        if http.status_code == 429:
+            assert (cli_check.exit_code, cli_check.output) == (
+                75, f"429 Too Many Requests\nRetry-After: {http.headers['retry-after']}\n")
+        else:
+            assert (cli_check.exit_code, cli_check.output) == (0, "200 OK\n")
+
+
+# -- the auth endpoint for nginx auth_request and Envoy ext_authz --------------------------------------
+def test_auth_endpoint(server):
+    over = httpx.get(f"{server}/v1/budget/auth", headers={"X-Budget-User": "bob"})
+    assert (over.status_code, over.headers["retry-after"], over.headers["x-budget-status"]) == (403, "471600", "429")
+    assert over.json() == BOB_OVER
+    # the status a proxy that relays it as is (Envoy) should pass on
+    relayed = httpx.get(f"{server}/v1/budget/auth", headers={"X-Budget-User": "bob", "X-Budget-Deny-Status": "429"})
+    assert (relayed.status_code, relayed.headers["retry-after"]) == (429, "471600")
+    # Envoy appends the client's path and keeps its method
+    envoy = httpx.post(f"{server}/v1/budget/auth/v1/chat/completions", headers={"X-Budget-User": "bob"})
+    assert envoy.status_code == 403
+    for user in ("carol", "alice", "nobody"):  # under budget, no budget, unknown: all allowed
+        allowed = httpx.get(f"{server}/v1/budget/auth", params={"user": user})
+        assert (allowed.status_code, allowed.content) == (204, b"")
+    assert httpx.get(f"{server}/v1/budget/auth").status_code == 400
+
+
+NGINX = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+master_process off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        # --- the README's snippet, verbatim ---
+        location /v1/ {{
+            auth_request /_budget;
+            auth_request_set $budget_retry_after $upstream_http_retry_after;
+            error_page 403 = @over_budget;
+            proxy_pass http://llm_upstream;
+        }}
+        location = /_budget {{
+            internal;
+            proxy_pass http://127.0.0.1:{budget_port}/v1/budget/auth;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Budget-User $http_x_user;
+        }}
+        location @over_budget {{
+            add_header Retry-After $budget_retry_after always;
+            default_type application/json;
+            return 429 '{{"error": "over budget"}}\\n';
+        }}
+        # --- end of snippet ---
+    }}
+    upstream llm_upstream {{
+        server 127.0.0.1:{budget_port};  # stands in for the LLM provider: answers /v1/budget/check
+    }}
+}}
+"""
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+def test_nginx_auth_request(server, tmp_path):
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, budget_port=server.rsplit(":", 1)[1]))
+    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        over = httpx.post(f"{base}/v1/budget/check?user=x", headers={"X-User": "bob"}, json={"prompt": "hi"})
+        assert (over.status_code, over.headers["retry-after"]) == (429, "471600")
+        assert over.json() == {"error": "over budget"}
+        # allowed: nginx forwards the request upstream (here the check endpoint, for alice)
+        allowed = httpx.get(f"{base}/v1/budget/check?user=alice", headers={"X-User": "carol"})
+        assert (allowed.status_code, allowed.json()) == (200, no_budget_json("alice"))
+    finally:
+        proc.terminate()
+        proc.wait(10)

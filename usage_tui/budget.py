@@ -1,4 +1,9 @@
-"""Budgets (§5): calendar windows in the org's zone, spend, 429 + Retry-After. No Textual here."""
+"""Budgets (§5): calendar windows in the org's zone, spend, 429 + Retry-After. No Textual here.
+
+A user is over budget when the cost attributed to them in the current calendar window (a day,
+an ISO week from Monday, or a month, in the org's reporting zone) is at or above the limit.
+Money is compared in integer nano-dollars, as the store keeps it, so "at the limit" is exact.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import clock
-from .model import NANO
+from .model import NANO, WINDOWS, usd_to_nano
 from .query import local_midnight_us, user_cost_nano
 from .store import Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 
 
 def _first_day(window: str, today: date) -> date:
@@ -36,10 +42,18 @@ def _instant(us: int, tz: ZoneInfo) -> datetime:
     return (_EPOCH + timedelta(microseconds=us)).astimezone(tz)
 
 
+def _aware(now: datetime) -> datetime:
+    # A naive datetime means UTC, as USAGE_TUI_NOW reads it; never the machine's local zone.
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now
+
+
 def window_bounds(window: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The calendar window holding `now`: [local midnight of its first day, of the next window's).
-    Local midnights come from zoneinfo, so DST days are 23 or 25 hours (or 23.5 on Lord Howe)."""
-    first = _first_day(window, now.astimezone(tz).date())
+    """The calendar window holding `now`: [local midnight of its first day, of the next window's),
+    both aware in `tz`. Local midnights come from zoneinfo, so DST days last 23 or 25 hours (23.5
+    or 24.5 on Lord Howe); a midnight skipped by DST starts the day at the transition."""
+    if window not in WINDOWS:
+        raise ValueError(f'unknown budget window "{window}" (one of {", ".join(WINDOWS)})')
+    first = _first_day(window, _aware(now).astimezone(tz).date())
     start = local_midnight_us(first, tz)
     end = local_midnight_us(_next_first_day(window, first), tz)
     return _instant(start, tz), _instant(end, tz)
@@ -47,16 +61,18 @@ def window_bounds(window: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, d
 
 @dataclass
 class BudgetStatus:
+    """One user's budget at `now`."""
+
     user: str
     limit_usd: float
     window: str
     spent_usd: float
     remaining_usd: float
-    window_start: datetime
+    window_start: datetime  # aware, in the org's zone
     window_end: datetime
     over: bool
-    retry_after_s: int | None
-    now: datetime
+    retry_after_s: int | None  # None when not over
+    now: datetime | None = None  # the instant it was computed for (burn rate); None: the clock's
 
     def as_json(self) -> dict[str, Any]:
         """Exactly §5's shape."""
@@ -73,19 +89,30 @@ class BudgetStatus:
         }
 
     @property
+    def _at(self) -> datetime:
+        return _aware(self.now) if self.now is not None else clock.now()
+
+    @property
     def burn_rate_usd_per_day(self) -> float:
-        """Spend per day so far in this window."""
-        elapsed = (self.now - self.window_start).total_seconds()
+        """Spend per day so far in this window (0 at its very start)."""
+        elapsed = (self._at - self.window_start).total_seconds()
         return self.spent_usd / (elapsed / 86_400) if elapsed > 0 else 0.0
 
     @property
     def projected_exhaustion(self) -> datetime | None:
-        """When the budget runs out at the current rate, if that happens before the window ends."""
+        """When the budget runs out at the current burn rate, if that happens before the window
+        ends; None when already over, when nothing was spent, or when it lasts the window."""
         rate = self.burn_rate_usd_per_day
         if self.over or rate <= 0:
             return None
-        when = self.now + timedelta(days=self.remaining_usd / rate)
-        return when if when < self.window_end else None
+        when = self._at + timedelta(days=self.remaining_usd / rate)
+        return when.astimezone(self.window_end.tzinfo) if when < self.window_end else None
+
+
+def no_budget_json(user: str) -> dict[str, Any]:
+    """§5's keys for a user without a budget: never over, nothing else to say."""
+    return {"user": user, "limit_usd": None, "window": None, "spent_usd": None, "remaining_usd": None,
+            "window_start": None, "window_end": None, "over": False, "retry_after_s": None}
 
 
 def budget_for(store: Store, user: str) -> tuple[float, str] | None:
@@ -98,26 +125,31 @@ def budget_for(store: Store, user: str) -> tuple[float, str] | None:
     return (budget.limit_usd, budget.window) if budget else None
 
 
+def users_with_budgets(store: Store) -> list[str]:
+    """Every user with a budget, from the directory or `budget set`, sorted."""
+    return sorted(set(store.directory().budgets) | set(store.budget_overrides()))
+
+
 def retry_after_seconds(now: datetime, window_end: datetime) -> int:
     """Whole seconds until the window ends, rounded up (never 0 while still inside it)."""
-    return max(1, math.ceil((window_end - now).total_seconds()))
+    return max(1, math.ceil((window_end - _aware(now)).total_seconds()))
 
 
 def budget_status(store: Store, user: str, now: datetime | None = None) -> BudgetStatus | None:
-    """The user's budget now, or None when they have none (then they are never over)."""
+    """The user's budget at `now` (default: the clock, which USAGE_TUI_NOW pins), or None when
+    they have none (then they are never over)."""
     found = budget_for(store, user)
     if found is None:
         return None
     limit, window = found
-    now = (now or clock.now()).astimezone(UTC)  # differences across zones must be real time
+    now = _aware(now or clock.now()).astimezone(UTC)  # differences across zones must be real time
     tz = ZoneInfo(store.directory().timezone)
     start, end = window_bounds(window, now, tz)
-    start_us = (start - _EPOCH) // timedelta(microseconds=1)
-    end_us = (end - _EPOCH) // timedelta(microseconds=1)
-    spent = user_cost_nano(store, user, start_us, end_us) / NANO
-    over = spent >= limit
+    spent_nano = user_cost_nano(store, user, (start - _EPOCH) // _US, (end - _EPOCH) // _US)
+    limit_nano = usd_to_nano(limit)
+    over = spent_nano >= limit_nano
     return BudgetStatus(
-        user=user, limit_usd=limit, window=window, spent_usd=spent,
-        remaining_usd=max(0.0, limit - spent), window_start=start, window_end=end, over=over,
-        retry_after_s=retry_after_seconds(now, end) if over else None, now=now,
+        user=user, limit_usd=limit, window=window, spent_usd=spent_nano / NANO,
+        remaining_usd=max(0, limit_nano - spent_nano) / NANO, window_start=start, window_end=end,
+        over=over, retry_after_s=retry_after_seconds(now, end) if over else None, now=now,
     )

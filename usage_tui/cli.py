@@ -15,7 +15,7 @@ from platformdirs import user_data_dir
 from . import clock
 from .directory import DirectoryError, load_directory_file
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
-from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, QuerySpec
+from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, WINDOWS, QuerySpec
 from .query import QueryError, ScopeError, parse_date, resolve_viewer, run_query
 from .store import Store, StoreError
 
@@ -324,64 +324,116 @@ EXIT_OVER_BUDGET = 75  # EX_TEMPFAIL: try again later
 
 @cli.group()
 def budget() -> None:
-    """Per-user budgets: status, set, and the gateway check (429 + Retry-After)."""
+    """Per-user budgets: status, set, and the gateway check (429 + Retry-After).
+
+    Windows are calendar days, ISO weeks (from Monday) or months in the org's time zone; a
+    user is over budget when their attributed cost in the current window is at or above the
+    limit. A user without a budget is never over.
+    """
 
 
-def _budget_line(s) -> str:
-    state = f"OVER — 429, Retry-After {s.retry_after_s}s" if s.over else f"{money(s.remaining_usd)} left"
-    return (f"{s.user:<12} {money(s.spent_usd):>10} / {money(s.limit_usd):<10} {s.window:<8} "
-            f"resets {s.window_end:%Y-%m-%d %H:%M %Z}  {state}")
+def _duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{days}d {hours:02d}:{minutes:02d}:{secs:02d}" if days else f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def _budget_state(s) -> str:
+    if s.over:
+        return f"429, Retry-After {s.retry_after_s}s ({_duration(s.retry_after_s)})"
+    runs_out = s.projected_exhaustion
+    return f"ok, runs out {runs_out:%Y-%m-%d %H:%M}" if runs_out else "ok"
+
+
+def budget_table(statuses, tz: str) -> str:
+    """One row per user; times are local to the org's zone, named in the header."""
+    header = ("USER", "WINDOW", "SPENT", "LIMIT", "LEFT", "BURN/DAY", f"RESETS ({tz})", "STATUS")
+    rows = [(s.user, s.window, money(s.spent_usd), money(s.limit_usd), money(s.remaining_usd),
+             money(s.burn_rate_usd_per_day), f"{s.window_end:%Y-%m-%d %H:%M}", _budget_state(s))
+            for s in statuses]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
+    right = {2, 3, 4, 5}  # money columns
+    lines = []
+    for r in (header, *rows):
+        cells = [f"{c:>{w}}" if i in right else f"{c:<{w}}" for i, (c, w) in enumerate(zip(r, widths, strict=False))]
+        lines.append("  ".join([*cells, r[-1]]))
+    return "\n".join(lines)
 
 
 @budget.command("status")
 @click.argument("user", required=False)
 @click.option("--all", "all_users", is_flag=True, help="Every user with a budget (org admins only).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table for people; json prints DESIGN §5's object (a list with --all).")
 @db_option
 @viewer_option
 @handles_errors
 def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | None, as_user: str | None) -> None:
-    """Spent / limit in the current window for USER (default: you). Members see only their own."""
-    from .budget import budget_status
+    """Spent / limit in the current window for USER (default: you).
+
+    Members may read only their own budget (exit 3 otherwise); org admins anyone's, and
+    everyone's with --all. A user without a budget gets one line saying so (JSON: the same
+    keys, null where there is nothing to say, "over": false) and exit 0; a user the directory
+    does not know and who has no budget is an error (exit 2).
+    """
+    from .budget import budget_status, no_budget_json, users_with_budgets
 
     store = open_store(db)
     directory_ = store.directory()
     viewer = resolve_viewer(directory_, as_user)
     admin = directory_.is_org_admin(viewer)
     if all_users:
+        if user:
+            fail("give USER or --all, not both")
         if not admin:
             raise ScopeError(f"{viewer} may not list every budget (org admins only)")
-        users = sorted(set(directory_.budgets) | set(store.budget_overrides()))
-    else:
-        users = [user or viewer]
-        if users[0] != viewer and not admin:
-            raise ScopeError(f"{viewer} may not read {users[0]}'s budget (your own only)")
-    statuses = [s for s in (budget_status(store, u) for u in users) if s is not None]
-    if not statuses and not all_users:
-        fail(f"{users[0]} has no budget", 2)
+        statuses = [s for s in (budget_status(store, u) for u in users_with_budgets(store)) if s is not None]
+        if fmt == "json":
+            click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
+        else:
+            click.echo(budget_table(statuses, directory_.timezone) if statuses else "No budgets set.")
+        return
+    user = user or viewer
+    if user != viewer and not admin:  # refused before anything about USER is looked up
+        raise ScopeError(f"{viewer} may not read {user}'s budget (your own only; org admins see all)")
+    status = budget_status(store, user)
+    if status is None:
+        if user != viewer and user not in directory_.users:
+            fail(f'unknown user "{user}" (not in the directory, no budget)')
+        if fmt == "json":
+            click.echo(json.dumps(no_budget_json(user), indent=2))
+        else:
+            click.echo(f"{user} has no budget (never over).")
+        return
     if fmt == "json":
-        payload = [s.as_json() for s in statuses]
-        click.echo(json.dumps(payload if all_users else payload[0], indent=2))
+        click.echo(json.dumps(status.as_json(), indent=2))
     else:
-        for s in statuses:
-            click.echo(_budget_line(s))
+        click.echo(budget_table([status], directory_.timezone))
 
 
 @budget.command("set")
 @click.argument("user")
-@click.option("--limit-usd", type=click.FloatRange(min=0), required=True, help="Limit in USD per window.")
-@click.option("--window", type=click.Choice(["daily", "weekly", "monthly"]), required=True,
-              help="Calendar window in the org's time zone.")
+@click.option("--limit-usd", type=click.FloatRange(min=0), required=True,
+              help="Limit in USD per window (0 blocks every request).")
+@click.option("--window", type=click.Choice(WINDOWS), required=True,
+              help="Calendar window in the org's time zone (weekly starts on Monday).")
 @db_option
 @viewer_option
 @handles_errors
 def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_user: str | None) -> None:
-    """Set USER's budget (org admins only). Kept across directory loads unless the directory
-    names a budget for USER."""
+    """Set USER's budget (org admins only, exit 3 otherwise).
+
+    Recorded in the store and kept when the directory is loaded again, unless the directory
+    names a budget for USER (then the directory's wins). USER must be in the directory.
+    """
     store = open_store(db)
-    viewer = resolve_viewer(store.directory(), as_user)
-    if not store.directory().is_org_admin(viewer):
+    directory_ = store.directory()
+    viewer = resolve_viewer(directory_, as_user)
+    if not directory_.is_org_admin(viewer):
         raise ScopeError(f"{viewer} may not set budgets (org admins only)")
+    if user not in directory_.users:  # a typo would otherwise limit nobody, silently
+        fail(f'unknown user "{user}" (budgets are for users in the directory)')
     store.set_budget_override(user, limit_usd, window, viewer, clock.now().isoformat())
     click.echo(f"Budget for {user}: {money(limit_usd)} {window}.")
 
@@ -391,11 +443,16 @@ def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_use
 @db_option
 @handles_errors
 def budget_check(user: str, db: Path | None) -> None:
-    """For gateways: print `200 OK`, or `429 Too Many Requests` and `Retry-After: N` and exit 75.
-    A user without a budget is never over."""
+    """For gateways: is USER allowed now?
+
+    Prints `200 OK` (exit 0), or `429 Too Many Requests` and `Retry-After: N` (N whole
+    seconds until the window ends, rounded up) and exits 75. Anyone may ask: the answer says
+    only allowed or not. A user without a budget, known or not, is never over: 200 OK. An
+    unusable store is exit 2, which a gateway should treat as an error, not as allowed.
+    """
     from .budget import budget_status
 
-    status = budget_status(open_store(db), user)
+    status = budget_status(open_store(db, readonly=True), user)
     if status is None or not status.over:
         click.echo("200 OK")
         return
@@ -406,12 +463,19 @@ def budget_check(user: str, db: Path | None) -> None:
 
 # -- serve ------------------------------------------------------------------------------------------
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (the endpoint has no authentication: keep it private).")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @db_option
 @handles_errors
 def serve(host: str, port: int, db: Path | None) -> None:
-    """HTTP budget check for gateways: GET /v1/budget/check?user=U → 200, or 429 + Retry-After."""
+    """HTTP budget checks for gateways (starlette on uvicorn).
+
+    GET /v1/budget/check?user=U answers 200 with the status JSON, or 429 with the same JSON
+    and a Retry-After header; GET /v1/budget/auth (user from ?user= or X-Budget-User) answers
+    204 or 403 + Retry-After for nginx auth_request; GET /healthz. The store is opened
+    read-only and checks keep answering while imports run.
+    """
     import uvicorn
 
     from .server import create_server_app
