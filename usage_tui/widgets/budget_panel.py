@@ -8,7 +8,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from .. import clock
-from ..budget import BudgetStatus, retry_after_seconds
+from ..budget import BudgetStatus, retry_after_seconds, window_bounds
 from ..fmt import money
 
 
@@ -26,8 +26,11 @@ def _bar(share: float, width: int = 20) -> str:
 
 
 class BudgetPanel(Static):
-    """Ticks every second; when the window ends it says so (WindowEnded) and shows normal state
-    until the app brings a fresh status."""
+    """The viewer's budget in the sidebar: spent / limit with a bar, when the window resets, the
+    burn rate and the projected run-out; over budget, 429 and a Retry-After countdown.
+
+    Ticks every second on `clock.now()`; when the window ends it posts WindowEnded once (the app
+    re-reads the spend) and meanwhile shows the new window as unspent, by itself."""
 
     class WindowEnded(Message):
         """The budget window is over: the spend must be read again."""
@@ -66,12 +69,17 @@ class BudgetPanel(Static):
         self.set_class(over, "over")
         spent = 0.0 if ended else s.spent_usd
         share = spent / s.limit_usd if s.limit_usd else 1.0
-        # Every line fits the 23 cells the sidebar has at 80 columns.
-        lines = [f"{money(spent)} / {money(s.limit_usd)}", _bar(share, min(20, self.content_size.width or 20)),
-                 f"{s.window}, resets {s.window_end:%b %d}"]
+        # Once ended, the window that follows resets next (the app brings its spend soon).
+        resets = window_bounds(s.window, now, s.window_end.tzinfo)[1] if ended else s.window_end
+        width = self.content_size.width or 23  # 23 cells: the sidebar at 80 columns
+        lines = [f"{money(spent)} / {money(s.limit_usd)}", _bar(share, min(20, width)),
+                 f"{s.window}, resets {resets:%b %d}"]
         if over:
             seconds = retry_after_seconds(now, s.window_end)
-            lines += ["429 Too Many Requests", "Retry-After", f"{_duration(seconds)} ({seconds:,}s)"]
+            countdown = f"{_duration(seconds)} ({seconds:,}s)"
+            lines += ["429 Too Many Requests", "Retry-After"]
+            # A month-long countdown does not fit one narrow line: split it rather than wrap it.
+            lines += [countdown] if len(countdown) <= width else [_duration(seconds), f"{seconds:,}s"]
         elif not ended:
             lines.append(f"burn {money(s.burn_rate_usd_per_day)}/day")
             if s.projected_exhaustion is not None:
