@@ -365,7 +365,7 @@ def budget_table(statuses, tz: str) -> str:
 @click.argument("user", required=False)
 @click.option("--all", "all_users", is_flag=True, help="Every user with a budget (org admins only).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people; json prints DESIGN §5's object (a list with --all).")
+              help="table for people; json: the status object (a list with --all).")
 @db_option
 @viewer_option
 @handles_errors
