@@ -41,7 +41,7 @@ def _rate(price: Decimal | TieredPrices | None, total_input: int) -> float:
 class _Resolved:
     """A genai-prices ModelPrice with a float fast path where it is linear in our four counts."""
 
-    __slots__ = ("model_price", "prices", "fast_ok")
+    __slots__ = ("model_price", "prices", "fast_ok", "flat", "has_read", "has_write")
 
     def __init__(self, model_price: Any) -> None:
         self.model_price = model_price
@@ -49,8 +49,18 @@ class _Resolved:
         extra = {k for k, v in model_price.__dict__.items() if v is not None and not k.startswith("_")}
         # requests_kcount charges per request: leave those models to genai-prices itself.
         self.fast_ok = "requests_kcount" not in extra and self.prices["input_mtok"] is not None
+        # Without tiers the four rates are constants: converted to floats once, not per record.
+        tiered = any(isinstance(v, TieredPrices) for v in self.prices.values())
+        self.flat = None if tiered else tuple(_rate(self.prices[k], 0) for k in _FAST_KEYS)
+        self.has_read = self.prices["cache_read_mtok"] is not None
+        self.has_write = self.prices["cache_write_mtok"] is not None
 
     def cost_usd(self, uncached: int, cache_read: int, cache_write: int, output: int) -> float:
+        if self.fast_ok and self.flat is not None and (cache_read == 0 or self.has_read) and (
+            cache_write == 0 or self.has_write
+        ):
+            r_in, r_read, r_write, r_out = self.flat  # same arithmetic as below, rates precomputed
+            return (uncached * r_in + cache_read * r_read + cache_write * r_write + output * r_out) / 1_000_000
         total_input = uncached + cache_read + cache_write
         p = self.prices
         if self.fast_ok and (cache_read == 0 or p["cache_read_mtok"] is not None) and (
@@ -77,6 +87,9 @@ class Pricer:
     def _resolve(self, provider: str, model: str, ts_us: int) -> _Resolved | None:
         day = ts_us // _DAY_US
         key = (provider, model, day)
+        found = self._cache.get(key, self)  # self: not resolved yet (None is "no price")
+        if found is not self:
+            return found
         if key not in self._cache:
             when = datetime.fromtimestamp(day * 86_400 + 43_200, UTC)
             try:

@@ -141,6 +141,7 @@ _SUM_SELECT = (
 _SUM_UPDATE = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
 _AGG_DIMS = ", ".join(f"r.{c} AS {c}" for c in ("user", "team", "provider", "model", "agent", "key", "verdict"))
 _AGG_SUMS = ", ".join(f"SUM(r.{c})" for c in SUM_COLUMNS)
+_AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c}) AS {c}" for c in SUM_COLUMNS)
 
 _RECORD_INPUT_COLUMNS = (
     "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
@@ -202,6 +203,9 @@ class Store:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # Checkpoint every 64 MiB of WAL, not 4 MiB: an import batch rewrites the same
+                # rollup pages, so fewer checkpoints copy each page fewer times (~7% of an import).
+                conn.execute("PRAGMA wal_autocheckpoint=16384")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keeps an import under 200 MB RSS
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -332,16 +336,18 @@ class Store:
         conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
 
     # -- rollups ---------------------------------------------------------------------------------
-    def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str) -> None:
+    def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str, source: str = "records") -> None:
         """Add (sign=1) or subtract (sign=-1) the records matching `where` (a constant SQL
-        condition on `r`, never built from values) to every rollup table.
+        condition on `r`, never built from values) to every rollup table. `source` is the table
+        holding them: the records, or the attributed stage of a batch (no lookups by id).
 
         The records are first summed once per (bucket, every dimension) into a small temp
-        table; the 3 scopes × 7 groupings are then read from it, not from the records."""
+        table, then once per (grouping, bucket, user, team, row key) into another; the 3 scopes
+        × 2 granularities are read from that, not from the records."""
         conn.execute("DROP TABLE IF EXISTS temp.agg")
         conn.execute(
             f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
-            f"FROM records r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}",
+            f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}",
             (sign,) * len(SUM_COLUMNS),
         )
         for statement in self._fan_out_statements():
@@ -350,19 +356,37 @@ class Store:
 
     @staticmethod
     def _fan_out_statements() -> list[str]:
-        """temp.agg → every rollup table (3 scopes × 2 granularities), added to what is there."""
-        statements = []
+        """temp.agg → every rollup table (3 scopes × 2 granularities), added to what is there.
+
+        The crossing with the 8 groupings is the costly step, so it is done once, into
+        temp.fine keyed by (grouping, bucket, user, team, row key); each scope and granularity
+        then sums that smaller table (crossing agg 6 times cost ~60% of an import)."""
+        statements = [
+            "DROP TABLE IF EXISTS temp.fine",
+            f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
+        ]
+        for dim in range(TOTAL_DIM + 1):  # one plain GROUP BY per grouping: cheaper than a CASE
+            key = f"COALESCE(r.{DIM_COLUMNS[GROUPINGS[dim]]}, '')" if dim < TOTAL_DIM else "''"
+            statements.append(
+                f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
+                f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
+        # The same by UTC day, for the day tables: a few times smaller again.
+        statements += ["DROP TABLE IF EXISTS temp.fine_day",
+                       f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_BUCKETS} AS bucket, "
+                       f"r.user AS user, r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM temp.fine r "
+                       "GROUP BY 1, 2, 3, 4, 5"]
         for table, scope_col in ROLLUPS.values():
-            scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
+            scope_select = f"r.{scope_col}, " if scope_col else ""
             scope_insert = f"{scope_col}, " if scope_col else ""
             group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-            for suffix, bucket in (("", "r.bucket"), (DAY_SUFFIX, f"r.bucket / {DAY_BUCKETS}")):
+            for suffix, source in (("", "temp.fine"), (DAY_SUFFIX, "temp.fine_day")):
                 statements.append(
-                    f"{_DIMS_CTE} INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
-                    f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}d.dim, {bucket}, {_DIM_CASE}, {_AGG_SUMS} "
-                    f"FROM temp.agg r CROSS JOIN d WHERE 1 GROUP BY {group} "
+                    f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
+                    f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, r.bucket, r.key, {_AGG_SUMS} "
+                    f"FROM {source} r WHERE true GROUP BY {group} "
                     f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
                 )
+        statements += ["DROP TABLE temp.fine", "DROP TABLE temp.fine_day"]
         return statements
 
     def _rebuild_script(self) -> str:
@@ -425,10 +449,10 @@ class Store:
         with self.transaction() as conn:
             # Keyed by id: the batch is matched against records and pruned by id.
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
-                         f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}) WITHOUT ROWID")
+                         f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
             conn.execute("DELETE FROM stage")
-            conn.executemany(f"INSERT INTO stage VALUES ({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})",
-                             staged.values())
+            conn.executemany(f"INSERT INTO stage ({', '.join(_RECORD_INPUT_COLUMNS)}) "
+                             f"VALUES ({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})", staged.values())
             existing = conn.execute(
                 "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id").fetchall()
             if existing:
@@ -444,13 +468,12 @@ class Store:
                                  "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
                 if same < len(existing):
                     self._apply_rollups(conn, -1, "r.id IN (SELECT id FROM temp.stage)")
-            cols = ", ".join(_RECORD_INPUT_COLUMNS)
-            conn.execute(
-                f"INSERT OR REPLACE INTO records ({cols}, user, team) "
-                f"SELECT {', '.join('s.' + c for c in _RECORD_INPUT_COLUMNS)}, "
-                f"{', '.join(_attribution('s'))} FROM stage s"
-            )
-            self._apply_rollups(conn, 1, "r.id IN (SELECT id FROM temp.stage)")
+            cols = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
+            user, team = _attribution("stage")
+            conn.execute(f"UPDATE stage SET user = {user}, team = {team}")  # constant SQL, no values
+            conn.execute(f"INSERT OR REPLACE INTO records ({cols}) SELECT {cols} FROM stage")
+            # The rollups read the batch from the stage: same rows, no lookups into the records.
+            self._apply_rollups(conn, 1, "true", source="temp.stage")
             self._write_rejects(conn, rejects)
         return result
 

@@ -12,6 +12,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -143,9 +144,24 @@ def import_path(
     files = _files(path)
     sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
     total_bytes = sum(sizes.values())
-    done_bytes = 0
     options = {"user": user, "team": team, "viewer": viewer}
     in_folder = Path(path).is_dir() if path != "-" else False
+    # Batches are written by one writer thread (its own connection) while this thread parses
+    # the next one: SQLite releases the GIL while it works, so parsing and writing overlap.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-import") as writer:
+        try:
+            _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
+                          on_reject, on_progress, batch_size, writer)
+        finally:
+            writer.submit(store.close).result()  # the writer thread's connection
+    return summary
+
+
+def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
+                  total_bytes: int, options: dict, summary: ImportSummary,
+                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int, int], None] | None,
+                  batch_size: int, writer: ThreadPoolExecutor) -> None:
+    done_bytes = 0
     for file in files:
         raw, _ = _open(file)
         with raw:
@@ -166,43 +182,54 @@ def import_path(
             summary.files += 1
             _import_file(store, raw, file, source_fmt, options, summary, on_reject,
                          (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes)) if on_progress else None,
-                         batch_size)
+                         batch_size, writer)
         done_bytes += sizes[file]
-    return summary
 
 
 def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
-                 batch_size: int) -> None:
-    """Stream one file into the store, a batch (one transaction) at a time."""
+                 batch_size: int, writer: ThreadPoolExecutor) -> None:
+    """Stream one file into the store, a batch (one transaction) at a time. At most one batch
+    is being written (in `writer`) while the next one is parsed; batches commit in order."""
     source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
     batch: list[Record] = []
     rejects: list[Reject] = []
+    pending: list[tuple[Future, int]] = []
+
+    def settle() -> None:
+        """Wait for the batch being written; its errors surface here."""
+        while pending:
+            future, position = pending.pop()
+            result = future.result()
+            summary.imported += result.imported
+            summary.replaced += result.replaced
+            summary.unchanged += result.unchanged
+            if on_progress is not None and file != "-":
+                on_progress(position)
 
     def flush() -> None:
-        result = store.write_batch(batch, source_id, rejects)
-        summary.imported += result.imported
-        summary.replaced += result.replaced
-        summary.unchanged += result.unchanged
+        settle()
+        pending.append((writer.submit(store.write_batch, batch.copy(), source_id, rejects.copy()), raw.tell()))
         batch.clear()
         rejects.clear()
-        if on_progress is not None and file != "-":
-            on_progress(raw.tell())
 
     user, team = options.get("user"), options.get("team")
-    for item in _parse_open(raw, file, fmt, options):
-        if isinstance(item, Reject):
-            summary.rejected += 1
-            rejects.append(item)
-            if on_reject is not None:
-                on_reject(item)
-            continue
-        if item.user is None and user is not None:
-            item.user = user
-        if item.team is None and team is not None:
-            item.team = team
-        batch.append(item)
-        if len(batch) >= batch_size:
+    try:
+        for item in _parse_open(raw, file, fmt, options):
+            if isinstance(item, Reject):
+                summary.rejected += 1
+                rejects.append(item)
+                if on_reject is not None:
+                    on_reject(item)
+                continue
+            if item.user is None and user is not None:
+                item.user = user
+            if item.team is None and team is not None:
+                item.team = team
+            batch.append(item)
+            if len(batch) >= batch_size:
+                flush()
+        if batch or rejects:
             flush()
-    if batch or rejects:
-        flush()
+    finally:
+        settle()

@@ -103,13 +103,17 @@ def to_record(obj: Any, from_csv: bool = False) -> Record:
     provider = _string(obj, "provider", True)
     model = _string(obj, "model", True)
     as_int = _int_csv if from_csv else _int_json
-    prompt, completion, cached, context = (as_int(obj, f, 0, 0) for f in TOKEN_FIELDS)
+    prompt = as_int(obj, "prompt_tokens", 0, 0)
+    completion = as_int(obj, "completion_tokens", 0, 0)
+    cached = as_int(obj, "cached_input_tokens", 0, 0)
+    context = as_int(obj, "context_tokens", 0, 0)
     if context > prompt + cached:
         raise BadRecord(f"`context_tokens` ({context}) exceeds prompt + cached input tokens ({prompt + cached})")
     status = as_int(obj, "status", 200, 100)
     if status > 599:
         raise BadRecord(f"`status` must be an HTTP status 100-599, got {status}")
-    extra = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS and not (from_csv and v is None)}
+    extra = {} if obj.keys() <= KNOWN_FIELDS else {  # the common case, without a loop
+        k: v for k, v in obj.items() if k not in KNOWN_FIELDS and not (from_csv and v is None)}
     return Record(
         id=rid, ts_us=ts_us, provider=provider, model=model,
         user=_string(obj, "user", False), key=_string(obj, "key", False),
