@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from usage_tui.directory import parse_directory
 from usage_tui.model import QuerySpec
-from usage_tui.query import QueryError, ScopeError, plan_query, rows_sql, run_query, series_sql
+from usage_tui.query import (
+    QueryError,
+    ScopeError,
+    plan_query,
+    rows_sql,
+    run_query,
+    series_day_pieces,
+    series_sql,
+)
 from usage_tui.store import Store
 
 from . import reference
@@ -183,6 +191,29 @@ def test_kolkata_day_boundary(store):
           {"id": "b", "ts": "2026-11-01T18:30:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 2.0})
     out = both_paths(store, tz="Asia/Kolkata", since=D("2026-11-01"), until=D("2026-11-02"))
     assert [s["value"] for s in out["series"]] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("tz, cut", [("America/New_York", "05:00"), ("Asia/Kolkata", "18:30"),
+                                     ("Europe/Berlin", "23:00")])
+def test_series_from_day_tables_moves_each_edge_to_its_bucket(store, tz, cut):
+    # The daily series reads whole UTC days and corrects each edge with quarter-hours. Records a
+    # minute either side of each local midnight (the "cut", in UTC; November: UTC-5, +5:30, +1)
+    # and one at the UTC midnight in between must land in their local day. In UTC, a local day
+    # starts on its own date in the west and the evening before in the east.
+    days = ["2026-11-02", "2026-11-03", "2026-11-04"] if tz == "America/New_York" else \
+        ["2026-11-01", "2026-11-02", "2026-11-03"]
+    h, m = map(int, cut.split(":"))
+    before = f"{h:02d}:{m - 1:02d}" if m else f"{h - 1:02d}:59"
+    rows = [(f"{days[0]}T{before}:00Z", 1), (f"{days[0]}T{cut}:00Z", 2), (f"{days[1]}T00:00:00Z", 4),
+            (f"{days[1]}T{before}:00Z", 8), (f"{days[1]}T{cut}:00Z", 16),
+            (f"{days[2]}T{before}:00Z", 32), (f"{days[2]}T{cut}:00Z", 64)]
+    write(store, *({"id": str(i), "ts": ts, "provider": "p", "model": "m", "user": "alice", "cost_usd": float(c)}
+                   for i, (ts, c) in enumerate(rows)))
+    spec = QuerySpec("alice", tz=tz, since=D("2026-11-02"), until=D("2026-11-03"))
+    assert series_day_pieces(plan_query(spec, store.directory())) is not None
+    out = both_paths(store, tz=tz, since=D("2026-11-02"), until=D("2026-11-03"))
+    assert [s["value"] for s in out["series"]] == [2 + 4 + 8, 16 + 32]
+    assert out["totals"]["cost_usd"] == 62
 
 
 # -- errors and scopes ----------------------------------------------------------------------------
