@@ -112,18 +112,29 @@ PLAIN_COLUMNS = ("id", "ts", "provider", "model", "user", "key", "agent", "team"
 
 
 def phase_plain(n: int) -> dict:
-    """The ingest baseline: JSON parsing and one executemany into a plain table."""
+    """The ingest baseline: JSON parsing and one executemany into a plain table (SQLite's
+    defaults, one transaction). Then, for reference, the same into a table keyed by id with
+    INSERT OR REPLACE: the least any store that replaces records by id must do."""
     p = paths(n)
-    p["plain"].unlink(missing_ok=True)
-    conn = sqlite3.connect(p["plain"])
-    conn.execute(f"CREATE TABLE plain ({', '.join(PLAIN_COLUMNS)})")
-    start = time.perf_counter()
-    with p["jsonl"].open() as f:
-        rows = (tuple(d.get(c) for c in PLAIN_COLUMNS) for d in map(json.loads, f))
-        conn.executemany(f"INSERT INTO plain VALUES ({', '.join('?' * len(PLAIN_COLUMNS))})", rows)
-    conn.commit()
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rate": n / seconds, "peak_rss_mb": peak_rss_mb()}
+    out = {}
+    for name, ddl, verb in (("plain", f"CREATE TABLE plain ({', '.join(PLAIN_COLUMNS)})", "INSERT"),
+                            ("keyed", f"CREATE TABLE plain ({', '.join(PLAIN_COLUMNS)}, PRIMARY KEY (id)) "
+                                      "WITHOUT ROWID", "INSERT OR REPLACE")):
+        target = p["plain"] if name == "plain" else p["plain"].with_suffix(".keyed.db")
+        target.unlink(missing_ok=True)
+        conn = sqlite3.connect(target)
+        conn.execute(ddl)
+        start = time.perf_counter()
+        with p["jsonl"].open() as f:
+            rows = (tuple(d.get(c) for c in PLAIN_COLUMNS) for d in map(json.loads, f))
+            conn.executemany(f"{verb} INTO plain VALUES ({', '.join('?' * len(PLAIN_COLUMNS))})", rows)
+        conn.commit()
+        seconds = time.perf_counter() - start
+        conn.close()
+        out[name] = {"seconds": seconds, "rate": n / seconds}
+        if name == "keyed":
+            target.unlink()
+    return {**out["plain"], "keyed": out["keyed"], "peak_rss_mb": peak_rss_mb()}
 
 
 def view_mix(directory_tz: str) -> list[dict]:
@@ -239,6 +250,29 @@ def phase_queries(n: int) -> dict:
         run_query(store, spec)
         ours_ms.append((time.perf_counter() - start) * 1000)
 
+    # `spend summary` in-process (click's CliRunner: store opened, query, JSON printed; no
+    # interpreter start-up) against the naive query of the same view, each repeated.
+    from click.testing import CliRunner
+
+    from usage_tui.cli import cli
+
+    runner = CliRunner()
+    summary = {}
+    for label, argv, view in SUMMARY_VIEWS:
+        ours, base = [], []
+        for _ in range(SUMMARY_REPEAT):
+            start = time.perf_counter()
+            out = runner.invoke(cli, ["spend", "summary", "--db", str(p["store"]), "--as", "alice",
+                                      "--format", "json", *argv])
+            ours.append((time.perf_counter() - start) * 1000)
+            assert out.exit_code == 0, out.output
+            rows, series, params = naive_sql({**view, "team": "platform"}, since_us, until_us, 3600)
+            start = time.perf_counter()
+            naive.execute(rows, params).fetchall()
+            naive.execute(series, params).fetchall()
+            base.append((time.perf_counter() - start) * 1000)
+        summary[label] = {"ours_ms": statistics.median(ours), "naive_ms": statistics.median(base)}
+
     def stats(values: list[float]) -> dict:
         ordered = sorted(values)
         return {"n": len(values), "p50": statistics.median(ordered),
@@ -246,7 +280,18 @@ def phase_queries(n: int) -> dict:
 
     return {"views": {k: stats(v) for k, v in timings.items()}, "paths": paths_used,
             "sample": {"ours": stats(ours_ms), "naive": stats(naive_ms), "duckdb": stats(duck_ms)},
-            "peak_rss_mb_queries": rss_queries}
+            "summary": summary, "peak_rss_mb_queries": rss_queries}
+
+
+SUMMARY_REPEAT = 9
+SUMMARY_VIEWS = [  # (label, extra arguments, the view for the naive query)
+    ("default (personal, cost by model, daily)", [], {"scope": "personal", "group_by": "model"}),
+    ("team platform, tokens by user, weekly",
+     ["--scope", "team", "--team", "platform", "--metric", "tokens", "--group-by", "user", "--granularity", "weekly"],
+     {"scope": "team", "group_by": "user"}),
+    ("org, requests by provider", ["--scope", "org", "--metric", "requests", "--group-by", "provider"],
+     {"scope": "org", "group_by": "provider"}),
+]
 
 
 def phase_tui(n: int) -> dict:
@@ -291,7 +336,9 @@ def report(args, results: dict) -> str:
         f"## {args.records:,} records",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. `python bench/run.py --records {args.records}`.",
-        "Every baseline ran in the same run, on the same records.",
+        "Every baseline ran in the same run, on the same records. Load average (1 min) before/after the run: "
+        f"{results.get('load_before', [0])[0]:.2f} / {results.get('load_after', [0])[0]:.2f} "
+        "(other work on the machine makes the timings noisy).",
         "",
         "### Ingest (native JSONL, time-ordered, demo directory loaded)",
         "",
@@ -300,9 +347,19 @@ def report(args, results: dict) -> str:
         f"| `usage-tui import` (validate, attribute, price, roll up) | {ing['seconds']:.1f} | {ing['rate']:,.0f} | "
         f"{ing['seconds'] / plain['seconds']:.2f}× |",
         f"| plain load: json.loads + executemany into a plain table | {plain['seconds']:.1f} | {plain['rate']:,.0f} | 1× |",
+    ]
+    if "keyed" in plain:
+        k = plain["keyed"]
+        lines.append(f"| (reference) the same into a table keyed by id, INSERT OR REPLACE | {k['seconds']:.1f} | "
+                     f"{k['rate']:,.0f} | {k['seconds'] / plain['seconds']:.2f}× |")
+    runs = ", ".join(f"{x:.1f}" for x in ing.get("all_seconds", [ing["seconds"]]))
+    plain_runs = ", ".join(f"{x:.1f}" for x in plain.get("all_seconds", [plain["seconds"]]))
+    lines += [
         "",
+        f"Medians of {len(ing.get('all_seconds', [1]))} runs (import: {runs} s; plain load: {plain_runs} s). "
         f"Store size: {ing['bytes_per_record']:.0f} bytes per record (records + rollups). "
-        f"Peak RSS during import: {ing['peak_rss_mb']:.0f} MB. Import said: `{ing['summary']}`.",
+        f"Peak RSS during import: {ing['peak_rss_mb']:.0f} MB (plain load: {plain['peak_rss_mb']:.0f} MB). "
+        f"Import said: `{ing['summary']}`.",
         "",
         "### View refresh (in-process `run_query`, the function behind the TUI and `spend summary`)",
         "",
@@ -333,6 +390,21 @@ def report(args, results: dict) -> str:
         "answer); usage-tui's answer is exact in any zone.",
         "",
     ]
+    if q.get("summary"):
+        lines += [
+            f"### `spend summary` in-process (CliRunner, `--format json`; medians of {SUMMARY_REPEAT}; "
+            "no interpreter start-up)",
+            "",
+            "| view | usage-tui ms | naive GROUP BY ms | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, v in q["summary"].items():
+            lines.append(f"| {label} | {v['ours_ms']:.1f} | {v['naive_ms']:.1f} | {v['naive_ms'] / v['ours_ms']:.0f}× |")
+        lines += ["", "usage-tui's time includes opening the store, the scope check, the query and printing JSON; "
+                  "the naive one is its two SQL queries only.", ""]
+    if not tui:
+        lines += ["### TUI", "", "TODO: not measured in this run (`--no-tui`, or usage_tui/app.py missing). "
+                  "Re-run with `--phases tui` to add it.", ""]
     if tui:
         lines += [
             "### TUI (Pilot, 120×36, same store)",
@@ -352,6 +424,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="report file (overwritten)")
     parser.add_argument("--no-tui", action="store_true", help="skip the TUI measurements")
     parser.add_argument("--phases", help="comma-separated phases to (re)run, keeping the others' last figures")
+    parser.add_argument("--repeat", type=int, default=0,
+                        help="runs of the ingest and plain-load phases (median kept; default 3, 1 above 2M records)")
     args = parser.parse_args()
     if args.phase:
         phases = {"generate": phase_generate, "ingest": phase_ingest, "plain": phase_plain,
@@ -363,11 +437,19 @@ def main() -> None:
     results = json.loads(cache.read_text()) if args.phases and cache.exists() else {}
     phases = args.phases.split(",") if args.phases else \
         ["generate", "ingest", "plain", "queries"] + ([] if args.no_tui else ["tui"])
+    results["load_before"] = os.getloadavg()
+    repeat = args.repeat if args.repeat else (3 if args.records <= 2_000_000 else 1)
     for phase in phases:
         print(f"[{datetime.now():%H:%M:%S}] {phase}…", file=sys.stderr, flush=True)
-        results[phase] = run_phase(phase, args)
+        if phase in ("ingest", "plain"):  # the two timings a ratio is made of: repeated, median kept
+            runs = [run_phase(phase, args) for _ in range(repeat)]
+            results[phase] = {**sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2],
+                              "all_seconds": [r["seconds"] for r in runs]}
+        else:
+            results[phase] = run_phase(phase, args)
         print(f"    {json.dumps(results[phase])}", file=sys.stderr, flush=True)
         cache.write_text(json.dumps(results))
+    results["load_after"] = os.getloadavg()
     write_section(args.output, args.records, report(args, results))
     print(f"wrote {args.output}", file=sys.stderr)
 
