@@ -38,6 +38,10 @@ BAD_JSON_CASES = [
     (json.dumps({**GOOD, "status": 99}), "`status` must be >= 100"),
     (json.dumps({**GOOD, "status": 600}), "`status` must be an HTTP status 100-599"),
     (json.dumps({**GOOD, "status": "200"}), "`status` must be an integer"),
+    (json.dumps({**GOOD, "prompt_tokens": 2**64}),  # past SQLite's integers: a reject, not a crash
+     "`prompt_tokens` must be <= 1_000_000_000_000, got 18_446_744_073_709_551_616"),
+    (json.dumps({**GOOD, "requests": 10**12 + 1}), "`requests` must be <= 1_000_000_000_000"),
+    (json.dumps({**GOOD, "cost_usd": 1e300}), "`cost_usd` must be <= 1_000_000_000, got 1e+300"),
     (json.dumps({**GOOD, "user": 5}), "`user` must be a string"),
     (json.dumps({**GOOD, "verdict": ["allow"]}), "`verdict` must be a string"),
 ]
@@ -47,7 +51,7 @@ def test_every_bad_kind_is_reported_with_file_line_and_reason(store, tmp_path):
     path = tmp_path / "mixed.jsonl"
     lines = [json.dumps({**GOOD, "id": "first"})]
     lines += [text for text, _ in BAD_JSON_CASES]
-    lines += ["", json.dumps({**GOOD, "id": "last", "extra": 1})]
+    lines += ["", json.dumps({**GOOD, "id": "last", "extra": 1, "prompt_tokens": 10**12, "cost_usd": 1e9})]
     path.write_text("\n".join(lines) + "\n")
     seen = []
     summary = import_path(store, str(path), on_reject=seen.append)
@@ -70,14 +74,16 @@ def test_csv_cells_are_parsed_and_empty_means_absent(store, tmp_path):
         "c2,2026-11-20T10:00:00Z,openai,gpt-4o,,1.5,3,,,\n"
         "c3,2026-11-20T10:00:00Z,openai,gpt-4o,,-2,3,,,\n"
         "c4,2026-11-20T10:00:00Z,openai,gpt-4o,,1,3,0.25,404,\n"
-        "c5,2026-11-20T10:00:00Z,openai\n")
+        "c5,2026-11-20T10:00:00Z,openai\n"
+        "c6,2026-11-20T10:00:00Z,openai,gpt-4o,,99999999999999999999,3,,,\n")
     seen = []
     summary = import_path(store, str(path), on_reject=seen.append)
-    assert (summary.imported, summary.rejected) == (2, 3)
+    assert (summary.imported, summary.rejected) == (2, 4)
     assert [(j.line, j.reason) for j in seen] == [
         (3, '`prompt_tokens` must be an integer, got "1.5"'),
         (4, "`prompt_tokens` must be >= 0, got -2"),
         (6, "expected 10 columns, found 3"),
+        (7, "`prompt_tokens` must be <= 1_000_000_000_000, got 99_999_999_999_999_999_999"),
     ]
     rows = store.conn.execute("SELECT id, user_raw, prompt_tokens, cost_logged_nano, status, metadata "
                               "FROM records ORDER BY id").fetchall()

@@ -39,6 +39,21 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     return (dt - _EPOCH) // _US
 
 
+# Upper bounds keep every sum of a store inside SQLite's 64-bit integers (costs are stored in
+# nano-dollars): a count of a trillion or a cost of a billion dollars in one record is a broken
+# line, not usage, and must be a reject rather than an overflow later.
+MAX_COUNT = 10**12
+MAX_COST_USD = 10**9
+
+
+def _bounded(name: str, number: int, minimum: int) -> int:
+    if number < minimum:
+        raise BadRecord(f"`{name}` must be >= {minimum}, got {number}")
+    if number > MAX_COUNT:
+        raise BadRecord(f"`{name}` must be <= {MAX_COUNT:_}, got {number:_}")
+    return number
+
+
 def _int_json(obj: dict, name: str, default: int, minimum: int) -> int:
     value = obj.get(name)
     if value is None:
@@ -46,9 +61,9 @@ def _int_json(obj: dict, name: str, default: int, minimum: int) -> int:
     # bool is an int in Python; "12", 1.5 and true are all bad lines (§2.1 Types)
     if type(value) is not int:
         raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}")
-    if value < minimum:
-        raise BadRecord(f"`{name}` must be >= {minimum}, got {value}")
-    return value
+    if minimum <= value <= MAX_COUNT:  # the common case, without a call
+        return value
+    return _bounded(name, value, minimum)
 
 
 def _int_csv(obj: dict, name: str, default: int, minimum: int) -> int:
@@ -59,9 +74,7 @@ def _int_csv(obj: dict, name: str, default: int, minimum: int) -> int:
         number = int(value.strip())
     except ValueError:
         raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}") from None
-    if number < minimum:
-        raise BadRecord(f"`{name}` must be >= {minimum}, got {number}")
-    return number
+    return _bounded(name, number, minimum)
 
 
 def _cost(value: Any, from_csv: bool) -> float | None:
@@ -76,6 +89,8 @@ def _cost(value: Any, from_csv: bool) -> float | None:
         raise BadRecord(f"`cost_usd` must be a number, got {json.dumps(value)}")
     if not math.isfinite(value) or value < 0:
         raise BadRecord(f"`cost_usd` must be a finite number >= 0, got {value}")
+    if value > MAX_COST_USD:
+        raise BadRecord(f"`cost_usd` must be <= {MAX_COST_USD:_}, got {value:g}")
     return float(value)
 
 
