@@ -11,8 +11,10 @@ import json
 import shutil
 import socket
 import subprocess
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -260,6 +262,13 @@ http {{
     }}
 }}
 """
+
+
+def test_the_readme_shows_the_nginx_snippet_this_test_runs():
+    conf = NGINX_CONF.split("# --- the README's snippet, verbatim ---\n")[1].split("        # --- end")[0]
+    conf = textwrap.dedent(conf.replace("{{", "{").replace("}}", "}").replace("{budget_port}", "8787"))
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"```nginx\n{conf}```" in readme
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
