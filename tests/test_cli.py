@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
+from usage_tui import store as store_module
 from usage_tui.cli import cli
 
 from .conftest import write
@@ -121,6 +123,22 @@ def test_import_exit_codes_and_summary(tmp_path, db):
     assert f"{bad}:2: malformed JSON" in result.output
     assert result.output.strip().endswith("imported 1, replaced 0, unchanged 0, rejected 1")
     assert CliRunner().invoke(cli, ["import", str(tmp_path / "none.jsonl"), "--db", db]).exit_code == 2
+
+
+def test_import_into_a_store_another_writer_holds_is_one_line_exit_2(tmp_path, db, monkeypatch):
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": "n1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m"}\n')
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        result = CliRunner().invoke(cli, ["import", str(good), "--db", db])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 2
+    assert result.output.startswith("usage-tui: error: the store is busy") and result.output.count("\n") == 1
+    assert run("import", str(good), "--db", db).exit_code == 0  # once it is free, the import runs
 
 
 def test_import_from_stdin_with_user_fill(db):

@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from .directory import DirectoryError, load_directory_file
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
 from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, WINDOWS, QuerySpec
 from .query import QueryError, ScopeError, parse_date, resolve_viewer, run_query
-from .store import Store, StoreError
+from .store import BUSY_TIMEOUT_MS, Store, StoreError
 
 EXIT_USAGE = 2
 EXIT_SCOPE = 3
@@ -70,6 +71,13 @@ def handles_errors(f):
             fail(str(exc), EXIT_SCOPE)
         except (QueryError, StoreError, DirectoryError, clock.ClockError) as exc:
             fail(str(exc))
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                fail(f"the store is busy: another process has been writing to it for over {BUSY_TIMEOUT_MS // 1000} s "
+                     f"({exc}); batches already committed are kept, try again when it is done")
+            fail(f"the store could not be used: {exc}")
+        except sqlite3.Error as exc:
+            fail(f"the store could not be used: {exc}")
 
     return wrapper
 

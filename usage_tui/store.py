@@ -31,6 +31,7 @@ from .pricing import Pricer
 
 SCHEMA_VERSION = 2
 BUCKET_US = 900_000_000  # 15 minutes in microseconds
+BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
 BUCKET_S = 900
 
 
@@ -206,7 +207,7 @@ class Store:
                 # Checkpoint every 64 MiB of WAL, not 4 MiB: an import batch rewrites the same
                 # rollup pages, so fewer checkpoints copy each page fewer times (~7% of an import).
                 conn.execute("PRAGMA wal_autocheckpoint=16384")
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keeps an import under 200 MB RSS
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
