@@ -306,6 +306,8 @@ def phase_tui(n: int) -> dict:
             while not app.settled:  # the first answer is on screen: table and plot drawn
                 await pilot.pause(0.002)
             cold = time.perf_counter() - start
+            await pilot.pause(0.2)  # the first view's own timing lands after its paint
+            app.timings.clear()
             presses = []
             for key in ["m", "g", "w", "3", "g", "m", "w", "1", "m", "g"] * 2:
                 before = app.result
@@ -314,9 +316,14 @@ def phase_tui(n: int) -> dict:
                 while app.result is before or not app.settled:
                     await pilot.pause(0.002)
                 presses.append((time.perf_counter() - t) * 1000)
+            # The app's own measure: from the key's handler asking for the view to the refresh
+            # that painted it (Pilot's press adds its own wait for the app to go idle, ~50 ms).
+            inner = sorted(x * 1000 for x in app.timings)
         presses.sort()
         return {"cold_start_s": cold, "key_p50_ms": statistics.median(presses),
-                "key_p95_ms": presses[int(0.95 * (len(presses) - 1))], "key_max_ms": presses[-1]}
+                "key_p95_ms": presses[int(0.95 * (len(presses) - 1))], "key_max_ms": presses[-1],
+                "app_p50_ms": statistics.median(inner), "app_p95_ms": inner[int(0.95 * (len(inner) - 1))],
+                "app_max_ms": inner[-1], "app_n": len(inner)}
 
     return asyncio.run(measure())
 
@@ -409,9 +416,17 @@ def report(args, results: dict) -> str:
         lines += [
             "### TUI (Pilot, 120×36, same store)",
             "",
-            f"Cold start to first full paint: {tui['cold_start_s'] * 1000:.0f} ms. "
-            f"Key press → repainted table and plot: p50 {tui['key_p50_ms']:.0f} ms, p95 {tui['key_p95_ms']:.0f} ms, "
-            f"max {tui['key_max_ms']:.0f} ms (20 presses of m, g, w, 1, 3).",
+            f"Cold start to first full paint: {tui['cold_start_s'] * 1000:.0f} ms. 20 presses of m, g, w, 1, 3:",
+            "",
+            "| key press → repainted table and plot | p50 ms | p95 ms | max ms |",
+            "|---|---:|---:|---:|",
+        ]
+        if "app_p50_ms" in tui:
+            lines.append(f"| the app's own clock: key handler → refresh that painted the view | {tui['app_p50_ms']:.0f} | "
+                         f"{tui['app_p95_ms']:.0f} | {tui['app_max_ms']:.0f} |")
+        lines += [
+            f"| Pilot, outside: `press` → new result on screen (includes Pilot's idle wait) | "
+            f"{tui['key_p50_ms']:.0f} | {tui['key_p95_ms']:.0f} | {tui['key_max_ms']:.0f} |",
             "",
         ]
     return "\n".join(lines)

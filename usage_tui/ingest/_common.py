@@ -40,16 +40,6 @@ def is_single_document(head: str) -> bool:
         return True
 
 
-def documents_in_head(head: str) -> list[Any]:
-    """The first few records of a head, whatever the layout (for format detection)."""
-    if is_single_document(head):
-        doc = whole_document(head)
-        if doc is None:  # longer than the head: look at the start of the first element
-            return []
-        return doc[:5] if isinstance(doc, list) else [doc]
-    return [v for v in first_objects(head)]
-
-
 def read_documents(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
     """(line or element number, raw text, value) for a JSON document (an array yields its
     elements, numbered from 1) or for each line of JSON lines. Malformed JSON → (n, raw, BadRecord)."""
