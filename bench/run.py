@@ -40,7 +40,9 @@ def peak_rss_mb() -> float:
 
 def run_phase(phase: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--phase", phase, "--records", str(args.records)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "USAGE_TUI_NOW": NOW})
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "USAGE_TUI_NOW": NOW})
+    if out.returncode:
+        sys.exit(f"phase {phase} failed (exit {out.returncode}):\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -336,17 +338,47 @@ def machine() -> str:
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
 
 
+def targets(results: dict) -> list[str]:
+    """The issue's targets against this run's figures."""
+    ing, plain, q, tui = results["ingest"], results["plain"], results["queries"], results.get("tui")
+    s = q["sample"]
+    rows = [
+        ("view refresh p95 (whole mix)", "≤ 20 ms", f"{q['views']['all']['p95']:.1f} ms", q["views"]["all"]["p95"] <= 20),
+        ("faster than DuckDB's scan (p50)", "≥ 3×", f"{s['duckdb']['p50'] / s['ours']['p50']:.0f}×",
+         s["duckdb"]["p50"] / s["ours"]["p50"] >= 3),
+        ("faster than the naive GROUP BY (p50)", "≥ 100×", f"{s['naive']['p50'] / s['ours']['p50']:.0f}×",
+         s["naive"]["p50"] / s["ours"]["p50"] >= 100),
+        ("import time / plain load time", "≤ 1.5×", f"{ing['seconds'] / plain['seconds']:.2f}×",
+         ing["seconds"] / plain["seconds"] <= 1.5),
+        ("peak RSS (import, queries)", "≤ 200 MB", f"{ing['peak_rss_mb']:.0f} MB, {q['peak_rss_mb_queries']:.0f} MB",
+         max(ing["peak_rss_mb"], q["peak_rss_mb_queries"]) <= 200),
+    ]
+    if q.get("summary"):
+        worst = min(v["naive_ms"] / v["ours_ms"] for v in q["summary"].values())
+        rows.append(("`spend summary` vs the naive query (slowest view)", "≥ 50×", f"{worst:.0f}×", worst >= 50))
+    if tui:
+        rows.append(("TUI cold start to first paint", "≤ 1 s", f"{tui['cold_start_s'] * 1000:.0f} ms",
+                     tui["cold_start_s"] <= 1))
+        if "app_p95_ms" in tui:
+            rows.append(("key press → repaint, p95 (app's clock)", "≤ 100 ms", f"{tui['app_p95_ms']:.0f} ms",
+                         tui["app_p95_ms"] <= 100))
+    out = ["### Targets", "", "| target | goal | this run | met |", "|---|---|---:|---|"]
+    out += [f"| {name} | {goal} | {value} | {'yes' if ok else '**no**'} |" for name, goal, value, ok in rows]
+    return [*out, ""]
+
+
 def report(args, results: dict) -> str:
     ing, plain, q, tui = results["ingest"], results["plain"], results["queries"], results.get("tui")
     s = q["sample"]
     lines = [
         f"## {args.records:,} records",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}. `python bench/run.py --records {args.records}`.",
+        f"Run {results.get('finished_at') or f'{datetime.now(UTC):%Y-%m-%d %H:%M}'} UTC on {machine()}. `python bench/run.py --records {args.records}`.",
         "Every baseline ran in the same run, on the same records. Load average (1 min) before/after the run: "
         f"{results.get('load_before', [0])[0]:.2f} / {results.get('load_after', [0])[0]:.2f} "
         "(other work on the machine makes the timings noisy).",
         "",
+        *targets(results),
         "### Ingest (native JSONL, time-ordered, demo directory loaded)",
         "",
         "| what | seconds | records/s | ratio to plain load |",
@@ -363,7 +395,8 @@ def report(args, results: dict) -> str:
     plain_runs = ", ".join(f"{x:.1f}" for x in plain.get("all_seconds", [plain["seconds"]]))
     lines += [
         "",
-        f"Medians of {len(ing.get('all_seconds', [1]))} runs (import: {runs} s; plain load: {plain_runs} s). "
+        (f"Medians of {len(ing['all_seconds'])} runs (import: {runs} s; plain load: {plain_runs} s). "
+         if len(ing.get("all_seconds", [])) > 1 else "One run of each. ") +
         f"Store size: {ing['bytes_per_record']:.0f} bytes per record (records + rollups). "
         f"Peak RSS during import: {ing['peak_rss_mb']:.0f} MB (plain load: {plain['peak_rss_mb']:.0f} MB). "
         f"Import said: `{ing['summary']}`.",
@@ -439,6 +472,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="report file (overwritten)")
     parser.add_argument("--no-tui", action="store_true", help="skip the TUI measurements")
     parser.add_argument("--phases", help="comma-separated phases to (re)run, keeping the others' last figures")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite this record count's section from the last figures, running nothing")
     parser.add_argument("--repeat", type=int, default=0,
                         help="runs of the ingest and plain-load phases (median kept; default 3, 1 above 2M records)")
     args = parser.parse_args()
@@ -449,10 +484,12 @@ def main() -> None:
         return
     # Each phase's figures are kept in bench/data/, so `--phases tui` can add to an earlier run.
     cache = DATA / f"results-{args.records}.json"
-    results = json.loads(cache.read_text()) if args.phases and cache.exists() else {}
-    phases = args.phases.split(",") if args.phases else \
+    keep = args.phases or args.report_only
+    results = json.loads(cache.read_text()) if keep and cache.exists() else {}
+    phases = [] if args.report_only else args.phases.split(",") if args.phases else \
         ["generate", "ingest", "plain", "queries"] + ([] if args.no_tui else ["tui"])
-    results["load_before"] = os.getloadavg()
+    if phases:
+        results["load_before"] = os.getloadavg()
     repeat = args.repeat if args.repeat else (3 if args.records <= 2_000_000 else 1)
     for phase in phases:
         print(f"[{datetime.now():%H:%M:%S}] {phase}…", file=sys.stderr, flush=True)
@@ -464,7 +501,10 @@ def main() -> None:
             results[phase] = run_phase(phase, args)
         print(f"    {json.dumps(results[phase])}", file=sys.stderr, flush=True)
         cache.write_text(json.dumps(results))
-    results["load_after"] = os.getloadavg()
+    if phases:
+        results["load_after"] = os.getloadavg()
+        results["finished_at"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+        cache.write_text(json.dumps(results))
     write_section(args.output, args.records, report(args, results))
     print(f"wrote {args.output}", file=sys.stderr)
 
