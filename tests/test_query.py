@@ -216,6 +216,23 @@ def test_series_from_day_tables_moves_each_edge_to_its_bucket(store, tz, cut):
     assert out["totals"]["cost_usd"] == 62
 
 
+def test_series_from_day_tables_when_two_edges_round_to_the_same_utc_midnight(store):
+    # Pacific/Auckland, DST from 2026-09-27 (+12 -> +13): the 23-hour day runs from
+    # 2026-09-26T12:00Z to 2026-09-27T11:00Z, and both of its edges are nearest to the UTC
+    # midnight of the 27th. Days: [25th 12:00Z, 26th 12:00Z), [26th 12:00Z, 27th 11:00Z),
+    # [27th 11:00Z, 28th 11:00Z).
+    rows = [("2026-09-25T11:59:00Z", 1), ("2026-09-25T12:00:00Z", 2), ("2026-09-26T00:00:00Z", 4),
+            ("2026-09-26T11:59:00Z", 8), ("2026-09-26T12:00:00Z", 16), ("2026-09-27T00:00:00Z", 32),
+            ("2026-09-27T10:59:00Z", 64), ("2026-09-27T11:00:00Z", 128), ("2026-09-28T10:59:00Z", 256),
+            ("2026-09-28T11:00:00Z", 512)]
+    write(store, *({"id": str(i), "ts": ts, "provider": "p", "model": "m", "user": "alice", "cost_usd": float(c)}
+                   for i, (ts, c) in enumerate(rows)))
+    spec = QuerySpec("alice", tz="Pacific/Auckland", since=D("2026-09-26"), until=D("2026-09-28"))
+    assert series_day_pieces(plan_query(spec, store.directory())) is not None
+    out = both_paths(store, tz="Pacific/Auckland", since=D("2026-09-26"), until=D("2026-09-28"))
+    assert [s["value"] for s in out["series"]] == [2 + 4 + 8, 16 + 32 + 64, 128 + 256]
+
+
 # -- errors and scopes ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kw, error", [
     ({"scope": "org", "viewer": "bob"}, ScopeError),
@@ -264,6 +281,7 @@ def test_series_sql_binds_the_focus_and_edges():
 
 # -- property: the engine equals the independent reference ---------------------------------------------
 TZS = ["Europe/Berlin", "UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Australia/Lord_Howe",
+       "Pacific/Auckland",
        "America/St_Johns"]
 TIMES = st.builds(
     lambda day, minute, suffix: f"2026-10-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00{suffix}",

@@ -94,7 +94,11 @@ async def settle(pilot, timeout: float = 10.0) -> None:
     while time.monotonic() < deadline:
         await pilot.pause(0.01)
         busy = [w for w in app.workers if w.group in ("query", "budget", "export") and w.is_running]
-        if app.settled and not busy:
+        # Keys typed into the search box reach the view through Input.Changed and a debounce
+        # timer; on a loaded machine `settled` can be read before that timer is even set.
+        boxes = app.query(SearchInput)
+        typed = boxes.first().value.strip() if boxes else app.filters.search
+        if app.settled and not busy and typed == app.filters.search:
             await pilot.pause()
             return
     raise AssertionError("the view did not settle")
@@ -592,6 +596,21 @@ async def test_refreshes_when_another_process_writes(demo_db):
                 break
         assert app.result.totals.requests == before + 1
         assert "brand-new" in app.query_one(BreakdownTable).keys
+
+
+async def test_answers_arriving_while_the_app_closes_are_dropped(demo_db):
+    # A budget or query answer can arrive after the widgets are gone (the app is closing); it
+    # must not raise NoMatches. Removing the widgets stands in for the teardown.
+    app = make_app(demo_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        result, directory = app.result, app.directory
+        await app.query_one(Sidebar).remove()
+        await app.query_one(TrendPlot).remove()
+        app.post_message(app_module.BudgetLoaded(None))
+        app.post_message(app_module.QueryFinished(app._request, app.filters, result, directory))
+        await pilot.pause(0.1)
+        assert app.return_code is None and app.is_running
 
 
 async def test_loading_indicator_only_when_slow(demo_db, monkeypatch):

@@ -23,6 +23,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -264,6 +265,8 @@ class UsageApp(App):
     def show_result(self, message: QueryFinished) -> None:
         if message.request != self._request:
             return  # an answer to a view the user already left
+        if not self.query(TrendPlot):
+            return  # the app is closing: its widgets are gone
         self._applied = message.request
         self._stop_loading()
         self.filters = message.filters
@@ -358,7 +361,11 @@ class UsageApp(App):
 
     @on(BudgetLoaded)
     def show_budget(self, message: BudgetLoaded) -> None:
-        self.query_one(BudgetPanel).update_status(message.status)
+        try:
+            panel = self.query_one(BudgetPanel)
+        except NoMatches:  # a worker's answer arriving while the app closes: nothing to show it in
+            return
+        panel.update_status(message.status)
 
     @on(BudgetPanel.WindowEnded)
     def budget_window_ended(self) -> None:
