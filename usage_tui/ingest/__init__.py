@@ -209,7 +209,9 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
 
     def flush() -> None:
         settle()
-        pending.append((writer.submit(store.write_batch, batch.copy(), source_id, rejects.copy()), raw.tell()))
+        # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
+        position = raw.tell() if file != "-" else 0
+        pending.append((writer.submit(store.write_batch, batch.copy(), source_id, rejects.copy()), position))
         batch.clear()
         rejects.clear()
 
