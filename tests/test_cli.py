@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -89,8 +91,31 @@ def test_bad_input_exits_2_with_one_line(db, args, message):
     assert result.output.count("\n") == 1
 
 
-def test_unknown_grouping_is_a_usage_error(db):
-    assert CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--group-by", "colour"]).exit_code == 2
+@pytest.mark.parametrize("args, message", [
+    (["spend", "summary", "--group-by", "colour"],
+     "usage-tui: error: Invalid value for '--group-by': 'colour' is not one of"),
+    (["spend", "summary", "--format", "xml"], "usage-tui: error: Invalid value for '--format'"),
+    (["spend", "summary", "--bogus"], "usage-tui: error: No such option '--bogus'."),
+    (["budget", "check"], "usage-tui: error: Missing argument 'USER'. (see usage-tui budget check --help)"),
+    (["budget", "set", "bob", "--limit-usd", "5", "--window", "yearly"],
+     "usage-tui: error: Invalid value for '--window'"),
+])
+def test_usage_errors_are_one_line_exit_2(db, args, message):
+    # §3: every error is one line on stderr, click's own usage errors included.
+    result = CliRunner().invoke(cli, [*args, "--db", db], prog_name="usage-tui")
+    assert result.exit_code == 2
+    assert result.output.startswith(message) and result.output.count("\n") == 1, result.output
+
+
+def test_options_before_the_command_apply_to_it(db):
+    # `usage-tui --db X --as bob spend summary` is the same as giving them after the command.
+    before = run("--db", db, "--as", "bob", "spend", "summary", "--format", "json")
+    after = run("spend", "summary", "--db", db, "--as", "bob", "--format", "json")
+    assert before.exit_code == 0 and before.output == after.output
+    assert json.loads(before.output)["viewer"] == "bob"
+    # the command's own option wins
+    own = json.loads(run("--db", db, "--as", "bob", "spend", "summary", "--as", "alice", "--format", "json").output)
+    assert own["viewer"] == "alice"
 
 
 @pytest.mark.parametrize("args", [["--scope", "org"], ["--scope", "team", "--team", "platform"]])
@@ -139,6 +164,17 @@ def test_import_into_a_store_another_writer_holds_is_one_line_exit_2(tmp_path, d
     assert result.exit_code == 2
     assert result.output.startswith("usage-tui: error: the store is busy") and result.output.count("\n") == 1
     assert run("import", str(good), "--db", db).exit_code == 0  # once it is free, the import runs
+
+
+def test_import_from_a_real_pipe(db):
+    # `zcat big.jsonl.gz | usage-tui import -`: stdin is a pipe, which cannot seek or tell.
+    lines = "".join(f'{{"id": "p{i}", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m"}}\n'
+                    for i in range(3)) + "not json\n"
+    proc = subprocess.run([sys.executable, "-m", "usage_tui", "import", "-", "--db", db], input=lines,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.strip() == "imported 3, replaced 0, unchanged 0, rejected 1"
+    assert proc.stderr.strip() == "<stdin>:4: malformed JSON: Expecting value"
 
 
 def test_import_from_stdin_with_user_fill(db):

@@ -82,7 +82,43 @@ def handles_errors(f):
     return wrapper
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+def _usage_error(exc: click.UsageError) -> None:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc  # a group named without its command: click shows the group's help
+    hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+    fail(f"{exc.format_message()}{hint}")
+
+
+class OneLineErrorsGroup(click.Group):
+    """Usage errors as one line on stderr and exit 2, like every other error (§3), instead of
+    click's block of usage, hint and message. Only the top group needs it: the commands below
+    are parsed inside its invoke."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            _usage_error(exc)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            _usage_error(exc)
+
+
+def _defaults_for(command: click.Command, values: dict) -> dict:
+    """A click default_map giving every command below `command` these option values, where it
+    has the option (so `usage-tui --db X spend summary` uses X, as `spend summary --db X` does)."""
+    names = {p.name for p in command.params}
+    found: dict = {k: v for k, v in values.items() if k in names}
+    for name, sub in getattr(command, "commands", {}).items():
+        found[name] = _defaults_for(sub, values)
+    return found
+
+
+@click.group(cls=OneLineErrorsGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @db_option
 @viewer_option
 @click.version_option(package_name="usage-tui")
@@ -90,9 +126,13 @@ def handles_errors(f):
 def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
     """usage-tui: a keyboard-driven cost explorer for attributed AI usage.
 
-    With no command, opens the TUI (building the demo store on first run).
+    With no command, opens the TUI (building the demo store on first run). --db and --as given
+    here apply to the command that follows too.
     """
     if ctx.invoked_subcommand is not None:
+        given = {k: v for k, v in (("db", db), ("as_user", as_user)) if v is not None}
+        if given:
+            ctx.default_map = {**(ctx.default_map or {}), **_defaults_for(ctx.command, given)}
         return
     path = db or default_db()
     if not path.exists():
