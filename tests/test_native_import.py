@@ -24,6 +24,7 @@ BAD_JSON_CASES = [
     (json.dumps({**GOOD, "ts": "yesterday"}), "`ts` must be an ISO 8601 timestamp"),
     (json.dumps({**GOOD, "ts": "2026-11-31T10:00:00Z"}), "`ts` is not a valid timestamp"),
     (json.dumps({**GOOD, "ts": "2026-11-20"}), "`ts` must be an ISO 8601 timestamp with a time"),
+    (json.dumps({**GOOD, "ts": "1970-01-01T00:59:59+01:00"}), "`ts` is before 1970-01-01T00:00:00Z"),
     (json.dumps({**GOOD, "prompt_tokens": "12"}), '`prompt_tokens` must be an integer, got "12"'),
     (json.dumps({**GOOD, "completion_tokens": 1.5}), "`completion_tokens` must be an integer, got 1.5"),
     (json.dumps({**GOOD, "cached_input_tokens": True}), "`cached_input_tokens` must be an integer, got true"),

@@ -230,7 +230,7 @@ def series_sql(plan: Plan) -> tuple[str, list]:
 def series_day_pieces(plan: Plan) -> tuple[list[int], list[int], list[tuple[int, int]]] | None:
     """The series from the day tables: each bucket edge (in quarter-hours) is moved to the
     nearest UTC midnight, whole days are read from the day tables, and the quarter-hours
-    between an edge and its midnight (at most 12 hours each; 4 per edge in Berlin) are read
+    between an edge and its midnight (at most 12 hours each; 1-2 hours in Berlin) are read
     from the quarter-hour tables, to be moved to the bucket they belong to. Sums are exact, so
     this equals reading every quarter-hour (2,880 rows for 30 days; ~150 this way).
     Returns (edges, midnights, ranges), or None where this does not apply."""

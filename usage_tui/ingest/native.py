@@ -36,7 +36,11 @@ def parse_ts(value: Any, name: str = "ts") -> int:
         raise BadRecord(f"`{name}` is not a valid timestamp: {json.dumps(value)}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return (dt - _EPOCH) // _US
+    us = (dt - _EPOCH) // _US
+    if us < 0:  # the rollups number quarter-hours and days from the epoch, and SQLite's integer
+        # division truncates toward zero: a negative time would land in the wrong bucket
+        raise BadRecord(f"`{name}` is before 1970-01-01T00:00:00Z: {json.dumps(value)}")
+    return us
 
 
 # Upper bounds keep every sum of a store inside SQLite's 64-bit integers (costs are stored in
