@@ -23,7 +23,6 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -206,6 +205,11 @@ class UsageApp(App):
         self._stopping.set()  # lets the polling thread end now, not at its next tick
 
     @property
+    def _widgets_gone(self) -> bool:
+        """A worker's answer can arrive after the widgets are gone (the app is closing)."""
+        return not self.query(TrendPlot)
+
+    @property
     def settled(self) -> bool:
         """True when the screen shows the last view asked for (nothing queued or in flight)."""
         return self.result is not None and self._applied == self._request and self._search_timer is None
@@ -265,8 +269,8 @@ class UsageApp(App):
     def show_result(self, message: QueryFinished) -> None:
         if message.request != self._request:
             return  # an answer to a view the user already left
-        if not self.query(TrendPlot):
-            return  # the app is closing: its widgets are gone
+        if self._widgets_gone:
+            return
         self._applied = message.request
         self._stop_loading()
         self.filters = message.filters
@@ -361,11 +365,8 @@ class UsageApp(App):
 
     @on(BudgetLoaded)
     def show_budget(self, message: BudgetLoaded) -> None:
-        try:
-            panel = self.query_one(BudgetPanel)
-        except NoMatches:  # a worker's answer arriving while the app closes: nothing to show it in
-            return
-        panel.update_status(message.status)
+        if not self._widgets_gone:
+            self.query_one(BudgetPanel).update_status(message.status)
 
     @on(BudgetPanel.WindowEnded)
     def budget_window_ended(self) -> None:

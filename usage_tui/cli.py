@@ -71,12 +71,10 @@ def handles_errors(f):
             fail(str(exc), EXIT_SCOPE)
         except (QueryError, StoreError, DirectoryError, clock.ClockError) as exc:
             fail(str(exc))
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
                 fail(f"the store is busy: another process has been writing to it for over {BUSY_TIMEOUT_MS // 1000} s "
                      f"({exc}); batches already committed are kept, try again when it is done")
-            fail(f"the store could not be used: {exc}")
-        except sqlite3.Error as exc:
             fail(f"the store could not be used: {exc}")
 
     return wrapper

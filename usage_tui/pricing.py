@@ -56,22 +56,10 @@ class _Resolved:
         self.has_write = self.prices["cache_write_mtok"] is not None
 
     def cost_usd(self, uncached: int, cache_read: int, cache_write: int, output: int) -> float:
-        if self.fast_ok and self.flat is not None and (cache_read == 0 or self.has_read) and (
-            cache_write == 0 or self.has_write
-        ):
-            r_in, r_read, r_write, r_out = self.flat  # same arithmetic as below, rates precomputed
-            return (uncached * r_in + cache_read * r_read + cache_write * r_write + output * r_out) / 1_000_000
         total_input = uncached + cache_read + cache_write
-        p = self.prices
-        if self.fast_ok and (cache_read == 0 or p["cache_read_mtok"] is not None) and (
-            cache_write == 0 or p["cache_write_mtok"] is not None
-        ):
-            return (
-                uncached * _rate(p["input_mtok"], total_input)
-                + cache_read * _rate(p["cache_read_mtok"], total_input)
-                + cache_write * _rate(p["cache_write_mtok"], total_input)
-                + output * _rate(p["output_mtok"], total_input)
-            ) / 1_000_000
+        if self.fast_ok and (cache_read == 0 or self.has_read) and (cache_write == 0 or self.has_write):
+            r_in, r_read, r_write, r_out = self.flat or [_rate(self.prices[k], total_input) for k in _FAST_KEYS]
+            return (uncached * r_in + cache_read * r_read + cache_write * r_write + output * r_out) / 1_000_000
         usage = Usage(input_tokens=total_input, cache_read_tokens=cache_read,
                       cache_write_tokens=cache_write, output_tokens=output)
         return float(self.model_price.calc_price(usage)["total_price"])
@@ -90,15 +78,15 @@ class Pricer:
         found = self._cache.get(key, self)  # self: not resolved yet (None is "no price")
         if found is not self:
             return found
-        if key not in self._cache:
-            when = datetime.fromtimestamp(day * 86_400 + 43_200, UTC)
-            try:
-                found = calc_price(Usage(input_tokens=0), model_ref=model, provider_id=provider,
-                                   genai_request_timestamp=when)
-                self._cache[key] = _Resolved(found.model_price)
-            except LookupError:
-                self._cache[key] = None
-        return self._cache[key]
+        when = datetime.fromtimestamp(day * 86_400 + 43_200, UTC)
+        try:
+            price = calc_price(Usage(input_tokens=0), model_ref=model, provider_id=provider,
+                               genai_request_timestamp=when)
+            resolved = _Resolved(price.model_price)
+        except LookupError:
+            resolved = None
+        self._cache[key] = resolved
+        return resolved
 
     def cost_usd(self, r: Record) -> float | None:
         """The cost of a record without a logged cost, or None when no price is known."""

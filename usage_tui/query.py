@@ -171,15 +171,22 @@ def rollup_pieces(start_q: int, end_q: int) -> list[tuple[str, int, int]]:
     return pieces
 
 
-def _rollup_select(plan: Plan, columns: str, suffix: str, start: int, end: int, dim: int) -> tuple[str, list]:
-    table, scope_col = ROLLUPS[plan.spec.scope]
-    clauses, params = [], []
-    if scope_col:
-        clauses.append(f"{scope_col} = ?")
-        params.append(plan.scope_value)
-    clauses += ["dim = ?", "bucket >= ?", "bucket < ?"]
-    params += [dim, start, end]
-    return f"SELECT {columns} FROM {table}{suffix} WHERE " + " AND ".join(clauses), params
+def _rollup_union(scope: str, scope_value: str | None, columns: str, dim: int,
+                  pieces: list[tuple[str, int, int]], focus: str | None = None) -> tuple[str, list]:
+    """`columns` of one scope's rollup rows of grouping `dim` (and row key `focus`), one SELECT
+    per (table suffix, from, to) piece joined by UNION ALL, every value bound."""
+    table, scope_col = ROLLUPS[scope]
+    parts, params = [], []
+    for suffix, start, end in pieces:
+        clauses = [f"{scope_col} = ?"] if scope_col else []
+        params += [scope_value] if scope_col else []
+        clauses += ["dim = ?", "bucket >= ?", "bucket < ?"]
+        params += [dim, start, end]
+        if focus is not None:
+            clauses.append("key = ?")
+            params.append(focus)
+        parts.append(f"SELECT {columns} FROM {table}{suffix} WHERE " + " AND ".join(clauses))
+    return " UNION ALL ".join(parts), params
 
 
 def _records_where(plan: Plan) -> tuple[str, list]:
@@ -194,14 +201,10 @@ def _records_where(plan: Plan) -> tuple[str, list]:
 def rows_sql(plan: Plan) -> tuple[str, list]:
     """Totals per row key over the whole range."""
     if plan.use_rollups:
-        parts, params = [], []
-        dim = GROUPINGS.index(plan.spec.group_by)
-        start_q, end_q = plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US
-        for suffix, start, end in rollup_pieces(start_q, end_q):
-            sql, args = _rollup_select(plan, f"key, {', '.join(SUM_COLUMNS)}", suffix, start, end, dim)
-            parts.append(sql)
-            params += args
-        return f"SELECT key, {_TOTAL_SELECT} FROM ({' UNION ALL '.join(parts)}) GROUP BY key", params
+        pieces = rollup_pieces(plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US)
+        sql, params = _rollup_union(plan.spec.scope, plan.scope_value, f"key, {', '.join(SUM_COLUMNS)}",
+                                    GROUPINGS.index(plan.spec.group_by), pieces)
+        return f"SELECT key, {_TOTAL_SELECT} FROM ({sql}) GROUP BY key", params
     where, params = _records_where(plan)
     col = DIM_COLUMNS[plan.spec.group_by]
     return f"SELECT COALESCE({col}, '') AS k, {_RECORD_TOTALS} {where} GROUP BY k", params
@@ -213,11 +216,9 @@ def series_sql(plan: Plan) -> tuple[str, list]:
     if plan.use_rollups:
         dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
         inner = [e // BUCKET_US for e in plan.edges_us[1:-1]]
-        sql, params = _rollup_select(plan, f"{_bucket_case('bucket', len(inner))} AS b, {_TOTAL_SELECT}", "",
-                                     plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US, dim)
-        if focus is not None:
-            sql += " AND key = ?"
-            params.append(focus)
+        sql, params = _rollup_union(plan.spec.scope, plan.scope_value,
+                                    f"{_bucket_case('bucket', len(inner))} AS b, {_TOTAL_SELECT}", dim,
+                                    [("", plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US)], focus)
         return f"{sql} GROUP BY b", inner + params
     where, params = _records_where(plan)
     if focus is not None:
@@ -252,20 +253,10 @@ def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
     focus = plan.focus_key
     dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
     columns = f"bucket, {', '.join(SUM_COLUMNS)}"
-    statements = []
-    for suffix, pieces in ((DAY_SUFFIX, [(midnights[0] // DAY_BUCKETS, midnights[-1] // DAY_BUCKETS)]),
-                           ("", ranges)):
-        parts, params = [], []
-        for start, end in pieces:
-            sql, args = _rollup_select(plan, columns, suffix, start, end, dim)
-            if focus is not None:
-                sql += " AND key = ?"
-                args.append(focus)
-            parts.append(sql)
-            params += args
-        if parts:
-            statements.append((suffix == DAY_SUFFIX, " UNION ALL ".join(parts), params))
-    return statements
+    days = [(DAY_SUFFIX, midnights[0] // DAY_BUCKETS, midnights[-1] // DAY_BUCKETS)]
+    quarters = [("", start, end) for start, end in ranges]
+    return [(pieces is days, *_rollup_union(plan.spec.scope, plan.scope_value, columns, dim, pieces, focus))
+            for pieces in (days, quarters) if pieces]
 
 
 def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
@@ -353,8 +344,6 @@ def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
     if start_us % BUCKET_US or end_us % BUCKET_US:
         sql = "SELECT SUM(cost_nano) FROM records WHERE user = ? AND ts_us >= ? AND ts_us < ?"
         return store.conn.execute(sql, (user, start_us, end_us)).fetchone()[0] or 0
-    total = 0
-    for suffix, start, end in rollup_pieces(start_us // BUCKET_US, end_us // BUCKET_US):
-        sql = f"SELECT SUM(cost_nano) FROM roll_user{suffix} WHERE user = ? AND dim = ? AND bucket >= ? AND bucket < ?"
-        total += store.conn.execute(sql, (user, TOTAL_DIM, start, end)).fetchone()[0] or 0
-    return total
+    sql, params = _rollup_union("personal", user, "cost_nano", TOTAL_DIM,
+                                rollup_pieces(start_us // BUCKET_US, end_us // BUCKET_US))
+    return store.conn.execute(f"SELECT SUM(cost_nano) FROM ({sql})", params).fetchone()[0] or 0

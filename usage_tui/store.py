@@ -32,7 +32,6 @@ from .pricing import Pricer
 SCHEMA_VERSION = 2
 BUCKET_US = 900_000_000  # 15 minutes in microseconds
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
-BUCKET_S = 900
 
 
 class StoreError(Exception):
@@ -129,9 +128,6 @@ DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team":
                "agent": "agent", "key": "key", "verdict": "verdict"}
 # One more pseudo-grouping with the single key '': the totals, for graphs of a whole scope.
 TOTAL_DIM = len(GROUPINGS)
-_DIM_CASE = "CASE d.dim " + " ".join(
-    f"WHEN {i} THEN COALESCE(r.{DIM_COLUMNS[g]}, '')" for i, g in enumerate(GROUPINGS)) + " ELSE '' END"
-_DIMS_CTE = "WITH d(dim) AS (VALUES " + ", ".join(f"({i})" for i in range(TOTAL_DIM + 1)) + ")"
 # The signed sums of a set of records `r`, named as the rollup columns.
 _SUM_SELECT = (
     "? * SUM(r.requests) AS requests, ? * SUM(r.prompt_tokens) AS prompt_tokens, "
@@ -153,6 +149,7 @@ _RECORD_INPUT_COLUMNS = (
 
 
 _DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", *ROLLUP_TABLES)}
+_BUSY_TIMEOUT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"  # PRAGMA takes no parameters
 
 
 def _attribution(a: str) -> tuple[str, str]:
@@ -164,6 +161,65 @@ def _attribution(a: str) -> tuple[str, str]:
     team = (f"COALESCE({a}.team_raw, (SELECT team FROM dir_keys WHERE id = {a}.key), "
             f"(SELECT primary_team FROM dir_users WHERE id = {user}))")
     return user, team
+
+
+# Constant statements (column lists and attribution SQL, no values), built once.
+_REATTRIBUTE_RECORDS = "UPDATE records SET user = {}, team = {}".format(*_attribution("records"))
+_STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
+                 f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
+_STAGE_INSERT = (f"INSERT INTO stage ({', '.join(_RECORD_INPUT_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})")
+_STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*_attribution("stage"))
+_STAGE_COLUMNS = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
+_STAGE_TO_RECORDS = f"INSERT OR REPLACE INTO records ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM stage"
+
+
+def _agg_statement(source: str, where: str) -> str:
+    """The records of `source` matching `where` (constant SQL on `r`), summed per quarter-hour
+    and every dimension into temp.agg; the 7 `?` are the sign (+1 adds, -1 subtracts)."""
+    return (f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
+            f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
+
+
+def _fan_out_statements() -> tuple[str, ...]:
+    """temp.agg → every rollup table (3 scopes × 2 granularities), added to what is there.
+
+    The crossing with the 8 groupings is the costly step, so it is done once, into temp.fine
+    keyed by (grouping, bucket, user, team, row key); each scope and granularity then sums that
+    smaller table (crossing agg 6 times cost ~60% of an import)."""
+    statements = [
+        "DROP TABLE IF EXISTS temp.fine",
+        f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
+    ]
+    for dim in range(TOTAL_DIM + 1):  # one plain GROUP BY per grouping: cheaper than a CASE
+        key = f"COALESCE(r.{DIM_COLUMNS[GROUPINGS[dim]]}, '')" if dim < TOTAL_DIM else "''"
+        statements.append(
+            f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
+            f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
+    # The same by UTC day, for the day tables: a few times smaller again.
+    statements += ["DROP TABLE IF EXISTS temp.fine_day",
+                   f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_BUCKETS} AS bucket, "
+                   f"r.user AS user, r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM temp.fine r "
+                   "GROUP BY 1, 2, 3, 4, 5"]
+    for table, scope_col in ROLLUPS.values():
+        scope_select = f"r.{scope_col}, " if scope_col else ""
+        scope_insert = f"{scope_col}, " if scope_col else ""
+        group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
+        for suffix, source in (("", "temp.fine"), (DAY_SUFFIX, "temp.fine_day")):
+            statements.append(
+                f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
+                f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, r.bucket, r.key, {_AGG_SUMS} "
+                f"FROM {source} r WHERE true GROUP BY {group} "
+                f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
+            )
+    statements += ["DROP TABLE temp.fine", "DROP TABLE temp.fine_day"]
+    return tuple(statements)
+
+
+_FAN_OUT = _fan_out_statements()
+# The rollup rebuild as one SQL script (no parameters: sign 1), for migrations.
+_REBUILD_SCRIPT = "; ".join([*(_DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_statement("records", "1")
+                             .replace("?", "1"), *_FAN_OUT, "DROP TABLE temp.agg"])
 
 
 def fingerprint(values: tuple) -> int:
@@ -207,7 +263,7 @@ class Store:
                 # Checkpoint every 64 MiB of WAL, not 4 MiB: an import batch rewrites the same
                 # rollup pages, so fewer checkpoints copy each page fewer times (~7% of an import).
                 conn.execute("PRAGMA wal_autocheckpoint=16384")
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # a constant: PRAGMA takes no parameters
+            conn.execute(_BUSY_TIMEOUT)
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keeps an import under 200 MB RSS
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -256,7 +312,7 @@ class Store:
             raise StoreError(f"{self.path}: store needs an upgrade; open it once without read-only")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
         script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
-        rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else self._rebuild_script()
+        rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else _REBUILD_SCRIPT
         try:
             self.conn.executescript(f"BEGIN IMMEDIATE; {script}; {rebuild}; "
                                     f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
@@ -316,9 +372,7 @@ class Store:
                              [(u,) for u in directory.budgets])
             if old_prices != directory.prices:
                 self._reprice(conn, pricer)
-            user, team = _attribution("records")
-            reattribute = f"UPDATE records SET user = {user}, team = {team}"  # constant SQL, no values
-            conn.execute(reattribute)
+            conn.execute(_REATTRIBUTE_RECORDS)
             self.rebuild_rollups(conn)
         self._directory = None
         self._pricer = None
@@ -346,58 +400,10 @@ class Store:
         table, then once per (grouping, bucket, user, team, row key) into another; the 3 scopes
         × 2 granularities are read from that, not from the records."""
         conn.execute("DROP TABLE IF EXISTS temp.agg")
-        conn.execute(
-            f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
-            f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}",
-            (sign,) * len(SUM_COLUMNS),
-        )
-        for statement in self._fan_out_statements():
+        conn.execute(_agg_statement(source, where), (sign,) * len(SUM_COLUMNS))
+        for statement in _FAN_OUT:
             conn.execute(statement)
         conn.execute("DROP TABLE temp.agg")
-
-    @staticmethod
-    def _fan_out_statements() -> list[str]:
-        """temp.agg → every rollup table (3 scopes × 2 granularities), added to what is there.
-
-        The crossing with the 8 groupings is the costly step, so it is done once, into
-        temp.fine keyed by (grouping, bucket, user, team, row key); each scope and granularity
-        then sums that smaller table (crossing agg 6 times cost ~60% of an import)."""
-        statements = [
-            "DROP TABLE IF EXISTS temp.fine",
-            f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
-        ]
-        for dim in range(TOTAL_DIM + 1):  # one plain GROUP BY per grouping: cheaper than a CASE
-            key = f"COALESCE(r.{DIM_COLUMNS[GROUPINGS[dim]]}, '')" if dim < TOTAL_DIM else "''"
-            statements.append(
-                f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
-                f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
-        # The same by UTC day, for the day tables: a few times smaller again.
-        statements += ["DROP TABLE IF EXISTS temp.fine_day",
-                       f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_BUCKETS} AS bucket, "
-                       f"r.user AS user, r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM temp.fine r "
-                       "GROUP BY 1, 2, 3, 4, 5"]
-        for table, scope_col in ROLLUPS.values():
-            scope_select = f"r.{scope_col}, " if scope_col else ""
-            scope_insert = f"{scope_col}, " if scope_col else ""
-            group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-            for suffix, source in (("", "temp.fine"), (DAY_SUFFIX, "temp.fine_day")):
-                statements.append(
-                    f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
-                    f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, r.bucket, r.key, {_AGG_SUMS} "
-                    f"FROM {source} r WHERE true GROUP BY {group} "
-                    f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
-                )
-        statements += ["DROP TABLE temp.fine", "DROP TABLE temp.fine_day"]
-        return statements
-
-    def _rebuild_script(self) -> str:
-        """The rollup rebuild as one SQL script (no parameters: sign 1), for migrations."""
-        statements = [_DELETE_ALL[t] for t in ROLLUP_TABLES]
-        statements.append(f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, "
-                          f"{_SUM_SELECT.replace('?', '1')} FROM records r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
-        statements += self._fan_out_statements()
-        statements.append("DROP TABLE temp.agg")
-        return "; ".join(statements)
 
     def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
         def run(c: sqlite3.Connection) -> None:
@@ -449,11 +455,9 @@ class Store:
             staged[r.id] = (*values[:15], cost, *values[15:], source_id, fp)
         with self.transaction() as conn:
             # Keyed by id: the batch is matched against records and pruned by id.
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
-                         f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
+            conn.execute(_STAGE_CREATE)
             conn.execute("DELETE FROM stage")
-            conn.executemany(f"INSERT INTO stage ({', '.join(_RECORD_INPUT_COLUMNS)}) "
-                             f"VALUES ({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})", staged.values())
+            conn.executemany(_STAGE_INSERT, staged.values())
             existing = conn.execute(
                 "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id").fetchall()
             if existing:
@@ -469,10 +473,8 @@ class Store:
                                  "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
                 if same < len(existing):
                     self._apply_rollups(conn, -1, "r.id IN (SELECT id FROM temp.stage)")
-            cols = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
-            user, team = _attribution("stage")
-            conn.execute(f"UPDATE stage SET user = {user}, team = {team}")  # constant SQL, no values
-            conn.execute(f"INSERT OR REPLACE INTO records ({cols}) SELECT {cols} FROM stage")
+            conn.execute(_STAGE_ATTRIBUTE)
+            conn.execute(_STAGE_TO_RECORDS)
             # The rollups read the batch from the stage: same rows, no lookups into the records.
             self._apply_rollups(conn, 1, "true", source="temp.stage")
             self._write_rejects(conn, rejects)

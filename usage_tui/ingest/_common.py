@@ -1,4 +1,5 @@
-"""Helpers shared by the importers of other tools' formats (not a format itself)."""
+"""Helpers shared by the importers of other tools' formats (not a format itself): the JSON
+layout of a file (JSON lines or one document), counts, and messages in the source's names."""
 
 from __future__ import annotations
 
@@ -26,36 +27,56 @@ def whole_document(head: str) -> Any | None:
         return None
 
 
-def is_single_document(head: str) -> bool:
-    """A JSON array, or one object spread over several lines (pretty-printed)."""
+def is_json_lines(head: str) -> bool:
+    """JSON lines, rather than one JSON document (an array, or an object over several lines).
+    A first line that is malformed or longer than the head does not make a JSON-lines file one
+    document: the lines after it still show objects."""
     text = head.lstrip()
     if text.startswith("["):
-        return True
-    if not text.startswith("{"):
         return False
-    try:
-        json.loads(text.splitlines()[0])
-        return False  # the first line is a whole object: JSON lines
-    except ValueError:
+    lines = text.splitlines()
+    if len(lines) <= 1 or next(first_objects(lines[0]), None) is not None:
         return True
+    if lines[0].strip() == "{" or whole_document(text) is not None:
+        return False
+    return any(isinstance(v, dict) for v in first_objects("\n".join(lines[1:])))
 
 
-def read_documents(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
-    """(line or element number, raw text, value) for a JSON document (an array yields its
-    elements, numbered from 1) or for each line of JSON lines. Malformed JSON → (n, raw, BadRecord)."""
-    if is_single_document(head):
-        # A single JSON document: json has no streaming reader, so it is read whole.
-        raw = stream.read()
-        try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            yield 1, raw[:500], BadRecord(f"malformed JSON document: {exc}")
-            return
-        items = doc if isinstance(doc, list) else [doc]
-        for i, item in enumerate(items, 1):
-            yield i, json.dumps(item)[:2000], item
+def head_values(head: str) -> list[Any]:
+    """The JSON values a head shows whole (for detection)."""
+    if is_json_lines(head):
+        return list(first_objects(head))
+    doc = whole_document(head)
+    if doc is None:
+        return []
+    return doc[:20] if isinstance(doc, list) else [doc]
+
+
+def json_values(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
+    """(line number, raw, value) per JSON line, or (element number, raw, value) per element of a
+    JSON document (an array yields its elements, numbered from 1). Malformed JSON → (n, raw,
+    BadRecord). Text that is neither is read as lines, each a malformed one."""
+    if is_json_lines(head) or not head.lstrip().startswith(("[", "{")):
+        yield from json_lines(stream)
         return
-    yield from json_lines(stream)
+    # A single JSON document: json has no streaming reader, so it is read whole.
+    raw = stream.read()
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        yield 1, raw[:500], BadRecord(f"malformed JSON document: {exc}")
+        return
+    items = doc if isinstance(doc, list) else [doc]
+    for i, item in enumerate(items, 1):
+        yield i, json.dumps(item)[:2000], item
+
+
+def source_names(exc: BadRecord, names: dict[str, str]) -> BadRecord:
+    """A native validation message with the source format's own field names."""
+    text = str(exc)
+    for native, theirs in names.items():
+        text = text.replace(f"`{native}`", f"`{theirs}`")
+    return BadRecord(text)
 
 
 def as_int(value: Any, name: str) -> int:

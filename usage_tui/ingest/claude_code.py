@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..model import Record, Reject
-from ._common import as_int, first_objects
-from .litellm import is_json_lines, source_names
+from ._common import as_int, first_objects, is_json_lines, source_names
 from .native import BadRecord, json_lines, parse_ts, to_record
 
 NAME = "claude-code"

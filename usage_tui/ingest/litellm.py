@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..model import Record, Reject
-from ._common import as_int, as_json_value, first_objects, present, read_documents, whole_document
-from .native import BadRecord, _csv_text, json_lines, parse_ts, to_record
+from ._common import as_int, as_json_value, head_values, is_json_lines, json_values, present, source_names
+from .native import BadRecord, _csv_text, parse_ts, to_record
 
 NAME = "litellm"
 _SIGNATURE = ("request_id", "startTime")
@@ -21,47 +21,6 @@ _STATUS = {"success": 200, "failure": 500}
 # Native field names in validation messages, as this table calls them.
 _NAMES = {"id": "request_id", "ts": "startTime", "cost_usd": "spend", "key": "api_key", "team": "team_id",
           "agent": "agent_id"}
-
-
-# -- JSON layout and messages (also used by openai.py and claude_code.py) ---------------------
-# _common.is_single_document takes a JSON-lines file whose first line is malformed, or longer
-# than the head, for one JSON document, and would reject the whole file as one bad document.
-
-def is_json_lines(head: str) -> bool:
-    """JSON lines, rather than one JSON document (an array, or an object over several lines)."""
-    text = head.lstrip()
-    if text.startswith("["):
-        return False
-    lines = text.splitlines()
-    if len(lines) <= 1 or next(first_objects(lines[0]), None) is not None:
-        return True
-    if lines[0].strip() == "{" or whole_document(text) is not None:
-        return False
-    return any(isinstance(v, dict) for v in first_objects("\n".join(lines[1:])))
-
-
-def head_values(head: str) -> list[Any]:
-    """The JSON values a head shows whole (for detection)."""
-    if is_json_lines(head):
-        return list(first_objects(head))
-    doc = whole_document(head)
-    if doc is None:
-        return []
-    return doc[:20] if isinstance(doc, list) else [doc]
-
-
-def json_values(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
-    """(line number, raw, value) per JSON line, or (element number, raw, value) per element of a
-    JSON document, which is read whole (the standard library has no streaming JSON reader)."""
-    return json_lines(stream) if is_json_lines(head) else read_documents(stream, head)
-
-
-def source_names(exc: BadRecord, names: dict[str, str]) -> BadRecord:
-    """A native validation message with the source format's own field names."""
-    text = str(exc)
-    for native, theirs in names.items():
-        text = text.replace(f"`{native}`", f"`{theirs}`")
-    return BadRecord(text)
 
 
 # -- LiteLLM ------------------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from ..model import Record, Reject
-from ._common import as_int
-from .litellm import head_values, is_json_lines, json_values, source_names
+from ._common import as_int, head_values, is_json_lines, json_values, source_names
 from .native import BadRecord, to_record
 
 NAME = "openai"

@@ -62,19 +62,20 @@ class TrendPlot(PlotextPlot):
         self._version = 0
         self._built: tuple[tuple, RenderResult] | None = None
 
-    def show(self, result: QueryResult, title: str, subtitle: str = "") -> None:
+    def _titles(self, title: str, subtitle: str) -> None:
         self.title = title
         self.border_title = title
         self.border_subtitle = subtitle
+
+    def show(self, result: QueryResult, title: str, subtitle: str = "") -> None:
+        self._titles(title, subtitle)
         self._result = result
         self.message = None
         self.remove_class("-empty")
         self._draw()
 
     def show_empty(self, title: str, message: str, subtitle: str = "") -> None:
-        self.title = title
-        self.border_title = title
-        self.border_subtitle = subtitle
+        self._titles(title, subtitle)
         self._result = None
         self.message = message
         self.add_class("-empty")
