@@ -505,6 +505,11 @@ def main() -> None:
         results["load_after"] = os.getloadavg()
         results["finished_at"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
         cache.write_text(json.dumps(results))
+    missing = [phase for phase in ("ingest", "plain", "queries") if phase not in results]
+    if missing:  # a partial run: its figures are kept for a later `--phases` run to complete
+        print(f"{args.output} not written: no figures yet for {', '.join(missing)} at {args.records:,} records "
+              f"(run `--phases {','.join(missing)}`); this run's figures are in {cache}", file=sys.stderr)
+        return
     write_section(args.output, args.records, report(args, results))
     print(f"wrote {args.output}", file=sys.stderr)
 
