@@ -249,14 +249,17 @@ def series_day_pieces(plan: Plan) -> tuple[list[int], list[int], list[tuple[int,
 def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
                    midnights: list[int]) -> list[tuple[bool, str, list]]:
     """(from the day tables?, sql, params) of the day rows and of the quarter-hour rows of
-    `series_day_pieces`: each row is (bucket, the 7 sums)."""
+    `series_day_pieces`: each row is (bucket, the 7 sums). The quarter-hours of one range all
+    move to the same bucket, so each range is one row, summed in SQL, with its first bucket
+    (NULL when the range holds no usage)."""
     focus = plan.focus_key
     dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
-    columns = f"bucket, {', '.join(SUM_COLUMNS)}"
+    day_columns = f"bucket, {', '.join(SUM_COLUMNS)}"
+    range_columns = f"MIN(bucket), {_TOTAL_SELECT}"
     days = [(DAY_SUFFIX, midnights[0] // DAY_BUCKETS, midnights[-1] // DAY_BUCKETS)]
     quarters = [("", start, end) for start, end in ranges]
     return [(pieces is days, *_rollup_union(plan.spec.scope, plan.scope_value, columns, dim, pieces, focus))
-            for pieces in (days, quarters) if pieces]
+            for pieces, columns in ((days, day_columns), (quarters, range_columns)) if pieces]
 
 
 def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
@@ -266,6 +269,8 @@ def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
     first, last = midnights[0], midnights[-1]
     for day_rows, sql, params in series_day_sql(plan, ranges, midnights):
         for bucket, *values in conn.execute(sql, params):
+            if bucket is None:
+                continue  # a range without usage
             q = bucket * DAY_BUCKETS if day_rows else bucket
             # A day counts in the bucket its midnights put it in; a quarter-hour between an edge
             # and its midnight is taken out of that bucket and put into its own.
