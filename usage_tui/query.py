@@ -178,10 +178,11 @@ def _rollup_union(scope: str, scope_value: str | None, columns: str, dim: int,
     table, scope_col = ROLLUPS[scope]
     parts, params = [], []
     for suffix, start, end in pieces:
-        clauses = [f"{scope_col} = ?"] if scope_col else []
-        params += [scope_value] if scope_col else []
-        clauses += ["dim = ?", "bucket >= ?", "bucket < ?"]
-        params += [dim, start, end]
+        clauses, values = ["dim = ?", "bucket >= ?", "bucket < ?"], [dim, start, end]
+        if scope_col:
+            clauses.insert(0, f"{scope_col} = ?")
+            values.insert(0, scope_value)
+        params += values
         if focus is not None:
             clauses.append("key = ?")
             params.append(focus)
@@ -256,10 +257,13 @@ def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
     dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
     day_columns = f"bucket, {', '.join(SUM_COLUMNS)}"
     range_columns = f"MIN(bucket), {_TOTAL_SELECT}"
+    scope, value = plan.spec.scope, plan.scope_value
     days = [(DAY_SUFFIX, midnights[0] // DAY_BUCKETS, midnights[-1] // DAY_BUCKETS)]
-    quarters = [("", start, end) for start, end in ranges]
-    return [(pieces is days, *_rollup_union(plan.spec.scope, plan.scope_value, columns, dim, pieces, focus))
-            for pieces, columns in ((days, day_columns), (quarters, range_columns)) if pieces]
+    statements = [(True, *_rollup_union(scope, value, day_columns, dim, days, focus))]
+    if ranges:
+        quarters = [("", start, end) for start, end in ranges]
+        statements.append((False, *_rollup_union(scope, value, range_columns, dim, quarters, focus)))
+    return statements
 
 
 def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
@@ -272,8 +276,8 @@ def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
             if bucket is None:
                 continue  # a range without usage
             q = bucket * DAY_BUCKETS if day_rows else bucket
-            # A day counts in the bucket its midnights put it in; a quarter-hour between an edge
-            # and its midnight is taken out of that bucket and put into its own.
+            # A day counts in the bucket its midnights put it in; the quarter-hours between an
+            # edge and its midnight (one row) are taken out of that bucket and put into their own.
             if first <= q < last:
                 sums = acc[bisect_right(midnights, q) - 1]
                 sign = 1 if day_rows else -1
@@ -343,12 +347,18 @@ def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False) -> 
     return execute(store, plan_query(spec, directory, force_records=force_records))
 
 
-def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
-    """Cost attributed to `user` in [start_us, end_us): from the rollups (one grouping, so each
-    record counts once) when both edges fall on bucket edges, else from the records."""
+def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:
+    """The cost attributed to `user` in [start_us, end_us): from the rollups (the totals
+    grouping, so each record counts once) when both edges fall on bucket edges, else from the
+    records."""
     if start_us % BUCKET_US or end_us % BUCKET_US:
-        sql = "SELECT SUM(cost_nano) FROM records WHERE user = ? AND ts_us >= ? AND ts_us < ?"
-        return store.conn.execute(sql, (user, start_us, end_us)).fetchone()[0] or 0
+        return "SELECT SUM(cost_nano) FROM records WHERE user = ? AND ts_us >= ? AND ts_us < ?", [
+            user, start_us, end_us]
     sql, params = _rollup_union("personal", user, "cost_nano", TOTAL_DIM,
                                 rollup_pieces(start_us // BUCKET_US, end_us // BUCKET_US))
-    return store.conn.execute(f"SELECT SUM(cost_nano) FROM ({sql})", params).fetchone()[0] or 0
+    return f"SELECT SUM(cost_nano) FROM ({sql})", params
+
+
+def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
+    sql, params = user_cost_sql(user, start_us, end_us)
+    return store.conn.execute(sql, params).fetchone()[0] or 0
