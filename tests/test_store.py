@@ -235,3 +235,34 @@ def test_migrating_a_version_1_store_rebuilds_the_rollups(tmp_path):
     migrated = Store(path)
     assert migrated.schema_version() == SCHEMA_VERSION
     assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)
+
+
+def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path):
+    path = tmp_path / "v2.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"},
+          {**BASE, "id": "c", "ts": "2026-11-19T23:59:59Z", "agent": "bot"})
+    # Make the records what version 2 wrote: a table keyed by id, WITHOUT ROWID.
+    columns = [row[1] for row in s.conn.execute("PRAGMA table_info(records)")]
+    before = s.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+    s.conn.executescript(
+        "BEGIN; ALTER TABLE records RENAME TO old; "
+        f"CREATE TABLE records ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'id' else '') for c in columns)}) "
+        f"WITHOUT ROWID; INSERT INTO records SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 2; COMMIT;")
+    s.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 2 to 3 (once; about 6 s per million records)"]
+    assert migrated.schema_version() == 3
+    sql = migrated.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()[0]
+    assert "WITHOUT ROWID" not in sql and "id TEXT NOT NULL UNIQUE" in sql
+    assert migrated.conn.execute("SELECT * FROM records ORDER BY id").fetchall() == before
+    # The index keeps ids unique: a changed record replaces the stored one.
+    assert vars(write(migrated, {**BASE, "id": "b", "key": "k_bob", "prompt_tokens": 7})) == {
+        "imported": 0, "replaced": 1, "unchanged": 0}
+    assert migrated.record_count() == 3
+    assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)
+    # Opening it again upgrades nothing.
+    Store(path, on_upgrade=told.append)
+    assert len(told) == 1

@@ -37,6 +37,11 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 # -- shared options (as sqlite-utils does: every command takes them after its name) ------------
+def notice(message: str) -> None:
+    """A line for the user on stderr that is not an error (stdout stays the command's answer)."""
+    click.echo(f"usage-tui: {message}", err=True)
+
+
 def db_option(f):
     return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Usage store (default: $USAGE_TUI_DB, else the user data directory).")(f)
@@ -55,7 +60,7 @@ def tz_option(f):
 def open_store(db: Path | None, *, create: bool = False, readonly: bool = False) -> Store:
     path = db or default_db()
     try:
-        return Store(path, create=create, readonly=readonly)
+        return Store(path, create=create, readonly=readonly, on_upgrade=notice)
     except StoreError as exc:
         fail(str(exc))
 
@@ -174,7 +179,7 @@ def sample(events: int, days: int, seed: int, force: bool, db: Path | None) -> N
     """(Re)build a demo store: a realistic organization with usage dated up to now."""
     path = db or default_db()
     if path.exists() and not force:
-        existing = Store(path)
+        existing = Store(path, on_upgrade=notice)
         if existing.record_count() and existing.get_meta("demo") != "1":
             fail(f"{path} holds imported data; pass --force to replace it with the demo")
     store = build_demo(path, events=events, days=days, seed=seed)
