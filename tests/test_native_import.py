@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -141,3 +142,14 @@ def test_batches_commit_separately(store, tmp_path):
     summary = import_path(store, str(path), batch_size=10, on_progress=lambda done, total: progress.append(total))
     assert summary.imported == 25
     assert len(progress) == 3 and set(progress) == {path.stat().st_size}
+
+
+def test_import_restores_the_switch_interval(store, tmp_path):
+    before = sys.getswitchinterval()
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "a", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m"}) + "\n")
+    assert import_path(store, str(good), "native").imported == 1
+    assert sys.getswitchinterval() == before
+    with pytest.raises(ImportFatal):
+        import_path(store, str(tmp_path / "missing.jsonl"), "native")
+    assert sys.getswitchinterval() == before

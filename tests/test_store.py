@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from usage_tui.ingest import BATCH_SIZE
 from usage_tui.model import GROUPINGS
-from usage_tui.store import SCHEMA_VERSION, Store, StoreError
+from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError
 
 from .conftest import DIRECTORY, write
 
@@ -266,3 +266,18 @@ def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path
     # Opening it again upgrades nothing.
     Store(path, on_upgrade=told.append)
     assert len(told) == 1
+
+
+def test_a_batch_larger_than_one_stage_insert_is_written_whole(store):
+    # STAGE_ROWS rows go into the stage per INSERT: 2 * STAGE_ROWS + 1 records need three, and
+    # the id repeated across two of them is one record, replaced by its later version.
+    n = 2 * STAGE_ROWS + 1
+    dicts = [{**BASE, "id": f"r{i}", "ts": f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+              "user": f"u{i % 7}", "prompt_tokens": i} for i in range(n)]
+    dicts.append({**dicts[3], "prompt_tokens": 1_000_000})
+    assert vars(write(store, *dicts)) == {"imported": n, "replaced": 1, "unchanged": 0}
+    assert store.record_count() == n
+    expected = sum(range(n)) - 3 + 1_000_000
+    assert store.conn.execute("SELECT SUM(prompt_tokens) FROM records").fetchone()[0] == expected
+    assert store.conn.execute("SELECT prompt_tokens FROM records WHERE id = 'r3'").fetchone()[0] == 1_000_000
+    assert stored_rollups(store.conn) == fresh_rollups(store.conn)

@@ -27,6 +27,7 @@ FORMATS = ("auto", *FORMAT_MODULES)
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 BATCH_SIZE = 10_000  # records per transaction: 20k gained ~7% speed for +80 MB RSS at 1M
 HEAD_BYTES = 65_536
+IMPORT_SWITCH_INTERVAL_S = 0.0001
 
 
 class ImportFatal(Exception):
@@ -147,13 +148,21 @@ def import_path(
     options = {"user": user, "team": team, "viewer": viewer}
     in_folder = Path(path).is_dir() if path != "-" else False
     # Batches are written by one writer thread (its own connection) while this thread parses
-    # the next one: SQLite releases the GIL while it works, so parsing and writing overlap.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-import") as writer:
-        try:
-            _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
-                          on_reject, on_progress, batch_size, writer)
-        finally:
-            writer.submit(store.close).result()  # the writer thread's connection
+    # and stages the next ones: SQLite releases the GIL while it works, so the two overlap.
+    # After each SQLite call the writer needs the GIL back, and waits for this thread to be
+    # told to give it up: a switch interval of 0.1 ms instead of 5 ms cut those waits, and
+    # a 200k-record import from 7.9 to 6.2 s. Restored afterwards (it is process-wide).
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-import") as writer:
+            try:
+                _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
+                              on_reject, on_progress, batch_size, writer)
+            finally:
+                writer.submit(store.close).result()  # the writer thread's connection
+    finally:
+        sys.setswitchinterval(switch_interval)
     return summary
 
 
@@ -189,8 +198,10 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
 def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
                  batch_size: int, writer: ThreadPoolExecutor) -> None:
-    """Stream one file into the store, a batch (one transaction) at a time. At most one batch
-    is being written (in `writer`) while the next one is parsed; batches commit in order."""
+    """Stream one file into the store, a batch (one transaction) at a time. This thread parses
+    and stages (the Python work); `writer` runs a batch's SQL while this thread works on the
+    next one. One batch at a time is in the writer, so a failed batch stops the import before
+    any later one commits."""
     source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
     batch: list[Record] = []
     rejects: list[Reject] = []
@@ -208,10 +219,11 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
                 on_progress(position)
 
     def flush() -> None:
+        staged = store.stage_batch(batch, source_id)
         settle()
         # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
         position = raw.tell() if file != "-" else 0
-        pending.append((writer.submit(store.write_batch, batch.copy(), source_id, rejects.copy()), position))
+        pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position))
         batch.clear()
         rejects.clear()
 
