@@ -7,6 +7,7 @@ the screen and the CLI cannot disagree.
 
 from __future__ import annotations
 
+import gc
 import time
 from datetime import UTC, date, datetime
 
@@ -707,3 +708,17 @@ def test_run_app_on_an_unusable_store_says_so_in_one_line(tmp_path, capsys):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("usage-tui: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+async def test_start_up_objects_are_frozen_after_the_first_paint_and_released_on_exit(small_db):
+    assert gc.get_freeze_count() == 0
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        frozen = gc.get_freeze_count()
+        # Textual's objects and the app's own widgets are among them: many thousands.
+        assert frozen > 10_000
+        await pilot.press("m")
+        await settle(pilot)
+        assert gc.get_freeze_count() <= frozen  # frozen once, not at every repaint (freed ones leave)
+    assert gc.get_freeze_count() == 0
