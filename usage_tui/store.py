@@ -479,8 +479,8 @@ class Store:
 
     def stage_batch(self, records: Sequence[Record], source_id: int | None) -> StagedBatch:
         """The Python half of `write_batch` (values, fingerprints, prices, duplicates within
-        the batch), no SQL: the importer runs it on its parsing thread so that the writer
-        thread, which holds the GIL only between SQLite calls, overlaps with it."""
+        the batch), writing nothing: the importer runs it on its parsing thread so that the
+        writer thread, which holds the GIL only between SQLite calls, overlaps with it."""
         result = BatchResult()
         pricer = self.pricer()
         staged: dict[str, tuple] = {}
