@@ -49,3 +49,13 @@ def store(tmp_path, directory_doc):
 def write(store: Store, *dicts: dict):
     """Validate dicts as native records and write them in one batch."""
     return store.write_batch([to_record(d) for d in dicts], None)
+
+
+def make_schema_2(store: Store) -> None:
+    """Turn `store` into what schema 2 wrote: records in a table keyed by id, WITHOUT ROWID."""
+    columns = [row[1] for row in store.conn.execute("PRAGMA table_info(records)")]
+    store.conn.executescript(
+        "BEGIN; ALTER TABLE records RENAME TO old; "
+        f"CREATE TABLE records ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'id' else '') for c in columns)}) "
+        "WITHOUT ROWID; INSERT INTO records SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 2; COMMIT;")
+    store.close()

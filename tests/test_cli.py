@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from usage_tui import store as store_module
 from usage_tui.cli import cli
 
-from .conftest import write
+from .conftest import make_schema_2, write
 
 
 @pytest.fixture
@@ -241,3 +241,13 @@ def test_rejects_lists_bad_lines_newest_first(tmp_path, db):
 def test_focused_table_title_names_the_row(db):
     result = run("spend", "summary", "--db", db, "--as", "alice", "--focus", "gpt-x")
     assert result.output.splitlines()[0].startswith("Cost per day — model gpt-x · 2026-10-26")
+
+
+def test_a_store_upgrade_is_announced_on_stderr_once(db, store):
+    make_schema_2(store)
+    first = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])
+    assert first.exit_code == 0
+    assert first.stderr == f"usage-tui: upgrading {db} from schema 2 to 3 (once; about 6 s per million records)\n"
+    assert json.loads(first.stdout)["totals"]["requests"] == 3  # stdout is the answer only
+    again = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])
+    assert again.exit_code == 0 and again.stderr == ""

@@ -18,7 +18,7 @@ from usage_tui.ingest import BATCH_SIZE
 from usage_tui.model import GROUPINGS
 from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError
 
-from .conftest import DIRECTORY, write
+from .conftest import DIRECTORY, make_schema_2, write
 
 BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
 
@@ -243,14 +243,8 @@ def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"},
           {**BASE, "id": "c", "ts": "2026-11-19T23:59:59Z", "agent": "bot"})
-    # Make the records what version 2 wrote: a table keyed by id, WITHOUT ROWID.
-    columns = [row[1] for row in s.conn.execute("PRAGMA table_info(records)")]
     before = s.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
-    s.conn.executescript(
-        "BEGIN; ALTER TABLE records RENAME TO old; "
-        f"CREATE TABLE records ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'id' else '') for c in columns)}) "
-        f"WITHOUT ROWID; INSERT INTO records SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 2; COMMIT;")
-    s.close()
+    make_schema_2(s)
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
     assert told == [f"upgrading {path} from schema 2 to 3 (once; about 6 s per million records)"]

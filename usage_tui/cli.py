@@ -36,12 +36,12 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
     sys.exit(code)
 
 
-# -- shared options (as sqlite-utils does: every command takes them after its name) ------------
 def notice(message: str) -> None:
     """A line for the user on stderr that is not an error (stdout stays the command's answer)."""
     click.echo(f"usage-tui: {message}", err=True)
 
 
+# -- shared options (as sqlite-utils does: every command takes them after its name) ------------
 def db_option(f):
     return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Usage store (default: $USAGE_TUI_DB, else the user data directory).")(f)
