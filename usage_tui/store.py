@@ -41,6 +41,15 @@ class StoreError(Exception):
     """A store that cannot be used: missing, corrupt, or written by a newer version."""
 
 
+# What a source gives for a record (the stage's input), and every column of the records table.
+_RECORD_INPUT_COLUMNS = (
+    "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
+    "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
+    "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
+    "metadata", "source_id", "fingerprint",
+)
+_RECORD_COLUMNS = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
+
 # The records' columns after the id (every version has them).
 _RECORDS_COLUMNS = """    ts_us INTEGER NOT NULL,
     provider TEXT NOT NULL,
@@ -130,12 +139,11 @@ del _table, _scope, _scope_def, _suffix, _ddl
 # (WITHOUT ROWID), each batch inserted its ~10k rows at random places in a table far larger than
 # the page cache; now rows are appended and only the narrow id index takes random inserts:
 # writing 1M demo records took 9.8 s instead of 18.0 s. The copy keeps the records' time order.
-_RECORDS_V3_COLUMNS = ", ".join(("id", *(line.split()[0] for line in _RECORDS_COLUMNS.strip().splitlines())))
 _SCHEMA_V3 = f"""
 CREATE TABLE records_v3 (
     id TEXT NOT NULL UNIQUE,
 {_RECORDS_COLUMNS});
-INSERT INTO records_v3 ({_RECORDS_V3_COLUMNS}) SELECT {_RECORDS_V3_COLUMNS} FROM records ORDER BY ts_us;
+INSERT INTO records_v3 ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} FROM records ORDER BY ts_us;
 DROP TABLE records;
 ALTER TABLE records_v3 RENAME TO records;
 """
@@ -159,13 +167,6 @@ _SUM_UPDATE = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
 _AGG_DIMS = ", ".join(f"r.{c} AS {c}" for c in ("user", "team", "provider", "model", "agent", "key", "verdict"))
 _AGG_SUMS = ", ".join(f"SUM(r.{c})" for c in SUM_COLUMNS)
 _AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c}) AS {c}" for c in SUM_COLUMNS)
-
-_RECORD_INPUT_COLUMNS = (
-    "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
-    "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
-    "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
-    "metadata", "source_id", "fingerprint",
-)
 
 
 _DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", *ROLLUP_TABLES)}
@@ -202,8 +203,7 @@ def _stage_insert(rows: int) -> str:
 
 
 _STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*_attribution("stage"))
-_STAGE_COLUMNS = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
-_STAGE_TO_RECORDS = f"INSERT OR REPLACE INTO records ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM stage"
+_STAGE_TO_RECORDS = f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} FROM stage"
 
 
 def _agg_statement(source: str, where: str) -> str:
@@ -514,8 +514,7 @@ class Store:
 
     def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
         """The SQL half of `write_batch`: one transaction."""
-        result = BatchResult(**vars(batch.result))
-        superseded = batch.superseded
+        result, superseded = batch.result, batch.superseded  # the counts go on from staging's
         with self.transaction() as conn:
             # Keyed by id: the batch is matched against records and pruned by id.
             conn.execute(_STAGE_CREATE)
