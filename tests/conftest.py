@@ -51,8 +51,20 @@ def write(store: Store, *dicts: dict):
     return store.write_batch([to_record(d) for d in dicts], None)
 
 
+V4_COLUMNS = ("cache_write_1h_tokens", "service_tier", "batch", "source_line")
+
+
+def make_schema_3(store: Store, close: bool = True) -> None:
+    """Turn `store` into what schema 3 wrote: the records without the columns v4 added."""
+    drops = " ".join(f"ALTER TABLE records DROP COLUMN {c};" for c in V4_COLUMNS)
+    store.conn.executescript(f"BEGIN; {drops} PRAGMA user_version = 3; COMMIT;")
+    if close:
+        store.close()
+
+
 def make_schema_2(store: Store) -> None:
     """Turn `store` into what schema 2 wrote: records in a table keyed by id, WITHOUT ROWID."""
+    make_schema_3(store, close=False)
     columns = [row[1] for row in store.conn.execute("PRAGMA table_info(records)")]
     store.conn.executescript(
         "BEGIN; ALTER TABLE records RENAME TO old; "

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from usage_tui.ingest import BATCH_SIZE
+from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS
 from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError
 
-from .conftest import DIRECTORY, make_schema_2, write
+from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, write
 
 BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
 
@@ -247,8 +248,8 @@ def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path
     make_schema_2(s)
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 2 to 3 (once; about 6 s per million records)"]
-    assert migrated.schema_version() == 3
+    assert told == [f"upgrading {path} from schema 2 to 4 (once; about 6 s per million records)"]
+    assert migrated.schema_version() == 4
     sql = migrated.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()[0]
     assert "WITHOUT ROWID" not in sql and "id TEXT NOT NULL UNIQUE" in sql
     assert migrated.conn.execute("SELECT * FROM records ORDER BY id").fetchall() == before
@@ -260,6 +261,59 @@ def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path
     # Opening it again upgrades nothing.
     Store(path, on_upgrade=told.append)
     assert len(told) == 1
+
+
+def test_migrating_a_version_3_store_adds_the_billing_and_source_line_columns_in_place(tmp_path):
+    path = tmp_path / "v3.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"},
+          {**BASE, "model": "gpt-4o", "id": "c", "agent": "bot", "prompt_tokens": 1000})
+    make_schema_3(s)
+    v3 = sqlite3.connect(path)
+    v3_columns = [row[1] for row in v3.execute("PRAGMA table_info(records)")]
+    assert not set(V4_COLUMNS) & set(v3_columns)
+    before = v3.execute("SELECT * FROM records ORDER BY id").fetchall()
+    rowids = v3.execute("SELECT id, rowid FROM records ORDER BY id").fetchall()
+    v3.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 3 to 4 (once; a moment)"]
+    assert migrated.schema_version() == 4
+    columns = [row[1] for row in migrated.conn.execute("PRAGMA table_info(records)")]
+    assert columns == [*v3_columns, *V4_COLUMNS]
+    # Every old value is where it was (no copy: same rowids); the new columns hold what the
+    # records were priced as: no 1-hour cache writes, the standard tier, no batch, line unknown.
+    after = migrated.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+    assert [row[:len(v3_columns)] for row in after] == before
+    assert {row[len(v3_columns):] for row in after} == {(0, None, 0, None)}
+    assert migrated.conn.execute("SELECT id, rowid FROM records ORDER BY id").fetchall() == rowids
+    assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)
+    # The new columns take writes.
+    rec = to_record({**BASE, "id": "d", "user": "alice", "cost_usd": 0.5})
+    rec.service_tier, rec.batch, rec.source_line = "flex", True, 7
+    migrated.write_batch([rec], None)
+    assert migrated.conn.execute("SELECT service_tier, batch, source_line FROM records WHERE id = 'd'") \
+        .fetchone() == ("flex", 1, 7)
+
+
+def test_a_failed_version_4_migration_leaves_the_version_3_store_whole(tmp_path):
+    # One transaction: a v3 store that somehow has a `batch` column already makes the third
+    # ALTER fail; the first two are rolled back with it and the store stays at version 3.
+    path = tmp_path / "v3.db"
+    s = Store(path)
+    write(s, {**BASE, "id": "a", "cost_usd": 1.0})
+    make_schema_3(s, close=False)
+    s.conn.execute("ALTER TABLE records ADD COLUMN batch TEXT")
+    s.close()
+    with pytest.raises(StoreError, match="could not upgrade the store from schema 3 .*duplicate column name: batch"):
+        Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    assert "cache_write_1h_tokens" not in columns and "service_tier" not in columns
+    assert conn.execute("SELECT id FROM records").fetchall() == [("a",)]
+    conn.close()
 
 
 def test_a_batch_larger_than_one_stage_insert_is_written_whole(store):

@@ -58,6 +58,16 @@ class Record:
     # Tokens written to the provider's prompt cache (part of prompt_tokens). Only used to
     # price them as cache writes; not a §2.1 field of its own.
     cache_write_tokens: int = 0
+    # The part of cache_write_tokens written with a 1-hour lifetime (Anthropic bills those at
+    # 2x input, 5-minute writes at 1.25x): kept so that a re-price is exact.
+    cache_write_1h_tokens: int = 0
+    # How the provider processed the request: its service tier (`flex`, `priority`, ...; None
+    # is the standard one) and whether it went through a batch API. Both change the price.
+    service_tier: str | None = None
+    batch: bool = False
+    # The 1-based line of the source file the record was read from (None when unknown, e.g.
+    # an element of a JSON document). Where it came from, not part of what it says.
+    source_line: int | None = None
 
     @property
     def tokens(self) -> int:

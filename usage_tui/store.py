@@ -31,7 +31,7 @@ from .directory import Directory, parse_directory
 from .model import GROUPINGS, NANO, Record, Reject
 from .pricing import Pricer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUCKET_US = 900_000_000  # 15 minutes in microseconds
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
 STAGE_ROWS = 2_000  # rows per multi-row INSERT into the stage
@@ -42,13 +42,18 @@ class StoreError(Exception):
 
 
 # What a source gives for a record (the stage's input), and every column of the records table.
-_RECORD_INPUT_COLUMNS = (
+_RECORD_INPUT_COLUMNS_V3 = (
     "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
     "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
     "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
     "metadata", "source_id", "fingerprint",
 )
+# v4 added these (at the end of the table, as ALTER TABLE puts them).
+_RECORD_INPUT_COLUMNS = (*_RECORD_INPUT_COLUMNS_V3, "cache_write_1h_tokens", "service_tier", "batch", "source_line")
 _RECORD_COLUMNS = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
+_FINGERPRINT_AT = _RECORD_INPUT_COLUMNS.index("fingerprint")
+# The columns the schema-3 migration copies: the ones the records table had then, frozen.
+_RECORD_COLUMNS_V3 = ", ".join((*_RECORD_INPUT_COLUMNS_V3, "user", "team"))
 
 # The records' columns after the id (every version has them).
 _RECORDS_COLUMNS = """    ts_us INTEGER NOT NULL,
@@ -143,13 +148,25 @@ _SCHEMA_V3 = f"""
 CREATE TABLE records_v3 (
     id TEXT NOT NULL UNIQUE,
 {_RECORDS_COLUMNS});
-INSERT INTO records_v3 ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} FROM records ORDER BY ts_us;
+INSERT INTO records_v3 ({_RECORD_COLUMNS_V3}) SELECT {_RECORD_COLUMNS_V3} FROM records ORDER BY ts_us;
 DROP TABLE records;
 ALTER TABLE records_v3 RENAME TO records;
 """
 
-MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3]  # MIGRATIONS[i]: version i → i + 1
+# v4: what the source said about how a request was billed, and where the record came from.
+# Added in place (ALTER TABLE ADD COLUMN rewrites no row: instant at any size); existing
+# records get the defaults, which are what they were priced as (no 1-hour cache writes, the
+# standard tier, not a batch) and an unknown line.
+_SCHEMA_V4 = """
+ALTER TABLE records ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;  -- part of cache_write_tokens
+ALTER TABLE records ADD COLUMN service_tier TEXT;                   -- NULL = the standard tier
+ALTER TABLE records ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;   -- 1 = a batch API request
+ALTER TABLE records ADD COLUMN source_line INTEGER;                 -- 1-based line in its source, NULL = unknown
+"""
+
+MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4]  # MIGRATIONS[i]: version i → i + 1
 REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
+COPY_RECORDS_AT = 3  # migrating across this version copies every record (the v3 rowid table)
 
 # The records column each grouping reads; absent keys are '' in rollups (NULLs never conflict).
 DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team": "team",
@@ -356,8 +373,9 @@ class Store:
         if self.readonly:
             raise StoreError(f"{self.path}: store needs an upgrade; open it once without read-only")
         if version and self._on_upgrade is not None:
-            self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION} "
-                             "(once; about 6 s per million records)")
+            # Only the schema-3 step copies the records; the later ones add columns in place.
+            cost = "about 6 s per million records" if version < COPY_RECORDS_AT else "a moment"
+            self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION} (once; {cost})")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
         script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
         rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else _REBUILD_SCRIPT
@@ -430,11 +448,13 @@ class Store:
         """Recompute the cost of every record without a logged cost (prices changed)."""
         rows = conn.execute(
             "SELECT id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
-            "cache_write_tokens FROM records WHERE cost_logged_nano IS NULL").fetchall()
+            "cache_write_tokens, cache_write_1h_tokens, service_tier, batch FROM records "
+            "WHERE cost_logged_nano IS NULL").fetchall()
         updates = []
-        for rid, ts_us, provider, model, p, c, cached, cw in rows:
+        for rid, ts_us, provider, model, p, c, cached, cw, cw_1h, tier, batch in rows:
             rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
-                         cached_input_tokens=cached, cache_write_tokens=cw)
+                         cached_input_tokens=cached, cache_write_tokens=cw, cache_write_1h_tokens=cw_1h,
+                         service_tier=tier, batch=bool(batch))
             updates.append((pricer.cost_nano(rec), rid))
         conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
 
@@ -494,11 +514,12 @@ class Store:
                 r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
                 r.cache_write_tokens, r.requests, logged, r.status, r.verdict,
                 json.dumps(r.metadata, sort_keys=True) if r.metadata else None,
+                r.cache_write_1h_tokens, r.service_tier, int(r.batch),
             )
             fp = fingerprint(values)
             previous = staged.get(r.id)
             if previous is not None:  # the same id twice in a batch: the later one wins
-                if previous[-1] == fp:
+                if previous[_FINGERPRINT_AT] == fp:
                     result.unchanged += 1
                     continue
                 superseded[r.id] = superseded.get(r.id, 0) + 1
@@ -506,7 +527,9 @@ class Store:
                 result.imported -= 1
             result.imported += 1
             cost = logged if logged is not None else pricer.cost_nano(r)
-            staged[r.id] = (*values[:15], cost, *values[15:], source_id, fp)
+            # The source line is where the record was read, not what it says: like the
+            # source, it is not in the fingerprint (the same record moved is unchanged).
+            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
         per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_RECORD_INPUT_COLUMNS))
         rows = list(staged.values())
         chunks = [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]

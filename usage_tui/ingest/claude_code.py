@@ -106,4 +106,5 @@ def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, 
             yield Reject(source, number, str(exc), raw)
             continue
         if record is not None:
+            record.source_line = number
             yield record

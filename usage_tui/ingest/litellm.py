@@ -133,9 +133,12 @@ def _parse_csv(stream: TextIO, source: str) -> Iterator[Record | Reject]:
             yield Reject(source, start, f"expected {len(header)} columns, found {len(row)}", _csv_text(row))
             continue
         try:
-            yield _record(dict(zip(header, row, strict=True)))
+            record = _record(dict(zip(header, row, strict=True)))
         except BadRecord as exc:
             yield Reject(source, start, str(exc), _csv_text(row))
+            continue
+        record.source_line = start
+        yield record
 
 
 def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
@@ -143,12 +146,16 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
         yield from _parse_csv(stream, source)
         return
     # In a JSON array the number is the element's position, and the reason says so.
-    where = "" if is_json_lines(head) else "element {}: "
+    lines = is_json_lines(head)
+    where = "" if lines else "element {}: "
     for number, raw, value in json_values(stream, head):
         if isinstance(value, BadRecord):  # malformed JSON: a line, or the whole document
             yield Reject(source, number, str(value), raw)
             continue
         try:
-            yield _record(value)
+            record = _record(value)
         except BadRecord as exc:
             yield Reject(source, number, where.format(number) + str(exc), raw)
+            continue
+        record.source_line = number if lines else None  # an element's line is not known
+        yield record

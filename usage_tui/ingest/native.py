@@ -162,9 +162,12 @@ def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reje
         try:
             if isinstance(obj, BadRecord):
                 raise obj
-            yield to_record(obj)
+            record = to_record(obj)
         except BadRecord as exc:
             yield Reject(source, number, str(exc), raw)
+            continue
+        record.source_line = number
+        yield record
 
 
 def _csv_text(row: list[str]) -> str:
@@ -189,9 +192,12 @@ def parse_csv(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject
             continue
         obj = {h: (c if c != "" else None) for h, c in zip(header, row, strict=True)}
         try:
-            yield to_record(obj, from_csv=True)
+            record = to_record(obj, from_csv=True)
         except BadRecord as exc:
             yield Reject(source, number, str(exc), _csv_text(row))
+            continue
+        record.source_line = number
+        yield record
 
 
 def looks_like_csv(head: str) -> bool:

@@ -116,7 +116,8 @@ def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
 
 def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
     # In a JSON document the number is the page's position, and the reason says so.
-    page_word = "" if is_json_lines(head) else "page {}: "
+    lines = is_json_lines(head)
+    page_word = "" if lines else "page {}: "
     for number, raw, value in json_values(stream, head):
         if isinstance(value, BadRecord):  # malformed JSON: a line, or the whole document
             yield Reject(source, number, str(value), raw)
@@ -128,6 +129,7 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
             continue
         for item in _page(value):
             if isinstance(item, Record):
+                item.source_line = number if lines else None  # a page per line; else unknown
                 yield item
             else:
                 inside, exc, part = item
