@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 CLAUDE_PROJECTS = SAMPLES / "claude-code" / "projects"
 SESSION = CLAUDE_PROJECTS / "-home-alice-src-shop" / "5b1e0c3a-7d2f-4c1e-9a8b-2f3e4d5c6b7a.jsonl"
 
-# name: (path, format, expected totals, record lines a re-import finds unchanged)
+# name: (path, format, expected totals, records a re-import finds unchanged)
 CASES = {
     "litellm-json": (
         "litellm_spendlogs.json", "litellm",
@@ -57,7 +57,7 @@ CASES = {
         {"requests": 3, "prompt_tokens": 2004 + 510 + 2000, "cached_input_tokens": 10000 + 12000 + 3000,
          "completion_tokens": 250 + 400 + 180, "cost_usd": 0.014262 + 0.0123 + 0.0034,
          "unpriced_requests": 0},
-        4),
+        3),  # records, not lines: the two streamed lines of msg_01AAA are one
 }
 
 
@@ -347,8 +347,8 @@ def test_openai_other_usage_pages_are_not_completions(store, tmp_path):
 # -- Claude Code ------------------------------------------------------------------------------------
 def test_claude_code_records(store):
     summary = import_path(store, str(CLAUDE_PROJECTS), "claude-code", viewer="carol")
-    # the two streamed lines of msg_01AAA are one record: the second replaced the first
-    assert (summary.imported, summary.replaced, summary.rejected) == (3, 1, 0)
+    # the two streamed lines of msg_01AAA are one record (the later wins), counted once
+    assert (summary.imported, summary.replaced, summary.rejected) == (3, 0, 0)
     rows = records(store, "provider", "model", "user_raw", "prompt_tokens", "cached_input_tokens",
                    "cache_write_tokens", "completion_tokens", "cost_logged_nano")
     sonnet = ("anthropic", "claude-sonnet-4-5-20250929", "carol")
@@ -400,7 +400,8 @@ def test_claude_code_skips_other_lines_and_rejects_malformed_ones(store, tmp_pat
 def test_claude_code_session_from_stdin(db, store):
     result = CliRunner().invoke(cli, ["import", "-", "--db", db], input=SESSION.read_bytes())
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "imported 2, replaced 1, unchanged 0, rejected 0"
+    # records, not lines: msg_01AAA's two streamed lines are one record (issue 12)
+    assert result.stdout.splitlines()[-1] == "imported 2, replaced 0, unchanged 0, rejected 0"
     assert {r[0] for r in records(store, "user_raw").values()} == {"alice"}  # the viewer
 
 

@@ -107,9 +107,10 @@ def test_same_id_identical_is_unchanged_and_different_replaces(store):
 
 
 def test_same_id_twice_in_one_batch_last_wins(store):
+    # The counts are of records (issue 12): three lines of one id are one imported record.
     a = {**BASE, "id": "dup", "prompt_tokens": 1}
     b = {**BASE, "id": "dup", "prompt_tokens": 2}
-    assert vars(write(store, a, b, b)) == {"imported": 1, "replaced": 1, "unchanged": 1}
+    assert vars(write(store, a, b, b)) == {"imported": 1, "replaced": 0, "unchanged": 0}
     assert store.conn.execute("SELECT prompt_tokens FROM records").fetchall() == [(2,)]
 
 
@@ -218,8 +219,12 @@ def test_kill_9_during_import_leaves_a_consistent_store(tmp_path):
 def test_streamed_duplicates_reimported_change_nothing(store):
     v1 = {**BASE, "id": "s", "completion_tokens": 1}
     v2 = {**BASE, "id": "s", "completion_tokens": 250}
-    assert vars(write(store, v1, v2, v2)) == {"imported": 1, "replaced": 1, "unchanged": 1}
-    assert vars(write(store, v1, v2, v2)) == {"imported": 0, "replaced": 0, "unchanged": 3}
+    assert vars(write(store, v1, v2, v2)) == {"imported": 1, "replaced": 0, "unchanged": 0}
+    assert vars(write(store, v1, v2, v2)) == {"imported": 0, "replaced": 0, "unchanged": 1}
+    # A changed final version replaces the one record; a changed earlier line alone changes nothing.
+    v3 = {**BASE, "id": "s", "completion_tokens": 300}
+    assert vars(write(store, v1, v3)) == {"imported": 0, "replaced": 1, "unchanged": 0}
+    assert vars(write(store, v2, v3)) == {"imported": 0, "replaced": 0, "unchanged": 1}
 
 
 def test_migrating_a_version_1_store_rebuilds_the_rollups(tmp_path):
@@ -318,12 +323,12 @@ def test_a_failed_version_4_migration_leaves_the_version_3_store_whole(tmp_path)
 
 def test_a_batch_larger_than_one_stage_insert_is_written_whole(store):
     # STAGE_ROWS rows go into the stage per INSERT: 2 * STAGE_ROWS + 1 records need three, and
-    # the id repeated across two of them is one record, replaced by its later version.
+    # the id repeated across two of them is one record (counted once), its later version kept.
     n = 2 * STAGE_ROWS + 1
     dicts = [{**BASE, "id": f"r{i}", "ts": f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
               "user": f"u{i % 7}", "prompt_tokens": i} for i in range(n)]
     dicts.append({**dicts[3], "prompt_tokens": 1_000_000})
-    assert vars(write(store, *dicts)) == {"imported": n, "replaced": 1, "unchanged": 0}
+    assert vars(write(store, *dicts)) == {"imported": n, "replaced": 0, "unchanged": 0}
     assert store.record_count() == n
     expected = sum(range(n)) - 3 + 1_000_000
     assert store.conn.execute("SELECT SUM(prompt_tokens) FROM records").fetchone()[0] == expected

@@ -6,6 +6,14 @@ dominate an import of millions of records, so we resolve each (provider, model, 
 and apply the resolved rates in floats. Rates genai-prices applies in ways we don't mirror
 (per-request fees, a missing cache rate) go through its own `ModelPrice.calc_price`.
 tests/test_pricing.py checks the fast path against `calc_price` across models.
+
+How a request was processed changes its price, and genai-prices knows how: a service tier
+(`flex`, `priority`, ...) and the batch API are its price variants (`service_tier`, and
+`processing: batch`), applied where it has one for the model at that date. A tier it has no
+variant for costs the standard price. The batch API costs half the standard price (OpenAI's
+and Anthropic's published batch discount): where genai-prices has no batch variant for the
+model, the standard price is halved. 1-hour cache writes have their own rate in genai-prices
+(`cache_write_1h_mtok`, 2x input for Anthropic; 5-minute writes are 1.25x).
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from genai_prices.types import TieredPrices
 from .directory import Price
 from .model import NANO, Record
 
-_FAST_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
+_FAST_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok", "output_mtok")
+BATCH_DISCOUNT = 0.5  # the batch APIs' price, where genai-prices has no batch variant of its own
 _DAY_US = 86_400_000_000
 
 
@@ -41,10 +50,11 @@ def _rate(price: Decimal | TieredPrices | None, total_input: int) -> float:
 class _Resolved:
     """A genai-prices ModelPrice with a float fast path where it is linear in our four counts."""
 
-    __slots__ = ("model_price", "prices", "fast_ok", "flat", "has_read", "has_write")
+    __slots__ = ("model_price", "prices", "fast_ok", "flat", "has_read", "has_write", "has_write_1h", "factor")
 
-    def __init__(self, model_price: Any) -> None:
+    def __init__(self, model_price: Any, factor: float = 1.0) -> None:
         self.model_price = model_price
+        self.factor = factor  # BATCH_DISCOUNT for a batch request genai-prices has no variant for
         self.prices = {k: getattr(model_price, k, None) for k in _FAST_KEYS}
         extra = {k for k, v in model_price.__dict__.items() if v is not None and not k.startswith("_")}
         # requests_kcount charges per request: leave those models to genai-prices itself.
@@ -54,15 +64,22 @@ class _Resolved:
         self.flat = None if tiered else tuple(_rate(self.prices[k], 0) for k in _FAST_KEYS)
         self.has_read = self.prices["cache_read_mtok"] is not None
         self.has_write = self.prices["cache_write_mtok"] is not None
+        self.has_write_1h = self.prices["cache_write_1h_mtok"] is not None
 
-    def cost_usd(self, uncached: int, cache_read: int, cache_write: int, output: int) -> float:
+    def cost_usd(self, uncached: int, cache_read: int, cache_write: int, output: int, write_1h: int = 0) -> float:
+        """`write_1h` is the part of `cache_write` written for an hour."""
         total_input = uncached + cache_read + cache_write
-        if self.fast_ok and (cache_read == 0 or self.has_read) and (cache_write == 0 or self.has_write):
-            r_in, r_read, r_write, r_out = self.flat or [_rate(self.prices[k], total_input) for k in _FAST_KEYS]
-            return (uncached * r_in + cache_read * r_read + cache_write * r_write + output * r_out) / 1_000_000
-        usage = Usage(input_tokens=total_input, cache_read_tokens=cache_read,
-                      cache_write_tokens=cache_write, output_tokens=output)
-        return float(self.model_price.calc_price(usage)["total_price"])
+        if (self.fast_ok and (cache_read == 0 or self.has_read) and (cache_write == 0 or self.has_write)
+                and (write_1h == 0 or self.has_write_1h)):
+            r_in, r_read, r_write, r_write_1h, r_out = (
+                self.flat or [_rate(self.prices[k], total_input) for k in _FAST_KEYS])
+            usd = (uncached * r_in + cache_read * r_read + (cache_write - write_1h) * r_write
+                   + write_1h * r_write_1h + output * r_out) / 1_000_000
+        else:
+            usage = Usage(input_tokens=total_input, cache_read_tokens=cache_read, cache_write_tokens=cache_write,
+                          cache_write_1h_tokens=write_1h or None, output_tokens=output)
+            usd = float(self.model_price.calc_price(usage)["total_price"])
+        return usd * self.factor if self.factor != 1.0 else usd
 
 
 class Pricer:
@@ -70,19 +87,22 @@ class Pricer:
 
     def __init__(self, overrides: Iterable[Price] = ()) -> None:
         self.overrides = {(p.provider, p.model): p for p in overrides}
-        self._cache: dict[tuple[str, str, int], _Resolved | None] = {}
+        self._cache: dict[tuple[str, str, int, str | None, bool], _Resolved | None] = {}
 
-    def _resolve(self, provider: str, model: str, ts_us: int) -> _Resolved | None:
+    def _resolve(self, provider: str, model: str, ts_us: int, tier: str | None = None,
+                 batch: bool = False) -> _Resolved | None:
         day = ts_us // _DAY_US
-        key = (provider, model, day)
+        key = (provider, model, day, tier, batch)
         found = self._cache.get(key, self)  # self: not resolved yet (None is "no price")
         if found is not self:
             return found
         when = datetime.fromtimestamp(day * 86_400 + 43_200, UTC)
+        context = {**({"service_tier": tier} if tier else {}), **({"processing": "batch"} if batch else {})}
         try:
             price = calc_price(Usage(input_tokens=0), model_ref=model, provider_id=provider,
-                               genai_request_timestamp=when)
-            resolved = _Resolved(price.model_price)
+                               genai_request_timestamp=when, price_context=context or None)
+            factor = BATCH_DISCOUNT if batch and not _has_variant(price, "processing", "batch", when) else 1.0
+            resolved = _Resolved(price.model_price, factor)
         except LookupError:
             resolved = None
         self._cache[key] = resolved
@@ -92,21 +112,32 @@ class Pricer:
         """The cost of a record without a logged cost, or None when no price is known."""
         cached = r.cached_input_tokens
         override = self.overrides.get((r.provider, r.model))
-        if override is not None:
+        if override is not None:  # the org's own standard price: a batch request pays half
             return (
                 r.prompt_tokens * override.input_per_mtok
                 + cached * override.cached_input_per_mtok
                 + r.completion_tokens * override.output_per_mtok
-            ) / 1_000_000
-        resolved = self._resolve(r.provider, r.model, r.ts_us)
+            ) / 1_000_000 * (BATCH_DISCOUNT if r.batch else 1.0)
+        resolved = self._resolve(r.provider, r.model, r.ts_us, r.service_tier, r.batch)
         if resolved is None:
             return None
-        # prompt_tokens are uncached input; cache writes (Claude Code) are a part of them.
+        # prompt_tokens are uncached input; cache writes (Claude Code) are a part of them, and
+        # 1-hour writes a part of those.
         write = min(r.cache_write_tokens, r.prompt_tokens)
-        return resolved.cost_usd(r.prompt_tokens - write, cached, write, r.completion_tokens)
+        return resolved.cost_usd(r.prompt_tokens - write, cached, write, r.completion_tokens,
+                                 min(r.cache_write_1h_tokens, write))
 
     def cost_nano(self, r: Record) -> int | None:
         if r.cost_usd is not None:
             return round(r.cost_usd * NANO)
         usd = self.cost_usd(r)
         return None if usd is None else round(usd * NANO)
+
+
+def _has_variant(price: Any, key: str, value: str, when: datetime) -> bool:
+    """Whether genai-prices priced `price` with a variant for `key = value` (it applies a
+    model's variants only when the model is the provider's own, and only from its start)."""
+    if not any(m is price.model for m in price.provider.models):
+        return False
+    return any(v.when.get(key) == value and (v.constraint is None or v.constraint.active(when))
+               for v in price.model.price_variants or ())

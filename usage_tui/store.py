@@ -289,7 +289,6 @@ class StagedBatch:
     """A batch ready for SQL: its rows, one per id, flattened into chunks of parameters for
     multi-row INSERTs (the stage's columns), and what staging counted."""
     chunks: list[tuple]
-    superseded: dict[str, int]
     result: BatchResult
 
 
@@ -504,9 +503,6 @@ class Store:
         result = BatchResult()
         pricer = self.pricer()
         staged: dict[str, tuple] = {}
-        # Lines superseded within the batch (a streamed message written several times): when
-        # the final version is already stored, re-importing them changed nothing either.
-        superseded: dict[str, int] = {}
         for r in records:
             logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
             values = (
@@ -517,15 +513,13 @@ class Store:
                 r.cache_write_1h_tokens, r.service_tier, int(r.batch),
             )
             fp = fingerprint(values)
+            # The counts are of records, not lines: the same id again in a batch (a streamed
+            # message written once per content block) is the same record, the later one wins.
             previous = staged.get(r.id)
-            if previous is not None:  # the same id twice in a batch: the later one wins
-                if previous[_FINGERPRINT_AT] == fp:
-                    result.unchanged += 1
-                    continue
-                superseded[r.id] = superseded.get(r.id, 0) + 1
-                result.replaced += 1
-                result.imported -= 1
-            result.imported += 1
+            if previous is None:
+                result.imported += 1
+            elif previous[_FINGERPRINT_AT] == fp:
+                continue
             cost = logged if logged is not None else pricer.cost_nano(r)
             # The source line is where the record was read, not what it says: like the
             # source, it is not in the fingerprint (the same record moved is unchanged).
@@ -533,11 +527,11 @@ class Store:
         per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_RECORD_INPUT_COLUMNS))
         rows = list(staged.values())
         chunks = [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
-        return StagedBatch(chunks, superseded, result)
+        return StagedBatch(chunks, result)
 
     def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
         """The SQL half of `write_batch`: one transaction."""
-        result, superseded = batch.result, batch.superseded  # the counts go on from staging's
+        result = batch.result  # the counts go on from staging's
         with self.transaction() as conn:
             # Keyed by id: the batch is matched against records and pruned by id.
             conn.execute(_STAGE_CREATE)
@@ -551,9 +545,6 @@ class Store:
                 result.unchanged += same
                 result.replaced += len(existing) - same
                 result.imported -= len(existing)
-                moved = sum(superseded.get(rid, 0) for rid, eq in existing if eq)
-                result.replaced -= moved
-                result.unchanged += moved
                 if same:
                     conn.execute("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
                                  "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")

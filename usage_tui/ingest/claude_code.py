@@ -1,5 +1,13 @@
 """Claude Code session logs (~/.claude/projects/**/*.jsonl): each assistant message with usage is
-a record; other lines (user turns, summaries, snapshots, tool results) are skipped, not rejected."""
+a record; other lines (user turns, summaries, snapshots, tool results) are skipped, not rejected.
+
+A subagent's messages are in its own file (`<session>/subagents/agent-*.jsonl`), and are also
+relayed into the parent session as `type: "progress"` lines (`data.type: "agent_progress"`)
+whose `data.message` is the subagent's own transcript line. When the subagent's file is gone
+the progress lines are the only record of that spend, so they are read too; the record id
+is the same `message.id:requestId` either way (the key ccusage deduplicates by), so a message
+seen in both places is one record.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +45,31 @@ def detect(head: str) -> bool:
     return opening.startswith('{"parentUuid":') and '"sessionId":' in opening
 
 
+def usage_line(line: Any) -> Any:
+    """The transcript line carrying an API response: the line itself, or for a subagent's
+    progress line the subagent's line inside it (`data.message`), with the parent line's
+    timestamp and session fields where the inner line has none."""
+    if not isinstance(line, dict) or line.get("type") != "progress":
+        return line
+    data = line.get("data")
+    inner = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(inner, dict):
+        return None
+    return {**{k: line.get(k) for k in ("timestamp", *_META_FIELDS)},
+            **{k: v for k, v in inner.items() if v is not None}}
+
+
+def cache_writes(usage: dict[str, Any]) -> tuple[int, int]:
+    """(all cache-write tokens, the 1-hour ones). With the `cache_creation` split, writes are
+    its 5-minute + 1-hour parts (as ccusage counts them); without it, all of
+    `cache_creation_input_tokens` are 5-minute writes."""
+    split = usage.get("cache_creation")
+    if isinstance(split, dict):
+        one_hour = _count(split, "ephemeral_1h_input_tokens")
+        return _count(split, "ephemeral_5m_input_tokens") + one_hour, one_hour
+    return _count(usage, "cache_creation_input_tokens"), 0
+
+
 def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
     """An assistant line → a native record dict; None for lines that are not API usage."""
     message = line.get("message")
@@ -58,7 +91,7 @@ def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
         "id": f"{message['id']}:{request}" if request else message["id"],
         "ts": line["timestamp"], "provider": "anthropic", "model": message.get("model"), "user": user,
         # Anthropic counts cache reads apart from input, and cache writes as input.
-        "prompt_tokens": _count(usage, "input_tokens") + _count(usage, "cache_creation_input_tokens"),
+        "prompt_tokens": _count(usage, "input_tokens") + cache_writes(usage)[0],
         "cached_input_tokens": _count(usage, "cache_read_input_tokens"),
         "completion_tokens": _count(usage, "output_tokens"),
         "cost_usd": line.get("costUSD"),
@@ -78,6 +111,9 @@ def _count(usage: dict[str, Any], name: str) -> int:
 def _record(line: Any, user: str | None) -> Record | None:
     if not isinstance(line, dict):
         raise BadRecord("not a JSON object")
+    line = usage_line(line)
+    if line is None:
+        return None
     native = to_native(line, user)
     if native is None:
         return None
@@ -86,7 +122,7 @@ def _record(line: Any, user: str | None) -> Record | None:
     except BadRecord as exc:
         raise source_names(exc, _NAMES) from None
     # part of prompt_tokens, priced as cache writes rather than as plain input
-    record.cache_write_tokens = _count(line["message"]["usage"], "cache_creation_input_tokens")
+    record.cache_write_tokens, record.cache_write_1h_tokens = cache_writes(line["message"]["usage"])
     return record
 
 
