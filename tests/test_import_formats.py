@@ -147,8 +147,9 @@ def test_litellm_mapping(store):
     # empty custom_llm_provider, user, team_id, agent_id are absent: the provider comes from the prefix
     assert rows["chatcmpl-9f1c2d3e-0002"][:7] == ("anthropic", "claude-sonnet-4-5", None, "gk_live_b71c",
                                                    None, None, 200)
+    # a failure's status is its error_information.error_code when that is an HTTP status (issue 12)
     assert rows["chatcmpl-9f1c2d3e-0003"][:7] == ("gemini", "gemini-2.5-flash", "erin", "gk_live_c0d3",
-                                                   None, "paper-digest", 500)
+                                                   None, "paper-digest", 503)
     # the prefix is the provider's: stripped; psql's timestamp without time zone is UTC
     assert rows["chatcmpl-csv-0002"][:7] == ("azure", "gpt-4o", None, "gk_live_d4e5", None, None, 200)
     assert rows["chatcmpl-csv-0001"][7] == 1795341600_500000  # 2026-11-22 10:00:00.5 UTC
@@ -198,7 +199,7 @@ def test_litellm_bad_json_lines_are_rejects_at_their_line(store, tmp_path):
         good,
         {**good, "request_id": "r3", "prompt_tokens": "many"},
         {**good, "request_id": "r4", "metadata": {"usage_object": {"cache_read_input_tokens": 11}}},
-        {**good, "request_id": "r5", "model": "gpt-4o"},
+        {**good, "request_id": "r5", "model": "gpt-4o"},  # no provider: inferred (issue 12), imported
         {**good, "request_id": "r6", "startTime": "yesterday"},
         {**good, "request_id": "", "spend": -1},
         {**good, "request_id": "r8", "spend": -1},
@@ -206,12 +207,11 @@ def test_litellm_bad_json_lines_are_rejects_at_their_line(store, tmp_path):
     )
     seen = []
     summary = import_path(store, path, on_reject=seen.append)
-    assert (summary.imported, summary.rejected) == (1, 8)
+    assert (summary.imported, summary.rejected) == (2, 7)
     assert [(j.line, j.reason) for j in seen] == [
         (1, "malformed JSON: Expecting property name enclosed in double quotes"),
         (3, '`prompt_tokens` must be an integer, got "many"'),
         (4, "cached tokens (11) exceed `prompt_tokens` (10)"),
-        (5, "no provider: `custom_llm_provider` is empty and `model` has no provider/ prefix"),
         (6, '`startTime` must be an ISO 8601 timestamp with a time, got "yesterday"'),
         (7, "missing required field `request_id`"),
         (8, "`spend` must be a finite number >= 0, got -1"),
@@ -269,16 +269,17 @@ def sample_page() -> dict:
 
 def test_openai_mapping(store):
     import_path(store, str(SAMPLES / "openai_usage_completions.json"))
-    rows = records(store, "ts_us", "provider", "model", "user_raw", "key", "team_raw", "requests", "metadata")
+    rows = records(store, "ts_us", "provider", "model", "user_raw", "key", "team_raw", "requests", "service_tier",
+                   "batch", "metadata")
     assert len(rows) == 3 and all(rid.startswith("openai:") for rid in rows)
     assert sorted(r[:7] for r in rows.values()) == [
         (1795132800_000000, "openai", "gpt-4o-mini-2024-07-18", "user-alice", "key_abc", "proj_platform", 20),
         (1795132800_000000, "openai", "unknown", None, "key_def", "proj_research", 2),
         (1795219200_000000, "openai", "gpt-4o-2024-08-06", "user-alice", "key_abc", "proj_platform", 5),
     ]
-    assert sorted(r[7] for r in rows.values()) == [  # stored with sorted keys
-        '{"batch": false, "service_tier": "default"}', '{"batch": false, "service_tier": "default"}',
-        '{"batch": true}']
+    # batch and service_tier are the record's own columns since schema 4 (they change the price)
+    assert sorted((r[7] or "", r[8], r[9]) for r in rows.values()) == [
+        ("", 1, None), ("default", 0, None), ("default", 0, None)]
 
 
 def test_openai_ids_are_stable_and_reimport_replaces(store, tmp_path):
@@ -323,7 +324,7 @@ def test_openai_bad_pages_and_results_are_rejects_at_their_line(store, tmp_path)
         (1, "malformed JSON: Expecting property name enclosed in double quotes"),
         (2, "bucket 1, result 2: `input_cached_tokens` (20000) exceed `input_tokens` (12000)"),
         (2, "bucket 1, result 3: not a result object"),
-        (3, 'not a usage page (expected {"object": "page", "data": [...]})'),
+        (3, 'not a usage page (expected {"object": "page", "data": [...]}, or a bucket)'),
         (4, 'bucket 1: `start_time` must be Unix seconds, got "monday"'),
         (4, "bucket 2, result 1: `num_model_requests` must be >= 1, got -1"),
         (4, 'bucket 3: `results` must be a list, got {"not": "a list"}'),

@@ -18,6 +18,7 @@ model, the standard price is halved. 1-hour cache writes have their own rate in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -141,3 +142,13 @@ def _has_variant(price: Any, key: str, value: str, when: datetime) -> bool:
         return False
     return any(v.when.get(key) == value and (v.constraint is None or v.constraint.active(when))
                for v in price.model.price_variants or ())
+
+
+@functools.lru_cache(maxsize=4096)
+def provider_of(model: str) -> str | None:
+    """The provider genai-prices says serves `model` (e.g. `claude-haiku-4-5` → anthropic), or
+    None when it knows no such model. For sources that log a model without its provider."""
+    try:
+        return calc_price(Usage(input_tokens=0), model_ref=model).provider.id
+    except LookupError:
+        return None

@@ -157,20 +157,28 @@ def import_path(
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-import") as writer:
             try:
-                _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
-                              on_reject, on_progress, batch_size, writer)
+                recognised = _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
+                                           on_reject, on_progress, batch_size, writer)
             finally:
                 writer.submit(store.close).result()  # the writer thread's connection
     finally:
         sys.setswitchinterval(switch_interval)
+    # A forced format that found nothing of its own is a mistake, not an empty import.
+    if fmt != "auto" and not recognised and not (summary.imported or summary.replaced or summary.unchanged
+                                                  or summary.rejected):
+        what = "them" if in_folder else "it"
+        raise ImportFatal(f"{'<stdin>' if path == '-' else path}: nothing in {what} is {fmt} usage "
+                          f"(no line was recognised as --format {fmt}; try --format auto)")
     return summary
 
 
 def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
                   total_bytes: int, options: dict, summary: ImportSummary,
                   on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int, int], None] | None,
-                  batch_size: int, writer: ThreadPoolExecutor) -> None:
+                  batch_size: int, writer: ThreadPoolExecutor) -> int:
+    """Import each file; returns how many of them a forced format recognised as its own."""
     done_bytes = 0
+    recognised = 0
     for file in files:
         raw, _ = _open(file)
         with raw:
@@ -189,10 +197,14 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
                 raise ImportFatal(f"{source_name}: not a usage file (no known format recognised; "
                                   "name one with --format)")
             summary.files += 1
+            forced = format_module(fmt) if fmt != "auto" else None
+            if forced is not None and head is not None and forced.detect(head):
+                recognised += 1
             _import_file(store, raw, file, source_fmt, options, summary, on_reject,
                          (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes)) if on_progress else None,
                          batch_size, writer)
         done_bytes += sizes[file]
+    return recognised
 
 
 def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,

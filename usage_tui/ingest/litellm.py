@@ -1,5 +1,14 @@
 """LiteLLM proxy spend logs: rows of the `LiteLLM_SpendLogs` table, as the proxy's /spend/logs
-answers (a JSON array), as JSON lines, or as CSV with the table's column names (psql \\copy)."""
+answers (a JSON array), as pages of /spend/logs/v2 or /spend/logs/ui
+(`{"data": [rows], "total", "page", "page_size", "total_pages"}`, one page, a JSON array of
+pages or JSON lines of pages), as JSON lines, or as CSV with the table's column names
+(psql \\copy).
+
+What LiteLLM writes (litellm/proxy/spend_tracking/spend_tracking_utils.py, get_logging_payload):
+`custom_llm_provider` is often empty (the column's default, failure rows of requests refused
+before routing, older proxies), so the provider is inferred; `spend` is the response cost,
+0 when LiteLLM could not price the call; `status` is success/failure, with the failure's
+`metadata.error_information.error_code` (the HTTP status, as text)."""
 
 from __future__ import annotations
 
@@ -10,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..model import Record, Reject
+from ..pricing import provider_of
 from ._common import as_int, as_json_value, head_values, is_json_lines, json_values, present, source_names
 from .native import BadRecord, _csv_text, parse_ts, to_record
 
@@ -17,7 +27,8 @@ NAME = "litellm"
 _SIGNATURE = ("request_id", "startTime")
 _HEAD_SIGNATURE = [re.compile(rf'"{name}"\s*:') for name in _SIGNATURE]
 _META_FIELDS = ("end_user", "request_tags", "session_id", "call_type", "model_group")
-_STATUS = {"success": 200, "failure": 500}
+_FAILED = 500  # a failure row whose error code is no HTTP status
+_PAGE_KEYS = ("data", "total_pages")
 # Native field names in validation messages, as this table calls them.
 _NAMES = {"id": "request_id", "ts": "startTime", "cost_usd": "spend", "key": "api_key", "team": "team_id",
           "agent": "agent_id"}
@@ -32,39 +43,77 @@ def _csv_header(head: str) -> list[str] | None:
     return [c.strip() for c in next(csv.reader([text.splitlines()[0]]), [])]
 
 
+def _is_page(value: Any) -> bool:
+    """A page of /spend/logs/v2 or /spend/logs/ui: `{"data": [rows], "total_pages": N, ...}`."""
+    return isinstance(value, dict) and all(k in value for k in _PAGE_KEYS) and isinstance(value["data"], list)
+
+
+def _is_row(value: Any) -> bool:
+    return isinstance(value, dict) and all(name in value for name in _SIGNATURE)
+
+
 def detect(head: str) -> bool:
     header = _csv_header(head)
     if header is not None:
         return all(name in header for name in _SIGNATURE)
     values = head_values(head)
     if values:
-        return any(isinstance(v, dict) and all(name in v for name in _SIGNATURE) for v in values)
+        return any(_is_row(v) or (_is_page(v) and any(_is_row(r) for r in v["data"][:20])) for v in values)
     # no whole row fits in the head (prompts stored in the log): its first keys still show
     return all(pattern.search(head) for pattern in _HEAD_SIGNATURE)
 
 
-def _cached_tokens(metadata: Any) -> int:
+def _cache_tokens(metadata: Any) -> tuple[int, int]:
+    """(cache reads, cache writes) from `metadata.usage_object`, LiteLLM's copy of the
+    provider's usage: reads in `prompt_tokens_details.cached_tokens` (OpenAI's name) or
+    `cache_read_input_tokens` (Anthropic's), writes in `cache_creation_input_tokens`."""
     usage = metadata.get("usage_object") if isinstance(metadata, dict) else None
     if not isinstance(usage, dict):
-        return 0
+        return 0, 0
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if cached is None:
         cached = usage.get("cache_read_input_tokens")
-    return as_int(cached, "metadata.usage_object cached tokens")
+    writes = as_int(usage.get("cache_creation_input_tokens"), "metadata.usage_object.cache_creation_input_tokens")
+    return as_int(cached, "metadata.usage_object cached tokens"), writes
 
 
-def _provider_model(row: dict[str, Any]) -> tuple[str, str | None]:
-    model = present(row.get("model")) or ""
+def _provider_model(row: dict[str, Any]) -> tuple[str, str]:
+    """Provider: `custom_llm_provider`, else the `model`'s provider/ prefix, else the provider
+    genai-prices knows for the model, else `unknown` (a row is never lost for lacking one).
+    Model: `model`, else `model_group` (the name the caller asked for), else `unknown`."""
+    model = present(row.get("model")) or present(row.get("model_group")) or "unknown"
     if not isinstance(model, str):
         raise BadRecord(f"`model` must be a string, got {json.dumps(model)}")
     provider = present(row.get("custom_llm_provider"))
+    if provider is not None and not isinstance(provider, str):
+        raise BadRecord(f"`custom_llm_provider` must be a string, got {json.dumps(provider)}")
     prefix, slash, rest = model.partition("/")
-    if slash and (provider is None or provider == prefix):
-        return prefix, rest or None
-    if provider is None:
-        raise BadRecord("no provider: `custom_llm_provider` is empty and `model` has no provider/ prefix")
-    return provider, model or None
+    if slash and rest and (provider is None or provider == prefix):
+        return prefix, rest
+    return provider or provider_of(model) or "unknown", model
+
+
+def _status(row: dict[str, Any], metadata: Any) -> int:
+    """A failure's status is its error code when that is an HTTP status, else 500."""
+    if row.get("status") != "failure":
+        return 200
+    info = metadata.get("error_information") if isinstance(metadata, dict) else None
+    code = info.get("error_code") if isinstance(info, dict) else None
+    if isinstance(code, str) and code.strip().isdigit():
+        code = int(code.strip())
+    return code if type(code) is int and 100 <= code <= 599 else _FAILED
+
+
+def _logged_cost(row: dict[str, Any], status: int, tokens: int) -> Any:
+    """The logged spend; None (price it) when LiteLLM logged 0 for a successful call with
+    tokens, which means it could not price it, not that it was free. A cache hit (answered
+    from LiteLLM's cache, no provider call) and a failure keep their 0."""
+    spend = _spend(present(row.get("spend")))
+    cache_hit = str(row.get("cache_hit")).lower() == "true"
+    if spend == 0 and status < 400 and tokens > 0 and not cache_hit:
+        return None
+    return spend
 
 
 def _spend(value: Any) -> Any:
@@ -92,33 +141,41 @@ def to_native(row: dict[str, Any]) -> dict[str, Any]:
         raise BadRecord("missing required field `startTime`")
     parse_ts(start, "startTime")
     provider, model = _provider_model(row)
-    cached = _cached_tokens(as_json_value(row.get("metadata"), "metadata"))
+    metadata = as_json_value(row.get("metadata"), "metadata")
+    cached, writes = _cache_tokens(metadata)
     prompt = as_int(row.get("prompt_tokens"), "prompt_tokens")
     if cached > prompt:  # LiteLLM counts cached tokens inside prompt_tokens (§2.1 Tokens)
         raise BadRecord(f"cached tokens ({cached}) exceed `prompt_tokens` ({prompt})")
-    status = _STATUS.get(row.get("status"), 200) if isinstance(row.get("status"), str) else 200
+    completion = as_int(row.get("completion_tokens"), "completion_tokens")
+    status = _status(row, metadata)
     extra = {name: _tags(row.get(name)) if name == "request_tags" else present(row.get(name))
              for name in _META_FIELDS}
     native = {
         "id": row["request_id"], "ts": start, "provider": provider, "model": model,
         "user": present(row.get("user")), "key": present(row.get("api_key")),
         "team": present(row.get("team_id")), "agent": present(row.get("agent_id")),
-        "prompt_tokens": prompt - cached, "cached_input_tokens": cached,
-        "completion_tokens": as_int(row.get("completion_tokens"), "completion_tokens"),
-        "cost_usd": _spend(present(row.get("spend"))), "status": status,
+        "prompt_tokens": prompt - cached, "cached_input_tokens": cached, "completion_tokens": completion,
+        "cost_usd": _logged_cost(row, status, prompt + completion), "status": status,
         **{k: v for k, v in extra.items() if v not in ([], {})},
     }
-    return {k: v for k, v in native.items() if v is not None}
+    native = {k: v for k, v in native.items() if v is not None}
+    # Anthropic's cache writes are inside LiteLLM's prompt_tokens, with the reads: a count
+    # beyond what is left of them is not believed past that (it only moves tokens between rates).
+    native["cache_write_tokens"] = min(writes, max(prompt - cached, 0))
+    return native
 
 
 def _record(row: Any) -> Record:
     if not isinstance(row, dict):
         raise BadRecord("not a JSON object")
     native = to_native(row)
+    writes = native.pop("cache_write_tokens")
     try:
-        return to_record(native)
+        record = to_record(native)
     except BadRecord as exc:
         raise source_names(exc, _NAMES) from None
+    record.cache_write_tokens = writes
+    return record
 
 
 def _parse_csv(stream: TextIO, source: str) -> Iterator[Record | Reject]:
@@ -152,10 +209,14 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
         if isinstance(value, BadRecord):  # malformed JSON: a line, or the whole document
             yield Reject(source, number, str(value), raw)
             continue
-        try:
-            record = _record(value)
-        except BadRecord as exc:
-            yield Reject(source, number, where.format(number) + str(exc), raw)
-            continue
-        record.source_line = number if lines else None  # an element's line is not known
-        yield record
+        # A page of rows: each row is a record, and a bad one says which it was.
+        rows = [(f"row {i}: ", row, json.dumps(row)[:2000]) for i, row in enumerate(value["data"], 1)] \
+            if _is_page(value) else [("", value, raw)]
+        for inside, row, row_raw in rows:
+            try:
+                record = _record(row)
+            except BadRecord as exc:
+                yield Reject(source, number, where.format(number) + inside + str(exc), row_raw)
+                continue
+            record.source_line = number if lines else None  # an element's line is not known
+            yield record

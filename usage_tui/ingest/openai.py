@@ -1,5 +1,10 @@
 """OpenAI organization usage: pages of GET /v1/organization/usage/completions (one page object,
-a JSON array of pages, or JSON lines of pages). Each result with requests is one record."""
+a JSON array of pages, or JSON lines of pages), or the bucket objects alone: the OpenAI
+cookbook's "How to use the Usage API and Cost API" notebook collects every page's `data` into
+one list and saves that (`[{"object": "bucket", "start_time": ..., "results": [...]}, ...]`).
+Each result with requests is one record; `batch` and `service_tier` are kept on it (they
+change its price), `input_cache_write_tokens` are cache writes (inside `input_tokens`, like
+`input_cached_tokens`)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,6 @@ from .native import BadRecord, to_record
 NAME = "openai"
 RESULT_OBJECT = "organization.usage.completions.result"
 _GROUP_FIELDS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
-_META_FIELDS = ("batch", "service_tier")
 _NAMES = {"user": "user_id", "key": "api_key_id", "team": "project_id", "requests": "num_model_requests"}
 _MAX_START = 253_402_300_799  # 9999-12-31T23:59:59Z
 _PAGE = re.compile(r'"object"\s*:\s*"page"')
@@ -27,6 +31,18 @@ _RESULT = re.compile(r'"object"\s*:\s*"(organization\.[\w.]+)"')
 
 def _is_page(value: Any) -> bool:
     return isinstance(value, dict) and value.get("object") == "page" and isinstance(value.get("data"), list)
+
+
+def _is_bucket(value: Any) -> bool:
+    return (isinstance(value, dict) and value.get("object") == "bucket"
+            and any(isinstance(value.get(k), list) for k in ("results", "result")))
+
+
+def _as_page(value: Any) -> dict | None:
+    """A page, or a bucket saved without its page (the cookbook's list) as a page of one."""
+    if _is_page(value):
+        return value
+    return {"object": "page", "data": [value]} if _is_bucket(value) else None
 
 
 def _results(page: dict) -> Iterator[Any]:
@@ -39,12 +55,13 @@ def _results(page: dict) -> Iterator[Any]:
 
 def detect(head: str) -> bool:
     """Pages of buckets whose results are completions usage (not costs, not embeddings)."""
-    pages = [v for v in head_values(head) if _is_page(v)]
+    pages = [p for p in map(_as_page, head_values(head)) if p is not None]
     if pages:
         kinds = [r.get("object") for p in pages for r in _results(p) if isinstance(r, dict)]
         return any(p["data"] for p in pages) and all(kind in (None, RESULT_OBJECT) for kind in kinds)
-    # a page too long for the head: recognise its opening
-    return bool(_PAGE.search(head) and _BUCKET.search(head)) and set(_RESULT.findall(head)) <= {RESULT_OBJECT}
+    # a page (or a list of buckets) too long for the head: recognise its opening
+    opening = bool(_PAGE.search(head)) or head.lstrip().startswith("[")
+    return opening and bool(_BUCKET.search(head)) and set(_RESULT.findall(head)) <= {RESULT_OBJECT}
 
 
 def record_id(start_time: int, result: dict) -> str:
@@ -81,18 +98,28 @@ def _record(start: int, result: Any) -> Record | None:
     cached = as_int(result.get("input_cached_tokens"), "input_cached_tokens")
     if cached > total:  # input_tokens include the cached ones (§2.1 Tokens)
         raise BadRecord(f"`input_cached_tokens` ({cached}) exceed `input_tokens` ({total})")
+    writes = as_int(result.get("input_cache_write_tokens"), "input_cache_write_tokens")
+    if writes > total - cached:  # and the cache writes, which are not cached reads
+        raise BadRecord(f"`input_cache_write_tokens` ({writes}) exceed `input_tokens` ({total}) "
+                        f"less `input_cached_tokens` ({cached})")
+    batch, tier = result.get("batch"), result.get("service_tier")
+    if batch not in (None, True, False):
+        raise BadRecord(f"`batch` must be true, false or null, got {json.dumps(batch)[:80]}")
+    if tier is not None and not (isinstance(tier, str) and 0 < len(tier) <= 64):
+        raise BadRecord(f"`service_tier` must be a name, got {json.dumps(tier)[:80]}")
     native = {
         "id": record_id(start, result), "ts": datetime.fromtimestamp(start, UTC).isoformat(),
         "provider": "openai", "model": result.get("model") or "unknown",
         "user": result.get("user_id"), "key": result.get("api_key_id"), "team": result.get("project_id"),
         "requests": requests, "prompt_tokens": total - cached, "cached_input_tokens": cached,
         "completion_tokens": as_int(result.get("output_tokens"), "output_tokens"),
-        **{f: result.get(f) for f in _META_FIELDS},
     }
     try:
-        return to_record({k: v for k, v in native.items() if v is not None})
+        record = to_record({k: v for k, v in native.items() if v is not None})
     except BadRecord as exc:
         raise source_names(exc, _NAMES) from None
+    record.cache_write_tokens, record.batch, record.service_tier = writes, bool(batch), tier
+    return record
 
 
 def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
@@ -114,6 +141,15 @@ def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
                 yield record
 
 
+def _bucket_records(bucket: dict, number: int) -> Iterator[Record | tuple[str, BadRecord, Any]]:
+    for item in _page({"data": [bucket]}):
+        if isinstance(item, Record):
+            yield item
+        else:
+            inside, exc, part = item
+            yield inside.replace("bucket 1", f"bucket {number}", 1), exc, part
+
+
 def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
     # In a JSON document the number is the page's position, and the reason says so.
     lines = is_json_lines(head)
@@ -122,12 +158,14 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
         if isinstance(value, BadRecord):  # malformed JSON: a line, or the whole document
             yield Reject(source, number, str(value), raw)
             continue
-        where = page_word.format(number)
-        if not _is_page(value):
-            reason = 'not a usage page (expected {"object": "page", "data": [...]})'
-            yield Reject(source, number, where + reason, raw)
+        page = _as_page(value)
+        if page is None:
+            reason = 'not a usage page (expected {"object": "page", "data": [...]}, or a bucket)'
+            yield Reject(source, number, page_word.format(number) + reason, raw)
             continue
-        for item in _page(value):
+        # A bucket of the cookbook's list is numbered as the list's element (`bucket N`).
+        where = page_word.format(number) if page is value else ""
+        for item in (_page(value) if page is value else _bucket_records(value, number)):
             if isinstance(item, Record):
                 item.source_line = number if lines else None  # a page per line; else unknown
                 yield item
