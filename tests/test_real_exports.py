@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from genai_prices import Usage, calc_price
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from usage_tui.cli import cli
 from usage_tui.directory import Price
@@ -130,6 +132,11 @@ def test_litellm_paginated_endpoints_are_read_as_their_rows(store, tmp_path):
     assert (summary.unchanged, summary.rejected) == (11, 1)
     assert [(j.line, j.reason) for j in seen] == [
         (2, 'row 2: `startTime` must be an ISO 8601 timestamp with a time, got "yesterday"')]
+    # a page past the last one is empty: still a LiteLLM page, and nothing to import
+    empty = tmp_path / "page4.json"
+    empty.write_text(json.dumps({"data": [], "total": 12, "page": 4, "page_size": 5, "total_pages": 3}))
+    assert detect_format(head(empty)) == "litellm"
+    assert import_path(store, str(empty)).imported == 0
 
 
 def test_litellm_spend_zero_with_tokens_on_a_model_without_a_price_is_unpriced(store, tmp_path):
@@ -321,3 +328,28 @@ def test_1h_cache_writes_fast_path_equals_genai_prices(model):
                                 cache_write_1h_tokens=5000, output_tokens=700), model_ref=model,
                           provider_id="anthropic", genai_request_timestamp=datetime(2026, 11, 20, 12, tzinfo=UTC))
     assert Pricer().cost_nano(rec) == pytest.approx(float(expected.total_price) * 1e9, abs=2)
+
+
+def test_a_batch_variant_that_sets_no_price_is_half_the_standard_price():
+    # genai-prices lists a batch variant for gpt-3.5-turbo-1106 with no prices in it: that is no
+    # batch price, so half the standard $1 in / $2 out: (1M × 1 + 1M × 2) / 2 = $1.50
+    rec = Record("x", TS, "openai", "gpt-3.5-turbo-1106", prompt_tokens=1_000_000, completion_tokens=1_000_000,
+                 batch=True)
+    assert Pricer().cost_nano(rec) == 1_500_000_000
+
+
+TIER_MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-5-mini", "gpt-5.4", "o3", "o1-mini"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(model=st.sampled_from(TIER_MODELS), tier=st.sampled_from([None, "default", "flex", "priority", "scale"]),
+       p=st.integers(0, 300_000), cached=st.integers(0, 300_000), c=st.integers(0, 50_000))
+def test_service_tier_fast_path_equals_genai_prices(model, tier, p, cached, c):
+    """A service tier is genai-prices' price_context {"service_tier": tier}; the fast path must
+    give what its calc_price gives, tiers of long prompts (gpt-5.4) included."""
+    expected = calc_price(Usage(input_tokens=p + cached, cache_read_tokens=cached, output_tokens=c), model_ref=model,
+                          provider_id="openai", genai_request_timestamp=datetime(2026, 11, 20, 12, tzinfo=UTC),
+                          price_context={"service_tier": tier} if tier else None).total_price
+    rec = Record("x", TS, "openai", model, prompt_tokens=p, cached_input_tokens=cached, completion_tokens=c,
+                 service_tier=tier)
+    assert Pricer().cost_nano(rec) == pytest.approx(float(expected) * 1e9, abs=2)

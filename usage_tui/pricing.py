@@ -140,7 +140,9 @@ def _has_variant(price: Any, key: str, value: str, when: datetime) -> bool:
     model's variants only when the model is the provider's own, and only from its start)."""
     if not any(m is price.model for m in price.provider.models):
         return False
+    # A variant that sets no price (genai-prices lists some) is no batch price either.
     return any(v.when.get(key) == value and (v.constraint is None or v.constraint.active(when))
+               and any(p is not None for p in vars(v.prices).values())
                for v in price.model.price_variants or ())
 
 

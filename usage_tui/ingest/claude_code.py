@@ -6,7 +6,8 @@ relayed into the parent session as `type: "progress"` lines (`data.type: "agent_
 whose `data.message` is the subagent's own transcript line. When the subagent's file is gone
 the progress lines are the only record of that spend, so they are read too; the record id
 is the same `message.id:requestId` either way (the key ccusage deduplicates by), so a message
-seen in both places is one record.
+seen in both places is one record. (ccusage's daily report reads them the same way: its
+DailyAgentProgressEntry takes data.message's timestamp, message, costUSD and requestId.)
 """
 
 from __future__ import annotations

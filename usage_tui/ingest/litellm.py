@@ -29,6 +29,8 @@ _HEAD_SIGNATURE = [re.compile(rf'"{name}"\s*:') for name in _SIGNATURE]
 _META_FIELDS = ("end_user", "request_tags", "session_id", "call_type", "model_group")
 _FAILED = 500  # a failure row whose error code is no HTTP status
 _PAGE_KEYS = ("data", "total_pages")
+# An empty page has no rows to show what it is: all of the endpoints' page fields must be there.
+_EMPTY_PAGE_KEYS = {"data", "total", "page", "page_size", "total_pages"}
 # Native field names in validation messages, as this table calls them.
 _NAMES = {"id": "request_id", "ts": "startTime", "cost_usd": "spend", "key": "api_key", "team": "team_id",
           "agent": "agent_id"}
@@ -58,7 +60,9 @@ def detect(head: str) -> bool:
         return all(name in header for name in _SIGNATURE)
     values = head_values(head)
     if values:
-        return any(_is_row(v) or (_is_page(v) and any(_is_row(r) for r in v["data"][:20])) for v in values)
+        return any(_is_row(v) or (_is_page(v) and (any(_is_row(r) for r in v["data"][:20])
+                                                   or (not v["data"] and _EMPTY_PAGE_KEYS <= v.keys())))
+                   for v in values)
     # no whole row fits in the head (prompts stored in the log): its first keys still show
     return all(pattern.search(head) for pattern in _HEAD_SIGNATURE)
 
