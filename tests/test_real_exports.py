@@ -255,6 +255,15 @@ def test_claude_code_folder_prices_1h_writes_and_counts_subagent_progress_once(d
     assert rows(store, *CLAUDE_COLUMNS) == claude_expected()
 
 
+def test_claude_code_streamed_copies_across_a_batch_boundary_are_one_record(store):
+    """The two streamed lines of msg_01A1 (lines 2 and 3) fall in two batches of one record:
+    still one record imported, none replaced."""
+    session = next(CLAUDE.glob("projects/-home-dev-shop/*.jsonl"))
+    summary = import_path(store, str(session), user="alice", batch_size=1)
+    assert (summary.imported, summary.replaced, summary.unchanged) == (4, 0, 0)
+    assert rows(store, "completion_tokens", "source_line")["msg_01A1:req_011A1"] == (400, 3)
+
+
 def test_claude_code_subagent_file_first_then_its_progress_line_is_still_one_record(store):
     """Whichever place a subagent's message is read from first, the other is the same record."""
     subagents = next(CLAUDE.rglob("agent-d4e5f6.jsonl"))

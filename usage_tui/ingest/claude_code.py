@@ -134,6 +134,10 @@ def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, 
     if not source.endswith(".jsonl") and not is_json_lines(head):
         return
     owner = user or viewer
+    # A streamed message is written as consecutive lines of one id (one per content block), the
+    # last one complete: only that one is passed on, so the copies are never counted, not even
+    # when a batch boundary falls between them.
+    pending: Record | None = None
     for number, raw, obj in json_lines(stream):
         try:
             if isinstance(obj, BadRecord):
@@ -144,4 +148,8 @@ def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, 
             continue
         if record is not None:
             record.source_line = number
-            yield record
+            if pending is not None and pending.id != record.id:
+                yield pending
+            pending = record
+    if pending is not None:
+        yield pending
