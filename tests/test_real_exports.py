@@ -152,6 +152,18 @@ def test_litellm_spend_zero_with_tokens_on_a_model_without_a_price_is_unpriced(s
     assert rows(store, "provider", "cost_nano", "cost_logged_nano") == {"r1": ("unknown", None, None)}
 
 
+def test_litellm_rows_older_than_the_status_column_say_it_in_metadata(store, tmp_path):
+    """SpendLogsMetadata carries `status` and `error_information` (spend_tracking_utils.
+    _get_spend_logs_metadata); the `status` column came later, so older rows have it empty."""
+    row = {"request_id": "r1", "startTime": "2026-11-20 10:00:00", "model": "gpt-4o", "custom_llm_provider": "openai",
+           "spend": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "status": "",
+           "metadata": {"status": "failure", "error_information": {"error_code": "429"}}}
+    path = tmp_path / "spend.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    import_path(store, str(path))
+    assert rows(store, "status", "cost_nano") == {"r1": (429, 0)}
+
+
 # -- OpenAI -----------------------------------------------------------------------------------------
 OPENAI_COOKBOOK = DATA / "openai_cookbook_usage_buckets.json"
 # (start day, model, service tier, batch): (prompt incl. writes, writes, cached, output, requests, µ$)

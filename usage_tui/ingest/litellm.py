@@ -99,10 +99,12 @@ def _provider_model(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def _status(row: dict[str, Any], metadata: Any) -> int:
-    """A failure's status is its error code when that is an HTTP status, else 500."""
-    if row.get("status") != "failure":
+    """A failure's status is its error code when that is an HTTP status, else 500. Rows of
+    proxies older than the `status` column say it in `metadata.status` only."""
+    meta = metadata if isinstance(metadata, dict) else {}
+    if (present(row.get("status")) or meta.get("status")) != "failure":
         return 200
-    info = metadata.get("error_information") if isinstance(metadata, dict) else None
+    info = meta.get("error_information")
     code = info.get("error_code") if isinstance(info, dict) else None
     if isinstance(code, str) and code.strip().isdigit():
         code = int(code.strip())
