@@ -216,6 +216,17 @@ def test_openai_the_cookbook_list_and_the_api_pages_are_the_same_records(store, 
     assert (summary.imported, summary.replaced, summary.unchanged) == (0, 0, 6)
 
 
+def test_openai_the_cookbooks_costs_list_is_not_usage(tmp_path):
+    """The same notebook saves the Costs API's buckets the same way; their results are
+    `organization.costs.result` (an amount, no tokens): not completions usage."""
+    costs = [{"object": "bucket", "start_time": 1795132800, "end_time": 1795219200, "results": [
+        {"object": "organization.costs.result", "amount": {"value": 0.06, "currency": "usd"},
+         "line_item": None, "project_id": None}]}]
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps(costs, indent=2))
+    assert detect_format(head(path)) is None
+
+
 def test_openai_bad_cache_writes_in_a_bucket_list_are_a_reject_naming_the_bucket(store, tmp_path):
     buckets = json.loads(OPENAI_COOKBOOK.read_text())
     buckets[1]["results"][0]["input_cache_write_tokens"] = 7000  # 8000 input, 2000 of them cached
