@@ -16,8 +16,9 @@ from platformdirs import user_data_dir
 from . import clock
 from .directory import DirectoryError, load_directory_file
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
+from .identity import Identity, OwnUsageOnly, resolve_identity
 from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, WINDOWS, QuerySpec
-from .query import QueryError, ScopeError, parse_date, resolve_viewer, run_query
+from .query import QueryError, ScopeError, parse_date, run_query
 from .store import BUSY_TIMEOUT_MS, Store, StoreError
 
 EXIT_USAGE = 2
@@ -49,7 +50,8 @@ def db_option(f):
 
 def viewer_option(f):
     return click.option("--as", "as_user", metavar="USER", default=None,
-                        help="View as USER (default: $USAGE_TUI_USER, else your OS login).")(f)
+                        help="Act as USER (also $USAGE_TUI_USER): org admins and the store's owner only "
+                             "(default: the directory user of your OS login).")(f)
 
 
 def tz_option(f):
@@ -59,10 +61,17 @@ def tz_option(f):
 
 def open_store(db: Path | None, *, create: bool = False, readonly: bool = False) -> Store:
     path = db or default_db()
+    # A store shared with a group for reading (README, "Who sees what"): read it read-only.
+    readonly = readonly or (not create and path.exists() and not os.access(path, os.W_OK))
     try:
         return Store(path, create=create, readonly=readonly, on_upgrade=notice)
     except StoreError as exc:
         fail(str(exc))
+
+
+def identity_of(store: Store, as_user: str | None) -> Identity:
+    """Who runs the command (§2.4): a refused impersonation is a ScopeError (exit 3)."""
+    return resolve_identity(store.directory(), store.path, as_user)
 
 
 def handles_errors(f):
@@ -142,11 +151,15 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
         click.echo(f"No usage store at {path}: building the demo store (usage-tui sample)…", err=True)
         build_demo(path, events=20_000, days=30, seed=42)
     try:
+        viewer = identity_of(open_store(path), as_user).viewer
+    except ScopeError as exc:
+        fail(str(exc), EXIT_SCOPE)
+    try:
         from .app import run_app
     except ImportError:  # pragma: no cover - the TUI ships with the package
         click.echo(ctx.get_help())
         return
-    run_app(path, as_user)
+    run_app(path, viewer)
 
 
 # -- sample ---------------------------------------------------------------------------------------
@@ -178,12 +191,14 @@ def build_demo(path: Path, *, events: int, days: int, seed: int) -> Store:
 def sample(events: int, days: int, seed: int, force: bool, db: Path | None) -> None:
     """(Re)build a demo store: a realistic organization with usage dated up to now."""
     path = db or default_db()
-    if path.exists() and not force:
-        existing = Store(path, on_upgrade=notice)
-        if existing.record_count() and existing.get_meta("demo") != "1":
+    if path.exists():
+        existing = open_store(path)
+        identity_of(existing, None).require_admin("rebuild the store")
+        if not force and existing.record_count() and existing.get_meta("demo") != "1":
             fail(f"{path} holds imported data; pass --force to replace it with the demo")
+        existing.close()
     store = build_demo(path, events=events, days=days, seed=seed)
-    viewer = resolve_viewer(store.directory())
+    viewer = identity_of(store, None).viewer
     click.echo(f"Demo store at {path}: {store.record_count()} records over {days} days. "
                f"You are {viewer} (org admin); try --as bob (member) or --as carol (team admin).")
 
@@ -208,6 +223,12 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
     from .ingest import ImportFatal, import_path
 
     store = open_store(db, create=True)
+    identity = identity_of(store, as_user)
+    guard = None
+    if not identity.may_administer:  # a member imports only their own usage (§2.4)
+        if user is not None and user != identity.viewer:
+            raise ScopeError(f"{identity.viewer} may not import usage attributed to {user}")
+        guard = OwnUsageOnly(identity.viewer, store.directory())
     show_progress = sys.stderr.isatty() and path != "-"
     bar = None
     last = [0]
@@ -227,7 +248,7 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
 
     try:
         summary = import_path(store, path, fmt, user=user, team=team,
-                              viewer=as_user or resolve_viewer(store.directory()),
+                              viewer=identity.viewer, guard=guard,
                               on_reject=reject, on_progress=progress)
     except ImportFatal as exc:
         fail(str(exc))
@@ -244,10 +265,13 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
 @click.option("--source", metavar="FILE", default=None, help="Only lines rejected from FILE.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="How many to show.")
 @db_option
+@viewer_option
 @handles_errors
-def rejects(source: str | None, limit: int, db: Path | None) -> None:
-    """List rejected lines, newest first, as FILE:LINE: reason and the raw text."""
+def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None) -> None:
+    """List rejected lines, newest first, as FILE:LINE: reason and the raw text (org admins
+    and the store's owner: the lines may hold anyone's usage)."""
     store = open_store(db)
+    identity_of(store, as_user).require_admin("read the rejected lines")
     rows = store.rejects(source, limit)
     if not rows:
         click.echo("No rejected lines.")
@@ -264,14 +288,17 @@ def directory() -> None:
 @directory.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
+@viewer_option
 @handles_errors
-def directory_load(file: Path, db: Path | None) -> None:
-    """Load FILE.toml: replaces the directory and re-attributes every stored record."""
+def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
+    """Load FILE.toml: replaces the directory and re-attributes every stored record (org
+    admins and the store's owner)."""
     import tomllib
 
+    store = open_store(db, create=True)
+    identity_of(store, as_user).require_admin("load the directory")
     load_directory_file(file)  # validates the whole file first; nothing changes on error
     doc = tomllib.loads(file.read_text())
-    store = open_store(db, create=True)
     count = store.load_directory(doc)
     d = store.directory()
     click.echo(f"Loaded {file}: {len(d.users)} users, {len(d.teams)} teams, {len(d.keys)} keys, "
@@ -311,7 +338,7 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
     """Totals, the daily or weekly series, and rows grouped by one dimension."""
     store = open_store(db, readonly=False)
     spec = QuerySpec(
-        viewer=resolve_viewer(store.directory(), as_user), scope=scope, team=team, metric=metric,
+        viewer=identity_of(store, as_user).viewer, scope=scope, team=team, metric=metric,
         group_by=group_by, granularity=granularity,
         since=parse_date(since, "--since") if since else None,
         until=parse_date(until, "--until") if until else None,
@@ -432,7 +459,7 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
 
     store = open_store(db)
     directory_ = store.directory()
-    viewer = resolve_viewer(directory_, as_user)
+    viewer = identity_of(store, as_user).viewer
     admin = directory_.is_org_admin(viewer)
     if all_users:
         if user:
@@ -480,9 +507,9 @@ def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_use
     """
     store = open_store(db)
     directory_ = store.directory()
-    viewer = resolve_viewer(directory_, as_user)
-    if not directory_.is_org_admin(viewer):
-        raise ScopeError(f"{viewer} may not set budgets (org admins only)")
+    identity = identity_of(store, as_user)
+    identity.require_admin("set budgets")
+    viewer = identity.viewer
     if user not in directory_.users:  # a typo would otherwise limit nobody, silently
         fail(f'unknown user "{user}" (budgets are for users in the directory)')
     store.set_budget_override(user, limit_usd, window, viewer, clock.now().isoformat())
@@ -498,12 +525,18 @@ def budget_check(user: str, db: Path | None) -> None:
 
     Prints `200 OK` (exit 0), or `429 Too Many Requests` and `Retry-After: N` (N whole
     seconds until the window ends, rounded up) and exits 75. Anyone may ask: the answer says
-    only allowed or not. A user without a budget, known or not, is never over: 200 OK. An
-    unusable store is exit 2, which a gateway should treat as an error, not as allowed.
+    only allowed or not, and a user without a budget is never over: 200 OK. Who may learn
+    who exists (org admins and the store's owner) gets exit 2 for a user the directory does
+    not know; anyone else gets the no-budget answer, as /v1/budget/check without the admin
+    token does. An unusable store is exit 2, which a gateway must treat as a refusal.
     """
     from .budget import budget_status
 
-    status = budget_status(open_store(db, readonly=True), user)
+    store = open_store(db, readonly=True)
+    may_enumerate = identity_of(store, None).may_administer
+    status = budget_status(store, user)
+    if status is None and may_enumerate and user not in store.directory().users:
+        fail(f'unknown user "{user}" (not in the directory, no budget)')
     if status is None or not status.over:
         click.echo("200 OK")
         return

@@ -10,7 +10,6 @@ return (sql, params) with every value bound, so both are tested without a databa
 
 from __future__ import annotations
 
-import os
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -64,15 +63,13 @@ def parse_date(value: str, name: str) -> date:
 
 
 def resolve_viewer(directory: Directory, as_user: str | None = None) -> str:
-    """--as, else USAGE_TUI_USER, else the user whose login is the OS login (§2.4)."""
+    """`as_user` when given (the caller checked it may impersonate: identity.resolve_identity),
+    else the user whose login is the OS login of the process's uid (§2.4)."""
     if as_user:
         return as_user
-    env = os.environ.get("USAGE_TUI_USER")
-    if env:
-        return env
-    import getpass
+    from .identity import os_login  # identity builds on this module's ScopeError
 
-    login = getpass.getuser()
+    login = os_login()
     user = directory.user_by_login(login)
     return user.id if user is not None else login
 

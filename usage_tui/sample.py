@@ -6,7 +6,6 @@ the demo goes through the same validation, attribution, pricing and rollups as r
 
 from __future__ import annotations
 
-import getpass
 import random
 import tomllib
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from importlib import resources
 from zoneinfo import ZoneInfo
 
 from . import clock
+from .identity import os_login
 from .model import Record
 
 # (provider, model, weight, typical prompt tokens). `acme-finetune-v2` has no price anywhere:
@@ -38,9 +38,10 @@ def demo_directory_text() -> str:
 
 
 def demo_directory(login: str | None = None) -> dict:
-    """The demo directory, with alice's login set to `login` (default: the OS login)."""
+    """The demo directory, with alice's login set to `login` (default: the OS login of the
+    process's uid), so that whoever builds the demo is its org admin."""
     doc = tomllib.loads(demo_directory_text())
-    login = login or getpass.getuser()
+    login = login or os_login()
     for user in doc["users"]:
         if user["login"] == login and user["id"] != "alice":
             user["login"] = f"{login}-demo"  # keep logins unique

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -292,6 +293,35 @@ class StagedBatch:
     result: BatchResult
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create the store file readable by its owner only (§2.4: the file is the wall). SQLite
+    gives the -wal and -shm files the mode of the database file, so they are owner-only too.
+    A file that appeared meanwhile is left as it is."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection. A reader without write access to the store's directory (a group
+    given read access, README "Who sees what") cannot create the -wal and -shm files, which
+    only exist while a writer is connected; SQLite then refuses (SQLITE_READONLY_DIRECTORY).
+    With no writer connected the whole store is in the main file, so it is read as immutable:
+    no locks, no shared memory; such a reader does not see later imports until it reopens."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorname", "") != "SQLITE_READONLY_DIRECTORY":
+            raise
+        conn.close()
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    return conn
+
+
 class Store:
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
@@ -309,14 +339,14 @@ class Store:
             if not create or readonly:
                 raise StoreError(f"{self.path}: no usage store here (run `usage-tui sample` or `usage-tui import`)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(self.path)
         self._migrate()
 
     # -- connections ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         try:
             if self.readonly:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                conn = _connect_readonly(self.path)
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -570,6 +600,16 @@ class Store:
         table = sqlite_utils.Database(self.conn)["rejects"]
         where, args = ("source = ?", [source]) if source else (None, None)
         return list(table.rows_where(where, args, order_by="id desc", limit=limit))
+
+    def attributed_users(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """The attributed user of each of `ids` already in the store (None: unattributed)."""
+        found: dict[str, str | None] = {}
+        per_query = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        for i in range(0, len(ids), per_query):
+            chunk = ids[i:i + per_query]
+            found.update(self.conn.execute(
+                f"SELECT id, user FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+        return found
 
     def record_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
 
+from ..identity import OwnUsageOnly
 from ..model import Record, Reject
 from ..store import Store
 
@@ -135,17 +136,19 @@ def import_path(
     user: str | None = None,
     team: str | None = None,
     viewer: str | None = None,
+    guard: OwnUsageOnly | None = None,
     on_reject: Callable[[Reject], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportSummary:
     """Import a file, a folder (recursively) or stdin. Good records land in batches; each bad
-    one is reported through `on_reject` and kept in the rejects table."""
+    one is reported through `on_reject` and kept in the rejects table. With a `guard` (a
+    member's import), the records it refuses are rejects too."""
     summary = ImportSummary()
     files = _files(path)
     sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
     total_bytes = sum(sizes.values())
-    options = {"user": user, "team": team, "viewer": viewer}
+    options = {"user": user, "team": team, "viewer": viewer, "guard": guard}
     in_folder = Path(path).is_dir() if path != "-" else False
     # Batches are written by one writer thread (its own connection) while this thread parses
     # and stages the next ones: SQLite releases the GIL while it works, so the two overlap.
@@ -231,6 +234,13 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
                 on_progress(position)
 
     def flush() -> None:
+        if guard is not None:
+            batch[:], refused = guard.screen(store, batch, "<stdin>" if file == "-" else file)
+            summary.rejected += len(refused)
+            rejects.extend(refused)
+            for item in refused:
+                if on_reject is not None:
+                    on_reject(item)
         staged = store.stage_batch(batch, source_id)
         settle()
         # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
@@ -239,9 +249,10 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
         batch.clear()
         rejects.clear()
 
-    user, team = options.get("user"), options.get("team")
+    user, team, guard = options.get("user"), options.get("team"), options.get("guard")
+    parse_options = {k: v for k, v in options.items() if k != "guard"}
     try:
-        for item in _parse_open(raw, file, fmt, options):
+        for item in _parse_open(raw, file, fmt, parse_options):
             if isinstance(item, Reject):
                 summary.rejected += 1
                 rejects.append(item)

@@ -1,0 +1,143 @@
+"""Who is running usage-tui, and what they may do (§2.4). No Textual, no SQL here.
+
+The viewer is the directory user whose `login` is the OS login of the process, read from the
+process's uid: $USER and $LOGNAME are set by whoever starts the process, so they prove nothing.
+`--as USER` / `USAGE_TUI_USER` impersonate, which only an org admin (by OS login) and the OS
+owner of the store file may do: the owner can read the whole file anyway, so impersonation
+gives them nothing they could not read with sqlite3.
+
+Administrative commands (directory load, budget set, rejects, rebuilding a store) and importing
+usage attributed to others need an org admin or the store's owner. Impersonating takes the
+impersonated user's rights, no more: `--as bob budget set …` is refused as it would be for bob.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+from .directory import Directory
+from .model import Record, Reject
+from .query import ScopeError
+
+IMPERSONATION_ENV = "USAGE_TUI_USER"
+ROOT_UID = 0
+
+
+def process_uid() -> int:
+    """The real uid of this process (a function, so that tests can play another OS user)."""
+    return os.getuid()
+
+
+def os_login(uid: int | None = None) -> str:
+    """The login name of `uid` (default: this process's) from the password database; a uid
+    without an entry is named by its number, which no directory login matches by accident."""
+    uid = process_uid() if uid is None else uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid-{uid}"
+
+
+def owns_store(path: str | Path) -> bool:
+    """Whether this process's OS user owns the store file (root counts: it reads and writes any
+    file whatever its mode). A store that does not exist yet is about to be created by us."""
+    uid = process_uid()
+    try:
+        owner = os.stat(path).st_uid
+    except FileNotFoundError:
+        return True
+    return uid in (owner, ROOT_UID)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The viewer of one command, and whether they may administer the store."""
+
+    viewer: str  # the directory user id the command acts as
+    login: str  # the OS login of the process
+    impersonating: bool  # viewer came from --as / USAGE_TUI_USER
+    owner: bool  # the process's OS user owns the store file
+    org_admin: bool  # the viewer is an org admin in the directory
+
+    @property
+    def may_administer(self) -> bool:
+        """Org admins, and the store's owner when acting as themselves."""
+        return self.org_admin or (self.owner and not self.impersonating)
+
+    def require_admin(self, action: str) -> None:
+        """ScopeError (exit 3) unless the viewer may administer the store."""
+        if not self.may_administer:
+            raise ScopeError(f"{self.viewer} may not {action} (org admins or the store's owner only)")
+
+
+def resolve_identity(directory: Directory, store_path: str | Path, as_user: str | None = None) -> Identity:
+    """The identity a command runs with. Impersonation by anyone but an org admin or the store's
+    owner is a ScopeError naming who tried."""
+    login = os_login()
+    me = directory.user_by_login(login)
+    own_id = me.id if me is not None else login
+    owner = owns_store(store_path)
+    wanted = as_user or os.environ.get(IMPERSONATION_ENV) or None
+    if wanted is None or wanted == own_id:
+        return Identity(own_id, login, False, owner, directory.is_org_admin(own_id))
+    if not (directory.is_org_admin(own_id) or owner):
+        how = "--as" if as_user else IMPERSONATION_ENV
+        raise ScopeError(f"{own_id} (OS login {login}) may not act as {wanted} with {how}: only org admins "
+                         "and the store's owner may")
+    return Identity(wanted, login, True, owner, directory.is_org_admin(wanted))
+
+
+def attributed_user(record: Record, directory: Directory) -> str | None:
+    """§2.3's user of a record: its user, else its key's owner, else its agent's manager."""
+    if record.user is not None:
+        return record.user
+    key = directory.keys.get(record.key) if record.key is not None else None
+    if key is not None and key.owner is not None:
+        return key.owner
+    agent = directory.agents.get(record.agent) if record.agent is not None else None
+    if agent is not None and agent.manager is not None:
+        return agent.manager
+    return None
+
+
+class OwnUsageOnly:
+    """A member's import (§2.4): records without identity become theirs (as `--user` does); a
+    record attributed to someone else, or replacing by id one that is not theirs, is a reject
+    with the reason. The good records still import."""
+
+    def __init__(self, member: str, directory: Directory) -> None:
+        self.member = member
+        self.directory = directory
+
+    def screen(self, store, records: list[Record], source: str) -> tuple[list[Record], list[Reject]]:
+        kept: list[Record] = []
+        refused: list[Reject] = []
+        for record in records:
+            owner = attributed_user(record, self.directory)
+            if owner is None:
+                record.user = self.member
+            elif owner != self.member:
+                refused.append(self._reject(record, source, f"{self.member} may not import usage attributed to {owner}"))
+                continue
+            kept.append(record)
+        stored = store.attributed_users([r.id for r in kept])  # ids already in the store → their user
+        if not stored:
+            return kept, refused
+        mine: list[Record] = []
+        for record in kept:
+            if record.id in stored and stored[record.id] != self.member:
+                holder = stored[record.id] or "nobody (unattributed)"
+                refused.append(self._reject(record, source, f"{self.member} may not replace record "
+                                                            f'"{record.id}", attributed to {holder}'))
+            else:
+                mine.append(record)
+        return mine, refused
+
+    @staticmethod
+    def _reject(record: Record, source: str, reason: str) -> Reject:
+        identity = {k: getattr(record, k) for k in ("id", "user", "key", "agent") if getattr(record, k) is not None}
+        return Reject(source, record.source_line or 0, reason, json.dumps(identity))
