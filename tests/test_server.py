@@ -7,6 +7,7 @@ Tue 2026-11-24T12:00Z (13:00 in Berlin); the server reads the same USAGE_TUI_NOW
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import socket
@@ -28,6 +29,11 @@ from usage_tui.server import create_server_app
 from .conftest import write
 
 NOW = "2026-11-24T12:00:00Z"
+TOKEN = "admin-token-for-tests"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}  # unlocks the full status JSON on /check
+# A gateway key as LiteLLM keeps it: the directory key id is the SHA-256 hex digest of the key.
+CAROL_KEY = "sk-carol-secret"
+CAROL_KEY_ID = hashlib.sha256(CAROL_KEY.encode()).hexdigest()
 # bob spent $12 ≥ $10 in the week [Mon 2026-11-23 00:00+01, Mon 2026-11-30 00:00+01); Retry-After
 # from 12:00Z on the 24th to 23:00Z on the 29th = 5 days 11 hours = 432,000 + 39,600 = 471,600 s.
 BOB_OVER = {
@@ -49,8 +55,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(store, monkeypatch):
+def served(store, monkeypatch, directory_doc):
     monkeypatch.setenv("USAGE_TUI_NOW", NOW)
+    directory_doc["keys"].append({"id": CAROL_KEY_ID, "owner": "carol"})
+    store.load_directory(directory_doc)
     write(store,
           {"id": "b", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 12.0},
           {"id": "c1", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "user": "carol", "cost_usd": 1.0},
@@ -58,7 +66,8 @@ def served(store, monkeypatch):
           {"id": "c0", "ts": "2026-11-23T22:59:59Z", "provider": "p", "model": "m", "user": "carol", "cost_usd": 9.0})
     store.set_budget_override("carol", 5.0, "daily", "alice", NOW)
     port = free_port()
-    config = uvicorn.Config(create_server_app(store.path), host="127.0.0.1", port=port, log_level="error")
+    config = uvicorn.Config(create_server_app(store.path, token=TOKEN), host="127.0.0.1", port=port,
+                            log_level="error")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -77,7 +86,8 @@ def server(served):
 
 
 def check(server: str, **params) -> httpx.Response:
-    return httpx.get(f"{server}/v1/budget/check", params=params, timeout=10)
+    """/check as the admin (with the token): the full status JSON."""
+    return httpx.get(f"{server}/v1/budget/check", params=params, headers=ADMIN, timeout=10)
 
 
 def test_over_budget_is_429_with_retry_after(server):
@@ -142,7 +152,7 @@ def test_concurrent_checks(server):
 
     async def many():
         limits = httpx.Limits(max_connections=len(users))
-        async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        async with httpx.AsyncClient(limits=limits, timeout=10, headers=ADMIN) as client:
             return await asyncio.gather(*(client.get(f"{server}/v1/budget/check", params={"user": u})
                                           for u in users))
 
@@ -171,7 +181,7 @@ def test_keeps_answering_while_records_are_written(served):
     writer = threading.Thread(target=importer)
     writer.start()
     answered = 0
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers=ADMIN) as client:
         while not done.is_set() or answered < 10:
             r = client.get(f"{server}/v1/budget/check", params={"user": "bob"})
             assert (r.status_code, r.json()) == (429, BOB_OVER)
@@ -182,7 +192,7 @@ def test_keeps_answering_while_records_are_written(served):
     # → 429 until her day ends at 23:00Z, 11 hours = 39,600 s
     write(store, {"id": "c3", "ts": "2026-11-24T11:00:00Z", "provider": "p", "model": "m", "user": "carol",
                   "cost_usd": 3.5})
-    r = httpx.get(f"{server}/v1/budget/check", params={"user": "carol"})
+    r = check(server, user="carol")
     assert (r.status_code, r.headers["retry-after"], r.json()["spent_usd"]) == (429, "39600", 5.0)
 
 
@@ -202,20 +212,34 @@ def test_cli_and_http_agree(served):
 
 
 # -- the auth endpoint for nginx auth_request and Envoy ext_authz --------------------------------------
-def test_auth_endpoint(server):
-    over = httpx.get(f"{server}/v1/budget/auth", headers={"X-Budget-User": "bob"})
+def test_auth_endpoint_decides_by_the_gateway_key(server):
+    bob = {"Authorization": "Bearer k_bob"}  # k_bob's owner is bob, over budget
+    over = httpx.get(f"{server}/v1/budget/auth", headers=bob)
     assert (over.status_code, over.headers["retry-after"], over.headers["x-budget-status"]) == (403, "471600", "429")
-    assert over.json() == BOB_OVER
+    assert over.json() == {"user": "bob", "over": True, "retry_after_s": 471_600,
+                           "window_end": "2026-11-30T00:00:00+01:00"}
     # the status a proxy that relays it as is (Envoy) should pass on
-    relayed = httpx.get(f"{server}/v1/budget/auth", headers={"X-Budget-User": "bob", "X-Budget-Deny-Status": "429"})
+    relayed = httpx.get(f"{server}/v1/budget/auth", headers={**bob, "X-Budget-Deny-Status": "429"})
     assert (relayed.status_code, relayed.headers["retry-after"]) == (429, "471600")
-    # Envoy appends the client's path and keeps its method
-    envoy = httpx.post(f"{server}/v1/budget/auth/v1/chat/completions", headers={"X-Budget-User": "bob"})
+    # Envoy appends the client's path and keeps its method; the key may come as x-api-key
+    envoy = httpx.post(f"{server}/v1/budget/auth/v1/chat/completions", headers={"x-api-key": "k_bob"})
     assert envoy.status_code == 403
-    for user in ("carol", "alice", "nobody"):  # under budget, no budget, unknown: all allowed
-        allowed = httpx.get(f"{server}/v1/budget/auth", params={"user": user})
-        assert (allowed.status_code, allowed.content) == (204, b"")
-    assert httpx.get(f"{server}/v1/budget/auth").status_code == 400
+    # a client naming someone else changes nothing: X-User is not read without --trust-user-header
+    assert httpx.get(f"{server}/v1/budget/auth", headers={**bob, "X-User": "alice"}).status_code == 403
+    assert httpx.get(f"{server}/v1/budget/auth", params={"user": "alice"}, headers=bob).status_code == 403
+    # carol's key given as the key itself; its SHA-256 digest is the directory id (LiteLLM's api_key)
+    allowed = httpx.get(f"{server}/v1/budget/auth", headers={"Authorization": f"Bearer {CAROL_KEY}"})
+    assert (allowed.status_code, allowed.content) == (204, b"")
+    # a known key without an owner: no user budget applies
+    assert httpx.get(f"{server}/v1/budget/auth", headers={"x-api-key": "k_orphan"}).status_code == 204
+    # no key, an unknown key, or only a user header: refused (fail closed), never allowed
+    for headers, reason in (({}, "no gateway key (Authorization: Bearer KEY or x-api-key)"),
+                            ({"Authorization": "Bearer sk-guess"}, "unknown gateway key"),
+                            ({"X-User": "carol"}, "no gateway key (Authorization: Bearer KEY or x-api-key)"),
+                            ({"X-Budget-User": "carol"}, "no gateway key (Authorization: Bearer KEY or x-api-key)")):
+        refused = httpx.get(f"{server}/v1/budget/auth", headers=headers)
+        assert (refused.status_code, refused.json()) == (403, {"error": reason})
+        assert "retry-after" not in refused.headers
 
 
 NGINX = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
@@ -240,19 +264,23 @@ http {{
         location /v1/ {{
             auth_request /_budget;
             auth_request_set $budget_retry_after $upstream_http_retry_after;
-            error_page 403 = @over_budget;
+            error_page 403 = @budget_denied;
             proxy_pass http://llm_upstream;
         }}
         location = /_budget {{
             internal;
+            # the subrequest carries the client's Authorization (its gateway key) as it came
             proxy_pass http://127.0.0.1:{budget_port}/v1/budget/auth;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header X-Budget-User $http_x_user;
+            proxy_set_header X-User "";
         }}
-        location @over_budget {{
-            add_header Retry-After $budget_retry_after always;
+        location @budget_denied {{
             default_type application/json;
+            if ($budget_retry_after = "") {{
+                return 403 '{{"error": "unknown or missing gateway key"}}\\n';
+            }}
+            add_header Retry-After $budget_retry_after always;
             return 429 '{{"error": "over budget"}}\\n';
         }}
         # --- end of snippet ---
@@ -271,7 +299,7 @@ def test_the_readme_shows_the_nginx_snippet_this_test_runs():
     assert f"```nginx\n{conf}```" in readme
 
 
-@pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
 def test_nginx_auth_request(server, tmp_path):
     port = free_port()
     conf = tmp_path / "nginx.conf"
@@ -288,12 +316,24 @@ def test_nginx_auth_request(server, tmp_path):
                 assert time.monotonic() < deadline, "nginx did not start"
                 time.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
-        over = httpx.post(f"{base}/v1/budget/check?user=x", headers={"X-User": "bob"}, json={"prompt": "hi"})
+        bob = {"Authorization": "Bearer k_bob"}  # bob's key: over budget
+        over = httpx.post(f"{base}/v1/budget/check?user=x", headers=bob, json={"prompt": "hi"})
         assert (over.status_code, over.headers["retry-after"]) == (429, "471600")
         assert over.json() == {"error": "over budget"}
-        # allowed: nginx forwards the request upstream (here the check endpoint, for alice)
-        allowed = httpx.get(f"{base}/v1/budget/check?user=alice", headers={"X-User": "carol"})
-        assert (allowed.status_code, allowed.json()) == (200, no_budget_json("alice"))
+        # the client naming another user changes nothing: the key decides
+        for header in ("X-User", "X-Budget-User"):
+            spoofed = httpx.post(f"{base}/v1/budget/check?user=x", headers={**bob, header: "alice"})
+            assert (spoofed.status_code, spoofed.headers["retry-after"]) == (429, "471600")
+        # an unknown key, or none (even with X-User): 403, no Retry-After
+        for headers in ({"Authorization": "Bearer sk-guess"}, {}, {"X-User": "carol"}):
+            refused = httpx.get(f"{base}/v1/budget/check?user=alice", headers=headers)
+            assert (refused.status_code, refused.json()) == (403, {"error": "unknown or missing gateway key"})
+            assert "retry-after" not in refused.headers
+        # allowed: nginx forwards the request upstream (here the check endpoint, for alice,
+        # asked without the admin token: the decision only)
+        allowed = httpx.get(f"{base}/v1/budget/check?user=alice", headers={"Authorization": f"Bearer {CAROL_KEY}"})
+        assert (allowed.status_code, allowed.json()) == (
+            200, {"user": "alice", "over": False, "retry_after_s": None, "window_end": None})
     finally:
         proc.terminate()
         proc.wait(10)

@@ -546,25 +546,78 @@ def budget_check(user: str, db: Path | None) -> None:
 
 
 # -- serve ------------------------------------------------------------------------------------------
+SERVE_TOKEN_ENV = "USAGE_TUI_SERVE_TOKEN"
+
+
+def read_token(token_file: Path | None) -> str | None:
+    """The admin token: the first line of --token-file, else $USAGE_TUI_SERVE_TOKEN, else None."""
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"--token-file {token_file}: {getattr(exc, 'strerror', None) or exc}")
+        if not text:
+            fail(f"--token-file {token_file}: the file is empty")
+        return text.splitlines()[0].strip()
+    return os.environ.get(SERVE_TOKEN_ENV, "").strip() or None
+
+
+def listening_socket(host: str, port: int):
+    """Bind before saying anything, so that a port in use is one error line (exit 2)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        fail(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (the endpoint has no authentication: keep it private).")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port, named in the first line on stderr).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"File holding the admin token (default: ${SERVE_TOKEN_ENV}); with it, "
+                   "/v1/budget/check answers the full status JSON.")
+@click.option("--allow-unknown-keys", is_flag=True,
+              help="/v1/budget/auth allows requests without a gateway key or with an unknown one (default: 403).")
+@click.option("--trust-user-header", is_flag=True,
+              help="/v1/budget/auth takes the user from X-User: only behind a proxy that authenticates "
+                   "users and sets that header itself.")
 @db_option
 @handles_errors
-def serve(host: str, port: int, db: Path | None) -> None:
+def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: bool, trust_user_header: bool,
+          db: Path | None) -> None:
     """HTTP budget checks for gateways (starlette on uvicorn).
 
-    GET /v1/budget/check?user=U answers 200 with the status JSON, or 429 with the same JSON
-    and a Retry-After header; GET /v1/budget/auth (user from ?user= or X-Budget-User) answers
-    204 or 403 + Retry-After for nginx auth_request; GET /healthz. The store is opened
-    read-only and checks keep answering while imports run.
+    GET /v1/budget/check?user=U answers 200 or 429 + Retry-After with the decision only
+    ({user, over, retry_after_s, window_end}; an unknown user gets the no-budget answer), or,
+    with Authorization: Bearer <admin token>, the status JSON (404 for an unknown user).
+    /v1/budget/auth (any method) decides by the gateway key of the original request
+    (Authorization: Bearer KEY or x-api-key; the key or its SHA-256 hex digest is a directory
+    key id): 204, 403 + Retry-After when its owner is over budget, 403 for no or an unknown
+    key. GET /healthz. The store is opened read-only and checks keep answering while imports run.
     """
     import uvicorn
 
     from .server import create_server_app
 
     path = db or default_db()
+    token = read_token(token_file)
     open_store(path, readonly=True).close()  # fail now, with one line, if the store is unusable
-    click.echo(f"Serving budget checks for {path} on http://{host}:{port}/v1/budget/check?user=USER", err=True)
-    uvicorn.run(create_server_app(path), host=host, port=port, log_level="warning")
+    sock = listening_socket(host, port)
+    bound = sock.getsockname()[1]
+    click.echo(f"Serving budget checks for {path} on http://{host}:{bound}/v1/budget/check?user=USER"
+               f" (admin token: {'yes' if token else 'no'})", err=True)
+    app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
+                            trust_user_header=trust_user_header)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])

@@ -1,8 +1,16 @@
 """The HTTP budget endpoint for gateways (§5), on starlette + uvicorn.
 
-    GET /v1/budget/check?user=U   200 + status JSON, or 429 + the same JSON + Retry-After
-    GET /v1/budget/auth           for nginx auth_request / Envoy ext_authz: 204, or 403 + Retry-After
+    GET /v1/budget/check?user=U   the decision: 200, or 429 + Retry-After; with the admin
+                                  token (Authorization: Bearer T) the full status JSON
+    ANY /v1/budget/auth           for nginx auth_request / Envoy ext_authz: the caller is the
+                                  owner of the gateway key of the original request; 204, or
+                                  403 + Retry-After (429 on request)
     GET /healthz                  200 {"ok": true} while the store answers, else 503
+
+Who may learn what (README, "Who sees what"): without the admin token, /check says only
+allowed or not, and a user the directory does not know gets the answer of a user without a
+budget, so nothing can be enumerated. /auth fails closed: no key, an unknown key, or any error
+is a refusal (403, or 503 for an internal error), never an allow.
 
 The store is opened read-only with one SQLite connection per worker thread (checks run in
 starlette's thread pool, never on the event loop), so checks keep answering while another
@@ -11,8 +19,9 @@ process imports, thanks to WAL. Nothing is cached: every answer reads the store 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-import sqlite3
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -21,82 +30,155 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import clock
 from .budget import BudgetStatus, budget_status, no_budget_json
-from .clock import ClockError
-from .store import Store, StoreError
+from .store import Store
 
 log = logging.getLogger("usage_tui.server")
 
 # Answers depend on the moment they are asked: no cache between the gateway and us may keep one.
 _NO_STORE = {"Cache-Control": "no-store"}
-USER_HEADER = "X-Budget-User"
+USER_HEADER = "X-User"  # read only with trust_user_header (a proxy that authenticates users)
+API_KEY_HEADER = "x-api-key"
 DENY_STATUS_HEADER = "X-Budget-Deny-Status"
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
+class Refused(Exception):
+    """/auth cannot tell whose request this is: a 403 saying why."""
 
 
-def create_server_app(db_path: str | Path) -> Starlette:
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers={**_NO_STORE, **(headers or {})})
+
+
+def _over_headers(status: BudgetStatus) -> dict[str, str]:
+    return {**_NO_STORE, "Retry-After": str(status.retry_after_s)}
+
+
+def decision_json(user: str, status: BudgetStatus | None) -> dict:
+    """What anyone may learn (§5): allowed or not, and until when. A user without a budget and a
+    user nobody knows get the same answer, so the endpoint cannot be used to list users."""
+    return {"user": user, "over": bool(status and status.over),
+            "retry_after_s": status.retry_after_s if status else None,
+            "window_end": status.window_end.isoformat() if status else None}
+
+
+def gateway_key(request: Request) -> str | None:
+    """The gateway key of the original request, as the proxy forwards it."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get(API_KEY_HEADER, "").strip() or None
+
+
+def create_server_app(db_path: str | Path, *, token: str | None = None, allow_unknown_keys: bool = False,
+                      trust_user_header: bool = False) -> Starlette:
+    """`token`: the admin token that unlocks the full status JSON on /check (None: nobody).
+    `allow_unknown_keys`: /auth allows requests without a key or with one the directory does
+    not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
+    authenticates users itself and sets that header (never pass a client's X-User through)."""
     store = Store(db_path, readonly=True)
+    expected = token.encode() if token else None
+
+    def has_admin_token(request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return (expected is not None and scheme.lower() == "bearer"
+                and hmac.compare_digest(value.strip().encode(), expected))
 
     def lookup(user: str) -> tuple[BudgetStatus | None, bool]:
         """(status, known): known is whether the directory or a budget names the user."""
         status = budget_status(store, user)
         return status, status is not None or user in store.directory().users
 
-    async def answer(user: str) -> tuple[BudgetStatus | None, bool] | JSONResponse:
+    def caller(request: Request) -> str | None:
+        """The user /auth decides for (None: a known key without an owner: no user budget)."""
+        directory = store.directory()
+        if trust_user_header:
+            user = request.headers.get(USER_HEADER, "").strip()
+            if user:
+                if user not in directory.users and budget_status(store, user) is None:
+                    raise Refused(f'unknown user "{user}" in {USER_HEADER}')
+                return user
+        key = gateway_key(request)
+        if key is None:
+            raise Refused("no gateway key (Authorization: Bearer KEY or x-api-key)")
+        found = directory.keys.get(key) or directory.keys.get(hashlib.sha256(key.encode()).hexdigest())
+        if found is None:
+            raise Refused("unknown gateway key")
+        return found.owner
+
+    async def in_thread(fn, *args):
+        """Run a store read off the event loop. Any failure is a 503 with a JSON error, which
+        every documented hook treats as a refusal: an error never allows a request."""
         try:
-            return await run_in_threadpool(lookup, user)
-        except (StoreError, sqlite3.Error) as exc:  # a store that went away or broke: say so
-            log.error("budget check for %r failed: %s", user, exc)
-            return _error(503, f"usage store unavailable: {exc}")
-        except (ClockError, ValueError) as exc:  # a bad USAGE_TUI_NOW or a bad stored window
-            log.error("budget check for %r failed: %s", user, exc)
-            return _error(500, str(exc))
+            return await run_in_threadpool(fn, *args)
+        except Refused:
+            raise
+        except Exception as exc:
+            log.error("budget answer failed: %s", exc)
+            return _error(503, f"budget check unavailable: {exc}")
+
+    def single_params(request: Request) -> dict[str, str] | JSONResponse:
+        """The query parameters; one given twice is a 400 (?user=bob&user=alice names nobody)."""
+        names = [k for k, _ in request.query_params.multi_items()]
+        repeated = sorted({k for k in names if names.count(k) > 1})
+        if repeated:
+            return _error(400, f"query parameter given more than once: {', '.join(repeated)}")
+        return dict(request.query_params)
 
     async def budget_check(request: Request) -> Response:
-        user = request.query_params.get("user", "").strip()
+        params = single_params(request)
+        if isinstance(params, Response):
+            return params
+        user = params.get("user", "").strip()
         if not user:
             return _error(400, "missing query parameter: user")
-        found = await answer(user)
+        found = await in_thread(lookup, user)
         if isinstance(found, Response):
             return found
         status, known = found
+        over = status is not None and status.over
+        if not has_admin_token(request):
+            return JSONResponse(decision_json(user, status), status_code=429 if over else 200,
+                                headers=_over_headers(status) if over else _NO_STORE)
         if status is None:
             if not known:
                 return _error(404, f'unknown user "{user}" (not in the directory, no budget)')
             return JSONResponse(no_budget_json(user), headers=_NO_STORE)  # never over
-        if status.over:
-            return JSONResponse(status.as_json(), status_code=429,
-                                headers={**_NO_STORE, "Retry-After": str(status.retry_after_s)})
-        return JSONResponse(status.as_json(), headers=_NO_STORE)
+        return JSONResponse(status.as_json(), status_code=429 if over else 200,
+                            headers=_over_headers(status) if over else _NO_STORE)
 
     async def budget_auth(request: Request) -> Response:
-        """nginx auth_request relays only 2xx (allow) and 401/403 (deny): anything else, a 429
-        included, becomes a 500. So: 204 allowed, 403 over (nginx's error_page turns it into a
-        429, Retry-After from auth_request_set). X-Budget-Deny-Status: 429 makes the denial a
-        429 for proxies that relay it as is (Envoy ext_authz). Users without a budget, known
-        or not, are allowed, as `budget check` does."""
-        user = (request.headers.get(USER_HEADER) or request.query_params.get("user") or "").strip()
-        if not user:
-            return _error(400, f"missing user: the {USER_HEADER} header or the user query parameter")
-        found = await answer(user)
-        if isinstance(found, Response):
-            return found
-        status, _ = found
+        """nginx auth_request relays only 2xx (allow) and 401/403 (deny): anything else becomes
+        a 500 at the client (a denial too). So: 204 allowed, 403 over budget (nginx's error_page
+        turns it into a 429, Retry-After from auth_request_set), 403 without Retry-After for a
+        caller nobody knows. X-Budget-Deny-Status: 429 makes the over-budget denial a 429 for
+        proxies that relay it as is (Envoy ext_authz)."""
+
+        def decide() -> BudgetStatus | None:
+            user = caller(request)
+            return budget_status(store, user) if user is not None else None
+
+        try:
+            status = await in_thread(decide)
+        except Refused as exc:
+            if allow_unknown_keys:
+                return Response(status_code=204, headers=_NO_STORE)
+            return _error(403, str(exc))
+        if isinstance(status, Response):
+            return status
         if status is None or not status.over:
             return Response(status_code=204, headers=_NO_STORE)
         deny = 429 if request.headers.get(DENY_STATUS_HEADER, "").strip() == "429" else 403
-        return JSONResponse(status.as_json(), status_code=deny,
-                            headers={**_NO_STORE, "Retry-After": str(status.retry_after_s),
-                                     "X-Budget-Status": "429"})
+        return JSONResponse(decision_json(status.user, status), status_code=deny,
+                            headers={**_over_headers(status), "X-Budget-Status": "429"})
 
     async def healthz(request: Request) -> JSONResponse:
         try:
             await run_in_threadpool(store.schema_version)
-        except (StoreError, sqlite3.Error) as exc:
+            clock.now()  # a bad USAGE_TUI_NOW fails every check: not healthy either
+        except Exception as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=503, headers=_NO_STORE)
         return JSONResponse({"ok": True}, headers=_NO_STORE)
 
