@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
-from . import clock
-from .identity import os_login
+from . import clock, identity
 from .model import Record
 
 # (provider, model, weight, typical prompt tokens). `acme-finetune-v2` has no price anywhere:
@@ -41,7 +40,7 @@ def demo_directory(login: str | None = None) -> dict:
     """The demo directory, with alice's login set to `login` (default: the OS login of the
     process's uid), so that whoever builds the demo is its org admin."""
     doc = tomllib.loads(demo_directory_text())
-    login = login or os_login()
+    login = login or identity.os_login()
     for user in doc["users"]:
         if user["login"] == login and user["id"] != "alice":
             user["login"] = f"{login}-demo"  # keep logins unique
