@@ -1,0 +1,219 @@
+"""The trust contract end to end, as a second real OS user (Debian's `nobody`, via runuser).
+
+The store belongs to root (who runs the tests) and is shared with nobody's group the way the
+README's "Who sees what" says: a setgid folder and a file the group may read. In the
+directory, the user whose login is `nobody` is bob, a member. As nobody, with $USER=alice in
+the environment: bob's personal view works (read-only, no writer connected); --as,
+USAGE_TUI_USER, wider scopes, rejects, directory load, budget set and an import of someone
+else's usage are refused.
+
+nobody cannot run the test's interpreter (a venv whose python lives under /root, mode 700), so
+the test runs the system's python of the same version (same ABI) over a readable copy of
+usage_tui and of the packages it imports. It skips, saying why, when not run as root or when
+there is no such interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import usage_tui
+from usage_tui.cli import cli
+from usage_tui.store import Store
+
+from .conftest import DIRECTORY, write
+
+NOW = "2026-11-24T12:00:00Z"
+SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+RUNUSER = shutil.which("runuser") or shutil.which("/usr/sbin/runuser")
+
+
+def _why_not() -> str | None:
+    if os.geteuid() != 0:
+        return "runs only as root (it becomes the OS user nobody with runuser)"
+    if RUNUSER is None:
+        return "no runuser command"
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        return "no OS user nobody"
+    if not SYSTEM_PYTHON.exists():
+        return f"no {SYSTEM_PYTHON} for nobody to run (same version as the tests' python)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"second-OS-user test: {_why_not()}")
+
+# What the CLI imports, found by running it (the TUI's packages are not needed here).
+_PROBE = """
+import site, sys, json
+from click.testing import CliRunner
+from usage_tui.cli import cli
+from usage_tui.ingest import native, litellm, openai, claude_code
+from usage_tui.pricing import Pricer
+from usage_tui.model import Record
+Pricer([]).cost_nano(Record("x", 0, "openai", "gpt-4o", prompt_tokens=1))
+CliRunner().invoke(cli, ["--help"])
+roots = [p for p in site.getsitepackages()]
+tops = set()
+for module in list(sys.modules.values()):
+    path = getattr(module, "__file__", None) or ""
+    for root in roots:
+        if path.startswith(root + "/"):
+            tops.add(path[len(root) + 1:].split("/")[0])
+tops = {t for t in tops if not t.startswith(("__editable__", "_distutils_hack"))}
+# their metadata too (packages look up their own versions)
+from importlib.metadata import distribution, packages_distributions
+owners = packages_distributions()
+for top in list(tops):
+    for name in owners.get(top.removesuffix(".py"), []):
+        tops.update(f.parts[0] for f in distribution(name).files or () if f.parts[0].endswith(".dist-info"))
+print(json.dumps([roots[0], sorted(tops)]))
+"""
+
+
+def _readable_tree(path: Path) -> None:
+    for root, _dirs, files in os.walk(path):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A folder nobody can read: the libraries, the shared store, an input file."""
+    base = Path(tempfile.mkdtemp(prefix="usage-tui-os-user-"))
+    try:
+        os.chmod(base, 0o755)
+        libs = base / "libs"
+        probe = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True)
+        site_packages, tops = json.loads(probe.stdout)
+        # __pycache__ comes along (copy2 keeps the sources' times, so it stays valid): every
+        # 3.11 reads the same bytecode, and without it each run would compile pydantic again
+        for top in tops:
+            source = Path(site_packages) / top
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, libs / top)
+        shutil.copytree(Path(usage_tui.__file__).parent, libs / "usage_tui")
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "compileall", "-q", str(libs / "usage_tui")], check=True)
+        _readable_tree(libs)
+        yield base
+    finally:
+        shutil.rmtree(base)
+
+
+def _directory() -> dict:
+    doc = json.loads(json.dumps(DIRECTORY))
+    for user in doc["users"]:
+        if user["id"] == "bob":
+            user["login"] = "nobody"  # the OS user nobody is bob, a member
+    return doc
+
+
+def _shared_store(folder: Path, writable: bool) -> Path:
+    """A store owned by root, shared with nobody's group as the README says (read, or read and
+    write), with bob's $12 and alice's $3 this week."""
+    folder.mkdir()
+    store = Store(folder / "usage.db")
+    store.load_directory(_directory())
+    write(store,
+          {"id": "b1", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 12.0},
+          {"id": "a1", "ts": "2026-11-23T11:00:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 3.0})
+    store.close()  # no writer connected: the -wal and -shm files are gone
+    assert sorted(p.name for p in folder.iterdir()) == ["usage.db"]
+    group = pwd.getpwnam("nobody").pw_gid  # nogroup on Debian
+    os.chown(folder, -1, group)
+    os.chown(folder / "usage.db", -1, group)
+    os.chmod(folder, 0o2770 if writable else 0o2750)
+    os.chmod(folder / "usage.db", 0o660 if writable else 0o640)
+    return folder / "usage.db"
+
+
+@pytest.fixture(scope="module")
+def shared(world):
+    return _shared_store(world / "shared", writable=False)
+
+
+@pytest.fixture(scope="module")
+def team_writable(world):
+    return _shared_store(world / "team", writable=True)
+
+
+def as_nobody(world: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """usage-tui as the OS user nobody, with $USER and $LOGNAME claiming to be alice."""
+    variables = {"PYTHONPATH": str(world / "libs"), "PYTHONDONTWRITEBYTECODE": "1", "USAGE_TUI_NOW": NOW,
+                 "USER": "alice", "LOGNAME": "alice", "HOME": str(world), "PATH": "/usr/bin:/bin", **env}
+    command = [RUNUSER, "-u", "nobody", "--", "/usr/bin/env", "-i",
+               *(f"{k}={v}" for k, v in variables.items()), str(SYSTEM_PYTHON), "-s", "-m", "usage_tui", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=world)
+
+
+def test_the_store_is_shared_read_only(shared):
+    mode = shared.stat().st_mode
+    assert (stat.S_IMODE(mode), shared.stat().st_uid) == (0o640, 0)
+
+
+def test_nobody_sees_their_own_personal_view(world, shared):
+    done = as_nobody(world, "spend", "summary", "--db", str(shared), "--format", "json",
+                     "--since", "2026-11-20", "--until", "2026-11-24")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["viewer"], report["totals"]["cost_usd"]) == ("bob", 12.0)  # b1 only, not alice's a1
+    status = as_nobody(world, "budget", "status", "--db", str(shared), "--format", "json")
+    assert (status.returncode, json.loads(status.stdout)["spent_usd"]) == (0, 12.0)
+
+
+def test_nobody_may_not_impersonate_or_widen(world, shared):
+    db = ("--db", str(shared))
+    refused = {
+        "--as": as_nobody(world, "spend", "summary", *db, "--as", "alice"),
+        "USAGE_TUI_USER": as_nobody(world, "spend", "summary", *db, USAGE_TUI_USER="alice"),
+        "org scope": as_nobody(world, "spend", "summary", *db, "--scope", "org"),
+        "alice's budget": as_nobody(world, "budget", "status", "alice", *db),
+        "rejects": as_nobody(world, "rejects", *db),
+    }
+    for what, done in refused.items():
+        assert done.returncode == 3, (what, done.returncode, done.stderr)
+        assert done.stdout == "" and len(done.stderr.splitlines()) == 1, (what, done.stderr)
+    assert refused["--as"].stderr == ("usage-tui: error: bob (OS login nobody) may not act as alice with --as: "
+                                      "only org admins and the store's owner may\n")
+
+
+def test_nobody_may_not_administer_a_store_it_can_write(world, team_writable):
+    db = ("--db", str(team_writable))
+    hostile = world / "hostile.toml"
+    hostile.write_text('[[users]]\nid = "bob"\nlogin = "nobody"\nrole = "org_admin"\n')
+    os.chmod(hostile, 0o644)
+    load = as_nobody(world, "directory", "load", str(hostile), *db)
+    assert (load.returncode, load.stderr) == (
+        3, "usage-tui: error: bob may not load the directory (org admins or the store's owner only)\n")
+    budget = as_nobody(world, "budget", "set", "bob", "--limit-usd", "1000", "--window", "weekly", *db)
+    assert (budget.returncode, budget.stderr) == (
+        3, "usage-tui: error: bob may not set budgets (org admins or the store's owner only)\n")
+    # an import: the line without identity becomes bob's, alice's is a reject, b1's cost stays
+    lines = world / "usage.jsonl"
+    lines.write_text(
+        json.dumps({"id": "n1", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "cost_usd": 1.0}) + "\n"
+        + json.dumps({"id": "n2", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "user": "alice",
+                      "cost_usd": 999999.0}) + "\n")
+    os.chmod(lines, 0o644)
+    imported = as_nobody(world, "import", str(lines), *db)
+    assert (imported.returncode, imported.stdout) == (1, "imported 1, replaced 0, unchanged 0, rejected 1\n")
+    assert imported.stderr == f"{lines}:2: bob may not import usage attributed to alice\n"
+    store = Store(team_writable)
+    assert dict(store.conn.execute("SELECT id, user FROM records")) == {"b1": "bob", "a1": "alice", "n1": "bob"}
+    assert store.directory().users["bob"].role == "member" and store.budget_overrides() == {}
+    store.close()
+    # root, the owner, still administers it
+    result = CliRunner().invoke(cli, ["rejects", "--db", str(team_writable)])
+    assert result.exit_code == 0 and "bob may not import usage attributed to alice" in result.stdout
