@@ -295,10 +295,13 @@ def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     admins and the store's owner)."""
     import tomllib
 
-    store = open_store(db, create=True)
-    identity_of(store, as_user).require_admin("load the directory")
+    path = db or default_db()
+    store = open_store(path) if path.exists() else None  # a new store is its creator's
+    if store is not None:
+        identity_of(store, as_user).require_admin("load the directory")
     load_directory_file(file)  # validates the whole file first; nothing changes on error
     doc = tomllib.loads(file.read_text())
+    store = store or open_store(path, create=True)
     count = store.load_directory(doc)
     d = store.directory()
     click.echo(f"Loaded {file}: {len(d.users)} users, {len(d.teams)} teams, {len(d.keys)} keys, "
