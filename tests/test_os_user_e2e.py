@@ -23,6 +23,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -176,13 +177,16 @@ def test_nobody_sees_their_own_personal_view(world, shared):
 
 def test_nobody_may_not_impersonate_or_widen(world, shared):
     db = ("--db", str(shared))
-    refused = {
-        "--as": as_nobody(world, "spend", "summary", *db, "--as", "alice"),
-        "USAGE_TUI_USER": as_nobody(world, "spend", "summary", *db, USAGE_TUI_USER="alice"),
-        "org scope": as_nobody(world, "spend", "summary", *db, "--scope", "org"),
-        "alice's budget": as_nobody(world, "budget", "status", "alice", *db),
-        "rejects": as_nobody(world, "rejects", *db),
+    attempts = {
+        "--as": (("spend", "summary", *db, "--as", "alice"), {}),
+        "USAGE_TUI_USER": (("spend", "summary", *db), {"USAGE_TUI_USER": "alice"}),
+        "org scope": (("spend", "summary", *db, "--scope", "org"), {}),
+        "alice's budget": (("budget", "status", "alice", *db), {}),
+        "rejects": (("rejects", *db), {}),
     }
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:  # independent processes: at once
+        futures = {what: pool.submit(as_nobody, world, *args, **env) for what, (args, env) in attempts.items()}
+        refused = {what: future.result() for what, future in futures.items()}
     for what, done in refused.items():
         assert done.returncode == 3, (what, done.returncode, done.stderr)
         assert done.stdout == "" and len(done.stderr.splitlines()) == 1, (what, done.stderr)

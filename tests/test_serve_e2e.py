@@ -17,6 +17,9 @@ import time
 
 import httpx
 import pytest
+from click.testing import CliRunner
+
+from usage_tui.cli import cli
 
 from .conftest import write
 
@@ -112,9 +115,10 @@ def test_a_port_in_use_is_one_line_and_exit_2(db):
 
 
 def test_an_empty_or_missing_token_file_is_refused(db, tmp_path):
+    # refused before anything listens, so in process (CliRunner) is the same as a process
     empty = tmp_path / "empty"
     empty.write_text("\n")
     for path, reason in ((empty, "the file is empty"), (tmp_path / "missing", "No such file or directory")):
-        done = subprocess.run(serve_command(db, "--port", "0", "--token-file", str(path)), env=child_env(),
-                              capture_output=True, text=True, timeout=30)
-        assert (done.returncode, done.stderr) == (2, f"usage-tui: error: --token-file {path}: {reason}\n")
+        done = CliRunner().invoke(cli, ["serve", "--db", db, "--port", "0", "--token-file", str(path)])
+        assert (done.exit_code, done.stdout, done.stderr) == (
+            2, "", f"usage-tui: error: --token-file {path}: {reason}\n")
