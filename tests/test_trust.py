@@ -165,16 +165,18 @@ def test_a_member_imports_only_their_own_usage(db, become, tmp_path):
         {"id": "b1", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 0.0},
         {"id": "a1", "ts": "2026-11-23T11:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 0.0},
         {"id": "n4", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "key": "k_bob", "cost_usd": 0.5},
+        {"id": "n5", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "agent": "bot", "cost_usd": 0.5},
     ]
     source = tmp_path / "mine.jsonl"
     source.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = run("import", str(source), "--db", db)
     assert result.exit_code == 1
-    assert result.stdout == "imported 2, replaced 1, unchanged 0, rejected 3\n"
-    assert result.stderr.splitlines() == [
+    assert result.stdout == "imported 2, replaced 1, unchanged 0, rejected 4\n"
+    assert result.stderr.splitlines() == [  # in line order
         f"{source}:2: bob may not import usage attributed to alice",
-        f"{source}:3: bob may not import usage attributed to carol",
+        f"{source}:3: bob may not import usage attributed to carol",  # k_team's owner
         f'{source}:5: bob may not replace record "a1", attributed to alice',
+        f"{source}:7: bob may not import usage attributed to dave",  # the agent bot's manager
     ]
     store = Store(db)
     users = {rid: user for rid, user in store.conn.execute("SELECT id, user FROM records")}

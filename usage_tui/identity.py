@@ -135,7 +135,7 @@ class OwnUsageOnly:
                                                             f'"{record.id}", attributed to {holder}'))
             else:
                 mine.append(record)
-        return mine, refused
+        return mine, sorted(refused, key=lambda j: j.line)
 
     @staticmethod
     def _reject(record: Record, source: str, reason: str) -> Reject:
