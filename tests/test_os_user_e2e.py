@@ -222,3 +222,48 @@ def test_nobody_may_not_administer_a_store_it_can_write(world, team_writable):
     # root, the owner, still administers it
     result = CliRunner().invoke(cli, ["rejects", "--db", str(team_writable)])
     assert result.exit_code == 0 and "bob may not import usage attributed to alice" in result.stdout
+
+
+_LIVE_READER = """
+import sys
+from usage_tui.store import Store
+store = Store(sys.argv[1], readonly=True)
+for line in sys.stdin:  # one answer per line the test sends: after each of its writes
+    print(store.record_count(), store.data_version() != getattr(store, "_seen", None), flush=True)
+    store._seen = store.data_version()
+"""
+
+
+def test_a_group_reader_follows_the_owners_imports(world):
+    """A long-lived reader (the TUI, serve) of a read-only shared store sees each import: first
+    as an immutable reader (nobody connected), reopened when the file changes."""
+    db = _shared_store(world / "live", writable=False)
+    reader = subprocess.Popen(
+        [RUNUSER, "-u", "nobody", "--", "/usr/bin/env", "-i", f"PYTHONPATH={world / 'libs'}",
+         "PYTHONDONTWRITEBYTECODE=1", str(SYSTEM_PYTHON), "-s", "-c", _LIVE_READER, str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=world)
+
+    def ask() -> str:
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        return reader.stdout.readline().strip()
+
+    def record(rid: str) -> dict:
+        return {"id": rid, "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 1.0}
+
+    try:
+        assert ask() == "2 True"  # b1 and a1
+        owner = Store(db)
+        write(owner, record("r1"))
+        owner.close()  # the writer leaves: checkpointed into the main file, -wal removed
+        assert ask() == "3 True"
+        owner = Store(db)
+        write(owner, record("r2"))  # the writer stays connected: its -wal file exists
+        assert ask() == "4 True"
+        write(owner, record("r3"))
+        assert ask() == "5 True"
+        assert ask() == "5 False"  # nothing new: no change reported
+        owner.close()
+    finally:
+        reader.stdin.close()
+        assert reader.wait(30) == 0, reader.stderr.read()

@@ -303,13 +303,27 @@ def _create_owner_only(path: Path) -> None:
         pass
 
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection. A reader without write access to the store's directory (a group
-    given read access, README "Who sees what") cannot create the -wal and -shm files, which
-    only exist while a writer is connected; SQLite then refuses (SQLITE_READONLY_DIRECTORY).
-    With no writer connected the whole store is in the main file, so it is read as immutable:
-    no locks, no shared memory; such a reader does not see later imports until it reopens."""
+def file_stamp(path: Path) -> tuple | None:
+    """What changes when a writer touches the store: the main file's time and size, and whether
+    its -wal file exists (None: the file is gone)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, os.path.exists(f"{path}-wal")
+
+
+def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
+    """A read-only connection, and for an immutable one the file stamp it was opened at.
+
+    A reader without write access to the store's folder (a group given read access, README
+    "Who sees what") cannot create the -wal and -shm files, which exist only while someone is
+    connected; SQLite then refuses (SQLITE_READONLY_DIRECTORY). With nobody connected the whole
+    store is in the main file, so it is read as immutable (no locks, no shared memory), and
+    reopened as soon as the stamp changes (Store.conn): a writer's -wal file then exists, so the
+    reopened connection reads through the WAL and keeps the files there while it is open."""
     uri = path.resolve().as_uri()
+    stamp = file_stamp(path)  # before connecting: a change after this reopens
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -319,7 +333,8 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         conn.close()
         conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
                                check_same_thread=False)
-    return conn
+        return conn, stamp
+    return conn, None
 
 
 class Store:
@@ -346,7 +361,7 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         try:
             if self.readonly:
-                conn = _connect_readonly(self.path)
+                conn, self._local.immutable_at = _connect_readonly(self.path)
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -365,6 +380,11 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        stamp = getattr(self._local, "immutable_at", None)
+        if conn is not None and stamp is not None and file_stamp(self.path) != stamp:
+            conn.close()  # an immutable reader whose file changed: reopen, through the WAL if any
+            conn = self._local.conn = self._local.immutable_at = None
+            self._local.reopened = getattr(self._local, "reopened", 0) + 1
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
@@ -386,10 +406,12 @@ class Store:
             raise
         conn.execute("COMMIT")
 
-    def data_version(self) -> int:
+    def data_version(self) -> tuple[int, int]:
         """Changes when another connection commits: cheap to poll for live refresh. Compare
-        values read on the same connection only."""
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        values read on the same thread only. (An immutable reader reopened because its file
+        changed counts as a change: data_version starts again on a new connection.)"""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return getattr(self._local, "reopened", 0), version
 
     # -- schema ----------------------------------------------------------------------------------
     def _migrate(self) -> None:
