@@ -228,9 +228,11 @@ _LIVE_READER = """
 import sys
 from usage_tui.store import Store
 store = Store(sys.argv[1], readonly=True)
+seen = None
 for line in sys.stdin:  # one answer per line the test sends: after each of its writes
-    print(store.record_count(), store.data_version() != getattr(store, "_seen", None), flush=True)
-    store._seen = store.data_version()
+    count, version = store.record_count(), store.data_version()
+    print(count, version != seen, flush=True)  # the test writes again once it has this line
+    seen = version
 """
 
 

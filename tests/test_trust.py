@@ -171,19 +171,29 @@ def test_a_member_imports_only_their_own_usage(db, become, tmp_path):
     source.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = run("import", str(source), "--db", db)
     assert result.exit_code == 1
-    assert result.stdout == "imported 2, replaced 1, unchanged 0, rejected 4\n"
-    assert result.stderr.splitlines() == [  # in line order
+    assert result.stdout == "imported 2, replaced 0, unchanged 0, rejected 5\n"
+    expected_rejects = [  # in line order
         f"{source}:2: bob may not import usage attributed to alice",
         f"{source}:3: bob may not import usage attributed to carol",  # k_team's owner
+        f'{source}:4: bob may not replace record "b1", their own: only org admins and the store\'s owner '
+        "replace stored usage",  # his week at $0 would lift his budget
         f'{source}:5: bob may not replace record "a1", attributed to alice',
         f"{source}:7: bob may not import usage attributed to dave",  # the agent bot's manager
     ]
+    assert result.stderr.splitlines() == expected_rejects
     store = Store(db)
     users = {rid: user for rid, user in store.conn.execute("SELECT id, user FROM records")}
-    # n1 became bob's; b1 (his own) replaced; alice's a1 and carol's c1 untouched
+    # n1 became bob's, n4 is his key's; alice's a1, carol's c1 and bob's own b1 untouched
     assert users == {"b1": "bob", "a1": "alice", "c1": "carol", "n1": "bob", "n4": "bob"}
     cost = dict(store.conn.execute("SELECT id, cost_nano FROM records"))
-    assert (cost["a1"], cost["b1"]) == (3_000_000_000, 0)
+    assert (cost["a1"], cost["b1"]) == (3_000_000_000, 12_000_000_000)
+    store.close()
+    # still over budget: $12 (b1) + $2 (n1) + $0.50 (n4) = $14.50 ≥ $10
+    assert run("budget", "check", "bob", "--db", db).exit_code == 75
+    # importing the same file again: what he added is unchanged (identical), the rest refused again
+    again = run("import", str(source), "--db", db)
+    assert (again.exit_code, again.stdout) == (1, "imported 0, replaced 0, unchanged 2, rejected 5\n")
+    assert again.stderr.splitlines() == expected_rejects
     refused = run("import", str(source), "--db", db, "--user", "alice")
     assert (refused.exit_code, refused.stderr) == (3, "usage-tui: error: bob may not import usage attributed to alice\n")
 

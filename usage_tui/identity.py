@@ -22,6 +22,7 @@ from pathlib import Path
 from .directory import Directory
 from .model import Record, Reject
 from .query import ScopeError
+from .store import record_fingerprint
 
 IMPERSONATION_ENV = "USAGE_TUI_USER"
 ROOT_UID = 0
@@ -105,9 +106,11 @@ def attributed_user(record: Record, directory: Directory) -> str | None:
 
 
 class OwnUsageOnly:
-    """A member's import (§2.4): records without identity become theirs (as `--user` does); a
-    record attributed to someone else, or replacing by id one that is not theirs, is a reject
-    with the reason. The good records still import."""
+    """A member's import (§2.4) only adds their own usage: records without identity become
+    theirs (as `--user` does); a record attributed to someone else is a reject with the reason,
+    and so is one that would replace a stored record (someone else's, or their own: re-importing
+    their week at $0 would lift their budget). A record identical to the stored one changes
+    nothing and passes (re-importing a file is harmless). The good records still import."""
 
     def __init__(self, member: str, directory: Directory) -> None:
         self.member = member
@@ -124,17 +127,18 @@ class OwnUsageOnly:
                 refused.append(self._reject(record, source, f"{self.member} may not import usage attributed to {owner}"))
                 continue
             kept.append(record)
-        stored = store.attributed_users([r.id for r in kept])  # ids already in the store → their user
+        stored = store.stored_versions([r.id for r in kept])  # ids already in the store
         if not stored:
             return kept, refused
         mine: list[Record] = []
         for record in kept:
-            if record.id in stored and stored[record.id] != self.member:
-                holder = stored[record.id] or "nobody (unattributed)"
-                refused.append(self._reject(record, source, f"{self.member} may not replace record "
-                                                            f'"{record.id}", attributed to {holder}'))
-            else:
+            if record.id not in stored or stored[record.id][1] == record_fingerprint(record):
                 mine.append(record)
+                continue
+            holder = stored[record.id][0]
+            whose = ("their own: only org admins and the store's owner replace stored usage" if holder == self.member
+                     else f"attributed to {holder or 'nobody (unattributed)'}")
+            refused.append(self._reject(record, source, f'{self.member} may not replace record "{record.id}", {whose}'))
         return mine, sorted(refused, key=lambda j: j.line)
 
     @staticmethod

@@ -278,6 +278,24 @@ def fingerprint(values: tuple) -> int:
     return int.from_bytes(hashlib.blake2b(repr(values).encode(), digest_size=8).digest(), "big") >> 1
 
 
+def record_values(r: Record) -> tuple:
+    """What a record says, in the staged columns' order (without the cost, the source, the
+    fingerprint and the source line): what its fingerprint is computed from."""
+    logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
+    return (
+        r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
+        r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
+        r.cache_write_tokens, r.requests, logged, r.status, r.verdict,
+        json.dumps(r.metadata, sort_keys=True) if r.metadata else None,
+        r.cache_write_1h_tokens, r.service_tier, int(r.batch),
+    )
+
+
+def record_fingerprint(r: Record) -> int:
+    """The fingerprint a record is stored with: equal means re-importing it changes nothing."""
+    return fingerprint(record_values(r))
+
+
 @dataclass
 class BatchResult:
     imported: int = 0
@@ -304,13 +322,23 @@ def _create_owner_only(path: Path) -> None:
 
 
 def file_stamp(path: Path) -> tuple | None:
-    """What changes when a writer touches the store: the main file's time and size, and whether
-    its -wal file exists (None: the file is gone)."""
+    """What changes when a writer touches the store: the time and size of the main file and of
+    its -wal file (None when absent; a commit appends to it). None: the store file is gone."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size, os.path.exists(f"{path}-wal")
+    try:
+        wal = os.stat(f"{path}-wal")
+    except OSError:
+        return st.st_mtime_ns, st.st_size, None
+    return st.st_mtime_ns, st.st_size, (wal.st_mtime_ns, wal.st_size)
+
+
+def _same_files(before: tuple, now: tuple | None) -> bool:
+    """Whether an immutable reader opened at `before` may go on: the main file is unchanged and
+    still no writer is connected (no -wal file)."""
+    return now is not None and now[:2] == before[:2] and now[2] is None
 
 
 def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
@@ -381,7 +409,7 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         stamp = getattr(self._local, "immutable_at", None)
-        if conn is not None and stamp is not None and file_stamp(self.path) != stamp:
+        if conn is not None and stamp is not None and not _same_files(stamp, file_stamp(self.path)):
             conn.close()  # an immutable reader whose file changed: reopen, through the WAL if any
             conn = self._local.conn = self._local.immutable_at = None
             self._local.reopened = getattr(self._local, "reopened", 0) + 1
@@ -556,14 +584,8 @@ class Store:
         pricer = self.pricer()
         staged: dict[str, tuple] = {}
         for r in records:
-            logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
-            values = (
-                r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
-                r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
-                r.cache_write_tokens, r.requests, logged, r.status, r.verdict,
-                json.dumps(r.metadata, sort_keys=True) if r.metadata else None,
-                r.cache_write_1h_tokens, r.service_tier, int(r.batch),
-            )
+            values = record_values(r)
+            logged = values[14]
             fp = fingerprint(values)
             # The counts are of records, not lines: the same id again in a batch (a streamed
             # message written once per content block) is the same record, the later one wins.
@@ -623,14 +645,14 @@ class Store:
         where, args = ("source = ?", [source]) if source else (None, None)
         return list(table.rows_where(where, args, order_by="id desc", limit=limit))
 
-    def attributed_users(self, ids: Sequence[str]) -> dict[str, str | None]:
-        """The attributed user of each of `ids` already in the store (None: unattributed)."""
-        found: dict[str, str | None] = {}
+    def stored_versions(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
+        """(attributed user, fingerprint) of each of `ids` already in the store."""
+        found: dict[str, tuple[str | None, int]] = {}
         per_query = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         for i in range(0, len(ids), per_query):
             chunk = ids[i:i + per_query]
-            found.update(self.conn.execute(
-                f"SELECT id, user FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+            found.update((rid, (user, fp)) for rid, user, fp in self.conn.execute(
+                f"SELECT id, user, fingerprint FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
         return found
 
     def record_count(self) -> int:
