@@ -22,7 +22,7 @@ from pathlib import Path
 from .directory import Directory
 from .model import Record, Reject
 from .query import ScopeError
-from .store import record_fingerprint
+from .store import Store, record_fingerprint
 
 IMPERSONATION_ENV = "USAGE_TUI_USER"
 ROOT_UID = 0
@@ -116,7 +116,7 @@ class OwnUsageOnly:
         self.member = member
         self.directory = directory
 
-    def screen(self, store, records: list[Record], source: str) -> tuple[list[Record], list[Reject]]:
+    def screen(self, store: Store, records: list[Record], source: str) -> tuple[list[Record], list[Reject]]:
         kept: list[Record] = []
         refused: list[Reject] = []
         for record in records:
