@@ -218,7 +218,8 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
 
     Bad lines are reported as FILE:LINE: reason and kept in the store's rejects table; the
     good lines still import. Exit 0 when every line was good, 1 when some were rejected,
-    2 when the input could not be read at all.
+    2 when the input could not be read at all. A member (not an org admin, not the store's
+    owner) only adds their own usage: records of others, and replacements, are rejects.
     """
     from .ingest import ImportFatal, import_path
 
