@@ -300,7 +300,7 @@ def test_the_readme_shows_the_nginx_snippet_this_test_runs():
     assert f"```nginx\n{conf}```" in readme
 
 
-def test_nginx_auth_request(server, tmp_path):
+def test_nginx_auth_request(server, tmp_path, monkeypatch):
     if NGINX is None:
         if os.environ.get("USAGE_TUI_TEST_REQUIRE_NGINX"):
             pytest.fail("nginx is not installed, and CI requires this test (.ci/run installs it)")
@@ -338,6 +338,10 @@ def test_nginx_auth_request(server, tmp_path):
         allowed = httpx.get(f"{base}/v1/budget/check?user=alice", headers={"Authorization": f"Bearer {CAROL_KEY}"})
         assert (allowed.status_code, allowed.json()) == (
             200, {"user": "alice", "over": False, "retry_after_s": None, "window_end": None})
+        # an internal error (a bad clock: /auth answers 503) denies: nginx answers 500, never upstream
+        monkeypatch.setenv("USAGE_TUI_NOW", "not-a-time")
+        broken = httpx.get(f"{base}/v1/budget/check?user=alice", headers={"Authorization": f"Bearer {CAROL_KEY}"})
+        assert broken.status_code == 500
     finally:
         proc.terminate()
         proc.wait(10)
