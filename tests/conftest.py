@@ -1,12 +1,17 @@
-"""Shared fixtures: a small directory and temporary stores."""
+"""Shared fixtures: a small directory, temporary stores, and the demo stores the TUI tests share."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from usage_tui.ingest.native import to_record
+from usage_tui.sample import demo_directory, generate
 from usage_tui.store import Store
 
 DIRECTORY = {
@@ -71,3 +76,68 @@ def make_schema_2(store: Store) -> None:
         f"CREATE TABLE records ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'id' else '') for c in columns)}) "
         "WITHOUT ROWID; INSERT INTO records SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 2; COMMIT;")
     store.close()
+
+
+# -- the demo store, built once per session ------------------------------------------------------
+DEMO_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # Tuesday; Berlin's today is 2026-11-24
+
+# Test-owned prices (USD per million tokens: input, cached input, output) for the snapshot store's
+# logged costs, so a new genai-prices release cannot change a snapshot. acme-finetune-v2 keeps no
+# cost at all: it stays unpriced, as in the demo.
+LOGGED_RATES = {
+    "gpt-4o": (2.0, 1.0, 8.0), "gpt-4o-mini": (0.2, 0.1, 0.8), "o3": (2.0, 0.5, 8.0),
+    "claude-sonnet-4-5": (3.0, 0.3, 15.0), "claude-3-5-haiku-latest": (0.8, 0.08, 4.0),
+    "gemini-2.5-flash": (0.3, 0.075, 2.5), "llama-70b": (0.5, 0.5, 1.0),
+}
+
+
+def logged_cost(record) -> float | None:
+    rates = LOGGED_RATES.get(record.model)
+    if rates is None:
+        return None
+    inp, cached, out = rates
+    return (record.prompt_tokens * inp + record.cached_input_tokens * cached + record.completion_tokens * out) / 1e6
+
+
+def _build_demo(path: Path, *, logged_costs: bool) -> Path:
+    store = Store(path)
+    store.load_directory(demo_directory(login="alice"))
+    records = list(generate(events=3000, seed=3, now=DEMO_NOW))
+    if logged_costs:
+        records = [r if r.cost_usd is not None or logged_cost(r) is None
+                   else dataclasses.replace(r, cost_usd=logged_cost(r)) for r in records]
+    store.write_batch(records, None)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the .db file alone is the whole store
+    store.close()
+    return path
+
+
+def copy_store(template: Path, dest: Path) -> Path:
+    shutil.copyfile(template, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The demo store (3000 events, seed 3, priced as the demo is), built once: copy it, never open it."""
+    return _build_demo(tmp_path_factory.mktemp("demo") / "demo.db", logged_costs=False)
+
+
+@pytest.fixture(scope="session")
+def logged_demo_template(tmp_path_factory) -> Path:
+    """The same demo store with every priced record carrying a logged cost from LOGGED_RATES."""
+    return _build_demo(tmp_path_factory.mktemp("demo-logged") / "demo.db", logged_costs=True)
+
+
+@pytest.fixture
+def demo_db(demo_template, tmp_path, monkeypatch) -> Path:
+    """A private copy of the demo store, with the clock pinned to DEMO_NOW."""
+    monkeypatch.setenv("USAGE_TUI_NOW", DEMO_NOW.isoformat())
+    return copy_store(demo_template, tmp_path / "demo.db")
+
+
+@pytest.fixture
+def logged_demo_db(logged_demo_template, tmp_path, monkeypatch) -> Path:
+    """A private copy of the logged-cost demo store, with the clock pinned to DEMO_NOW."""
+    monkeypatch.setenv("USAGE_TUI_NOW", DEMO_NOW.isoformat())
+    return copy_store(logged_demo_template, tmp_path / "demo.db")

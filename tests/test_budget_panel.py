@@ -49,19 +49,53 @@ def text(panel: BudgetPanel) -> list[str]:
 
 @pytest.fixture
 def clock_at(monkeypatch):
+    """Moves the app's clock (USAGE_TUI_NOW)."""
     def set_now(iso: str) -> None:
         monkeypatch.setenv("USAGE_TUI_NOW", iso)
 
     return set_now
 
 
-async def test_countdown_ticks_and_the_panel_returns_to_normal_when_the_window_ends(clock_at):
+@pytest.fixture
+def fast_ticks(monkeypatch):
+    """The panel ticks every 10 ms instead of every second: a test moves the clock and waits for
+    ticks, not for whole seconds of wall clock. (With a timer that busy, `pilot.pause()` waits
+    up to a second for an idle CPU: such tests pause for a fixed 50 ms instead.)"""
+    monkeypatch.setattr(BudgetPanel, "TICK_S", 0.01)
+
+
+async def ticks(pilot, panel: BudgetPanel, n: int = 3) -> None:
+    """Wait until the panel has ticked `n` more times (at most 10 s on a loaded machine)."""
+    seen = []
+    original = panel.render_status  # each tick renders once (the timer holds the bound tick)
+
+    def counting(now):
+        seen.append(now)
+        return original(now)
+
+    panel.render_status = counting
+    try:
+        for _ in range(1000):
+            if len(seen) >= n:
+                break
+            await pilot.pause(0.01)
+        assert len(seen) >= n, "the panel did not tick"
+        await pilot.pause(0.02)  # what the last tick posted is handled
+    finally:
+        del panel.render_status
+
+
+def test_the_countdown_ticks_every_second():
+    assert BudgetPanel.TICK_S == 1.0  # DESIGN §4: the Retry-After countdown ticks every second
+
+
+async def test_countdown_ticks_and_the_panel_returns_to_normal_when_the_window_ends(clock_at, fast_ticks):
     clock_at("2026-11-29T22:59:57Z")  # 3 s before the window ends
     app = PanelApp()
     async with app.run_test(size=(60, 16)) as pilot:
         panel = app.query_one(BudgetPanel)
         panel.update_status(over_status())
-        await pilot.pause()
+        await pilot.pause(0.05)
         # $62.32 ≥ $50 → a full bar (share 1.25, capped at 20 cells); 3 s left → 00:00:03
         assert text(panel) == ["$62.32 / $50.00", "█" * 20, "weekly, resets Nov 30",
                                "429 Too Many Requests", "Retry-After", "00:00:03 (3s)"]
@@ -70,25 +104,25 @@ async def test_countdown_ticks_and_the_panel_returns_to_normal_when_the_window_e
         assert all(len(line) <= 23 for line in text(panel))
 
         clock_at("2026-11-29T22:59:58.500000Z")  # 1.5 s left → rounded up to 2
-        await pilot.pause(1.2)  # at least one tick of the 1 s interval
+        await ticks(pilot, panel)
         assert text(panel)[-1] == "00:00:02 (2s)"
         assert app.ended == []
 
         clock_at("2026-11-29T23:00:00Z")  # Monday 00:00 in Berlin: the window is over
-        await pilot.pause(1.2)
+        await ticks(pilot, panel)
         # normal state by itself: the new week unspent, resetting the next Monday (Dec 7)
         assert text(panel) == ["$0.00 / $50.00", "░" * 20, "weekly, resets Dec 07"]
         assert not panel.has_class("over")
         assert len(app.ended) == 1
 
-        await pilot.pause(1.2)  # more ticks: WindowEnded is posted once, not every second
+        await ticks(pilot, panel, 10)  # more ticks: WindowEnded is posted once, not at every tick
         assert len(app.ended) == 1
 
         # the app's fresh status for the new week replaces it, and can end again later
         fresh = BudgetStatus("bob", 50.0, "weekly", 0.0, 50.0, END, datetime(2026, 12, 7, tzinfo=BERLIN),
                              False, None, now=datetime.fromisoformat("2026-11-29T23:00:00+00:00"))
         panel.update_status(fresh)
-        await pilot.pause()
+        await pilot.pause(0.05)
         assert text(panel) == ["$0.00 / $50.00", "░" * 20, "weekly, resets Dec 07", "burn $0.00/day"]
 
 
@@ -108,15 +142,15 @@ async def test_normal_state_with_burn_rate_and_run_out(clock_at):
         assert not panel.has_class("over") and app.ended == []
 
 
-async def test_no_budget(clock_at):
+async def test_no_budget(clock_at, fast_ticks):
     clock_at("2026-11-25T23:00:00Z")
     app = PanelApp()
     async with app.run_test(size=(60, 16)) as pilot:
         panel = app.query_one(BudgetPanel)
         panel.update_status(over_status())
-        await pilot.pause()
+        await pilot.pause(0.05)
         panel.update_status(None)
-        await pilot.pause(1.2)
+        await ticks(pilot, panel)
         assert text(panel) == ["No budget set"] and not panel.has_class("over") and app.ended == []
 
 

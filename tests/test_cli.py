@@ -151,7 +151,7 @@ def test_import_exit_codes_and_summary(tmp_path, db):
 
 
 def test_import_into_a_store_another_writer_holds_is_one_line_exit_2(tmp_path, db, monkeypatch):
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)  # read when the store opens: waits 0.1 s
     good = tmp_path / "good.jsonl"
     good.write_text('{"id": "n1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m"}\n')
     other = sqlite3.connect(db, isolation_level=None)
@@ -162,7 +162,10 @@ def test_import_into_a_store_another_writer_holds_is_one_line_exit_2(tmp_path, d
         other.execute("ROLLBACK")
         other.close()
     assert result.exit_code == 2
-    assert result.output.startswith("usage-tui: error: the store is busy") and result.output.count("\n") == 1
+    assert result.output.startswith("usage-tui: error: the store is busy: another process has been writing "
+                                    "to it for over 100 ms (database is locked); batches already committed "
+                                    "are kept, try again when it is done")
+    assert result.output.count("\n") == 1
     assert run("import", str(good), "--db", db).exit_code == 0  # once it is free, the import runs
 
 

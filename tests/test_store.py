@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from usage_tui import store as store_module
 from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS
-from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError
+from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
 
 from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, write
 
@@ -334,3 +335,31 @@ def test_a_batch_larger_than_one_stage_insert_is_written_whole(store):
     assert store.conn.execute("SELECT SUM(prompt_tokens) FROM records").fetchone()[0] == expected
     assert store.conn.execute("SELECT prompt_tokens FROM records WHERE id = 'r3'").fetchone()[0] == 1_000_000
     assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+
+
+def test_the_busy_timeout_is_chosen_when_the_store_opens(tmp_path, monkeypatch):
+    def pragma(store: Store) -> int:
+        return store.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+
+    assert pragma(Store(tmp_path / "a.db")) == 10_000
+    assert pragma(Store(tmp_path / "b.db", busy_timeout_ms=100)) == 100
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 250)  # read at open, not baked in at import
+    assert pragma(Store(tmp_path / "c.db")) == 250
+
+
+def test_a_writer_gives_up_after_the_busy_timeout(tmp_path):
+    store = Store(tmp_path / "s.db", busy_timeout_ms=100)
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.write_batch([to_record({"id": "x", "ts": "2026-11-22T10:00:00Z", "provider": "p",
+                                          "model": "m"})], None)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@pytest.mark.parametrize("ms, words", [(10_000, "10 s"), (1500, "1.5 s"), (1000, "1 s"), (100, "100 ms")])
+def test_wait_words(ms, words):
+    assert wait_words(ms) == words

@@ -8,6 +8,7 @@ the screen and the CLI cannot disagree.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from datetime import UTC, date, datetime
 
@@ -22,7 +23,6 @@ from usage_tui.fmt import metric_value, percent
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS, METRICS, QuerySpec
 from usage_tui.query import run_query
-from usage_tui.sample import demo_directory, generate
 from usage_tui.store import Store, StoreError
 from usage_tui.widgets.breakdown_table import BreakdownPanel, BreakdownTable
 from usage_tui.widgets.budget_panel import BudgetPanel
@@ -68,17 +68,6 @@ def small_db(tmp_path, monkeypatch, directory_doc):
     store = Store(path)
     store.load_directory(directory_doc)
     store.write_batch([to_record(r) for r in RECORDS], None)
-    store.close()
-    return path
-
-
-@pytest.fixture
-def demo_db(tmp_path, monkeypatch):
-    monkeypatch.setenv("USAGE_TUI_NOW", NOW.isoformat())
-    path = tmp_path / "demo.db"
-    store = Store(path)
-    store.load_directory(demo_directory(login="alice"))
-    store.write_batch(list(generate(events=3000, seed=3, now=NOW)), None)
     store.close()
     return path
 
@@ -243,11 +232,17 @@ async def test_metric_grouping_and_granularity_cycles_wrap(demo_db):
 async def test_keys_pressed_before_an_answer_build_on_each_other(demo_db, monkeypatch):
     """A newer request supersedes an older one; keys build on the view asked for last."""
     calls = []
+    release, stale_done = threading.Event(), threading.Event()
 
     def slow_query(store, spec, **kw):
         calls.append(spec.metric)
-        time.sleep(0.2 if len(calls) == 2 else 0)  # the first m's answer comes back last
-        return run_query(store, spec, **kw)
+        if len(calls) == 2:  # the first m's answer comes back last: held until the test lets it go
+            release.wait(10)
+        try:
+            return run_query(store, spec, **kw)
+        finally:
+            if len(calls) >= 2 and spec.metric == "requests":
+                stale_done.set()
 
     monkeypatch.setattr(app_module, "run_query", slow_query)
     app = make_app(demo_db, "alice")
@@ -255,8 +250,11 @@ async def test_keys_pressed_before_an_answer_build_on_each_other(demo_db, monkey
         await settle(pilot)
         await pilot.press("m", "m")
         await settle(pilot)
+        assert calls == ["cost", "requests", "tokens"]
         assert app.filters.metric == "tokens" and app.result.spec.metric == "tokens"
-        await pilot.pause(0.3)  # the stale answer for "requests" arrives and is ignored
+        release.set()  # the stale answer for "requests" arrives now, and is ignored
+        assert stale_done.wait(10)
+        await pilot.pause(0.05)
         assert app.result.spec.metric == "tokens"
         assert plot_title(app) == "Tokens per day — personal (alice)"
 
@@ -615,28 +613,36 @@ async def test_answers_arriving_while_the_app_closes_are_dropped(demo_db):
 
 
 async def test_loading_indicator_only_when_slow(demo_db, monkeypatch):
-    delay = {"s": 0.0}
+    gate = threading.Event()
+    gate.set()
 
-    def query_with_delay(store, spec, **kw):
-        time.sleep(delay["s"])
+    def gated_query(store, spec, **kw):
+        assert gate.wait(10)  # a query in flight for as long as the test holds the gate
         return run_query(store, spec, **kw)
 
-    monkeypatch.setattr(app_module, "run_query", query_with_delay)
+    monkeypatch.setattr(app_module, "run_query", gated_query)
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        plot = app.query_one(TrendPlot)
-        await pilot.press("m")
-        await pilot.pause(0.05)
-        assert not plot.loading
+        plot, panel = app.query_one(TrendPlot), app.query_one(BreakdownPanel)
+        await pilot.press("m")  # a quick answer: its timer is stopped, no indicator comes later
         await settle(pilot)
-        delay["s"] = 1.0  # well past SLOW_QUERY_S, with room for a slow test machine
+        await pilot.pause(app_module.SLOW_QUERY_S + 0.05)
+        assert not plot.loading and not panel.loading
+        gate.clear()  # a slow query
+        pressed = time.monotonic()
         await pilot.press("m")
-        await pilot.pause(0.3)
-        assert plot.loading and app.query_one(BreakdownPanel).loading
+        assert not plot.loading  # not at once
+        for _ in range(1000):
+            if plot.loading:
+                break
+            await pilot.pause(0.01)
+        assert plot.loading and panel.loading
+        assert time.monotonic() - pressed >= app_module.SLOW_QUERY_S  # only once it is slow
         assert app.focused is app.query_one(BreakdownTable)
+        gate.set()
         await settle(pilot)
-        assert not plot.loading and app.filters.metric == "tokens"
+        assert not plot.loading and not panel.loading and app.filters.metric == "tokens"
 
 
 async def test_worker_errors_are_notices_and_keep_the_view(demo_db, monkeypatch):
@@ -658,6 +664,7 @@ async def test_worker_errors_are_notices_and_keep_the_view(demo_db, monkeypatch)
 
 # -- budget --------------------------------------------------------------------------------------------
 async def test_budget_panel_is_fed_and_reloaded_when_the_window_ends(demo_db, monkeypatch):
+    monkeypatch.setattr(BudgetPanel, "TICK_S", 0.05)  # ticks every 50 ms, not every second
     app = make_app(demo_db, "bob")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -666,7 +673,7 @@ async def test_budget_panel_is_fed_and_reloaded_when_the_window_ends(demo_db, mo
         assert "429" in str(panel.render())
         # bob's weekly window ends Monday 2026-11-30 00:00 in Berlin (23:00Z on the 29th)
         monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T23:00:01Z")
-        for _ in range(150):
+        for _ in range(500):
             await pilot.pause(0.02)
             if panel.status.window_start.day == 30:
                 break

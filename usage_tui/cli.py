@@ -14,12 +14,13 @@ import click
 from platformdirs import user_data_dir
 
 from . import clock
+from . import store as store_module
 from .directory import DirectoryError, load_directory_file
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
 from .identity import Identity, OwnUsageOnly, resolve_identity
 from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, WINDOWS, QuerySpec
 from .query import QueryError, ScopeError, parse_date, run_query
-from .store import BUSY_TIMEOUT_MS, Store, StoreError
+from .store import Store, StoreError, wait_words
 
 EXIT_USAGE = 2
 EXIT_SCOPE = 3
@@ -87,7 +88,9 @@ def handles_errors(f):
             fail(str(exc))
         except sqlite3.Error as exc:
             if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
-                fail(f"the store is busy: another process has been writing to it for over {BUSY_TIMEOUT_MS // 1000} s "
+                # the wait every store of this command had (open_store leaves it at the default)
+                waited = wait_words(store_module.BUSY_TIMEOUT_MS)
+                fail(f"the store is busy: another process has been writing to it for over {waited} "
                      f"({exc}); batches already committed are kept, try again when it is done")
             fail(f"the store could not be used: {exc}")
 

@@ -35,6 +35,11 @@ from .pricing import Pricer
 SCHEMA_VERSION = 4
 BUCKET_US = 900_000_000  # 15 minutes in microseconds
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
+
+
+def wait_words(ms: int) -> str:
+    """A busy timeout as a person reads it: "10 s", "1.5 s", "100 ms"."""
+    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms} ms"
 STAGE_ROWS = 2_000  # rows per multi-row INSERT into the stage
 
 
@@ -188,7 +193,6 @@ _AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c}) AS {c}" for c in SUM_COLUMNS)
 
 
 _DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", *ROLLUP_TABLES)}
-_BUSY_TIMEOUT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"  # PRAGMA takes no parameters
 
 
 def _attribution(a: str) -> tuple[str, str]:
@@ -369,10 +373,12 @@ class Store:
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False,
-                 on_upgrade: Callable[[str], None] | None = None) -> None:
+                 on_upgrade: Callable[[str], None] | None = None, busy_timeout_ms: int | None = None) -> None:
         """`on_upgrade` is told, in one line, before an existing store's schema is upgraded
-        (a copy of the records: seconds per million)."""
+        (a copy of the records: seconds per million). `busy_timeout_ms`: how long a write waits
+        for another writer (default BUSY_TIMEOUT_MS, read now, not when the module loaded)."""
         self.path = Path(path)
+        self.busy_timeout_ms = int(BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
         self._on_upgrade = on_upgrade
         self.readonly = readonly
         self._local = threading.local()
@@ -397,7 +403,7 @@ class Store:
                 # Checkpoint every 64 MiB of WAL, not 4 MiB: an import batch rewrites the same
                 # rollup pages, so fewer checkpoints copy each page fewer times (~7% of an import).
                 conn.execute("PRAGMA wal_autocheckpoint=16384")
-            conn.execute(_BUSY_TIMEOUT)
+            conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")  # an int: PRAGMA takes no parameters
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keeps an import under 200 MB RSS
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

@@ -35,6 +35,8 @@ class BudgetPanel(Static):
     class WindowEnded(Message):
         """The budget window is over: the spend must be read again."""
 
+    TICK_S = 1.0  # the countdown's resolution (tests shorten it rather than wait whole seconds)
+
     DEFAULT_CSS = """
     BudgetPanel { height: auto; }
     BudgetPanel.over { color: $error; }
@@ -46,7 +48,7 @@ class BudgetPanel(Static):
         self._ended_posted = False
 
     def on_mount(self) -> None:
-        self.set_interval(1, self.tick)
+        self.set_interval(self.TICK_S, self.tick)
 
     def update_status(self, status: BudgetStatus | None) -> None:
         self.status = status
