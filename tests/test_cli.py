@@ -188,6 +188,19 @@ def test_import_from_stdin_with_user_fill(db):
     assert out["totals"]["cost_usd"] == 2.25
 
 
+def test_import_team_fill_applies_only_to_records_without_a_team(db):
+    lines = ('{"id": "t1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m", "user": "bob"}\n'
+             '{"id": "t2", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m", "user": "bob", '
+             '"team": "platform"}\n')
+    result = run("import", "-", "--team", "research", "--db", db, input=lines)
+    assert result.exit_code == 0
+    out = json.loads(run("spend", "summary", "--db", db, "--as", "alice", "--scope", "org", "--group-by", "team",
+                         "--metric", "requests", "--format", "json").output)
+    # t1 named no team: --team fills it (ahead of bob's primary team, platform); t2 keeps its own.
+    # platform: the fixture's 1 + 2 (alice) + 1 (bob) requests, and t2 = 5; research: t1 = 1
+    assert {r["key"]: r["requests"] for r in out["rows"]} == {"platform": 5, "research": 1}
+
+
 def test_directory_load_errors_change_nothing(tmp_path, db):
     bad = tmp_path / "dir.toml"
     bad.write_text('[[users]]\nid = "x"\nrole = "member"\n[[keys]]\nid = "k"\nowner = "nobody"\n')

@@ -178,6 +178,25 @@ def test_litellm_cached_tokens_are_taken_out_of_the_prompt(store, tmp_path):
         "details-win": (700, 300), "cache-read": (300, 700), "as-text": (700, 300), "none": (1000, 0)}
 
 
+def test_litellm_a_fully_cached_prompt_imports(store, tmp_path):
+    """The boundary of `cached > prompt`: cached == prompt is a prompt served wholly from the cache."""
+    base = {"startTime": "2026-11-20T10:00:00Z", "model": "gpt-4o", "custom_llm_provider": "openai",
+            "spend": 0.1, "completion_tokens": 5}
+    path = write_jsonl(
+        tmp_path / "spend.jsonl",
+        {**base, "request_id": "all-cached", "prompt_tokens": 1000,
+         "metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": 1000}}}},
+        {**base, "request_id": "one-over", "prompt_tokens": 999,
+         "metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": 1000}}}},
+    )
+    seen = []
+    summary = import_path(store, path, on_reject=seen.append)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    # 1000 - 1000 uncached, 1000 cached
+    assert records(store, "prompt_tokens", "cached_input_tokens") == {"all-cached": (0, 1000)}
+    assert [(j.line, j.reason) for j in seen] == [(2, "cached tokens (1000) exceed `prompt_tokens` (999)")]
+
+
 def test_litellm_empty_cells_are_absent(store, tmp_path):
     header = ("request_id,startTime,model,custom_llm_provider,user,api_key,team_id,agent_id,spend,"
               "prompt_tokens,completion_tokens,metadata,status\n")

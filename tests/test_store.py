@@ -363,3 +363,39 @@ def test_a_writer_gives_up_after_the_busy_timeout(tmp_path):
 @pytest.mark.parametrize("ms, words", [(10_000, "10 s"), (1500, "1.5 s"), (1000, "1 s"), (100, "100 ms")])
 def test_wait_words(ms, words):
     assert wait_words(ms) == words
+
+
+def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    """Upgrading from schema 1 runs the v2 and v3 scripts and a rollup rebuild in one transaction:
+    the v3 script is cut after it dropped the old records table and made to fail there, and
+    the file must read exactly as before (same dump, still schema 1), then upgrade cleanly."""
+    path = tmp_path / "v1.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    for table in ("roll_user", "roll_team", "roll_org"):
+        s.conn.execute(f"DROP TABLE {table}_day")
+        s.conn.execute(f"DELETE FROM {table} WHERE dim = 7")
+    s.conn.execute("PRAGMA user_version = 1")
+    s.close()
+
+    def dump() -> tuple[int, list[str]]:
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("PRAGMA user_version").fetchone()[0], list(conn.iterdump())
+        finally:
+            conn.close()
+
+    before = dump()
+    v3 = store_module.MIGRATIONS[2]
+    half = v3[:v3.index("ALTER TABLE records_v3")]  # records copied, the old table dropped: then a failure
+    assert "DROP TABLE records;" in half
+    monkeypatch.setattr(store_module, "MIGRATIONS",
+                        [*store_module.MIGRATIONS[:2], half + "INSERT INTO no_such_table VALUES (1);"])
+    with pytest.raises(StoreError, match=r"could not upgrade the store from schema 1 \(no such table: no_such_table\)"):
+        Store(path)
+    assert dump() == before
+    monkeypatch.undo()
+    migrated = Store(path)
+    assert migrated.schema_version() == SCHEMA_VERSION and migrated.record_count() == 2
+    assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)
