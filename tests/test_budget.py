@@ -118,6 +118,8 @@ def test_retry_after_rounds_up():
     assert retry_after_seconds(utc("2026-11-29T23:59:59"), end) == 1  # exactly 1 s
     assert retry_after_seconds(utc("2026-11-29T23:00:00"), end) == 3600
     assert retry_after_seconds(utc("2026-11-29T22:59:59.5"), end) == 3601  # 3600.5 s → 3601
+    # 2.2 s → 3: ceil; floor and round would both say 2
+    assert retry_after_seconds(utc("2026-11-29T23:59:57.800000"), end) == 3
 
 
 # -- spend --------------------------------------------------------------------------------------------
@@ -305,6 +307,9 @@ def test_check_after_the_window_ends(cli_db, monkeypatch):
     # holds only "after" ($70 ≥ $10): 429 until the next Monday, 7 × 86,400 = 604,800 s.
     monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T22:59:59Z")
     assert run("budget", "check", "bob", "--db", cli_db).output == "429 Too Many Requests\nRetry-After: 1\n"
+    # 1.2 s left: a client told 1 s would retry while still over; ceil says 2 (floor or round: 1)
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T22:59:58.800000Z")
+    assert run("budget", "check", "bob", "--db", cli_db).output == "429 Too Many Requests\nRetry-After: 2\n"
     monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-29T23:00:00Z")
     assert run("budget", "check", "bob", "--db", cli_db).output == "429 Too Many Requests\nRetry-After: 604800\n"
     monkeypatch.setenv("USAGE_TUI_NOW", "2026-12-06T23:00:00Z")  # the week after: nothing spent

@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.color import Color
 from textual.containers import Vertical
 
 from usage_tui.budget import BudgetStatus
 from usage_tui.widgets.budget_panel import BudgetPanel
+
+from .test_tui import screen_colours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # bob's weekly window: Mon 2026-11-23 00:00 → Mon 2026-11-30 00:00 in Berlin (= 2026-11-29T23:00Z)
@@ -171,14 +174,26 @@ async def test_a_month_long_countdown_fits_the_sidebar(clock_at):
         assert all(len(line) <= panel.content_size.width for line in lines)
 
 
-async def test_no_color(clock_at, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
+@pytest.mark.parametrize("no_color", [False, True])
+async def test_no_color(clock_at, monkeypatch, no_color):
+    """Over budget the panel is in the error colour; with NO_COLOR the screen has no hue at all
+    (checked on the segments the terminal receives), and the over state is in the words."""
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
     clock_at("2026-11-29T22:59:57Z")
     app = PanelApp()
     async with app.run_test(size=(60, 16)) as pilot:
         panel = app.query_one(BudgetPanel)
         panel.update_status(over_status())
         await pilot.pause()
-        assert app.no_color
-        # the over state is in the words, not only in a colour
-        assert "429 Too Many Requests" in text(panel)
+        assert app.no_color is no_color
+        assert text(panel)[3:] == ["429 Too Many Requests", "Retry-After", "00:00:03 (3s)"]
+        error = Color.parse(app.current_theme.error).rgb
+        hues = screen_colours(app)
+        if no_color:
+            assert hues == set()
+        else:
+            # the text of the over state: the theme's error colour (± 1 from blending)
+            assert any(max(abs(a - b) for a, b in zip(hue, error, strict=True)) <= 2 for hue in hues), (hues, error)

@@ -173,6 +173,82 @@ async def test_opens_with_the_spend_summary_defaults_and_independent_numbers(sma
         assert "* 3 unpriced" in panel.border_subtitle  # mystery-1 has no price: not silently $0
 
 
+def screen_matches_reference(app: UsageApp) -> None:
+    """The view on the screen, worked out independently (tests/reference.py) from RECORDS: the
+    numbers, the series and the table's cells."""
+    spec = app.result.spec
+    expected = reference.summary(RECORDS, DIRECTORY, viewer=spec.viewer, scope=spec.scope, team=spec.team,
+                                 metric=spec.metric, group_by=spec.group_by, granularity=spec.granularity,
+                                 since=app.result.since, until=app.result.until, tz="Europe/Berlin",
+                                 search=spec.search, focus=spec.focus)
+    reference.assert_matches(app.result.as_json(), expected)
+    assert_table(app, expected["rows"], spec.metric, spec.focus)
+
+
+async def test_every_view_the_demo_tests_cover_matches_the_reference_on_a_small_store(small_db):
+    """The demo-store tests check the screen against run_query (agreement); here each of their
+    views (scopes, teams, focus, every grouping and metric, weekly, search) is checked against
+    the independent reference instead, on RECORDS."""
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen_matches_reference(app)
+        await pilot.press("3")  # org
+        await settle(pilot)
+        assert app.result.spec.scope == "org"
+        screen_matches_reference(app)
+        # model rows by cost: gpt-4o $1.75 (r2 0.25 + r3 0.5 + r7 1.0), llama, mystery-1
+        assert app.query_one(BreakdownTable).keys == ["gpt-4o", "llama", "mystery-1"]
+        for group in (*GROUPINGS[2:], *GROUPINGS[:2]):  # user, team, agent, key, verdict, provider, model
+            await pilot.press("g")
+            await settle(pilot)
+            assert app.result.spec.group_by == group
+            screen_matches_reference(app)
+        await pilot.press("down", "enter")  # focus llama: the graph narrows, the table does not
+        await settle(pilot)
+        assert app.result.spec.focus == "llama"
+        screen_matches_reference(app)
+        for metric in ("requests", "tokens"):
+            await pilot.press("m")
+            await settle(pilot)
+            assert app.result.spec.metric == metric
+            screen_matches_reference(app)
+        await pilot.press("escape", "w")  # unfocus, weekly
+        await settle(pilot)
+        assert (app.result.spec.focus, app.result.spec.granularity) == (None, "weekly")
+        screen_matches_reference(app)
+        await pilot.press("slash", "l", "l", "enter")  # search "ll": llama only
+        await settle(pilot)
+        assert app.result.spec.search == "ll" and app.query_one(BreakdownTable).keys == ["llama"]
+        screen_matches_reference(app)
+        await pilot.press("escape", "2")  # alice's team, platform
+        await settle(pilot)
+        assert (app.result.spec.scope, app.result.spec.team) == ("team", "platform")
+        screen_matches_reference(app)
+        await pilot.press("t")  # research
+        await settle(pilot)
+        assert app.result.spec.team == "research"
+        screen_matches_reference(app)
+
+
+@pytest.mark.parametrize("viewer, keys, scope", [
+    ("bob", (), "personal"),  # a member: r3 by his key and r8
+    ("bob", ("3",), "personal"),  # refused: still his own
+    ("carol", ("2",), "team"),  # the admin of platform
+    ("dave", (), "personal"),  # r6 by his agent
+])
+async def test_members_and_team_admins_views_match_the_reference(small_db, viewer, keys, scope):
+    app = make_app(small_db, viewer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        assert app.result.spec.scope == scope
+        assert app.result.totals.requests > 0  # a view with something in it
+        screen_matches_reference(app)
+
+
 async def test_screen_equals_spend_summary_json(demo_db):
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -697,13 +773,39 @@ async def test_80x24_shows_every_filter_the_graph_and_the_table(demo_db):
         assert app.query_one(BreakdownTable).max_scroll_x == 0  # no sideways scrolling at 80 columns
 
 
-async def test_no_color(demo_db, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app(demo_db, "alice")
+def screen_colours(app: UsageApp) -> set[tuple[int, int, int]]:
+    """The hues on the whole screen as the terminal receives it: every segment of the compositor's
+    strips, after the app's line filters (where Textual applies NO_COLOR). Greys are left out."""
+    hues = set()
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            for colour in (segment.style.color, segment.style.bgcolor) if segment.style else ():
+                if colour is not None and not colour.is_default:
+                    r, g, b = colour.get_truecolor()
+                    if not r == g == b:
+                        hues.add((r, g, b))
+    return hues
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+async def test_no_color(demo_db, monkeypatch, no_color):
+    """bob is over budget: in colour the screen has hues (the check can fail); with NO_COLOR none
+    at all, and the over state is still in the words."""
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    app = make_app(demo_db, "bob")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.no_color
-        assert table_texts(app)
+        assert app.no_color is no_color
+        assert len(table_texts(app)) == 8
+        assert "429 Too Many Requests" in str(app.query_one(BudgetPanel).content)
+        hues = screen_colours(app)
+        if no_color:
+            assert hues == set()
+        else:
+            assert len(hues) > 3
 
 
 def test_run_app_on_an_unusable_store_says_so_in_one_line(tmp_path, capsys):
