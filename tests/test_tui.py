@@ -2,7 +2,8 @@
 
 Numbers are checked two ways: against an independent computation from the records the test
 wrote (tests/reference.py), and against `run_query` / `spend summary` for the same view, so
-the screen and the CLI cannot disagree.
+the screen and the CLI cannot disagree. `demo_db` (conftest) is a private copy of the demo store,
+which is built once per session.
 """
 
 from __future__ import annotations
@@ -232,8 +233,7 @@ async def test_every_view_the_demo_tests_cover_matches_the_reference_on_a_small_
 
 
 @pytest.mark.parametrize("viewer, keys, scope", [
-    ("bob", (), "personal"),  # a member: r3 by his key and r8
-    ("bob", ("3",), "personal"),  # refused: still his own
+    ("bob", ("3",), "personal"),  # a member (r3 by his key, and r8), then refused the org: still his own
     ("carol", ("2",), "team"),  # the admin of platform
     ("dave", (), "personal"),  # r6 by his agent
 ])
@@ -241,6 +241,7 @@ async def test_members_and_team_admins_views_match_the_reference(small_db, viewe
     app = make_app(small_db, viewer)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        screen_matches_reference(app)
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
