@@ -18,7 +18,17 @@ from . import store as store_module
 from .directory import DirectoryError, load_directory_file
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
 from .identity import Identity, OwnUsageOnly, resolve_identity
-from .model import FORMAT_NAMES, GRANULARITIES, GROUPINGS, METRICS, SCOPES, WINDOWS, QuerySpec
+from .model import (
+    FORMAT_NAMES,
+    GRANULARITIES,
+    GROUPINGS,
+    METRICS,
+    REJECT_EXCERPT_CHARS,
+    SCOPES,
+    WINDOWS,
+    QuerySpec,
+    excerpt,
+)
 from .query import QueryError, ScopeError, parse_date, run_query
 from .store import Store, StoreError, wait_words
 
@@ -280,7 +290,10 @@ def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None
     if not rows:
         click.echo("No rejected lines.")
     for row in rows:
-        click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {row['raw']}")
+        raw = row["raw"]  # bounded here too: older versions kept whole lines (what fits the
+        if len(raw) > REJECT_EXCERPT_CHARS + 80:  # excerpt and its length note is shown as is)
+            raw = excerpt(raw)
+        click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {raw}")
 
 
 # -- directory ------------------------------------------------------------------------------------

@@ -74,14 +74,53 @@ class Record:
         return self.prompt_tokens + self.completion_tokens + self.cached_input_tokens
 
 
+# A rejected line is kept (and shown) as an excerpt of this many characters: one 60 MB junk
+# line must not become 60 MB in the rejects table or on the terminal.
+REJECT_EXCERPT_CHARS = 1024
+
+
+def excerpt(raw: str, limit: int = REJECT_EXCERPT_CHARS) -> str:
+    """`raw` when it is short, else its first `limit` characters and the whole line's length.
+    The length rides in the text (no column of its own: the store's schema stays as it is)."""
+    if len(raw) <= limit:
+        return raw
+    return f"{raw[:limit]}… [{len(raw):,} characters in all, first {limit:,} kept]"
+
+
+def valid_text(text: str) -> str:
+    """`text` with lone surrogates (bytes that were not UTF-8, or JSON escapes such as
+    \\ud800) replaced by U+FFFD, and NUL by U+2400: what SQLite and terminals can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text.replace("\x00", "\u2400")
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A line that could not be imported: where it was and why."""
+    """A line that could not be imported: where it was and why. `raw` is kept as a bounded
+    excerpt (see `excerpt`)."""
 
     source: str
     line: int
     reason: str
     raw: str
+
+    def __post_init__(self) -> None:
+        raw = self.raw
+        if len(raw) > REJECT_EXCERPT_CHARS:
+            raw = excerpt(raw)
+        if not raw.isascii() or "\x00" in raw:
+            # Bytes that were not UTF-8 arrive as lone surrogates (surrogateescape): shown as
+            # U+FFFD, since SQLite text and terminals take only valid UTF-8.
+            raw = valid_text(raw)
+        if raw is not self.raw:
+            object.__setattr__(self, "raw", raw)
+        for name in ("source", "reason"):  # a file name may hold bytes that are not UTF-8 too
+            value = getattr(self, name)
+            if not value.isascii():
+                object.__setattr__(self, name, valid_text(value))
 
 
 @dataclass(frozen=True)

@@ -81,20 +81,68 @@ def _files(path: str) -> list[str]:
     return [path]
 
 
+# Detection reads the first line whole, however long (a record with a long prompt kept as
+# metadata), up to this many bytes: beyond it, a "line" is not usage anyway.
+DETECT_LINE_MAX = 64 * 1024 * 1024
+
+
+class _Prefixed(io.RawIOBase):
+    """`prefix` (bytes already read from a pipe), then the rest of the pipe."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix, self._rest = memoryview(prefix), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read1(len(buffer)) if hasattr(self._rest, "read1") else self._rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
 def _open(path: str) -> tuple[BinaryIO, int]:
+    """The input as a buffered reader whose buffer holds at least its whole first line (up to
+    DETECT_LINE_MAX), so that `_head` shows detection a complete line whatever its length."""
     if path == "-":
-        return io.BufferedReader(sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer,
-                                 HEAD_BYTES), 0
-    try:
-        return open(path, "rb", buffering=HEAD_BYTES), os.path.getsize(path)
-    except OSError as exc:
-        raise ImportFatal(f"{path}: {exc.strerror}") from None
+        stdin = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer
+        reader = io.BufferedReader(stdin, HEAD_BYTES)
+        size = 0
+    else:
+        try:
+            reader, size = open(path, "rb", buffering=HEAD_BYTES), os.path.getsize(path)
+        except OSError as exc:
+            raise ImportFatal(f"{path}: {exc.strerror}") from None
+    head = reader.peek(HEAD_BYTES)
+    if not head or b"\n" in head:
+        return reader, size
+    first = reader.readline(DETECT_LINE_MAX)  # a first line longer than the head
+    buffer = max(HEAD_BYTES, len(first) + HEAD_BYTES)
+    if path == "-":
+        return io.BufferedReader(_Prefixed(first, reader), buffer), size
+    reader.close()
+    return open(path, "rb", buffering=buffer), size
 
 
 def _head(raw: BinaryIO) -> str:
-    head = raw.peek(HEAD_BYTES)[:HEAD_BYTES]
-    if b"\x00" in head:
-        raise UnicodeDecodeError("utf-8", head, 0, 1, "binary data")
+    """The start of the input as text, for detection: at least HEAD_BYTES (or the whole first
+    line). Raises UnicodeDecodeError when the input is not text from its start (a NUL byte or
+    bytes that are not UTF-8 on its first line: gzip, SQLite, UTF-16...); a bad line later
+    on is one reject, found by the parser."""
+    head = raw.peek(HEAD_BYTES)
+    first = head.lstrip(b"\r\n").split(b"\n", 1)[0]
+    if b"\x00" in first:
+        raise UnicodeDecodeError("utf-8", first, first.index(b"\x00"), first.index(b"\x00") + 1, "NUL byte")
+    try:
+        first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.end < len(first) or len(first) < len(head.lstrip(b"\r\n")):  # not merely cut by the head's end
+            raise
     return head.decode("utf-8-sig", errors="ignore")
 
 
@@ -119,7 +167,9 @@ def _parse_open(raw: BinaryIO, path: str, fmt: str, options: dict) -> Iterator[R
     module = format_module(fmt)
     if module is None:
         raise ImportFatal(f"--format {fmt}: this importer is not available in this version")
-    stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+    # surrogateescape: a byte that is not UTF-8 makes its own line a reject (the readers check
+    # each line), not the whole file fatal after earlier batches were committed.
+    stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
         yield from module.parse(stream, source, head=head, **options)
     except UnicodeDecodeError as exc:

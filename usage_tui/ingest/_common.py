@@ -7,24 +7,21 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .native import BadRecord, json_lines
+from .native import BadRecord, json_lines, parse_json
 
 
 def first_objects(head: str, limit: int = 20) -> Iterator[Any]:
     """The first JSON values of a JSON-lines head, skipping lines that don't parse."""
     for line in head.splitlines()[:limit]:
-        try:
-            yield json.loads(line)
-        except ValueError:
-            continue
+        value = parse_json(line)
+        if not isinstance(value, BadRecord):
+            yield value
 
 
 def whole_document(head: str) -> Any | None:
     """The head parsed as one JSON document, or None (too long for the head, or not JSON)."""
-    try:
-        return json.loads(head)
-    except ValueError:
-        return None
+    value = parse_json(head)
+    return None if isinstance(value, BadRecord) else value
 
 
 def is_json_lines(head: str) -> bool:
@@ -61,10 +58,9 @@ def json_values(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
         return
     # A single JSON document: json has no streaming reader, so it is read whole.
     raw = stream.read()
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        yield 1, raw[:500], BadRecord(f"malformed JSON document: {exc}")
+    doc = parse_json(raw)
+    if isinstance(doc, BadRecord):
+        yield 1, raw[:500], BadRecord(str(doc).replace("malformed JSON", "malformed JSON document", 1))
         return
     items = doc if isinstance(doc, list) else [doc]
     for i, item in enumerate(items, 1):
@@ -100,10 +96,10 @@ def as_json_value(value: Any, name: str) -> Any:
     if isinstance(value, str):
         if not value.strip():
             return None
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise BadRecord(f"`{name}` is not valid JSON") from None
+        parsed = parse_json(value)
+        if isinstance(parsed, BadRecord):
+            raise BadRecord(f"`{name}` is not valid JSON ({parsed})")
+        return parsed
     return value
 
 

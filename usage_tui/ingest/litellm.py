@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from ..model import Record, Reject
 from ..pricing import provider_of
 from ._common import as_int, as_json_value, head_values, is_json_lines, json_values, present, source_names
-from .native import BadRecord, _csv_text, parse_ts, to_record
+from .native import BadRecord, _csv_text, csv_rows, parse_ts, to_record
 
 NAME = "litellm"
 _SIGNATURE = ("request_id", "startTime")
@@ -42,7 +42,10 @@ def _csv_header(head: str) -> list[str] | None:
     text = head.lstrip()
     if not text or text[0] in "[{":
         return None
-    return [c.strip() for c in next(csv.reader([text.splitlines()[0]]), [])]
+    try:
+        return [c.strip() for c in next(csv.reader([text.splitlines()[0]]), [])]
+    except csv.Error:  # e.g. a first "cell" over the csv field limit: no header we know
+        return []
 
 
 def _is_page(value: Any) -> bool:
@@ -185,11 +188,13 @@ def _record(row: Any) -> Record:
 
 
 def _parse_csv(stream: TextIO, source: str) -> Iterator[Record | Reject]:
-    reader = csv.reader(stream)
-    header = [h.strip() for h in next(reader, [])]
-    end = reader.line_num
-    for row in reader:
-        start, end = end + 1, reader.line_num  # a quoted cell may span lines: report the first
+    rows = csv_rows(stream)  # the shared reader: a refused or non-text row is one reject
+    first = next(rows, None)
+    header = [h.strip() for h in first[2]] if first and not isinstance(first[2], BadRecord) else []
+    for start, _end, row in rows:  # a quoted cell may span lines: report the first
+        if isinstance(row, BadRecord):
+            yield Reject(source, start, str(row), "")
+            continue
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):

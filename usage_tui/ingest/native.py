@@ -15,6 +15,7 @@ from ..model import Record, Reject
 NAME = "native"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_END_US = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // _US + 86_400_000_000  # 10000-01-01 UTC
 
 STRING_FIELDS = ("user", "key", "agent", "team", "verdict")
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens")
@@ -24,6 +25,49 @@ KNOWN_FIELDS = frozenset(("id", "ts", "provider", "model", "requests", "cost_usd
 
 class BadRecord(ValueError):
     """A line that is not a valid record; the message is the reason shown to the user."""
+
+
+# Deeper JSON than this is a broken line, not usage: json would raise RecursionError at ~1,000
+# levels, and values kept as metadata are written out again (json.dumps recurses too).
+MAX_JSON_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (iterative: it must not recurse itself)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(text: str) -> Any:
+    """`text` parsed as JSON, or a BadRecord saying why it is not usable JSON: malformed,
+    nested deeper than MAX_JSON_DEPTH, or an integer too long for Python (4,300+ digits)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return BadRecord(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError as exc:  # JSONDecodeError has .msg; the int-digits limit is a plain ValueError
+        return BadRecord(f"malformed JSON: {getattr(exc, 'msg', None) or exc}")
+    # Only text with that many brackets can be that deep: one count, no walk, for usual lines.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
+        return BadRecord(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def text_problem(line: str) -> str | None:
+    """Why a line of input is not text, or None. Lines are decoded with surrogateescape, so a
+    byte that is not UTF-8 is a lone surrogate here and rejects its line only."""
+    if line.isascii():
+        return "NUL byte in the line (not text)" if "\x00" in line else None
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 text (at character {exc.start + 1} of the line)"
+    return "NUL byte in the line (not text)" if "\x00" in line else None
 
 
 def parse_ts(value: Any, name: str = "ts") -> int:
@@ -40,6 +84,8 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     if us < 0:  # the rollups number quarter-hours and days from the epoch, and SQLite's integer
         # division truncates toward zero: a negative time would land in the wrong bucket
         raise BadRecord(f"`{name}` is before 1970-01-01T00:00:00Z: {json.dumps(value)}")
+    if us >= _END_US:  # 9999-12-31T23:00-05:00 is in year 10000 in UTC: no date can hold it
+        raise BadRecord(f"`{name}` is after 9999-12-31T23:59:59Z: {json.dumps(value)}")
     return us
 
 
@@ -106,6 +152,11 @@ def _string(obj: dict, name: str, required: bool) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadRecord(f"`{name}` must be a string, got {json.dumps(value)}")
+    if not value.isascii():  # a JSON escape such as \ud800 is no text SQLite can store
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRecord(f"`{name}` is not valid Unicode text (a lone surrogate)") from None
     return value
 
 
@@ -151,10 +202,8 @@ def json_lines(stream: TextIO) -> Iterator[tuple[int, str, Any]]:
         raw = line.rstrip("\r\n")
         if not raw.strip():
             continue
-        try:
-            yield number, raw, json.loads(raw)
-        except ValueError as exc:
-            yield number, raw, BadRecord(f"malformed JSON: {exc.msg}")
+        problem = text_problem(raw)
+        yield number, raw, BadRecord(problem) if problem else parse_json(raw)
 
 
 def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
@@ -176,17 +225,45 @@ def _csv_text(row: list[str]) -> str:
     return out.getvalue()
 
 
-def parse_csv(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
+def csv_rows(stream: TextIO) -> Iterator[tuple[int, int, list[str] | BadRecord]]:
+    """(first line, last line, cells) of each CSV row after the header, which comes first as
+    (0, 0, header). A row the csv module refuses (a cell over its field limit) or that is not
+    text is a BadRecord instead of its cells, and the rows after it still come."""
     reader = csv.reader(stream)
-    header = next(reader, None)
-    if header is None:
+    end = 0
+    header = True
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = reader.line_num
+            yield start, end, BadRecord(f"not a CSV row: {exc}")
+            continue
+        end = reader.line_num
+        problem = next((p for p in map(text_problem, row) if p), None) if row else None
+        if header:
+            header = False
+            yield 0, 0, ([] if problem else row)
+        else:
+            yield start, end, BadRecord(problem) if problem else row
+
+
+def parse_csv(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject]:
+    rows = csv_rows(stream)
+    first = next(rows, None)
+    if first is None or isinstance(first[2], BadRecord):
         return
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in first[2]]
     width = len(header)
-    for row in reader:
+    for _start, number, row in rows:
+        if isinstance(row, BadRecord):
+            yield Reject(source, number, str(row), "")
+            continue
         if not row or all(not c.strip() for c in row):
             continue
-        number = reader.line_num
         if len(row) != width:
             yield Reject(source, number, f"expected {width} columns, found {len(row)}", _csv_text(row))
             continue
@@ -219,10 +296,7 @@ def detect(head: str) -> bool:
         return {"id", "ts", "provider", "model"} <= cols
     # A bad first line must not hide a usage file: any of the first lines may show it.
     for line in head.splitlines()[:20]:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
+        obj = parse_json(line)
         if isinstance(obj, dict) and {"id", "ts", "provider", "model"} <= obj.keys():
             return True
     return False
