@@ -142,3 +142,85 @@ def test_rejects_output_is_bounded_for_rows_stored_whole_by_older_versions(store
 def test_write_helper_still_works(store):
     write(store, good(1))
     assert imported_ids(store) == ["g1"]
+
+
+# -- numbers at the limits ---------------------------------------------------------------------------
+
+MAX_TOTAL = 2**63 - 1  # SQLite's largest integer: the store's totals may reach it, not pass it
+
+
+def at(i: int, cost: float) -> dict:
+    return {"id": f"m{i}", "ts": f"2026-11-{1 + i % 28:02d}T10:00:00Z", "provider": "openai",
+            "model": "gpt-4o", "user": "alice", "cost_usd": cost}
+
+
+def test_the_store_holds_totals_up_to_the_64_bit_bound_exactly_and_refuses_past_it(store, monkeypatch):
+    """9,223 records at the per-record maximum ($1,000,000 = 10**15 nano-dollars) and one of
+    $372,036.854775807 add up to exactly 2**63 - 1 nano-dollars (9,223 * 10**15 +
+    372,036,854,775,807): stored, and every report adds them up exactly. One nano-dollar more
+    is refused, and nothing of it is written (before: the import "succeeded", then every
+    report failed with `integer overflow`, or the rollups silently became REAL)."""
+    write(store, *[at(i, 1e6) for i in range(9_223)], at(9_223, 372_036.854775807))
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-30T12:00:00Z")
+    out = run("spend", "summary", "--db", str(store.path), "--as", "alice", "--scope", "org",
+              "--since", "2026-11-01", "--format", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["totals"]["requests"] == 9_224
+    assert store.totals()["cost_nano"] == MAX_TOTAL
+    with pytest.raises(Exception, match="would take the store's total cost past"):
+        write(store, at(9_224, 1e-9))
+    assert store.totals()["cost_nano"] == MAX_TOTAL
+    assert store.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 9_224
+    assert store.conn.execute("SELECT count(*) FROM roll_org WHERE typeof(cost_nano) != 'integer'"
+                              ).fetchone()[0] == 0
+
+
+def test_an_import_past_the_bound_is_one_error_line_and_keeps_what_was_committed(store, tmp_path):
+    write(store, *[at(i, 1e6) for i in range(9_223)])
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps(at(50_000, 1e6)) + "\n")
+    result = run("import", str(path), "--db", str(store.path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("usage-tui: error: this batch would take the store's total cost past")
+    assert store.totals()["cost_nano"] == 9_223 * 10**15
+
+
+def test_a_record_over_the_per_record_cost_bound_is_a_reject(store, tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps(at(1, 1e6)) + "\n" + json.dumps(at(2, 1_000_000.01)) + "\n")
+    seen = []
+    summary = import_path(store, str(path), on_reject=seen.append)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    assert seen[0].reason == "`cost_usd` must be <= 1_000_000, got 1000000.01"
+
+
+@pytest.mark.parametrize("limit", ["inf", "nan", "1e400", "-inf", "1000000001"])
+def test_budget_set_refuses_limits_that_are_not_finite_amounts(store, limit):
+    result = run("budget", "set", "bob", f"--limit-usd={limit}", "--window", "weekly",
+                 "--db", str(store.path), "--as", "alice")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("usage-tui: error: Invalid value for '--limit-usd': must be ")
+    assert store.budget_overrides() == {}
+
+
+@pytest.mark.parametrize(("toml", "reason"), [
+    ("nan", "must be a finite number, got nan"), ("inf", "must be a finite number, got inf"),
+    ("1e400", "must be a finite number, got inf"), ("-inf", "must be a number >= 0"),
+    (str(10**400), "must be a finite number, got inf"), ("2e9", "must be <= 1,000,000,000, got 2000000000.0")],
+    ids=["nan", "inf", "1e400", "-inf", "10**400", "2e9"])
+def test_directory_refuses_budget_limits_that_are_not_finite_amounts(store, tmp_path, toml, reason):
+    path = tmp_path / "dir.toml"
+    path.write_text('[[users]]\nid = "bob"\n\n[[budgets]]\nuser = "bob"\n'
+                    f'limit_usd = {toml}\nwindow = "weekly"\n')
+    result = run("directory", "load", str(path), "--db", str(store.path))
+    assert result.exit_code == 2
+    assert result.stderr == f'usage-tui: error: {path}: budgets[0] ("bob"): `limit_usd` {reason}\n'
+
+
+def test_a_stored_limit_that_is_not_finite_fails_closed(store, monkeypatch):
+    """A store written by an older version may hold inf: no "200 OK", no crash."""
+    store.conn.execute("INSERT INTO budget_overrides VALUES ('bob', ?, 'weekly', 'alice', '')", (float("inf"),))
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    result = run("budget", "check", "bob", "--db", str(store.path))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert 'the budget of "bob" in this store is not a usable limit (inf)' in result.stderr

@@ -43,7 +43,7 @@ BAD_JSON_CASES = [
     (json.dumps({**GOOD, "prompt_tokens": 2**64}),  # past SQLite's integers: a reject, not a crash
      "`prompt_tokens` must be <= 1_000_000_000_000, got 18_446_744_073_709_551_616"),
     (json.dumps({**GOOD, "requests": 10**12 + 1}), "`requests` must be <= 1_000_000_000_000"),
-    (json.dumps({**GOOD, "cost_usd": 1e300}), "`cost_usd` must be <= 1_000_000_000, got 1e+300"),
+    (json.dumps({**GOOD, "cost_usd": 1e300}), "`cost_usd` must be <= 1_000_000, got 1e+300"),
     (json.dumps({**GOOD, "user": 5}), "`user` must be a string"),
     (json.dumps({**GOOD, "verdict": ["allow"]}), "`verdict` must be a string"),
 ]
@@ -53,7 +53,7 @@ def test_every_bad_kind_is_reported_with_file_line_and_reason(store, tmp_path):
     path = tmp_path / "mixed.jsonl"
     lines = [json.dumps({**GOOD, "id": "first"})]
     lines += [text for text, _ in BAD_JSON_CASES]
-    lines += ["", json.dumps({**GOOD, "id": "last", "extra": 1, "prompt_tokens": 10**12, "cost_usd": 1e9})]
+    lines += ["", json.dumps({**GOOD, "id": "last", "extra": 1, "prompt_tokens": 10**12, "cost_usd": 1e6})]
     path.write_text("\n".join(lines) + "\n")
     seen = []
     summary = import_path(store, str(path), on_reject=seen.append)

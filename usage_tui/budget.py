@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import clock
-from .model import NANO, WINDOWS, usd_to_nano
+from .model import MAX_LIMIT_USD, NANO, WINDOWS, bounded_usd, usd_to_nano
 from .query import local_midnight_us, user_cost_nano
-from .store import Store
+from .store import Store, StoreError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -120,6 +120,10 @@ def budget_for(store: Store, user: str) -> tuple[float, str] | None:
     drops such overrides on load), else the directory's."""
     override = store.budget_overrides().get(user)
     if override is not None:
+        if bounded_usd(override[0], MAX_LIMIT_USD):  # set by an older version that took inf/nan
+            # fail closed: no decision (exit 2, HTTP 503) rather than "allowed"
+            raise StoreError(f'the budget of "{user}" in this store is not a usable limit ({override[0]}): '
+                             "set it again with `usage-tui budget set`")
         return override
     budget = store.directory().budgets.get(user)
     return (budget.limit_usd, budget.window) if budget else None

@@ -22,11 +22,13 @@ from .model import (
     FORMAT_NAMES,
     GRANULARITIES,
     GROUPINGS,
+    MAX_LIMIT_USD,
     METRICS,
     REJECT_EXCERPT_CHARS,
     SCOPES,
     WINDOWS,
     QuerySpec,
+    bounded_usd,
     excerpt,
 )
 from .query import QueryError, ScopeError, parse_date, run_query
@@ -510,10 +512,31 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
         click.echo(budget_table([status], directory_.timezone))
 
 
+class LimitUsd(click.ParamType):
+    """A budget limit: a finite number of USD, 0 to MAX_LIMIT_USD. click's FloatRange takes
+    inf and nan (and 1e400, which float() reads as inf); a limit nobody can compare against
+    must be refused here, not crash `budget check` later."""
+
+    name = "usd"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        problem = bounded_usd(number, MAX_LIMIT_USD)
+        if problem:
+            self.fail(f"{problem.replace(' got inf', f' got {value}')}", param, ctx)
+        return number
+
+
 @budget.command("set")
 @click.argument("user")
-@click.option("--limit-usd", type=click.FloatRange(min=0), required=True,
-              help="Limit in USD per window (0 blocks every request).")
+@click.option("--limit-usd", type=LimitUsd(), required=True,
+              help="Limit in USD per window (0 blocks every request; at most 1,000,000,000).")
 @click.option("--window", type=click.Choice(WINDOWS), required=True,
               help="Calendar window in the org's time zone (weekly starts on Monday).")
 @db_option

@@ -6,13 +6,14 @@ and re-attribution after a directory load share one implementation.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .model import ROLES, WINDOWS
+from .model import MAX_LIMIT_USD, MAX_PRICE_PER_MTOK, ROLES, WINDOWS, bounded_usd
 
 
 class DirectoryError(ValueError):
@@ -108,12 +109,18 @@ def _str(entry: dict[str, Any], name: str, where: str, required: bool = True) ->
     return value
 
 
-def _number(entry: dict[str, Any], name: str, where: str, default: float | None = None) -> float:
+def _number(entry: dict[str, Any], name: str, where: str, default: float | None = None, *,
+            maximum: float = MAX_PRICE_PER_MTOK) -> float:
     value = entry.get(name, default)
     if value is None:
         raise DirectoryError(f"{where}: missing `{name}`")
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise DirectoryError(f"{where}: `{name}` must be a number >= 0")
+    # TOML has inf and nan, and an int may be any size: bounded like `budget set` takes them.
+    number = math.inf if isinstance(value, int) and value > 1e300 else float(value)  # float(10**400) raises
+    problem = bounded_usd(number, maximum)
+    if problem:
+        raise DirectoryError(f"{where}: `{name}` {problem}")
     return float(value)
 
 
@@ -199,7 +206,7 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
         window = e.get("window")
         if window not in WINDOWS:
             raise DirectoryError(f'{w}: window "{window}" is not one of {", ".join(WINDOWS)}')
-        add(d.budgets, where, uid, Budget(uid, _number(e, "limit_usd", w), window))
+        add(d.budgets, where, uid, Budget(uid, _number(e, "limit_usd", w, maximum=MAX_LIMIT_USD), window))
     seen_prices: set[tuple[str, str]] = set()
     for where, e in _tables(doc, "prices"):
         provider, model = _str(e, "provider", where), _str(e, "model", where)

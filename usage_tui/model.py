@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,6 +20,23 @@ NONE_KEY = "(none)"
 # Costs are stored as integer nano-dollars so that sums are exact and do not depend on the
 # order in which rows are added (rollups and raw records must agree to the last digit).
 NANO = 1_000_000_000
+
+
+# Bounds of what a person types (budget set, the directory): finite, and small enough that
+# their nano-dollars are exact 64-bit integers. inf, nan and 1e400 are bad input, never a limit.
+MAX_LIMIT_USD = 1e9  # a budget per window
+MAX_PRICE_PER_MTOK = 1e6  # a [[prices]] entry, USD per million tokens ($1 a token)
+
+
+def bounded_usd(value: float, maximum: float) -> str | None:
+    """Why `value` is not a usable amount (>= 0, finite, at most `maximum`), or None."""
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if value < 0:
+        return f"must be >= 0, got {value!r}"
+    if value > maximum:
+        return f"must be <= {maximum:,.0f}, got {value!r}"
+    return None
 
 
 def usd_to_nano(usd: float) -> int:

@@ -47,6 +47,13 @@ class StoreError(Exception):
     """A store that cannot be used: missing, corrupt, or written by a newer version."""
 
 
+# Every column the store sums is >= 0 in every record, so when the org's grand totals fit in
+# SQLite's 64-bit integers, every sum of any part of them (a scope, a row, a bucket, a rollup
+# cell) fits as well. Each write checks those totals in its own transaction and is refused
+# (rolled back) rather than letting SQLite turn a sum into an inexact REAL or fail later.
+MAX_TOTAL = 2**63 - 1
+
+
 # What a source gives for a record (the stage's input), and every column of the records table.
 _RECORD_INPUT_COLUMNS_V3 = (
     "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
@@ -300,6 +307,24 @@ def record_fingerprint(r: Record) -> int:
     return fingerprint(record_values(r))
 
 
+def _full_message(what: str, column: str = "") -> str:
+    shown = {"cost_nano": "cost"}.get(column, column.replace("_", " "))
+    return (f"{what} would take the store's total {shown or 'sums'} past what it can add up exactly "
+            f"({MAX_TOTAL:,} {'nano-dollars' if column == 'cost_nano' else 'units'}); nothing of it was "
+            "written. Such totals are not real usage: check the input, or start a new store.")
+
+
+@contextmanager
+def _overflow_refused(what: str) -> Iterator[None]:
+    """SQLite's SUM raises on a 64-bit overflow: the same refusal as _check_totals."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "integer overflow" in str(exc):
+            raise StoreError(_full_message(what)) from None
+        raise
+
+
 @dataclass
 class BatchResult:
     imported: int = 0
@@ -524,7 +549,9 @@ class Store:
             if old_prices != directory.prices:
                 self._reprice(conn, pricer)
             conn.execute(_REATTRIBUTE_RECORDS)
-            self.rebuild_rollups(conn)
+            with _overflow_refused("re-pricing with these prices"):
+                self.rebuild_rollups(conn)
+            self._check_totals(conn, "re-pricing with these prices")
         self._directory = None
         self._pricer = None
         return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
@@ -544,6 +571,24 @@ class Store:
         conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
 
     # -- rollups ---------------------------------------------------------------------------------
+    def totals(self, conn: sqlite3.Connection | None = None) -> dict[str, int | float]:
+        """The org's grand totals per summed column, added up in Python (which cannot overflow)
+        from the day rollup's totals rows: one row per UTC day with usage."""
+        conn = conn or self.conn
+        sums: dict[str, int | float] = dict.fromkeys(SUM_COLUMNS, 0)
+        for row in conn.execute(f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = ?",
+                                (TOTAL_DIM,)):
+            for name, value in zip(SUM_COLUMNS, row, strict=True):
+                sums[name] += value
+        return sums
+
+    def _check_totals(self, conn: sqlite3.Connection, what: str) -> None:
+        """Refuse (raise, so the transaction rolls back) a write after which a grand total no
+        longer fits in a 64-bit integer, or became a REAL (SQLite's `+` does that on overflow)."""
+        for name, total in self.totals(conn).items():
+            if not isinstance(total, int) or total > MAX_TOTAL:
+                raise StoreError(_full_message(what, name))
+
     def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str, source: str = "records") -> None:
         """Add (sign=1) or subtract (sign=-1) the records matching `where` (a constant SQL
         condition on `r`, never built from values) to every rollup table. `source` is the table
@@ -633,7 +678,9 @@ class Store:
             conn.execute(_STAGE_ATTRIBUTE)
             conn.execute(_STAGE_TO_RECORDS)
             # The rollups read the batch from the stage: same rows, no lookups into the records.
-            self._apply_rollups(conn, 1, "true", source="temp.stage")
+            with _overflow_refused("this batch"):
+                self._apply_rollups(conn, 1, "true", source="temp.stage")
+            self._check_totals(conn, "this batch")
             self._write_rejects(conn, rejects)
         return result
 

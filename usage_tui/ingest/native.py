@@ -89,11 +89,12 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     return us
 
 
-# Upper bounds keep every sum of a store inside SQLite's 64-bit integers (costs are stored in
-# nano-dollars): a count of a trillion or a cost of a billion dollars in one record is a broken
-# line, not usage, and must be a reject rather than an overflow later.
+# Upper bounds of one record: a count of a trillion or a cost of a million dollars in one
+# record is a broken line, not usage, and a reject. With them, the store holds at least 9,223
+# records at the maximum cost (2**63 - 1 nano-dollars, ~$9.2 billion, is what its totals may
+# reach: store.MAX_TOTAL, checked on every write) and 9.2 million at the maximum count.
 MAX_COUNT = 10**12
-MAX_COST_USD = 10**9
+MAX_COST_USD = 10**6
 
 
 def _bounded(name: str, number: int, minimum: int) -> int:
@@ -140,7 +141,7 @@ def _cost(value: Any, from_csv: bool) -> float | None:
     if not math.isfinite(value) or value < 0:
         raise BadRecord(f"`cost_usd` must be a finite number >= 0, got {value}")
     if value > MAX_COST_USD:
-        raise BadRecord(f"`cost_usd` must be <= {MAX_COST_USD:_}, got {value:g}")
+        raise BadRecord(f"`cost_usd` must be <= {MAX_COST_USD:_}, got {value!r}")
     return float(value)
 
 
