@@ -224,3 +224,122 @@ def test_a_stored_limit_that_is_not_finite_fails_closed(store, monkeypatch):
     result = run("budget", "check", "bob", "--db", str(store.path))
     assert result.exit_code == 2 and result.stdout == ""
     assert 'the budget of "bob" in this store is not a usable limit (inf)' in result.stderr
+
+
+# -- ranges and dates ---------------------------------------------------------------------------------
+
+def spread(store, first: str, days: int, step: int) -> dict:
+    """A record every `step` days from `first` at 23:30 UTC (the next day in Berlin), with
+    cost = its index in cents; returns {Berlin date: cost in nano-dollars}, computed here."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    start = date.fromisoformat(first)
+    records, expected = [], {}
+    for i, offset in enumerate(range(0, days, step)):
+        ts = datetime.combine(start + timedelta(days=offset), datetime.min.time(), ZoneInfo("UTC")) + timedelta(
+            hours=23, minutes=30)
+        records.append({"id": f"s{i}", "ts": ts.isoformat(), "provider": "openai", "model": f"m{i % 3}",
+                        "user": "alice", "cost_usd": (i + 1) / 100})
+        day = ts.astimezone(ZoneInfo("Europe/Berlin")).date()
+        expected[day] = expected.get(day, 0) + (i + 1) * 10_000_000
+    write(store, *records)
+    return expected
+
+
+@pytest.mark.parametrize("granularity", ["daily", "weekly"])
+@pytest.mark.parametrize("force_records", [False, True], ids=["rollups", "records"])
+def test_three_years_by_day_or_week_answer_every_bucket(store, granularity, force_records):
+    """Before: `too many terms in compound SELECT` past ~500 days (one SELECT per day edge)."""
+    from datetime import date, timedelta
+
+    from usage_tui.model import QuerySpec
+    from usage_tui.query import run_query
+
+    expected = spread(store, "2023-11-01", 1_120, 7)
+    spec = QuerySpec(viewer="alice", scope="org", granularity=granularity, since=date(2023, 11, 1),
+                     until=date(2026, 11, 24))
+    result = run_query(store, spec, force_records=force_records)
+    by_bucket: dict = {}
+    for day, nano in expected.items():
+        if date(2023, 11, 1) <= day <= date(2026, 11, 24):
+            key = day if granularity == "daily" else day - timedelta(days=day.weekday())
+            by_bucket[key] = by_bucket.get(key, 0) + nano
+    got = {p.bucket: round(p.value * 1e9) for p in result.series if p.value}
+    assert got == by_bucket
+    # 2023-11-01 … 2026-11-24: 1,120 days; ISO weeks from Monday 2023-10-30 to Monday 2026-11-23: 161
+    assert len(result.series) == (1_120 if granularity == "daily" else 161)
+    assert result.totals.cost_nano == sum(by_bucket.values())
+
+
+def test_a_range_from_year_1000_by_week_works_and_by_day_is_refused(store, monkeypatch):
+    """Before: `too many SQL variables` (one per week edge); daily: 375,000 series points."""
+    spread(store, "2026-11-01", 20, 1)
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    weekly = run("spend", "summary", "--db", str(store.path), "--as", "alice", "--since", "1000-01-01",
+                 "--granularity", "weekly", "--format", "json")
+    assert weekly.exit_code == 0, weekly.output
+    out = json.loads(weekly.output)
+    # 20 records s0..s19 at 1..20 cents, all from 2026-11-02 (Berlin) on: $2.10 in all
+    assert out["totals"]["cost_usd"] == pytest.approx(2.10) and sum(p["value"] for p in out["series"]) == \
+        pytest.approx(2.10)
+    assert out["series"][0]["bucket"] == "0999-12-30"  # the Monday of 1000-01-01's ISO week
+    daily = run("spend", "summary", "--db", str(store.path), "--as", "alice", "--since", "1000-01-01")
+    assert daily.exit_code == 2
+    assert daily.stderr == ("usage-tui: error: 1000-01-01 … 2026-11-24 is 375,067 days: more than 100,000 days "
+                            "in one series; narrow the range or use --granularity weekly\n")
+
+
+def test_dates_at_the_end_of_year_9999(store, monkeypatch):
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    result = run("spend", "summary", "--db", str(store.path), "--as", "alice", "--since", "9999-12-25",
+                 "--until", "9999-12-31", "--tz", "Pacific/Kiritimati", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [p["bucket"] for p in json.loads(result.output)["series"]][-1] == "9999-12-31"
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T12:00:00Z", "9999-12-31T23:00:00-05:00", "9999-12-01T00:00:00Z"])
+@pytest.mark.parametrize("command", [("spend", "summary", "--as", "alice"), ("budget", "status", "bob", "--as", "alice"),
+                                     ("budget", "check", "bob")])
+def test_a_pinned_now_near_year_10000_is_bad_input(store, monkeypatch, now, command):
+    monkeypatch.setenv("USAGE_TUI_NOW", now)
+    result = run(*command, "--db", str(store.path))
+    assert result.exit_code == 2
+    assert result.stderr == (f"usage-tui: error: USAGE_TUI_NOW: {now!r} is outside 1970-01-01 … 9999-11-30 "
+                             "(the budget window holding now must end before year 10000)\n")
+
+
+def test_a_pinned_now_at_the_last_allowed_instant_works(store, monkeypatch):
+    monkeypatch.setenv("USAGE_TUI_NOW", "9999-11-30T23:59:59Z")
+    result = run("budget", "status", "bob", "--as", "alice", "--db", str(store.path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["window_end"] == "9999-12-06T00:00:00+01:00"  # Monday after, Berlin
+
+
+def test_one_view_is_one_read_snapshot(store, monkeypatch):
+    """An import committing between the rows and the series must not show in one and not the
+    other (seen 14 times in 36,637 queries during an import)."""
+    from datetime import date
+
+    from usage_tui import query
+    from usage_tui.model import QuerySpec
+    from usage_tui.store import Store
+
+    write(store, good(1, ts="2026-11-20T10:00:00Z"))
+    other = Store(store.path)
+    original = query.series_day_pieces
+
+    def commit_in_between(*args):
+        other.write_batch([query_record(2)], None)  # another connection commits, mid-view
+        return original(*args)
+
+    def query_record(i):
+        from usage_tui.ingest.native import to_record
+        return to_record(good(i, ts="2026-11-21T10:00:00Z"))
+
+    monkeypatch.setattr(query, "series_day_pieces", commit_in_between)  # read after the rows
+    spec = QuerySpec(viewer="alice", since=date(2026, 11, 1), until=date(2026, 11, 24))
+    result = query.run_query(store, spec)
+    assert result.totals.cost_nano == 1_000_000_000  # g1 only: the view's snapshot
+    assert sum(p.value for p in result.series) == 1.0
+    other.close()

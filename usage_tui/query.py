@@ -11,8 +11,8 @@ return (sql, params) with every value bound, so both are tested without a databa
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +33,8 @@ from .model import (
 from .store import BUCKET_US, DAY_BUCKETS, DAY_SUFFIX, DIM_COLUMNS, ROLLUPS, SUM_COLUMNS, TOTAL_DIM, Store
 
 DEFAULT_DAYS = 30
+MAX_BUCKETS = 100_000  # points of one series: 273 years by day, 1,900 by week
+UNION_TERMS = 400  # SELECTs per UNION ALL statement (SQLite's limit: 500)
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
@@ -127,6 +129,14 @@ def local_midnight_us(day: date, tz: ZoneInfo) -> int:
     return (start - _EPOCH) // timedelta(microseconds=1)
 
 
+def day_end_us(day: date, tz: ZoneInfo) -> int:
+    """The UTC instant (µs) at which `day` ends in `tz`: the next day's midnight, or 24 hours
+    after 9999-12-31's (there is no date after it; no zone changes its offset that night)."""
+    if day < date.max:
+        return local_midnight_us(day + timedelta(days=1), tz)
+    return local_midnight_us(day, tz) + 86_400_000_000
+
+
 def plan_query(spec: QuerySpec, directory: Directory, *, force_records: bool = False) -> Plan:
     tz_name = spec.tz or directory.timezone or "UTC"
     tz = zone(tz_name)
@@ -135,6 +145,11 @@ def plan_query(spec: QuerySpec, directory: Directory, *, force_records: bool = F
     if since > until:
         raise QueryError(f"since ({since}) is after until ({until})")
     days = (until - since).days + 1
+    buckets = days if spec.granularity == "daily" else (until - since).days // 7 + 2
+    if buckets > MAX_BUCKETS:  # every bucket is a point of the series, computed and printed
+        raise QueryError(f"{since} … {until} is {days:,} days: more than {MAX_BUCKETS:,} "
+                         f"{'days' if spec.granularity == 'daily' else 'weeks'} in one series; "
+                         "narrow the range" + (" or use --granularity weekly" if spec.granularity == "daily" else ""))
     if spec.granularity == "daily":
         starts = [since + timedelta(days=i) for i in range(days)]
         labels = starts
@@ -143,7 +158,7 @@ def plan_query(spec: QuerySpec, directory: Directory, *, force_records: bool = F
         first_monday = since - timedelta(days=since.weekday())
         labels = [first_monday + timedelta(weeks=i) for i in range((until - first_monday).days // 7 + 1)]
         starts = [max(label, since) for label in labels]
-    edges = [local_midnight_us(d, tz) for d in starts] + [local_midnight_us(until + timedelta(days=1), tz)]
+    edges = [local_midnight_us(d, tz) for d in starts] + [day_end_us(until, tz)]
     aligned = all(e % BUCKET_US == 0 for e in edges)
     return Plan(spec, tz_name, since, until, tuple(labels), tuple(edges), aligned and not force_records)
 
@@ -217,13 +232,14 @@ def series_sql(plan: Plan) -> tuple[str, list]:
         sql, params = _rollup_union(plan.spec.scope, plan.scope_value,
                                     f"{_bucket_case('bucket', len(inner))} AS b, {_TOTAL_SELECT}", dim,
                                     [("", plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US)], focus)
-        return f"{sql} GROUP BY b", inner + params
+        return f"{sql} GROUP BY b", _case_params(inner) + params
     where, params = _records_where(plan)
     if focus is not None:
         where += f" AND COALESCE({DIM_COLUMNS[plan.spec.group_by]}, '') = ?"
         params.append(focus)
     inner = list(plan.edges_us[1:-1])
-    return f"SELECT {_bucket_case('ts_us', len(inner))} AS b, {_RECORD_TOTALS} {where} GROUP BY b", inner + params
+    return (f"SELECT {_bucket_case('ts_us', len(inner))} AS b, {_RECORD_TOTALS} {where} GROUP BY b",
+            _case_params(inner) + params)
 
 
 def series_day_pieces(plan: Plan) -> tuple[list[int], list[int], list[tuple[int, int]]] | None:
@@ -257,8 +273,10 @@ def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
     scope, value = plan.spec.scope, plan.scope_value
     days = [(DAY_SUFFIX, midnights[0] // DAY_BUCKETS, midnights[-1] // DAY_BUCKETS)]
     statements = [(True, *_rollup_union(scope, value, day_columns, dim, days, focus))]
-    if ranges:
-        quarters = [("", start, end) for start, end in ranges]
+    # One SELECT per range, joined by UNION ALL in statements of at most UNION_TERMS (SQLite
+    # refuses a compound SELECT of more than 500 terms: a daily view of 500+ days has as many).
+    for i in range(0, len(ranges), UNION_TERMS):
+        quarters = [("", start, end) for start, end in ranges[i:i + UNION_TERMS]]
         statements.append((False, *_rollup_union(scope, value, range_columns, dim, quarters, focus)))
     return statements
 
@@ -287,11 +305,26 @@ def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
     return [Totals(**dict(zip(SUM_COLUMNS, sums, strict=True))) for sums in acc]
 
 
-def _bucket_case(column: str, inner_edges: int) -> str:
-    """The index of the local bucket holding `column`, given the inner edges as parameters."""
+def _bucket_case(column: str, inner_edges: int, first: int = 0) -> str:
+    """The index of the local bucket holding `column`, given the inner edges as parameters in
+    order: a balanced tree of CASEs (log2(n) comparisons a row, not n; depth ~log2(n), well
+    inside SQLite's expression depth)."""
     if not inner_edges:
-        return "0"
-    return "CASE " + " ".join(f"WHEN {column} < ? THEN {i}" for i in range(inner_edges)) + f" ELSE {inner_edges} END"
+        return str(first)
+    if inner_edges <= 8:  # a flat CASE is cheaper for a few edges
+        return ("CASE " + " ".join(f"WHEN {column} < ? THEN {first + i}" for i in range(inner_edges))
+                + f" ELSE {first + inner_edges} END")
+    mid = inner_edges // 2  # the edge compared first; its parameter comes first, then the halves'
+    return (f"CASE WHEN {column} < ? THEN {_bucket_case(column, mid, first)} "
+            f"ELSE {_bucket_case(column, inner_edges - mid - 1, first + mid + 1)} END")
+
+
+def _case_params(inner: list[int]) -> list[int]:
+    """The inner edges in the order `_bucket_case` binds them."""
+    if len(inner) <= 8:
+        return list(inner)
+    mid = len(inner) // 2
+    return [inner[mid], *_case_params(inner[:mid]), *_case_params(inner[mid + 1:])]
 
 
 def _totals(values) -> Totals:
@@ -324,14 +357,19 @@ def execute(store: Store, plan: Plan) -> QueryResult:
         rows = [r for r in rows if needle in r.key.casefold()]
     rows.sort(key=lambda r: (-_sort_value(r.totals, spec.metric), r.key))
 
-    pieces = series_day_pieces(plan)
-    if pieces is not None:
-        buckets = _series_by_days(conn, plan, pieces)
-    else:
-        buckets = [Totals() for _ in plan.labels]
-        sql, params = series_sql(plan)
-        for slot, *values in conn.execute(sql, params):
-            buckets[slot].add(_totals(values))
+    buckets = [Totals() for _ in plan.labels]
+    # Only the buckets the store's data reaches are read: `--since 1000-01-01` is 370,000 days,
+    # of which the few since the first record can hold usage (the rest are zeros).
+    lo, hi = data_buckets(plan.edges_us, store.data_span())
+    if lo < hi:
+        sub = replace(plan, labels=plan.labels[lo:hi], edges_us=plan.edges_us[lo:hi + 1])
+        pieces = series_day_pieces(sub)
+        if pieces is not None:
+            buckets[lo:hi] = _series_by_days(conn, sub, pieces)
+        else:
+            sql, params = series_sql(sub)
+            for slot, *values in conn.execute(sql, params):
+                buckets[lo + slot].add(_totals(values))
     series = [SeriesPoint(label, b.metric(spec.metric)) for label, b in zip(plan.labels, buckets, strict=True)]
     return QueryResult(spec, plan.tz, plan.since, plan.until, totals, series, rows,
                        path="rollup" if plan.use_rollups else "records")
@@ -339,9 +377,21 @@ def execute(store: Store, plan: Plan) -> QueryResult:
 
 def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False) -> QueryResult:
     """Check the scope, plan and answer a view. Raises QueryError or ScopeError."""
-    directory = store.directory()
-    check_scope(directory, spec)
-    return execute(store, plan_query(spec, directory, force_records=force_records))
+    # One view is one read snapshot: an import committing between the rows and the series
+    # would otherwise give totals that disagree with the graph.
+    with store.snapshot():
+        directory = store.directory()
+        check_scope(directory, spec)
+        return execute(store, plan_query(spec, directory, force_records=force_records))
+
+
+def data_buckets(edges_us: tuple[int, ...], span: tuple[int, int] | None) -> tuple[int, int]:
+    """[lo, hi): the buckets (bucket i is [edges[i], edges[i+1])) that overlap the store's data
+    `span` [first µs, end µs); (0, 0) when the store has none."""
+    if span is None:
+        return 0, 0
+    first, end = span
+    return max(0, bisect_right(edges_us, first) - 1), min(len(edges_us) - 1, bisect_left(edges_us, end))
 
 
 def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:

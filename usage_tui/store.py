@@ -440,7 +440,9 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         stamp = getattr(self._local, "immutable_at", None)
-        if conn is not None and stamp is not None and not _same_files(stamp, file_stamp(self.path)):
+        # (never inside a read snapshot: its statements must all see the same store)
+        if (conn is not None and stamp is not None and not conn.in_transaction
+                and not _same_files(stamp, file_stamp(self.path))):
             conn.close()  # an immutable reader whose file changed: reopen, through the WAL if any
             conn = self._local.conn = self._local.immutable_at = None
             self._local.reopened = getattr(self._local, "reopened", 0) + 1
@@ -464,6 +466,31 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every statement inside sees the store as of its first read
+        (WAL keeps that snapshot while other processes commit)."""
+        conn = self.conn
+        if conn.in_transaction:  # already inside one (a write, or an outer snapshot)
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # nothing was written: ends the read transaction
+
+    def data_span(self) -> tuple[int, int] | None:
+        """[first, end) in µs of the UTC days that hold any record (from the org's day
+        rollup), or None for an empty store."""
+        first, last = self.conn.execute(f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?",
+                                        (TOTAL_DIM,)).fetchone()
+        if first is None:
+            return None
+        day_us = DAY_BUCKETS * BUCKET_US
+        return first * day_us, (last + 1) * day_us
 
     def data_version(self) -> tuple[int, int]:
         """Changes when another connection commits: cheap to poll for live refresh. Compare
