@@ -343,3 +343,35 @@ def test_one_view_is_one_read_snapshot(store, monkeypatch):
     assert result.totals.cost_nano == 1_000_000_000  # g1 only: the view's snapshot
     assert sum(p.value for p in result.series) == 1.0
     other.close()
+
+
+# -- directory files ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[users]]\nid = "a"\nrol = "org_admin"\n',
+     'users[0] ("a"): unknown key `rol` (did you mean `role`?); known: id, login, name, role, teams'),
+    ('[[users]]\nid = "a"\n\n[[budget]]\nuser = "a"\nlimit_usd = 5\nwindow = "daily"\n',
+     "unknown table [[budget]] (did you mean [[budgets]]?); known: [org], [[teams]], [[users]], [[keys]], "
+     "[[agents]], [[budgets]], [[prices]]"),
+    ('[org]\nid = "acme"\ntimezon = "UTC"\n', "[org]: unknown key `timezon` (did you mean `timezone`?); "
+     "known: id, name, timezone"),
+    ('[[users]]\nid = "a"\nlogin = "x"\n\n[[users]]\nid = "b"\nlogin = "x"\n',
+     'users[1] ("b"): login "x" is already the login of "a" (one login, one user: it says who runs usage-tui)'),
+    ("a = " + "[" * 3000 + "]" * 3000 + "\n", "not a directory: arrays or tables nested too deeply"),
+], ids=["unknown-key", "unknown-table", "org-key", "duplicate-login", "nesting"])
+def test_a_directory_file_with_a_typo_is_one_error_and_changes_nothing(store, tmp_path, text, message):
+    path = tmp_path / "dir.toml"
+    path.write_text(text)
+    before = store.get_meta("directory")
+    result = run("directory", "load", str(path), "--db", str(store.path))
+    assert result.exit_code == 2
+    assert result.stderr == f"usage-tui: error: {path}: {message}\n"
+    assert store.get_meta("directory") == before
+
+
+def test_a_directory_file_that_is_not_utf8_is_one_error(store, tmp_path):
+    path = tmp_path / "dir.toml"
+    path.write_bytes(b'[[users]]\nid = "a"\nname = "\xff"\n')
+    result = run("directory", "load", str(path), "--db", str(store.path))
+    assert result.exit_code == 2
+    assert result.stderr == f"usage-tui: error: {path}: not UTF-8 text (line 3: invalid start byte)\n"

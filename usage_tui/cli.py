@@ -15,7 +15,7 @@ from platformdirs import user_data_dir
 
 from . import clock
 from . import store as store_module
-from .directory import DirectoryError, load_directory_file
+from .directory import DirectoryError, read_directory_doc
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
 from .identity import Identity, OwnUsageOnly, resolve_identity
 from .model import (
@@ -312,14 +312,11 @@ def directory() -> None:
 def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     """Load FILE.toml: replaces the directory and re-attributes every stored record (org
     admins and the store's owner)."""
-    import tomllib
-
     path = db or default_db()
     store = open_store(path) if path.exists() else None  # a new store is its creator's
     if store is not None:
         identity_of(store, as_user).require_admin("load the directory")
-    load_directory_file(file)  # validates the whole file first; nothing changes on error
-    doc = tomllib.loads(file.read_text())
+    doc = read_directory_doc(file)  # validates the whole file first; nothing changes on error
     store = store or open_store(path, create=True)
     count = store.load_directory(doc)
     d = store.directory()

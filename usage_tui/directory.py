@@ -6,8 +6,10 @@ and re-attribution after a directory load share one implementation.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,16 +222,87 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
     return d
 
 
-def load_directory_file(path: str | Path) -> Directory:
-    """Read and validate a directory TOML file; errors name the file."""
+# Every table and key the directory knows (§2.2). Anything else is a typo until proven
+# otherwise: `[[budget]]` or `rol = "org_admin"` would otherwise be dropped without a word.
+SCHEMA: dict[str, frozenset[str]] = {
+    "org": frozenset(("id", "name", "timezone")),
+    "teams": frozenset(("id", "name", "admins")),
+    "users": frozenset(("id", "name", "login", "role", "teams")),
+    "keys": frozenset(("id", "owner", "team")),
+    "agents": frozenset(("id", "manager")),
+    "budgets": frozenset(("user", "limit_usd", "window")),
+    "prices": frozenset(("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok")),
+}
+
+
+def _did_you_mean(word: str, choices: Iterable[str], shown: str = "{}") -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {shown.format(close[0])}?)" if close else ""
+
+
+def check_known_names(doc: dict[str, Any]) -> None:
+    """Unknown tables and keys, and two users with one login, are errors (a file being loaded;
+    a directory already in a store is read as it is)."""
+    for table in doc:
+        if table not in SCHEMA:
+            brackets = "[{}]" if isinstance(doc[table], dict) else "[[{}]]"
+            hint = _did_you_mean(table, SCHEMA, brackets)
+            raise DirectoryError(f"unknown table {brackets.format(table)}{hint}; "
+                                 f"known: [org], {', '.join(f'[[{t}]]' for t in SCHEMA if t != 'org')}")
+    for table, known in SCHEMA.items():
+        entries = doc.get(table)
+        if isinstance(entries, dict):
+            entries = [(f"[{table}]", entries)]
+        elif isinstance(entries, list):
+            entries = [(_named(f"{table}[{i}]", e.get("id") or e.get("user") if isinstance(e, dict) else None), e)
+                       for i, e in enumerate(entries)]
+        else:
+            continue
+        for where, entry in entries:
+            if not isinstance(entry, dict):
+                continue  # parse_directory names the shape problem
+            for key in entry:
+                if key not in known:
+                    raise DirectoryError(f"{where}: unknown key `{key}`{_did_you_mean(key, known, '`{}`')}; "
+                                         f"known: {', '.join(sorted(known))}")
+    logins: dict[str, str] = {}
+    for i, user in enumerate(doc.get("users", []) if isinstance(doc.get("users"), list) else []):
+        login = user.get("login") if isinstance(user, dict) else None
+        if isinstance(login, str) and login:
+            if login in logins:
+                raise DirectoryError(f'{_named(f"users[{i}]", user.get("id"))}: login "{login}" is already '
+                                     f'the login of "{logins[login]}" (one login, one user: it says who runs usage-tui)')
+            logins[login] = user.get("id")
+
+
+def read_directory_doc(path: str | Path) -> dict[str, Any]:
+    """Read, parse and validate a directory TOML file; the document as loaded. Errors are one
+    DirectoryError naming the file: unreadable, not UTF-8, not TOML, nested too deeply (tomllib
+    recurses), an unknown table or key, or an invalid entry."""
     try:
         with open(path, "rb") as f:
-            doc = tomllib.load(f)
+            data = f.read()
     except OSError as exc:
         raise DirectoryError(f"{path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DirectoryError(f"{path}: not UTF-8 text (line {line}: {exc.reason})") from None
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DirectoryError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise DirectoryError(f"{path}: not a directory: arrays or tables nested too deeply") from None
     try:
-        return parse_directory(doc)
+        check_known_names(doc)
+        parse_directory(doc)
     except DirectoryError as exc:
         raise DirectoryError(f"{path}: {exc}") from None
+    return doc
+
+
+def load_directory_file(path: str | Path) -> Directory:
+    """Read and validate a directory TOML file; errors name the file."""
+    return parse_directory(read_directory_doc(path))
