@@ -375,3 +375,82 @@ def test_a_directory_file_that_is_not_utf8_is_one_error(store, tmp_path):
     result = run("directory", "load", str(path), "--db", str(store.path))
     assert result.exit_code == 2
     assert result.stderr == f"usage-tui: error: {path}: not UTF-8 text (line 3: invalid start byte)\n"
+
+
+# -- typos are refused ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def db(store, monkeypatch):
+    write(store, good(1, model="gpt-4o"), good(2, model="gpt-4o-mini"), good(3, model="claude-3", user="bob"))
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    monkeypatch.delenv("USAGE_TUI_USER", raising=False)
+    return str(store.path)
+
+
+def test_an_unknown_team_is_exit_2_naming_the_closest(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--scope", "team", "--team", "platfrom")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == 'usage-tui: error: unknown team "platfrom" (closest: platform)\n'
+    nothing_close = run("spend", "summary", "--db", db, "--as", "alice", "--scope", "team", "--team", "nosuch")
+    assert nothing_close.stderr == 'usage-tui: error: unknown team "nosuch"\n'
+
+
+def test_a_member_asking_for_an_unknown_team_is_refused_as_for_any_team(db):
+    """Nothing about which teams exist leaks to someone who may not see them."""
+    result = run("spend", "summary", "--db", db, "--as", "bob", "--team", "platfrom")
+    assert result.exit_code == 3
+    assert result.stderr == 'usage-tui: error: bob may not view team "platfrom" (its admins and org admins only)\n'
+
+
+@pytest.mark.parametrize("command", [("spend", "summary"), ("budget", "status")])
+def test_an_unknown_viewer_is_exit_2_naming_the_closest(db, command):
+    result = run(*command, "--db", db, "--as", "alise")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == 'usage-tui: error: --as: unknown user "alise" (not in the directory; closest: alice)\n'
+
+
+def test_an_unknown_viewer_in_the_environment_is_exit_2(db, monkeypatch):
+    monkeypatch.setenv("USAGE_TUI_USER", "zed")
+    result = run("spend", "summary", "--db", db)
+    assert result.exit_code == 2
+    assert result.stderr == 'usage-tui: error: USAGE_TUI_USER: unknown user "zed" (not in the directory)\n'
+
+
+def test_the_tui_refuses_an_unknown_viewer(db):
+    result = run("--db", db, "--as", "bobb")  # opens the TUI, or says why not
+    assert result.exit_code == 2
+    assert result.stderr == 'usage-tui: error: --as: unknown user "bobb" (not in the directory; closest: bob)\n'
+
+
+def test_a_focus_with_no_row_in_the_view_is_exit_2_naming_the_closest_rows(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--focus", "gpt-4")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "usage-tui: error: no model 'gpt-4' in this view (closest: gpt-4o, gpt-4o-mini)\n"
+    # a row of the view, even one --search hides, may be focused
+    ok = run("spend", "summary", "--db", db, "--as", "alice", "--focus", "gpt-4o", "--search", "mini",
+             "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    assert sum(p["value"] for p in json.loads(ok.output)["series"]) == 1.0  # g1 only: $1
+
+
+def test_team_alone_implies_the_team_scope(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--team", "platform", "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["scope"] == {"kind": "team", "team": "platform"}
+    # alice's two records and bob's one: all on the platform team (their primary team)
+    assert out["totals"]["requests"] == 3
+
+
+def test_team_with_another_scope_is_exit_2(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--scope", "org", "--team", "platform")
+    assert result.exit_code == 2
+    assert result.stderr == "usage-tui: error: --team platform goes with --scope team, not --scope org\n"
+
+
+def test_a_search_matching_no_row_says_so_apart_from_an_empty_view(db):
+    result = run("spend", "summary", "--db", db, "--as", "alice", "--search", "zzz", "--since", "2026-11-01")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "No rows match “zzz” (2 rows in this view)."
+    empty = run("spend", "summary", "--db", db, "--as", "dave", "--search", "zzz")
+    assert empty.stdout.splitlines()[-1].startswith("No attributed usage in this view")

@@ -31,7 +31,7 @@ from .model import (
     bounded_usd,
     excerpt,
 )
-from .query import QueryError, ScopeError, parse_date, run_query
+from .query import QueryError, ScopeError, check_named_viewer, parse_date, run_query
 from .store import Store, StoreError, wait_words
 
 EXIT_USAGE = 2
@@ -83,8 +83,13 @@ def open_store(db: Path | None, *, create: bool = False, readonly: bool = False)
 
 
 def identity_of(store: Store, as_user: str | None) -> Identity:
-    """Who runs the command (§2.4): a refused impersonation is a ScopeError (exit 3)."""
-    return resolve_identity(store.directory(), store.path, as_user)
+    """Who runs the command (§2.4): a refused impersonation is a ScopeError (exit 3); an allowed
+    one naming a user the directory does not know is a typo (exit 2, naming the closest users),
+    never an empty report."""
+    identity = resolve_identity(store.directory(), store.path, as_user)
+    if identity.impersonating:
+        check_named_viewer(store.directory(), identity.viewer, "--as" if as_user else "USAGE_TUI_USER")
+    return identity
 
 
 def handles_errors(f):
@@ -336,9 +341,9 @@ def _date_option(name: str, help_text: str):
 
 
 @spend.command("summary")
-@click.option("--scope", type=click.Choice(SCOPES), default="personal", show_default=True,
-              help="Whose usage: yours, a team's, or the whole org's.")
-@click.option("--team", metavar="T", default=None, help="Team for --scope team.")
+@click.option("--scope", type=click.Choice(SCOPES), default=None,
+              help="Whose usage: yours, a team's, or the whole org's.  [default: personal, or team with --team]")
+@click.option("--team", metavar="T", default=None, help="Team for --scope team (--team alone implies it).")
 @click.option("--metric", type=click.Choice(METRICS), default="cost", show_default=True, help="What to measure.")
 @click.option("--group-by", type=click.Choice(GROUPINGS), default="model", show_default=True, help="Rows of the table.")
 @click.option("--granularity", type=click.Choice(GRANULARITIES), default="daily", show_default=True,
@@ -355,6 +360,7 @@ def _date_option(name: str, help_text: str):
 def spend_summary(scope, team, metric, group_by, granularity, since, until, search, focus, fmt,
                   db, as_user, tz) -> None:
     """Totals, the daily or weekly series, and rows grouped by one dimension."""
+    scope = summary_scope(scope, team)
     store = open_store(db, readonly=False)
     spec = QuerySpec(
         viewer=identity_of(store, as_user).viewer, scope=scope, team=team, metric=metric,
@@ -363,7 +369,7 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
         until=parse_date(until, "--until") if until else None,
         tz=tz, search=search, focus=focus,
     )
-    result = run_query(store, spec)
+    result = run_query(store, spec, require_focus=True)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
     elif fmt == "csv":
@@ -375,6 +381,13 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
             writer.writerow([row[h] for h in header])
     else:
         click.echo(render_table(result))
+
+
+def summary_scope(scope: str | None, team: str | None) -> str:
+    """--team alone means the team scope; --team with another scope is a contradiction."""
+    if team is not None and scope not in (None, "team"):
+        raise QueryError(f"--team {team} goes with --scope team, not --scope {scope}")
+    return scope or ("team" if team is not None else "personal")
 
 
 def render_table(result) -> str:
@@ -391,7 +404,10 @@ def render_table(result) -> str:
         f"cached {compact(t.cached_input_tokens)}; context {compact(t.context_tokens)})",
         "",
     ]
-    if not result.rows:
+    if not result.rows and result.totals.requests and spec.search:  # rows exist, none match
+        lines.append(f"No rows match “{spec.search}” ({result.rows_in_view:,} "
+                     f"row{'s' if result.rows_in_view != 1 else ''} in this view).")
+    elif not result.rows:
         lines.append("No attributed usage in this view: broaden the date range (--since), change the "
                      "scope (--scope), or import data (usage-tui import).")
     else:

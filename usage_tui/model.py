@@ -229,6 +229,7 @@ class QueryResult:
     series: list[SeriesPoint]
     rows: list[Row]
     path: str = "rollup"  # which path answered: "rollup" or "records"
+    rows_in_view: int = 0  # rows before --search filtered them (to say "none match" apart from "empty")
 
     def as_json(self) -> dict[str, Any]:
         """The exact `spend summary --format json` shape of §3."""

@@ -10,6 +10,7 @@ return (sql, params) with every value bound, so both are tested without a databa
 
 from __future__ import annotations
 
+import difflib
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
@@ -95,6 +96,26 @@ def check_scope(directory: Directory, spec: QuerySpec) -> None:
         team = directory.teams.get(spec.team)
         if team is None or spec.viewer not in team.admins:
             raise ScopeError(f'{spec.viewer} may not view team "{spec.team}" (its admins and org admins only)')
+    if spec.scope == "team" and spec.team not in directory.teams:
+        # Only an org admin gets here with an unknown team (others are refused above, known
+        # team or not: nothing about other teams leaks): a typo, not an empty team.
+        raise QueryError(f'unknown team "{spec.team}"{closest(spec.team, directory.teams)}')
+
+
+def closest(word: str, choices, n: int = 3) -> str:
+    """ "; closest: a, b" naming up to n close matches of `word` among `choices`, or ""."""
+    found = difflib.get_close_matches(word, sorted(choices), n=n, cutoff=0.5)
+    return f" (closest: {', '.join(found)})" if found else ""
+
+
+def check_named_viewer(directory: Directory, name: str, how: str = "--as") -> None:
+    """A viewer named explicitly (--as, USAGE_TUI_USER) must be in the directory: a typo would
+    otherwise show an empty personal view with exit 0. The OS login may be missing from it
+    (§2.4: identities appear in records first), and a store without a directory knows nobody
+    to compare with. Who may impersonate at all is decided elsewhere."""
+    if directory.users and name not in directory.users:
+        near = closest(name, directory.users).replace(" (closest:", "; closest:").rstrip(")")
+        raise QueryError(f'{how}: unknown user "{name}" (not in the directory{near})')
 
 
 @dataclass(frozen=True)
@@ -337,7 +358,9 @@ def _sort_value(t: Totals, metric: str) -> int:
     return t.cost_nano if metric == "cost" else t.requests if metric == "requests" else t.tokens
 
 
-def execute(store: Store, plan: Plan) -> QueryResult:
+def execute(store: Store, plan: Plan, *, require_focus: bool = False) -> QueryResult:
+    """Answer a planned view. `require_focus`: a focus on a key with no row in the view is an
+    error (the CLI: a typo); the TUI keeps a focus whose row left the view, showing zeros."""
     spec = plan.spec
     conn = store.conn
     sql, params = rows_sql(plan)
@@ -352,6 +375,9 @@ def execute(store: Store, plan: Plan) -> QueryResult:
     total_metric = _sort_value(totals, spec.metric)
     for row in rows:
         row.share = _sort_value(row.totals, spec.metric) / total_metric if total_metric else 0.0
+    rows_in_view = len(rows)
+    if require_focus and spec.focus is not None and all(r.key != spec.focus for r in rows):
+        raise QueryError(f"no {spec.group_by} '{spec.focus}' in this view{closest(spec.focus, [r.key for r in rows])}")
     if spec.search:
         needle = spec.search.casefold()
         rows = [r for r in rows if needle in r.key.casefold()]
@@ -372,17 +398,19 @@ def execute(store: Store, plan: Plan) -> QueryResult:
                 buckets[lo + slot].add(_totals(values))
     series = [SeriesPoint(label, b.metric(spec.metric)) for label, b in zip(plan.labels, buckets, strict=True)]
     return QueryResult(spec, plan.tz, plan.since, plan.until, totals, series, rows,
-                       path="rollup" if plan.use_rollups else "records")
+                       path="rollup" if plan.use_rollups else "records", rows_in_view=rows_in_view)
 
 
-def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False) -> QueryResult:
+def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False,
+              require_focus: bool = False) -> QueryResult:
     """Check the scope, plan and answer a view. Raises QueryError or ScopeError."""
     # One view is one read snapshot: an import committing between the rows and the series
     # would otherwise give totals that disagree with the graph.
     with store.snapshot():
         directory = store.directory()
         check_scope(directory, spec)
-        return execute(store, plan_query(spec, directory, force_records=force_records))
+        return execute(store, plan_query(spec, directory, force_records=force_records),
+                       require_focus=require_focus)
 
 
 def data_buckets(edges_us: tuple[int, ...], span: tuple[int, int] | None) -> tuple[int, int]:
