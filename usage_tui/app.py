@@ -595,10 +595,9 @@ def _describe(error: BaseException | None) -> str:
 def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
                export_dir: Path | None = None) -> UsageApp:
     """The factory the CLI and the tests share. Raises StoreError for a store that cannot be used."""
-    # The TUI only reads: a store shared with a group for reading is opened read-only.
-    readonly = Path(db_path).exists() and not os.access(db_path, os.W_OK)
-    store = Store(db_path, create=False, readonly=readonly,
-                  on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
+    # read-only when this user cannot write the store (another user's file, a group
+    # given read access, a read-only mount)
+    store = Store.for_reading(db_path, on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
     return UsageApp(store, resolve_viewer(store.directory(), viewer), poll_interval=poll_interval,
                     export_dir=export_dir)
 

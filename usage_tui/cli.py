@@ -32,7 +32,7 @@ from .model import (
     excerpt,
 )
 from .query import QueryError, ScopeError, check_named_viewer, parse_date, run_query
-from .store import Store, StoreError, wait_words
+from .store import Store, StoreError, wait_words, write_access_problem
 
 EXIT_USAGE = 2
 EXIT_SCOPE = 3
@@ -73,13 +73,26 @@ def tz_option(f):
 
 
 def open_store(db: Path | None, *, create: bool = False, readonly: bool = False) -> Store:
+    """The store, read-only when asked (readonly=True) or when this user cannot write it (a
+    store shared with a group for reading, README "Who sees what"; a read-only folder or
+    mount): commands that write say so with `require_writable` once they know who asks. A
+    store to create must be writable here."""
     path = db or default_db()
-    # A store shared with a group for reading (README, "Who sees what"): read it read-only.
-    readonly = readonly or (not create and path.exists() and not os.access(path, os.W_OK))
     try:
-        return Store(path, create=create, readonly=readonly, on_upgrade=notice)
+        if readonly or (not create and path.exists() and write_access_problem(Path(path))):
+            return Store.for_reading(path, on_upgrade=notice)
+        problem = write_access_problem(Path(path))
+        if problem:
+            fail(f"cannot write to the store: {problem}")
+        return Store(path, create=create, on_upgrade=notice)
     except StoreError as exc:
         fail(str(exc))
+
+
+def require_writable(store: Store) -> None:
+    """Exit 2 naming the missing permission when a command that writes got a read-only store."""
+    if store.readonly:
+        fail(f"cannot write to the store: {write_access_problem(store.path) or f'{store.path}: opened read-only'}")
 
 
 def identity_of(store: Store, as_user: str | None) -> Identity:
@@ -214,6 +227,7 @@ def sample(events: int, days: int, seed: int, force: bool, db: Path | None) -> N
     if path.exists():
         existing = open_store(path)
         identity_of(existing, None).require_admin("rebuild the store")
+        require_writable(existing)
         if not force and existing.record_count() and existing.get_meta("demo") != "1":
             fail(f"{path} holds imported data; pass --force to replace it with the demo")
         existing.close()
@@ -321,6 +335,7 @@ def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     store = open_store(path) if path.exists() else None  # a new store is its creator's
     if store is not None:
         identity_of(store, as_user).require_admin("load the directory")
+        require_writable(store)
     doc = read_directory_doc(file)  # validates the whole file first; nothing changes on error
     store = store or open_store(path, create=True)
     count = store.load_directory(doc)
@@ -361,7 +376,7 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
                   db, as_user, tz) -> None:
     """Totals, the daily or weekly series, and rows grouped by one dimension."""
     scope = summary_scope(scope, team)
-    store = open_store(db, readonly=False)
+    store = open_store(db, readonly=True)
     spec = QuerySpec(
         viewer=identity_of(store, as_user).viewer, scope=scope, team=team, metric=metric,
         group_by=group_by, granularity=granularity,
@@ -492,7 +507,7 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
     """
     from .budget import budget_status, no_budget_json, users_with_budgets
 
-    store = open_store(db)
+    store = open_store(db, readonly=True)
     directory_ = store.directory()
     viewer = identity_of(store, as_user).viewer
     admin = directory_.is_org_admin(viewer)
@@ -565,6 +580,7 @@ def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_use
     directory_ = store.directory()
     identity = identity_of(store, as_user)
     identity.require_admin("set budgets")
+    require_writable(store)
     viewer = identity.viewer
     if user not in directory_.users:  # a typo would otherwise limit nobody, silently
         fail(f'unknown user "{user}" (budgets are for users in the directory)')

@@ -307,6 +307,40 @@ def record_fingerprint(r: Record) -> int:
     return fingerprint(record_values(r))
 
 
+_USAGE_TABLES = frozenset(("meta", "records", "rejects", "sources"))
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse an SQLite file that is not a usage store (another application's database), before
+    anything is written to it: an empty database becomes a store, any other is left alone."""
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:  # a newer usage-tui's store (its tables may differ): _migrate says so
+        ours = not tables or "meta" in tables
+    else:
+        ours = (not tables and not version) or _USAGE_TABLES <= tables
+    if not ours:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        conn.close()
+        raise StoreError(f"{path}: an SQLite database that is not a usage store "
+                         f"({'tables: ' + shown if tables else f'user_version {version}'}); "
+                         "it was not modified. Name another file with --db")
+
+
+def write_access_problem(path: Path) -> str | None:
+    """Why this user cannot write the store at `path` (SQLite also writes its -wal and -shm files
+    next to it), naming the missing permission; None when it can."""
+    folder = path.resolve().parent
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path}: no write permission on the file (it can only be read: ask its owner, or use --db)"
+    if not folder.exists():
+        return None  # created with the store
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (f"{path}: no write permission on its folder {folder} (SQLite writes its journal "
+                "files there): ask its owner, or use --db")
+    return None
+
+
 def _full_message(what: str, column: str = "") -> str:
     shown = {"cost_nano": "cost"}.get(column, column.replace("_", " "))
     return (f"{what} would take the store's total {shown or 'sums'} past what it can add up exactly "
@@ -416,13 +450,23 @@ class Store:
             _create_owner_only(self.path)
         self._migrate()
 
+    @classmethod
+    def for_reading(cls, path: str | Path, *, on_upgrade: Callable[[str], None] | None = None) -> Store:
+        """A store for the read paths (reports, budgets, rejects, the TUI): opened as usual when
+        this user may write it (so it can be upgraded), else read-only, so that a store in a
+        read-only folder or mount, or another user's file, can still be read."""
+        readonly = Path(path).exists() and write_access_problem(Path(path)) is not None
+        return cls(path, create=False, readonly=readonly, on_upgrade=on_upgrade)
+
     # -- connections ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         try:
             if self.readonly:
                 conn, self._local.immutable_at = _connect_readonly(self.path)
+                _refuse_foreign(conn, self.path)
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                _refuse_foreign(conn, self.path)  # before the first PRAGMA that writes
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 # Checkpoint every 64 MiB of WAL, not 4 MiB: an import batch rewrites the same

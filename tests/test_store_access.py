@@ -1,0 +1,147 @@
+"""Stores that are not ours, or not writable (issue 13): a foreign SQLite file is never
+modified; a store this user may read but not write is read by every read path, and every
+write command names the missing permission."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from usage_tui.cli import cli
+
+from .conftest import write
+
+SAMPLE = Path(__file__).parent.parent / "sample_data"
+
+
+def run(*args, **kw):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)
+
+
+@pytest.fixture
+def foreign(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO photos (name) VALUES ('cat.jpg')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ("spend", "summary"), ("sample",), ("sample", "--force"), ("import", str(SAMPLE / "example.jsonl")),
+    ("directory", "load", str(SAMPLE / "directory.toml")), ("budget", "check", "bob"), ("rejects",),
+    ("budget", "status"),
+], ids=lambda c: " ".join(c[:2]).replace(str(SAMPLE) + "/", ""))
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(foreign, command):
+    before = foreign.read_bytes()
+    result = run(*command, "--db", str(foreign))
+    assert result.exit_code == 2
+    assert result.stderr == (f"usage-tui: error: {foreign}: an SQLite database that is not a usage store "
+                             "(tables: photos); it was not modified. Name another file with --db\n")
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in foreign.parent.iterdir()) == ["other.db"]  # no -wal, no -shm
+
+
+@pytest.mark.parametrize("kind", ["empty file", "empty database"])
+def test_an_empty_file_becomes_a_store(tmp_path, kind):
+    path = tmp_path / "new.db"
+    if kind == "empty file":
+        path.write_bytes(b"")
+    else:
+        sqlite3.connect(path).execute("PRAGMA user_version").fetchone()  # a database with nothing in it
+    result = run("import", str(SAMPLE / "example.jsonl"), "--db", str(path))
+    assert result.exit_code in (0, 1), result.output
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM records").fetchone()[0] > 0
+
+
+# -- a store this user can read but not write ------------------------------------------------------
+
+def _as_reader(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    """Run the CLI as a user who may read the store but not write it or its folder: `nobody`
+    when the tests run as root (root writes anything), else this user after chmod."""
+    code = "import sys; from usage_tui.cli import cli; sys.argv[0] = 'usage-tui'; cli()"
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: no way to be a user who cannot write")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    return subprocess.run([*prefix, sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+@pytest.fixture
+def readonly_store(store):
+    """The conftest store (with its directory) and a record of alice's, copied into a folder
+    that is then made read-only, the store file too."""
+    write(store, {"id": "r1", "ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+                  "user": "alice", "cost_usd": 2.5})
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    folder = Path(tempfile.mkdtemp(prefix="usage-tui-ro-"))
+    path = folder / "usage.db"
+    shutil.copyfile(store.path, path)
+    path.chmod(0o444)
+    folder.chmod(0o555)
+    env = {**os.environ, "USAGE_TUI_NOW": "2026-11-24T12:00:00Z", "HOME": str(folder)}
+    env.pop("USAGE_TUI_USER", None)
+    yield path, env
+    folder.chmod(0o755)
+    shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize(("command", "first_line"), [
+    (["spend", "summary", "--as", "alice", "--format", "csv"], "key,cost_usd,requests,tokens,prompt_tokens,"
+     "completion_tokens,cached_input_tokens,context_tokens,unpriced_requests,share"),
+    (["budget", "status", "bob", "--as", "alice", "--format", "json"], "{"),
+    (["budget", "check", "bob"], "200 OK"),
+    (["rejects"], "No rejected lines."),
+], ids=["spend-summary", "budget-status", "budget-check", "rejects"])
+def test_every_read_path_reads_a_store_it_cannot_write(readonly_store, command, first_line):
+    path, env = readonly_store
+    before = path.read_bytes()
+    result = _as_reader([*command, "--db", str(path)], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == first_line
+    if command[0] == "spend":
+        assert result.stdout.splitlines()[1].startswith("gpt-4o,2.5,1,")  # alice's record
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["usage.db"]
+
+
+def test_the_tui_opens_a_store_it_cannot_write(readonly_store):
+    path, env = readonly_store
+    code = ("from usage_tui.app import create_app; from usage_tui.query import run_query; "
+            f"from usage_tui.model import QuerySpec; import datetime as d; app = create_app({str(path)!r}, 'alice', "
+            "poll_interval=None); r = run_query(app.store, QuerySpec('alice', since=d.date(2026, 11, 1), "
+            "until=d.date(2026, 11, 24))); print(app.store.readonly, r.totals.cost_nano)")
+    prefix = []
+    if os.geteuid() == 0:
+        prefix = [shutil.which("setpriv") or pytest.skip("no setpriv"), "--reuid=65534", "--regid=65534",
+                  "--clear-groups"]
+    result = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "2500000000"]
+
+
+@pytest.mark.parametrize("command", [
+    ["import", str(SAMPLE / "example.jsonl")], ["directory", "load", str(SAMPLE / "directory.toml")],
+    ["budget", "set", "bob", "--limit-usd", "5", "--window", "daily", "--as", "alice"], ["sample"],
+], ids=["import", "directory-load", "budget-set", "sample"])
+def test_write_commands_name_the_missing_permission(readonly_store, command):
+    path, env = readonly_store
+    result = _as_reader([*command, "--db", str(path)], env)
+    assert result.returncode == 2
+    assert result.stderr == (f"usage-tui: error: cannot write to the store: {path}: no write permission on "
+                             "the file (it can only be read: ask its owner, or use --db)\n")
