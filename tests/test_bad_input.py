@@ -454,3 +454,32 @@ def test_a_search_matching_no_row_says_so_apart_from_an_empty_view(db):
     assert result.stdout.splitlines()[-1] == "No rows match “zzz” (2 rows in this view)."
     empty = run("spend", "summary", "--db", db, "--as", "dave", "--search", "zzz")
     assert empty.stdout.splitlines()[-1].startswith("No attributed usage in this view")
+
+
+PRICEY = ('[[users]]\nid = "alice"\n\n[[prices]]\nprovider = "internal"\nmodel = "big"\n'
+          'input_per_mtok = 1000000\noutput_per_mtok = 1\n')
+HUGE = {"id": "x", "ts": "2026-11-20T10:00:00Z", "provider": "internal", "model": "big", "prompt_tokens": 10**12}
+
+
+def test_a_price_that_makes_one_record_cost_over_the_bound_refuses_the_import(tmp_path):
+    """10**12 tokens at $1,000,000 per million = $10**12 (10**21 nano-dollars, past SQLite's
+    integers): before, an OverflowError traceback from the writer thread."""
+    db = str(tmp_path / "u.db")
+    (tmp_path / "d.toml").write_text(PRICEY)
+    assert run("directory", "load", str(tmp_path / "d.toml"), "--db", db).exit_code == 0
+    (tmp_path / "x.jsonl").write_text(json.dumps(HUGE) + "\n")
+    result = run("import", str(tmp_path / "x.jsonl"), "--db", db)
+    assert result.exit_code == 2
+    assert result.stderr == ('usage-tui: error: record "x" would cost $1,000,000,000,000.00 at the price of '
+                             "internal/big, over the per-record bound of $1,000,000: check that price; "
+                             "nothing of this batch was written\n")
+
+
+def test_a_price_that_makes_a_stored_record_cost_over_the_bound_refuses_the_directory(tmp_path):
+    db = str(tmp_path / "u.db")
+    (tmp_path / "x.jsonl").write_text(json.dumps(HUGE) + "\n")
+    assert run("import", str(tmp_path / "x.jsonl"), "--db", db).exit_code == 0  # unpriced so far
+    (tmp_path / "d.toml").write_text(PRICEY)
+    result = run("directory", "load", str(tmp_path / "d.toml"), "--db", db)
+    assert result.exit_code == 2
+    assert result.stderr.endswith("check that price; the directory was not loaded\n")

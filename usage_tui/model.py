@@ -22,6 +22,11 @@ NONE_KEY = "(none)"
 NANO = 1_000_000_000
 
 
+# The largest cost of one record: logged (a larger one is a reject) or computed from a price
+# (a price that makes one is refused where it is used). See store.MAX_TOTAL for why.
+MAX_RECORD_COST_USD = 10**6
+MAX_RECORD_COST_NANO = MAX_RECORD_COST_USD * NANO
+
 # Bounds of what a person types (budget set, the directory): finite, and small enough that
 # their nano-dollars are exact 64-bit integers. inf, nan and 1e400 are bad input, never a limit.
 MAX_LIMIT_USD = 1e9  # a budget per window

@@ -29,7 +29,7 @@ from typing import Any
 import sqlite_utils
 
 from .directory import Directory, parse_directory
-from .model import GROUPINGS, NANO, Record, Reject
+from .model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
 from .pricing import Pricer
 
 SCHEMA_VERSION = 4
@@ -341,6 +341,18 @@ def write_access_problem(path: Path) -> str | None:
     return None
 
 
+def _priced(pricer: Pricer, record: Record, undone: str = "nothing of this batch was written") -> int | None:
+    """The record's cost from its price, refused (StoreError: the batch or the directory load
+    is rolled back, with one line) past the per-record bound: a price that makes one request
+    cost more than $1,000,000 is a typo, and its nano-dollars might not even fit SQLite."""
+    cost = pricer.cost_nano(record)
+    if cost is not None and cost > MAX_RECORD_COST_NANO:
+        raise StoreError(f'record "{record.id}" would cost ${cost / NANO:,.2f} at the price of '
+                         f"{record.provider}/{record.model}, over the per-record bound of "
+                         f"${MAX_RECORD_COST_NANO // NANO:,}: check that price; {undone}")
+    return cost
+
+
 def _full_message(what: str, column: str = "") -> str:
     shown = {"cost_nano": "cost"}.get(column, column.replace("_", " "))
     return (f"{what} would take the store's total {shown or 'sums'} past what it can add up exactly "
@@ -638,7 +650,7 @@ class Store:
             rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
                          cached_input_tokens=cached, cache_write_tokens=cw, cache_write_1h_tokens=cw_1h,
                          service_tier=tier, batch=bool(batch))
-            updates.append((pricer.cost_nano(rec), rid))
+            updates.append((_priced(pricer, rec, "the directory was not loaded"), rid))
         conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
 
     # -- rollups ---------------------------------------------------------------------------------
@@ -716,7 +728,7 @@ class Store:
                 result.imported += 1
             elif previous[_FINGERPRINT_AT] == fp:
                 continue
-            cost = logged if logged is not None else pricer.cost_nano(r)
+            cost = logged if logged is not None else _priced(pricer, r)
             # The source line is where the record was read, not what it says: like the
             # source, it is not in the fingerprint (the same record moved is unchanged).
             staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)

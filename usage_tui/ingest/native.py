@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from ..model import Record, Reject
+from ..model import MAX_RECORD_COST_USD, Record, Reject
 
 NAME = "native"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -94,7 +94,7 @@ def parse_ts(value: Any, name: str = "ts") -> int:
 # records at the maximum cost (2**63 - 1 nano-dollars, ~$9.2 billion, is what its totals may
 # reach: store.MAX_TOTAL, checked on every write) and 9.2 million at the maximum count.
 MAX_COUNT = 10**12
-MAX_COST_USD = 10**6
+MAX_COST_USD = MAX_RECORD_COST_USD  # 10**6
 
 
 def _bounded(name: str, number: int, minimum: int) -> int:
