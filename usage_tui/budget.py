@@ -141,7 +141,13 @@ def retry_after_seconds(now: datetime, window_end: datetime) -> int:
 
 def budget_status(store: Store, user: str, now: datetime | None = None) -> BudgetStatus | None:
     """The user's budget at `now` (default: the clock, which USAGE_TUI_NOW pins), or None when
-    they have none (then they are never over)."""
+    they have none (then they are never over). The limit and the spend come from one read
+    snapshot of the store."""
+    with store.snapshot():
+        return _budget_status(store, user, now)
+
+
+def _budget_status(store: Store, user: str, now: datetime | None) -> BudgetStatus | None:
     found = budget_for(store, user)
     if found is None:
         return None
