@@ -43,7 +43,8 @@ def imported_ids(store) -> list[str]:
 
 BAD_LINES = [
     ("[" * 1200 + "]" * 1200, "JSON nested deeper than 64 levels"),  # json raised RecursionError
-    ('{"a": ' * 70 + "1" + "}" * 70, "JSON nested deeper than 64 levels"),  # parses, still too deep
+    # parses, but kept as metadata it would be written out again from a deeper stack
+    (json.dumps(good(97, deep=json.loads("[" * 64 + "]" * 64))), "JSON nested deeper than 64 levels (in `deep`)"),
     ('{"id": "x", "prompt_tokens": ' + "9" * 4400 + "}", "malformed JSON: Exceeds the limit (4300 digits)"),
     (b'{"id": "g\xff\xfe", "ts": "2026-11-20T10:00:00Z"}', "not UTF-8 text (at character 10 of the line)"),
     (b'{"id": "x",\x00 "ts": 1}', "NUL byte in the line (not text)"),
@@ -53,7 +54,7 @@ BAD_LINES = [
 
 
 @pytest.mark.parametrize(("bad", "reason"), BAD_LINES,
-                         ids=["nested-1200", "nested-70", "int-4400-digits", "not-utf8", "nul", "surrogate",
+                         ids=["nested-1200", "metadata-nested-65", "int-4400-digits", "not-utf8", "nul", "surrogate",
                               "past-9999"])
 def test_a_bad_line_in_the_middle_is_one_reject(store, tmp_path, bad, reason):
     path = tmp_path / "mixed.jsonl"
@@ -63,6 +64,17 @@ def test_a_bad_line_in_the_middle_is_one_reject(store, tmp_path, bad, reason):
     assert (summary.imported, summary.rejected) == (3, 1)
     assert imported_ids(store) == ["g1", "g2", "g3"]
     assert seen[0].line == 3 and seen[0].reason.startswith(reason), seen[0].reason
+
+
+def test_the_nesting_bound_itself(store, tmp_path):
+    """64 levels in all (the record, then 63 in a metadata value) import; 65 are a reject."""
+    path = tmp_path / "deep.jsonl"
+    path.write_text(json.dumps(good(1, deep=json.loads("[" * 63 + "]" * 63))) + "\n"
+                    + json.dumps(good(2, deep=json.loads("[" * 64 + "]" * 64))) + "\n")
+    seen = []
+    summary = import_path(store, str(path), on_reject=seen.append)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    assert imported_ids(store) == ["g1"] and seen[0].line == 2
 
 
 def test_bad_bytes_mid_file_are_rejects_with_exit_1_after_many_good_lines(store, tmp_path):

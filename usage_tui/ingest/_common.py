@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .native import BadRecord, json_lines, parse_json
+from .native import BadRecord, dumped, json_lines, parse_json
 
 
 def first_objects(head: str, limit: int = 20) -> Iterator[Any]:
@@ -64,7 +64,7 @@ def json_values(stream: TextIO, head: str) -> Iterator[tuple[int, str, Any]]:
         return
     items = doc if isinstance(doc, list) else [doc]
     for i, item in enumerate(items, 1):
-        yield i, json.dumps(item)[:2000], item
+        yield i, dumped(item), item
 
 
 def source_names(exc: BadRecord, names: dict[str, str]) -> BadRecord:

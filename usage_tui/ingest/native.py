@@ -27,35 +27,44 @@ class BadRecord(ValueError):
     """A line that is not a valid record; the message is the reason shown to the user."""
 
 
-# Deeper JSON than this is a broken line, not usage: json would raise RecursionError at ~1,000
-# levels, and values kept as metadata are written out again (json.dumps recurses too).
+# Deeper JSON than this is a broken line, not usage: json raises RecursionError at ~1,000
+# levels, and values kept as metadata are written out again later (json.dumps recurses too,
+# from a deeper stack): a metadata value nesting deeper than this makes its line a reject.
 MAX_JSON_DEPTH = 64
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value (iterative: it must not recurse itself)."""
-    deepest, stack = 0, [(value, 1)]
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests deeper than `limit` (iterative, containers only: ~60 µs
+    for a 4 KB LiteLLM row with 200 brackets, about one json.loads of it)."""
+    stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
+        if level > limit:
+            return True
+        for child in (item.values() if type(item) is dict else item):
+            if type(child) is dict or type(child) is list:  # json gives exactly these
+                stack.append((child, level + 1))
+    return False
 
 
 def parse_json(text: str) -> Any:
     """`text` parsed as JSON, or a BadRecord saying why it is not usable JSON: malformed,
-    nested deeper than MAX_JSON_DEPTH, or an integer too long for Python (4,300+ digits)."""
+    nested so deep that json gives up (~1,000 levels), or an integer too long for Python
+    (4,300+ digits). What is kept of a value is bounded further by `to_record`."""
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except RecursionError:
         return BadRecord(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     except ValueError as exc:  # JSONDecodeError has .msg; the int-digits limit is a plain ValueError
         return BadRecord(f"malformed JSON: {getattr(exc, 'msg', None) or exc}")
-    # Only text with that many brackets can be that deep: one count, no walk, for usual lines.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
-        return BadRecord(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return value
+
+
+def dumped(value: Any, limit: int = 2000) -> str:
+    """A parsed value as JSON text for a reject's excerpt; never raises."""
+    try:
+        return json.dumps(value)[:limit]
+    except (RecursionError, ValueError):
+        return "(not shown: nested too deeply)"
 
 
 def text_problem(line: str) -> str | None:
@@ -185,6 +194,9 @@ def to_record(obj: Any, from_csv: bool = False) -> Record:
         raise BadRecord(f"`status` must be an HTTP status 100-599, got {status}")
     extra = {} if obj.keys() <= KNOWN_FIELDS else {  # the common case, without a loop
         k: v for k, v in obj.items() if k not in KNOWN_FIELDS and not (from_csv and v is None)}
+    for name, value in extra.items():  # kept as metadata, written out again with json.dumps
+        if (type(value) is dict or type(value) is list) and too_deep(value, MAX_JSON_DEPTH - 1):
+            raise BadRecord(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (in `{name}`)")
     return Record(
         id=rid, ts_us=ts_us, provider=provider, model=model,
         user=_string(obj, "user", False), key=_string(obj, "key", False),
