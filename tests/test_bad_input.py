@@ -495,3 +495,12 @@ def test_a_price_that_makes_a_stored_record_cost_over_the_bound_refuses_the_dire
     result = run("directory", "load", str(tmp_path / "d.toml"), "--db", db)
     assert result.exit_code == 2
     assert result.stderr.endswith("check that price; the directory was not loaded\n")
+
+
+def test_a_reason_quoting_a_huge_value_is_bounded(store, tmp_path):
+    path = tmp_path / "huge.jsonl"
+    path.write_text(json.dumps(good(1, ts="2" * 100_000)) + "\n")
+    seen = []
+    import_path(store, str(path), on_reject=seen.append)
+    # the value is quoted as JSON, cut at 200 characters: the quote and 199 digits, then "…"
+    assert seen[0].reason == "`ts` must be an ISO 8601 timestamp with a time, got \"" + "2" * 199 + "…"

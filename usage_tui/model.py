@@ -142,8 +142,12 @@ class Reject:
             object.__setattr__(self, "raw", raw)
         for name in ("source", "reason"):  # a file name may hold bytes that are not UTF-8 too
             value = getattr(self, name)
+            if name == "reason" and len(value) > REJECT_EXCERPT_CHARS:  # reasons quote values
+                value = excerpt(value)
             if not value.isascii():
-                object.__setattr__(self, name, valid_text(value))
+                value = valid_text(value)
+            if value is not getattr(self, name):
+                object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,10 @@ layout of a file (JSON lines or one document), counts, and messages in the sourc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .native import BadRecord, dumped, json_lines, parse_json
+from .native import BadRecord, dumped, json_lines, parse_json, shown
 
 
 def first_objects(head: str, limit: int = 20) -> Iterator[Any]:
@@ -80,7 +79,7 @@ def as_int(value: Any, name: str) -> int:
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
-        raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}")
+        raise BadRecord(f"`{name}` must be an integer, got {shown(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, str):
@@ -88,7 +87,7 @@ def as_int(value: Any, name: str) -> int:
             return int(value.strip())
         except ValueError:
             pass
-    raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}")
+    raise BadRecord(f"`{name}` must be an integer, got {shown(value)}")
 
 
 def as_json_value(value: Any, name: str) -> Any:

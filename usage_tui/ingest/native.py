@@ -67,6 +67,13 @@ def dumped(value: Any, limit: int = 2000) -> str:
         return "(not shown: nested too deeply)"
 
 
+def shown(value: Any, limit: int = 200) -> str:
+    """A bad value as a reason quotes it: JSON, at most `limit` characters (a 60 MB `ts` must
+    not make a 60 MB reason)."""
+    text = dumped(value, limit + 1)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def text_problem(line: str) -> str | None:
     """Why a line of input is not text, or None. Lines are decoded with surrogateescape, so a
     byte that is not UTF-8 is a lone surrogate here and rejects its line only."""
@@ -82,19 +89,19 @@ def text_problem(line: str) -> str | None:
 def parse_ts(value: Any, name: str = "ts") -> int:
     """ISO 8601 timestamp → microseconds since the epoch (UTC). A naive timestamp is UTC."""
     if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
-        raise BadRecord(f"`{name}` must be an ISO 8601 timestamp with a time, got {json.dumps(value)}")
+        raise BadRecord(f"`{name}` must be an ISO 8601 timestamp with a time, got {shown(value)}")
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise BadRecord(f"`{name}` is not a valid timestamp: {json.dumps(value)}") from None
+        raise BadRecord(f"`{name}` is not a valid timestamp: {shown(value)}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     us = (dt - _EPOCH) // _US
     if us < 0:  # the rollups number quarter-hours and days from the epoch, and SQLite's integer
         # division truncates toward zero: a negative time would land in the wrong bucket
-        raise BadRecord(f"`{name}` is before 1970-01-01T00:00:00Z: {json.dumps(value)}")
+        raise BadRecord(f"`{name}` is before 1970-01-01T00:00:00Z: {shown(value)}")
     if us >= _END_US:  # 9999-12-31T23:00-05:00 is in year 10000 in UTC: no date can hold it
-        raise BadRecord(f"`{name}` is after 9999-12-31T23:59:59Z: {json.dumps(value)}")
+        raise BadRecord(f"`{name}` is after 9999-12-31T23:59:59Z: {shown(value)}")
     return us
 
 
@@ -120,7 +127,7 @@ def _int_json(obj: dict, name: str, default: int, minimum: int) -> int:
         return default
     # bool is an int in Python; "12", 1.5 and true are all bad lines (§2.1 Types)
     if type(value) is not int:
-        raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}")
+        raise BadRecord(f"`{name}` must be an integer, got {shown(value)}")
     if minimum <= value <= MAX_COUNT:  # the common case, without a call
         return value
     return _bounded(name, value, minimum)
@@ -133,7 +140,7 @@ def _int_csv(obj: dict, name: str, default: int, minimum: int) -> int:
     try:
         number = int(value.strip())
     except ValueError:
-        raise BadRecord(f"`{name}` must be an integer, got {json.dumps(value)}") from None
+        raise BadRecord(f"`{name}` must be an integer, got {shown(value)}") from None
     return _bounded(name, number, minimum)
 
 
@@ -144,9 +151,9 @@ def _cost(value: Any, from_csv: bool) -> float | None:
         try:
             value = float(value.strip())
         except ValueError:
-            raise BadRecord(f"`cost_usd` must be a number, got {json.dumps(value)}") from None
+            raise BadRecord(f"`cost_usd` must be a number, got {shown(value)}") from None
     elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRecord(f"`cost_usd` must be a number, got {json.dumps(value)}")
+        raise BadRecord(f"`cost_usd` must be a number, got {shown(value)}")
     if not math.isfinite(value) or value < 0:
         raise BadRecord(f"`cost_usd` must be a finite number >= 0, got {value}")
     if value > MAX_COST_USD:
@@ -161,7 +168,7 @@ def _string(obj: dict, name: str, required: bool) -> str | None:
             raise BadRecord(f"missing required field `{name}`")
         return None
     if not isinstance(value, str):
-        raise BadRecord(f"`{name}` must be a string, got {json.dumps(value)}")
+        raise BadRecord(f"`{name}` must be a string, got {shown(value)}")
     if not value.isascii():  # a JSON escape such as \ud800 is no text SQLite can store
         try:
             value.encode("utf-8")
