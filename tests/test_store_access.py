@@ -145,3 +145,15 @@ def test_write_commands_name_the_missing_permission(readonly_store, command):
     assert result.returncode == 2
     assert result.stderr == (f"usage-tui: error: cannot write to the store: {path}: no write permission on "
                              "the file (it can only be read: ask its owner, or use --db)\n")
+
+
+def test_a_writable_file_in_a_folder_that_is_not_names_the_folder(readonly_store):
+    path, env = readonly_store
+    path.chmod(0o666)  # the file may be written, its folder not: SQLite could not write its journal
+    result = _as_reader(["import", str(SAMPLE / "example.jsonl"), "--db", str(path)], env)
+    assert result.returncode == 2
+    assert result.stderr == (f"usage-tui: error: cannot write to the store: {path}: no write permission on its "
+                             f"folder {path.parent} (SQLite writes its journal files there): ask its owner, "
+                             "or use --db\n")
+    reading = _as_reader(["spend", "summary", "--as", "alice", "--db", str(path)], env)
+    assert reading.returncode == 0, reading.stderr
