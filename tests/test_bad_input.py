@@ -504,3 +504,17 @@ def test_a_reason_quoting_a_huge_value_is_bounded(store, tmp_path):
     import_path(store, str(path), on_reject=seen.append)
     # the value is quoted as JSON, cut at 200 characters: the quote and 199 digits, then "…"
     assert seen[0].reason == "`ts` must be an ISO 8601 timestamp with a time, got \"" + "2" * 199 + "…"
+
+
+def test_serve_fails_closed_on_a_stored_limit_that_is_not_finite(store, monkeypatch):
+    """Before: 500 with a traceback in the log, which a gateway hook may read as "allow"."""
+    from starlette.testclient import TestClient
+
+    from usage_tui.server import create_server_app
+
+    store.conn.execute("INSERT INTO budget_overrides VALUES ('bob', ?, 'weekly', 'alice', '')", (float("inf"),))
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    with TestClient(create_server_app(store.path)) as client:
+        response = client.get("/v1/budget/check", params={"user": "bob"})
+    assert response.status_code == 503
+    assert "not a usable limit (inf)" in response.json()["error"]
