@@ -356,7 +356,7 @@ def test_status_without_a_budget(cli_db, monkeypatch):
     assert as_json.exit_code == 0 and json.loads(as_json.stdout) == no_budget_json("dave")
     # a viewer (the OS login) the directory does not know may still ask about themselves;
     # `--as stranger` is a typo until the directory says otherwise (exit 2, issue 13)
-    monkeypatch.setattr("getpass.getuser", lambda: "stranger")
+    monkeypatch.setattr("usage_tui.identity.os_login", lambda uid=None: "stranger")
     stranger = run("budget", "status", "--db", cli_db)
     assert (stranger.exit_code, stranger.stdout) == (0, "stranger has no budget (never over).\n")
     unknown = run("budget", "status", "nobody", "--as", "alice", "--db", cli_db)

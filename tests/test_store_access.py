@@ -80,10 +80,21 @@ def _as_reader(args: list[str], env: dict) -> subprocess.CompletedProcess:
                           env=env, timeout=60)
 
 
+def reader_login() -> str:
+    """The OS login `_as_reader` runs as."""
+    import pwd
+
+    return "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
+
+
 @pytest.fixture
-def readonly_store(store):
-    """The conftest store (with its directory) and a record of alice's, copied into a folder
-    that is then made read-only, the store file too."""
+def readonly_store(store, directory_doc):
+    """The conftest store and a record of alice's, copied into a folder that is then made
+    read-only, the store file too. The reader's OS login is alice's (an org admin: what she may
+    do is refused only for the missing permission)."""
+    for user in directory_doc["users"]:
+        user["login"] = reader_login() if user["id"] == "alice" else f"{user['login']}-test"
+    store.load_directory(directory_doc)
     write(store, {"id": "r1", "ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
                   "user": "alice", "cost_usd": 2.5})
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -101,9 +112,9 @@ def readonly_store(store):
 
 
 @pytest.mark.parametrize(("command", "first_line"), [
-    (["spend", "summary", "--as", "alice", "--format", "csv"], "key,cost_usd,requests,tokens,prompt_tokens,"
+    (["spend", "summary", "--format", "csv"], "key,cost_usd,requests,tokens,prompt_tokens,"
      "completion_tokens,cached_input_tokens,context_tokens,unpriced_requests,share"),
-    (["budget", "status", "bob", "--as", "alice", "--format", "json"], "{"),
+    (["budget", "status", "bob", "--format", "json"], "{"),
     (["budget", "check", "bob"], "200 OK"),
     (["rejects"], "No rejected lines."),
 ], ids=["spend-summary", "budget-status", "budget-check", "rejects"])
@@ -137,7 +148,7 @@ def test_the_tui_opens_a_store_it_cannot_write(readonly_store):
 
 @pytest.mark.parametrize("command", [
     ["import", str(SAMPLE / "example.jsonl")], ["directory", "load", str(SAMPLE / "directory.toml")],
-    ["budget", "set", "bob", "--limit-usd", "5", "--window", "daily", "--as", "alice"], ["sample"],
+    ["budget", "set", "bob", "--limit-usd", "5", "--window", "daily"], ["sample"],
 ], ids=["import", "directory-load", "budget-set", "sample"])
 def test_write_commands_name_the_missing_permission(readonly_store, command):
     path, env = readonly_store
@@ -155,5 +166,5 @@ def test_a_writable_file_in_a_folder_that_is_not_names_the_folder(readonly_store
     assert result.stderr == (f"usage-tui: error: cannot write to the store: {path}: no write permission on its "
                              f"folder {path.parent} (SQLite writes its journal files there): ask its owner, "
                              "or use --db\n")
-    reading = _as_reader(["spend", "summary", "--as", "alice", "--db", str(path)], env)
+    reading = _as_reader(["spend", "summary", "--db", str(path)], env)
     assert reading.returncode == 0, reading.stderr

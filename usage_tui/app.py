@@ -35,7 +35,7 @@ from .budget import BudgetStatus, budget_status
 from .directory import Directory
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
-from .query import QueryError, ScopeError, check_named_viewer, resolve_viewer, run_query, zone
+from .query import QueryError, ScopeError, resolve_viewer, run_query, zone
 from .store import Store, StoreError
 from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv
 from .widgets.budget_panel import BudgetPanel
@@ -605,12 +605,6 @@ def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval:
 def run_app(db_path: str | Path, as_user: str | None = None) -> None:
     try:
         app = create_app(db_path, as_user)
-        # a typo in --as is refused, as `spend summary` refuses it (the factory itself lets the
-        # tests view as anyone)
-        if as_user:
-            check_named_viewer(app.store.directory(), as_user)
-        elif os.environ.get("USAGE_TUI_USER"):
-            check_named_viewer(app.store.directory(), os.environ["USAGE_TUI_USER"], "USAGE_TUI_USER")
     except (StoreError, QueryError, sqlite3.Error) as exc:  # one clear line, never a traceback (§8)
         print(f"usage-tui: error: {db_path}: {exc}" if isinstance(exc, sqlite3.Error) else
               f"usage-tui: error: {exc}", file=sys.stderr)

@@ -187,6 +187,8 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
         viewer = identity_of(open_store(path), as_user).viewer
     except ScopeError as exc:
         fail(str(exc), EXIT_SCOPE)
+    except QueryError as exc:  # --as naming nobody the directory knows
+        fail(str(exc))
     try:
         from .app import run_app
     except ImportError:  # pragma: no cover - the TUI ships with the package
