@@ -8,7 +8,7 @@ import sys
 # instead of being skipped. Modules added later are found by walking the package as well.
 HEADLESS = [
     "usage_tui", "usage_tui.budget", "usage_tui.cli", "usage_tui.clock", "usage_tui.directory", "usage_tui.fmt",
-    "usage_tui.ingest", "usage_tui.ingest._common", "usage_tui.ingest.claude_code", "usage_tui.ingest.litellm",
+    "usage_tui.history", "usage_tui.ingest", "usage_tui.ingest._common", "usage_tui.ingest.claude_code", "usage_tui.ingest.litellm",
     "usage_tui.ingest.native", "usage_tui.ingest.openai", "usage_tui.model", "usage_tui.pricing",
     "usage_tui.query", "usage_tui.sample", "usage_tui.server", "usage_tui.store",
 ]

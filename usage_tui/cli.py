@@ -16,12 +16,13 @@ from platformdirs import user_data_dir
 from . import clock
 from . import store as store_module
 from .directory import DirectoryError, read_directory_doc
-from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent
+from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
 from .identity import Identity, OwnUsageOnly, resolve_identity
 from .model import (
     FORMAT_NAMES,
     GRANULARITIES,
     GROUPINGS,
+    HISTORY_ORDERS,
     MAX_LIMIT_USD,
     METRICS,
     REJECT_EXCERPT_CHARS,
@@ -357,16 +358,34 @@ def _date_option(name: str, help_text: str):
     return click.option(name, metavar="DATE", default=None, help=help_text)
 
 
+# The view options `spend summary` and `spend records` share (same names, same defaults).
+def scope_option(f):
+    return click.option("--scope", type=click.Choice(SCOPES), default=None,
+                        help="Whose usage: yours, a team's, or the whole org's.  [default: personal, or team with --team]")(f)
+
+
+def team_option(f):
+    return click.option("--team", metavar="T", default=None, help="Team for --scope team (--team alone implies it).")(f)
+
+
+def group_by_option(f):
+    return click.option("--group-by", type=click.Choice(GROUPINGS), default="model", show_default=True,
+                        help="Rows of the table.")(f)
+
+
+def dates_options(f):
+    f = _date_option("--until", "Last day, inclusive (default: today).")(f)
+    return _date_option("--since", "First day, inclusive (default: 29 days before --until).")(f)
+
+
 @spend.command("summary")
-@click.option("--scope", type=click.Choice(SCOPES), default=None,
-              help="Whose usage: yours, a team's, or the whole org's.  [default: personal, or team with --team]")
-@click.option("--team", metavar="T", default=None, help="Team for --scope team (--team alone implies it).")
+@scope_option
+@team_option
 @click.option("--metric", type=click.Choice(METRICS), default="cost", show_default=True, help="What to measure.")
-@click.option("--group-by", type=click.Choice(GROUPINGS), default="model", show_default=True, help="Rows of the table.")
+@group_by_option
 @click.option("--granularity", type=click.Choice(GRANULARITIES), default="daily", show_default=True,
               help="Series buckets: calendar days or ISO weeks.")
-@_date_option("--since", "First day, inclusive (default: 29 days before --until).")
-@_date_option("--until", "Last day, inclusive (default: today).")
+@dates_options
 @click.option("--search", metavar="TEXT", default=None, help="Only rows whose key contains TEXT.")
 @click.option("--focus", metavar="KEY", default=None, help="Series of one row only.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
@@ -441,6 +460,109 @@ def render_table(result) -> str:
         lines.append("")
         lines.append(f"* {t.unpriced_requests:,} requests are unpriced (no price for their model): "
                      "costs shown leave them out. Add a [[prices]] entry to the directory.")
+    return "\n".join(lines)
+
+
+RECORDS_LIMIT_MAX = 1_000_000  # records one `spend records` prints, at most
+RECORD_CSV_FIELDS = ["id", "ts", "local_time", "provider", "model", "user", "team", "request_user", "request_team",
+                     "key", "agent", "prompt_tokens", "cached_input_tokens", "completion_tokens", "context_tokens",
+                     "cache_write_tokens", "tokens", "requests", "cost_usd", "cost_logged_usd", "status", "verdict",
+                     "attribution", "price_source", "source", "metadata"]
+
+
+@spend.command("records")
+@scope_option
+@team_option
+@group_by_option
+@dates_options
+@click.option("--search", metavar="TEXT", default=None,
+              help="Only records whose id, model or user contains TEXT (case-insensitive).")
+@click.option("--focus", metavar="KEY", default=None,
+              help="Only the records of one row of --group-by (as `spend summary` names it).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, RECORDS_LIMIT_MAX),
+              help="How many records.")
+@click.option("--order", type=click.Choice(HISTORY_ORDERS), default="time", show_default=True,
+              help="Newest first, or costliest first.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "jsonl"]), default="table",
+              show_default=True, help="json and jsonl carry every field, the attribution and the price source.")
+@db_option
+@viewer_option
+@tz_option
+@handles_errors
+def spend_records(scope, team, group_by, since, until, search, focus, limit, order, fmt, db, as_user, tz) -> None:
+    """The requests behind a view or one of its rows: newest (or costliest) first, with how
+    each was attributed and priced. Same view options, scope rules and exit codes as
+    `spend summary`; the records of a row add up to that row's figures there."""
+    from zoneinfo import ZoneInfo
+
+    from .history import Explainer
+    from .query import iter_history, plan_query
+
+    store = open_store(db)
+    directory_ = store.directory()
+    spec = QuerySpec(
+        viewer=identity_of(store, as_user).viewer, scope=scope, team=team, group_by=group_by,
+        since=parse_date(since, "--since") if since else None,
+        until=parse_date(until, "--until") if until else None, tz=tz, focus=focus,
+    )
+    plan = plan_query(spec, directory_)  # the range and zone, as the summary reads them
+    records = iter_history(store, spec, order=order, search=search, limit=limit + 1)
+    explainer = Explainer(directory_, store.pricer())
+    zone_ = ZoneInfo(plan.tz)
+    if fmt == "jsonl":
+        for n, r in enumerate(records):
+            if n == limit:
+                break
+            click.echo(json.dumps(explainer.as_json(r, zone_)))
+        return
+    rows = list(records)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if fmt == "json":
+        scope_json: dict = {"kind": scope, **({"team": team} if scope == "team" else {})}
+        click.echo(json.dumps({
+            "viewer": spec.viewer, "scope": scope_json, "group_by": group_by, "focus": focus,
+            "since": plan.since.isoformat(), "until": plan.until.isoformat(), "tz": plan.tz,
+            "search": search, "order": order, "limit": limit, "more": more,
+            "records": [explainer.as_json(r, zone_) for r in rows]}, indent=2))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(RECORD_CSV_FIELDS)
+        for r in rows:
+            doc = explainer.as_json(r, zone_)
+            doc["source"] = "" if doc["source"] is None else doc["source"]["path"]
+            doc["metadata"] = json.dumps(doc["metadata"], sort_keys=True) if doc["metadata"] else ""
+            writer.writerow(["" if doc[k] is None else doc[k] for k in RECORD_CSV_FIELDS])
+    else:
+        click.echo(render_records(spec, plan, rows, more, zone_))
+
+
+def render_records(spec: QuerySpec, plan, rows, more: bool, tz) -> str:
+    from .history import record_time
+
+    who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
+    if spec.focus is not None:
+        who += f", {spec.group_by} {spec.focus}"
+    lines = [f"Records — {who} · {plan.since} … {plan.until} ({plan.tz})", ""]
+    if not rows:
+        lines.append("No records in this view: broaden the date range (--since), change the scope "
+                     "(--scope), or check --focus / --search.")
+        return "\n".join(lines)
+    header = ("TIME", "MODEL", "USER", "PROMPT", "CACHED", "COMPL", "CTX", "REQ", "COST", "STATUS", "VERDICT", "ID")
+    table = [header]
+    for r in rows:
+        table.append((f"{record_time(r, tz):%Y-%m-%d %H:%M:%S}", r.model, r.user or "(unattributed)",
+                      f"{r.prompt_tokens:,}", f"{r.cached_input_tokens:,}", f"{r.completion_tokens:,}",
+                      f"{r.context_tokens:,}", f"{r.requests:,}",
+                      record_money(r.cost_usd), str(r.status),
+                      r.verdict or "", r.id))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    right = {3, 4, 5, 6, 7, 8}
+    for row in table:
+        lines.append("  ".join(c.rjust(w) if i in right else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    if more:
+        lines += ["", f"First {len(rows):,} records; more with --limit."]
     return "\n".join(lines)
 
 

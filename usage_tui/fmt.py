@@ -30,3 +30,12 @@ def metric_value(metric: str, value: float) -> str:
 
 METRIC_TITLES = {"cost": "Cost", "requests": "Requests", "tokens": "Tokens"}
 GRANULARITY_WORDS = {"daily": "day", "weekly": "week"}
+
+
+def record_money(usd: float | None) -> str:
+    """One request's cost: fractions of a cent matter here ($0.000125), `unpriced` for None."""
+    if usd is None:
+        return "unpriced"
+    if usd == 0 or abs(usd) >= 0.01:
+        return money(usd)
+    return f"${usd:.6f}".rstrip("0")

@@ -264,3 +264,59 @@ class QueryResult:
 
 IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code")
 FORMAT_NAMES = ("auto", *IMPORT_FORMATS)
+
+
+HISTORY_ORDERS = ("time", "cost")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One stored record as the request history shows it: what the source said (`user_raw`,
+    `team_raw`, `cost_logged_nano`), what attribution and pricing made of it (`user`, `team`,
+    `cost_nano`; None = unattributed / no team / unpriced) and where it came from."""
+
+    id: str
+    ts_us: int
+    provider: str
+    model: str
+    user: str | None
+    team: str | None
+    user_raw: str | None
+    team_raw: str | None
+    key: str | None
+    agent: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_input_tokens: int
+    context_tokens: int
+    cache_write_tokens: int
+    requests: int
+    cost_logged_nano: int | None
+    cost_nano: int | None
+    status: int
+    verdict: str | None
+    metadata: dict[str, Any]
+    source_format: str | None
+    source_path: str | None
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens + self.cached_input_tokens
+
+    @property
+    def cost_usd(self) -> float | None:
+        return None if self.cost_nano is None else nano_to_usd(self.cost_nano)
+
+    @property
+    def context_share(self) -> float | None:
+        """The part of the input tokens (uncached + cached) injected by context."""
+        inputs = self.prompt_tokens + self.cached_input_tokens
+        return self.context_tokens / inputs if inputs else None
+
+
+@dataclass
+class HistoryPage:
+    """One page of a history, newest (or costliest) first; `after` continues it (keyset)."""
+
+    records: list[HistoryRecord]
+    after: tuple[int, str] | None  # (sort value, id) of the last record; None: no more pages

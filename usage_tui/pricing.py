@@ -19,6 +19,7 @@ model, the standard price is halved. 1-hour cache writes have their own rate in 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,7 +29,7 @@ from genai_prices import Usage, calc_price
 from genai_prices.types import TieredPrices
 
 from .directory import Price
-from .model import NANO, Record
+from .model import NANO, HistoryRecord, Record
 
 _FAST_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok", "output_mtok")
 BATCH_DISCOUNT = 0.5  # the batch APIs' price, where genai-prices has no batch variant of its own
@@ -51,11 +52,13 @@ def _rate(price: Decimal | TieredPrices | None, total_input: int) -> float:
 class _Resolved:
     """A genai-prices ModelPrice with a float fast path where it is linear in our four counts."""
 
-    __slots__ = ("model_price", "prices", "fast_ok", "flat", "has_read", "has_write", "has_write_1h", "factor")
+    __slots__ = ("model_price", "model_id", "prices", "fast_ok", "flat", "has_read", "has_write", "has_write_1h",
+                 "factor")
 
-    def __init__(self, model_price: Any, factor: float = 1.0) -> None:
+    def __init__(self, model_price: Any, factor: float = 1.0, model_id: str | None = None) -> None:
         self.model_price = model_price
         self.factor = factor  # BATCH_DISCOUNT for a batch request genai-prices has no variant for
+        self.model_id = model_id
         self.prices = {k: getattr(model_price, k, None) for k in _FAST_KEYS}
         extra = {k for k, v in model_price.__dict__.items() if v is not None and not k.startswith("_")}
         # requests_kcount charges per request: leave those models to genai-prices itself.
@@ -103,7 +106,7 @@ class Pricer:
             price = calc_price(Usage(input_tokens=0), model_ref=model, provider_id=provider,
                                genai_request_timestamp=when, price_context=context or None)
             factor = BATCH_DISCOUNT if batch and not _has_variant(price, "processing", "batch", when) else 1.0
-            resolved = _Resolved(price.model_price, factor)
+            resolved = _Resolved(price.model_price, factor, price.model.id)
         except LookupError:
             resolved = None
         self._cache[key] = resolved
@@ -134,6 +137,36 @@ class Pricer:
         usd = self.cost_usd(r)
         return None if usd is None else round(usd * NANO)
 
+    def describe(self, r: HistoryRecord) -> str:
+        """How a stored record was priced, in words (the request history's "priced" line):
+        logged by the gateway, a directory override, genai-prices with the rates it applied,
+        or unpriced. Rates are per million tokens."""
+        if r.cost_logged_nano is not None:
+            return "logged by the gateway"
+        name = f"{r.provider}/{r.model}"
+        if r.cost_nano is None:
+            return f"unpriced: no price for {name}"
+        override = self.overrides.get((r.provider, r.model))
+        if override is not None:
+            text = f"override {name}: {_per_m(override.input_per_mtok)} in, {_per_m(override.output_per_mtok)} out"
+            if override.cached_input_per_mtok != override.input_per_mtok:
+                text += f", {_per_m(override.cached_input_per_mtok)} cached"
+            return text
+        resolved = self._resolve(r.provider, r.model, r.ts_us)
+        if resolved is None:  # priced when imported, by a price table that no longer has it
+            return f"genai-prices (when imported); {GENAI_PRICES_VERSION} has no price for {name}"
+        total_input = r.prompt_tokens + r.cached_input_tokens
+        rate = {k: _rate(v, total_input) for k, v in resolved.prices.items()}
+        model = resolved.model_id if resolved.model_id and resolved.model_id != r.model else None
+        text = (f"{GENAI_PRICES_VERSION}: {name}{f' (as {model})' if model else ''} "
+                f"{_per_m(rate['input_mtok'])} in, {_per_m(rate['output_mtok'])} out")
+        if resolved.has_read:
+            text += f", {_per_m(rate['cache_read_mtok'])} cached"
+        if r.cache_write_tokens and resolved.has_write:
+            text += f", {_per_m(rate['cache_write_mtok'])} cache write"
+        return text
+
+
 
 def _has_variant(price: Any, key: str, value: str, when: datetime) -> bool:
     """Whether genai-prices priced `price` with a variant for `key = value` (it applies a
@@ -154,3 +187,20 @@ def provider_of(model: str) -> str | None:
         return calc_price(Usage(input_tokens=0), model_ref=model).provider.id
     except LookupError:
         return None
+
+
+def _genai_prices_version() -> str:
+    try:
+        return f"genai-prices {importlib.metadata.version('genai-prices')}"
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        return "genai-prices"
+
+
+GENAI_PRICES_VERSION = _genai_prices_version()
+
+
+def _per_m(usd_per_mtok: float) -> str:
+    """$0.60/M, $15.00/M, $0.075/M: cents always, more digits only when the rate has them."""
+    text = f"{usd_per_mtok:.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"${whole}.{frac.ljust(2, '0')}/M"

@@ -11,6 +11,7 @@ return (sql, params) with every value bound, so both are tested without a databa
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
@@ -22,8 +23,11 @@ from .directory import Directory
 from .model import (
     GRANULARITIES,
     GROUPINGS,
+    HISTORY_ORDERS,
     METRICS,
     SCOPES,
+    HistoryPage,
+    HistoryRecord,
     QueryResult,
     QuerySpec,
     Row,
@@ -437,3 +441,94 @@ def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:
 def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
     sql, params = user_cost_sql(user, start_us, end_us)
     return store.conn.execute(sql, params).fetchone()[0] or 0
+
+
+# -- request history: the records behind a view or a row ------------------------------------------
+HISTORY_PAGE_MAX = 1000  # records per page, at most
+HISTORY_SEARCH_MAX = 256  # characters of a history search
+_HISTORY_COLUMNS = (
+    "r.id, r.ts_us, r.provider, r.model, r.user, r.team, r.user_raw, r.team_raw, r.key, r.agent, "
+    "r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens, "
+    "r.cache_write_tokens, r.requests, r.cost_logged_nano, r.cost_nano, r.status, r.verdict, "
+    "r.metadata, s.format, s.path"
+)
+# The sort value of each order; an unpriced record sorts below every priced one by cost.
+_HISTORY_SORT = {"time": "r.ts_us", "cost": "COALESCE(r.cost_nano, -1)"}
+
+
+def history_sql(plan: Plan, *, order: str = "time", search: str | None = None,
+                after: tuple[int, str] | None = None, limit: int = 50) -> tuple[str, list]:
+    """One page of the records of the view `plan` (its scope and date range; the focused row
+    when it has one), newest or costliest first. Keyset paging: `after` is the (sort value, id)
+    of the last record of the previous page, so page 100 costs what page 1 does. `search`
+    keeps records whose id, model or user contains it (case-insensitive)."""
+    spec = plan.spec
+    sort = _HISTORY_SORT[order]
+    _, scope_col = ROLLUPS[spec.scope]
+    clauses, params = ["r.ts_us >= ?", "r.ts_us < ?"], [plan.edges_us[0], plan.edges_us[-1]]
+    if scope_col:
+        clauses.insert(0, f"r.{scope_col} = ?")
+        params.insert(0, plan.scope_value)
+    focus = plan.focus_key
+    if focus is not None:  # the row: the same key the rollups group by ('' = missing)
+        clauses.append(f"COALESCE(r.{DIM_COLUMNS[spec.group_by]}, '') = ?")
+        params.append(focus)
+    if search:
+        clauses.append("(instr(lower(r.id), ?) OR instr(lower(r.model), ?) OR instr(lower(COALESCE(r.user, '')), ?))")
+        params += [search.lower()] * 3
+    if after is not None:
+        clauses.append(f"({sort}, r.id) < (?, ?)")
+        params += [after[0], after[1]]
+    sql = (f"SELECT {_HISTORY_COLUMNS}, {sort} FROM records r LEFT JOIN sources s ON s.id = r.source_id "
+           f"WHERE {' AND '.join(clauses)} ORDER BY {sort} DESC, r.id DESC LIMIT ?")
+    return sql, [*params, limit]
+
+
+def _metadata(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"(unreadable)": text}
+    return value if isinstance(value, dict) else {"(value)": value}
+
+
+def run_history(store: Store, spec: QuerySpec, *, order: str = "time", search: str | None = None,
+                after: tuple[int, str] | None = None, limit: int = 50) -> HistoryPage:
+    """The requests behind a view (or its focused row), one page. Same scope rules as
+    run_query: a refused scope raises ScopeError before any SQL runs."""
+    directory = store.directory()
+    check_scope(directory, spec)
+    if order not in HISTORY_ORDERS:
+        raise QueryError(f'unknown order "{order}" (one of {", ".join(HISTORY_ORDERS)})')
+    if not 1 <= limit <= HISTORY_PAGE_MAX:
+        raise QueryError(f"limit must be 1 to {HISTORY_PAGE_MAX} per page (got {limit})")
+    if search is not None and len(search) > HISTORY_SEARCH_MAX:
+        raise QueryError(f"search is longer than {HISTORY_SEARCH_MAX} characters")
+    sql, params = history_sql(plan_query(spec, directory, force_records=True), order=order,
+                              search=search or None, after=after, limit=limit)
+    records = []
+    last = None
+    for row in store.conn.execute(sql, params):
+        *values, sort_value = row
+        values[20] = _metadata(values[20])
+        records.append(HistoryRecord(*values))
+        last = (sort_value, values[0])
+    return HistoryPage(records, last if len(records) == limit else None)
+
+
+def iter_history(store: Store, spec: QuerySpec, *, order: str = "time", search: str | None = None,
+                 limit: int | None = None, page_size: int = HISTORY_PAGE_MAX):
+    """Every record of a history (or the first `limit`), page by page."""
+    after = None
+    left = limit
+    while left is None or left > 0:
+        size = page_size if left is None else min(page_size, left)
+        page = run_history(store, spec, order=order, search=search, after=after, limit=size)
+        yield from page.records
+        if left is not None:
+            left -= len(page.records)
+        if page.after is None:
+            return
+        after = page.after
