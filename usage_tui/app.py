@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv
 from .widgets.budget_panel import BudgetPanel
 from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScreen, span_label
 from .widgets.help_screen import HelpScreen
+from .widgets.history_screen import HistoryScreen, HistoryView
 from .widgets.sidebar import SCOPE_LABELS, Filters, SearchInput, Sidebar
 from .widgets.trend_plot import TrendPlot
 
@@ -56,7 +58,7 @@ EMPTY_TABLE = ("No attributed usage in this view: broaden the date range (d), ch
 
 # The view-changing actions: refused while a dialog is open, so keys typed there never leak.
 VIEW_ACTIONS = {"scope", "next_team", "next_metric", "next_grouping", "toggle_granularity",
-                "date_range", "search", "clear_focus", "export", "refresh"}
+                "date_range", "search", "clear_focus", "export", "refresh", "history"}
 
 
 def cycle(options: Iterable[str], current: str) -> str:
@@ -152,6 +154,8 @@ class UsageApp(App):
                 tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
         Binding("slash", "search", "Search", key_display="/", id="search.focus", priority=True,
                 tooltip="Search: filter the rows as you type"),
+        Binding("h", "history", "History", id="history.open",
+                tooltip="The requests behind the selected row: time, tokens, cost; enter on one explains it"),
         Binding("w", "toggle_granularity", "Day/wk", id="granularity.toggle", tooltip="Daily ↔ weekly buckets"),
         Binding("e", "export", "Export", id="table.export",
                 tooltip="Export the table to a CSV file (the notice says where)"),
@@ -486,8 +490,29 @@ class UsageApp(App):
             return
         self.write_export(self.result, self.export_dir or default_export_dir())
 
+    def history_view(self) -> HistoryView | None:
+        """The selected row of the view on screen, as a history: same scope, dates and zone."""
+        result = self.result
+        key = self.query_one(BreakdownTable).selected_key()
+        if result is None or key is None:
+            return None
+        row = next((r for r in result.rows if r.key == key), None)
+        spec = replace(result.spec, since=result.since, until=result.until, tz=result.tz, focus=key, search=None)
+        who = {"personal": "personal", "team": f"team {spec.team}", "org": "org"}[spec.scope]
+        title = f"Requests — {spec.group_by} {key} ({who} scope) · {span_label(result.since, result.until)}"
+        return HistoryView(spec, result.tz, title, row.totals if row is not None else None)
+
+    def action_history(self) -> None:
+        view = self.history_view()
+        if view is None:
+            self.notify("No row selected: the history is of a row of the table.", severity="warning")
+            return
+        self.push_screen(HistoryScreen(self.store, view))
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_sections()))
+        screen = self.screen
+        self.push_screen(HelpScreen(screen.help_sections() if isinstance(screen, HistoryScreen)
+                                    else self.help_sections()))
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Built from BINDINGS, so the help can never miss a key."""
@@ -576,6 +601,8 @@ class UsageApp(App):
         yield SystemCommand("Dates: custom…", "Pick two dates (d)", self.action_date_range)
         yield SystemCommand("Search rows", "Filter the table as you type (/)", self.action_search)
         yield SystemCommand("Focus the graph on the selected row", "enter in the table", self.action_focus_row)
+        yield SystemCommand("History of the selected row", "The requests behind its numbers (h)",
+                            self.action_history)
         yield SystemCommand("Clear the focus", "The graph shows the whole scope again (escape)",
                             self.action_clear_focus)
         yield SystemCommand("Export the table as CSV", "Writes a file and says where (e)", self.action_export)

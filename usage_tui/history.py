@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .directory import Directory, explain_attribution
+from .fmt import percent, record_money
 from .model import HistoryRecord, nano_to_usd
 from .pricing import Pricer
 
@@ -74,3 +75,38 @@ class Explainer:
                 "format": r.source_format, "path": r.source_path, "line": getattr(r, "source_line", None)},
             "metadata": r.metadata,
         }
+
+
+def detail_rows(r: HistoryRecord, tz: ZoneInfo, attribution: str, price: str) -> list[tuple[str, str]]:
+    """The detail of one record as (label, value) lines: every stored field, in words."""
+    when = record_time(r, tz)
+    share = r.context_share
+    rows = [
+        ("Id", r.id),
+        ("Time", f"{when:%Y-%m-%d %H:%M:%S} {when.tzname()} ({tz.key})"),
+        ("Model", f"{r.provider}/{r.model}"),
+        ("Status", f"{r.status}" + (f" · verdict {r.verdict}" if r.verdict else "")),
+        ("Requests", f"{r.requests:,}"),
+        ("", ""),
+        ("Tokens", f"{r.tokens:,} = prompt {r.prompt_tokens:,} + cached {r.cached_input_tokens:,} "
+                   f"+ completion {r.completion_tokens:,}"),
+        ("Context", f"{r.context_tokens:,} of {r.prompt_tokens + r.cached_input_tokens:,} input tokens"
+                    + (f" ({percent(share)})" if share is not None else "")),
+    ]
+    if r.cache_write_tokens:
+        rows.append(("Cache write", f"{r.cache_write_tokens:,} of the prompt tokens"))
+    rows += [
+        ("", ""),
+        ("Cost", record_money(r.cost_usd) if r.cost_usd is not None else "unpriced (not in any cost total)"),
+        ("Priced", price),
+        ("Attributed", attribution),
+        ("", ""),
+        ("Request", ", ".join(f"{k} {v}" for k, v in (("user", r.user_raw), ("team", r.team_raw), ("key", r.key),
+                                                       ("agent", r.agent)) if v) or "no user, team, key or agent"),
+        ("Source", source_text(r)),
+    ]
+    if r.cost_logged_nano is not None:
+        rows.insert(rows.index(("Priced", price)), ("Logged cost", record_money(nano_to_usd(r.cost_logged_nano))))
+    for key, value in sorted(r.metadata.items()):
+        rows.append((f"meta {key}"[:24], str(value)))
+    return rows

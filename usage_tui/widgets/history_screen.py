@@ -1,0 +1,356 @@
+"""The request history of a view or a row: one line per record, loaded a page at a time by a
+thread worker, and the detail of one record (every stored field, the token anatomy, how it was
+attributed and priced, where it came from).
+
+The records come from `query.run_history` (the same function as `spend records`), the words
+from `history.Explainer`; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ..fmt import compact, money, record_money
+from ..history import Explainer, detail_rows, record_time
+from ..model import HistoryRecord, QuerySpec, Totals, missing_key_label
+from ..query import run_history
+from ..store import Store
+from .record_detail_screen import RecordDetailScreen
+
+PAGE = 100  # records per page: one scan of the records each (no time index in schema 3)
+PREFETCH = 20  # rows before the end at which the next page is asked for
+SEARCH_DEBOUNCE_S = 0.2
+
+
+def fit_middle(text: str, width: int) -> str:
+    """`claude-sonnet-4-5-20250929` in 14 cells: `claude-…250929`: names that differ at the end
+    (dates, versions) stay apart."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
+def short(n: int) -> str:
+    """Token counts in at most 5 cells: 999, 12.3k, 150k, 1.5M."""
+    if n < 1000:
+        return str(n)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            v = n / size
+            return f"{v:.1f}{suffix}" if v < 100 else f"{v:.0f}{suffix}"
+    return str(n)  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """What the screen shows: the view's spec (with the row as its focus), and the row's figures."""
+
+    spec: QuerySpec
+    tz: str
+    title: str
+    totals: Totals | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    width: int
+    right: bool = False
+
+
+class HistoryLoaded(Message):
+    def __init__(self, request: int, records: list[HistoryRecord], after, explained: list[tuple[str, str]],
+                 append: bool) -> None:
+        super().__init__()
+        self.request = request
+        self.records = records
+        self.after = after
+        self.explained = explained
+        self.append = append
+
+
+class HistoryTable(DataTable):
+    """Home and end move the cursor to the first and last loaded record (the columns always fit:
+    nothing to scroll sideways); the last rows ask for the next page."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Detail", id="history.detail", tooltip="Every field of the record"),
+        Binding("home", "scroll_top", "First", id="history.first", show=False),
+        Binding("end", "scroll_bottom", "Last", id="history.last", show=False),
+    ]
+
+
+class HistorySearch(Input):
+    BINDINGS = [
+        Binding("enter", "screen.leave_search('keep')", "Done", id="history.search.done"),
+        Binding("escape", "screen.leave_search('clear')", "Clear", id="history.search.clear"),
+    ]
+
+
+class HistoryScreen(ModalScreen[None]):
+    """Full-screen and modal, so the main view's keys stay off while it is open."""
+
+    DEFAULT_CSS = """
+    HistoryScreen { background: $background; }
+    HistoryScreen > #history-title, HistoryScreen > #history-summary {
+        height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    HistoryScreen > #history-title { text-style: bold; background: $surface; }
+    HistoryScreen > #history-summary { color: $text-muted; }
+    HistoryScreen > HistorySearch { display: none; margin: 0 1; }
+    HistoryScreen.-searching > HistorySearch { display: block; }
+    HistoryScreen > HistoryTable { height: 1fr; scrollbar-size-vertical: 1; }
+    HistoryScreen > #history-empty { height: auto; padding: 0 1; color: $text-muted; display: none; }
+    HistoryScreen.-empty > #history-empty { display: block; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="history.close", tooltip="Back to the table"),
+        Binding("slash", "search", "Search", key_display="/", id="history.search",
+                tooltip="Search the records: id, model or user"),
+        Binding("s", "toggle_order", "Sort", id="history.sort", tooltip="Newest first ↔ costliest first"),
+    ]
+
+    def __init__(self, store: Store, view: HistoryView) -> None:
+        super().__init__()
+        self.store = store
+        self.view = view
+        self.order = "time"
+        self.search = ""
+        self.records: list[HistoryRecord] = []
+        self.explained: list[tuple[str, str]] = []
+        self.after = None
+        self.loading_page = False
+        self._request = 0
+        self._search_timer: Timer | None = None
+        self.columns: list[Column] = []
+
+    @property
+    def settled(self) -> bool:
+        return not self.loading_page and self._search_timer is None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="history-title")
+        yield Static(id="history-summary")
+        yield HistorySearch(placeholder="id, model or user", id="history-search", compact=True)
+        yield HistoryTable(cursor_type="row", zebra_stripes=True, id="history-table")
+        yield Static(id="history-empty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._title()
+        self.query_one(HistoryTable).focus()
+        self.reload()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self.records, self.explained, self.after = [], [], None
+        self._request += 1
+        self._fit()
+        self._summary()
+        self.load_page(self._request, None, append=False)
+
+    def load_page(self, request: int, after, *, append: bool) -> None:
+        self.loading_page = True  # said in the summary line: `loading` on the table would take its focus
+        self._summary()
+        self.fetch_page(request, self.view.spec, self.order, self.search or None, after, append)
+
+    @work(thread=True, exclusive=True, group="history", name="history page", exit_on_error=False)
+    def fetch_page(self, request: int, spec: QuerySpec, order: str, search: str | None, after, append: bool) -> None:
+        page = run_history(self.store, spec, order=order, search=search, after=after, limit=PAGE)
+        explainer = Explainer(self.store.directory(), self.store.pricer())
+        explained = [(explainer.attribution(r), explainer.price_source(r)) for r in page.records]
+        if not get_current_worker().is_cancelled:
+            self.post_message(HistoryLoaded(request, page.records, page.after, explained, append))
+
+    @on(HistoryLoaded)
+    def page_loaded(self, message: HistoryLoaded) -> None:
+        if message.request != self._request:
+            return  # a page of an order or search the user already left
+        self.loading_page = False
+        table = self.query_one(HistoryTable)
+        self.records += message.records
+        self.explained += message.explained
+        self.after = message.after
+        tz = ZoneInfo(self.view.tz)
+        new = [self._values(r, tz) for r in message.records]
+        if not message.append or any(len(v[c.key]) > c.width for v in new for c in self.columns
+                                     if c.key not in ("model", "user")):
+            cursor = table.cursor_row if message.append else 0  # a new order or search starts at the top
+            self._fit()  # the first page, or wider values: widths fitted again, never left short
+            table.move_cursor(row=cursor, animate=False)
+        else:
+            table.add_rows([self._cells(v) for v in new])
+        self._summary()
+        self.set_class(not self.records, "-empty")
+        self.query_one("#history-empty", Static).update(
+            f"No records match “{self.search}”: / edits the search." if self.search else
+            "No records in this view: broaden the date range or change the scope.")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "history" and event.state == WorkerState.ERROR:
+            self.loading_page = False
+            self._summary()
+            self.notify(str(event.worker.error), title="History unavailable", severity="error", timeout=10)
+
+    @on(DataTable.RowHighlighted)
+    def maybe_next_page(self, event: DataTable.RowHighlighted) -> None:
+        if (self.after is not None and not self.loading_page
+                and event.cursor_row >= len(self.records) - PREFETCH):
+            self.load_page(self._request, self.after, append=True)
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _fit(self) -> None:
+        """Columns for the width there is, each as wide as its widest loaded value. The row's own
+        key (a model row's model, a personal view's user) is the same on every line: left out.
+        When the line is too long, Req and then Status go before Model is cut (in the middle)."""
+        spec = self.view.spec
+        width = max(40, self.size.width or self.app.size.width) - 1  # the scrollbar
+        tz = ZoneInfo(self.view.tz)
+        values = [self._values(r, tz) for r in self.records]
+        show_model = not (spec.focus is not None and spec.group_by == "model")
+        show_user = spec.scope != "personal" and not (spec.focus is not None and spec.group_by == "user")
+        wanted = [("time", "Time", False), ("model", "Model", False), ("user", "User", False),
+                  ("in", "In", True), ("cache", "Cache", True), ("out", "Out", True), ("ctx", "Ctx", True),
+                  ("req", "Req", True), ("cost", "Cost", True), ("status", "Status", False)]
+        columns = [Column(key, header, max([len(header), *(len(v[key]) for v in values)]), right)
+                   for key, header, right in wanted
+                   if (key != "model" or show_model) and (key != "user" or show_user)]
+        pad = 2  # DataTable's cell padding: one cell each side
+
+        def spare() -> int:
+            return width - sum(c.width + pad for c in columns)
+
+        for drop in ("req", "status"):
+            if spare() >= 0:
+                break
+            columns = [c for c in columns if c.key != drop]
+        for key, least in (("user", 8), ("model", 10)):
+            room = spare()
+            if room < 0:
+                columns = [replace(c, width=max(least, c.width + room)) if c.key == key else c for c in columns]
+        self.columns = columns
+        table = self.query_one(HistoryTable)
+        table.clear(columns=True)
+        for c in columns:
+            table.add_column(Text(c.header, justify="right") if c.right else c.header, key=c.key, width=c.width)
+        table.add_rows([self._cells(v) for v in values])
+
+    def _values(self, r: HistoryRecord, tz: ZoneInfo) -> dict[str, str]:
+        when = record_time(r, tz)
+        return {
+            "time": f"{when:%m-%d %H:%M}", "model": r.model,
+            "user": r.user or missing_key_label("user"),
+            "in": short(r.prompt_tokens), "cache": short(r.cached_input_tokens),
+            "out": short(r.completion_tokens), "ctx": short(r.context_tokens), "req": str(r.requests),
+            "cost": record_money(r.cost_usd), "status": f"{r.status} {r.verdict or ''}".strip(),
+            "_error": "1" if r.status >= 400 else "",
+        }
+
+    def _cells(self, values: dict[str, str]) -> list[Text]:
+        cells = []
+        for c in self.columns:
+            style = "bold" if c.key == "cost" else ("red" if c.key == "status" and values["_error"] else "")
+            cells.append(Text(fit_middle(values[c.key], c.width), justify="right" if c.right else "left",
+                              style=style, no_wrap=True))
+        return cells
+
+    def _summary(self) -> None:
+        t = self.view.totals
+        parts = []
+        if t is not None:
+            parts.append(f"{money(t.cost_usd)} · {compact(t.requests)} req · {compact(t.tokens)} tok")
+        shown = f"{len(self.records):,}{'+' if self.after is not None else ''} records"
+        if self.search:
+            shown += f" matching “{self.search}”"
+        parts.append(shown)
+        parts.append("newest first" if self.order == "time" else "costliest first")
+        if self.loading_page:
+            parts.append("loading…")
+        self.query_one("#history-summary", Static).update(" · ".join(parts))
+
+    def _title(self) -> None:
+        """The zone is said when it fits (times are in it); the view's own words always are."""
+        title, zone = self.view.title, f" ({self.view.tz})"
+        fits = len(title) + len(zone) <= (self.size.width or self.app.size.width) - 2
+        self.query_one("#history-title", Static).update(title + zone if fits else title)
+
+    def on_resize(self) -> None:
+        self._title()
+        if self.columns:
+            table = self.query_one(HistoryTable)
+            cursor = table.cursor_row
+            self._fit()
+            table.move_cursor(row=cursor, animate=False)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @staticmethod
+    def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+        keys = [("↑ ↓ pgup pgdn", "Move; the next page loads as you near the end"),
+                ("home end", "First / last loaded record"),
+                *((b.key_display or {'slash': '/', 'escape': 'esc'}.get(b.key, b.key), b.tooltip or b.description)
+                  for b in (*HistoryTable.BINDINGS[:1], *HistoryScreen.BINDINGS)),
+                ("esc (search box)", "Clear the search, back to the records")]
+        columns = [("In", "Prompt tokens (uncached input)"), ("Cache", "Cached input tokens"),
+                   ("Out", "Completion tokens"),
+                   ("Ctx", "Context tokens: the part of the input injected by knowledge or memory"),
+                   ("Req", "Requests the record stands for"),
+                   ("Cost", "Its cost; `unpriced` when no price is known (left out of costs, never $0)"),
+                   ("Status", "HTTP status and policy verdict")]
+        return [("Request history", keys), ("Columns", columns)]
+
+    def action_toggle_order(self) -> None:
+        self.order = "cost" if self.order == "time" else "time"
+        self.reload()
+
+    def action_search(self) -> None:
+        self.add_class("-searching")
+        self.query_one(HistorySearch).focus()
+
+    def action_leave_search(self, how: str) -> None:
+        box = self.query_one(HistorySearch)
+        if how == "clear":
+            box.value = ""
+        if not box.value:
+            self.remove_class("-searching")
+        self.query_one(HistoryTable).focus()
+
+    @on(Input.Changed, "#history-search")
+    def search_changed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, self._apply_search)
+
+    def _apply_search(self) -> None:
+        self._search_timer = None
+        text = self.query_one(HistorySearch).value.strip()[:256]
+        if text != self.search:
+            self.search = text
+            self.reload()
+
+    @on(DataTable.RowSelected)
+    def open_detail(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        i = event.cursor_row
+        if 0 <= i < len(self.records):
+            attribution, price = self.explained[i]
+            rows = detail_rows(self.records[i], ZoneInfo(self.view.tz), attribution, price)
+            self.app.push_screen(RecordDetailScreen(self.records[i].id, rows))

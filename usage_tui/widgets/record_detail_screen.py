@@ -1,0 +1,48 @@
+"""The detail of one record: every stored field, the token anatomy, how it was attributed and
+priced, where it came from (the lines are built headless, by history.detail_rows)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class RecordDetailScreen(ModalScreen[None]):
+    """One record, every field; escape goes back to the history."""
+
+    DEFAULT_CSS = """
+    RecordDetailScreen { align: center middle; }
+    RecordDetailScreen > VerticalScroll {
+        width: 100; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1; scrollbar-size-vertical: 1;
+    }
+    """
+
+    BINDINGS = [Binding("escape,q", "close", "Back", id="detail.close", tooltip="Back to the history")]
+
+    def __init__(self, record_id: str, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, value in self.rows:
+            grid.add_row(label, Text(value))
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Record"
+            scroll.border_subtitle = "esc back"
+            yield Static(grid, id="detail")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
