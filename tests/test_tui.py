@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import pytest
 from click.testing import CliRunner
 from textual import events
+from textual.widgets import Input
 
 from usage_tui import app as app_module
 from usage_tui.app import UsageApp, create_app
@@ -28,6 +29,7 @@ from usage_tui.store import Store, StoreError
 from usage_tui.widgets.breakdown_table import BreakdownPanel, BreakdownTable
 from usage_tui.widgets.budget_panel import BudgetPanel
 from usage_tui.widgets.date_range_screen import DateRangeScreen
+from usage_tui.widgets.export_screen import ExportScreen
 from usage_tui.widgets.help_screen import HelpScreen
 from usage_tui.widgets.sidebar import Filters, SearchInput, Sidebar
 from usage_tui.widgets.trend_plot import TrendPlot
@@ -99,6 +101,15 @@ def table_texts(app: UsageApp) -> list[list[str]]:
     return app.query_one(BreakdownTable).cell_texts()
 
 
+def shown_columns(app: UsageApp, cells: list[list[str]], metric: str) -> list[list[str]]:
+    """`cells` (every column, as expected_cells gives them) cut to the columns the table shows:
+    at 80 columns Share, then the other metrics, make room for the names."""
+    others = [m for m in METRICS if m != metric]
+    index = {metric: 1, "share": 2, others[0]: 3, others[1]: 4, "context": 5}
+    columns = [0, *(index[n] for n in app.query_one(BreakdownTable).names)]
+    return [[row[i] for i in columns] for row in cells]
+
+
 def expected_cells(rows: list[dict], metric: str, focus: str | None = None) -> list[list[str]]:
     """The table as it must read, from plain row dicts (reference.summary or --format json)."""
     field = {"cost": "cost_usd", "requests": "requests", "tokens": "tokens"}
@@ -124,16 +135,16 @@ def assert_table(app: UsageApp, rows: list[dict], metric: str, focus: str | None
     """The table reads as `rows` say; at 80 columns a long key may end in `…` (the row's
     key is still the full one)."""
     shown = table_texts(app)
-    expected = expected_cells(rows, metric, focus)
+    expected = shown_columns(app, expected_cells(rows, metric, focus), metric)
     assert app.query_one(BreakdownTable).keys == [r["key"] for r in rows]
     assert len(shown) == len(expected)
     for got, want in zip(shown, expected, strict=True):
         assert got[1:] == want[1:], (got, want)
         label, full = got[0], want[0]
-        if label != full:
+        if label != full:  # cut at the end, or in the middle; the marks stay whole
             assert "…" in label, (label, full)
             head, tail = label.split("…")
-            assert full.startswith(head) and full.endswith(tail), (label, full)
+            assert full.startswith(head) and (full.endswith(tail) or full.endswith(" *") and tail == " *"), (label, full)
 
 
 def screen_matches_query(app: UsageApp, db) -> None:
@@ -165,7 +176,8 @@ async def test_opens_with_the_spend_summary_defaults_and_independent_numbers(sma
         assert plot_title(app) == "Cost per day — personal (alice)"
         expected = reference.summary(RECORDS, DIRECTORY, viewer="alice", since=DEFAULT_SINCE, until=TODAY,
                                      tz="Europe/Berlin")
-        assert table_texts(app) == expected_cells(expected["rows"], "cost")  # short keys: no `…`
+        assert table_texts(app) == shown_columns(app, expected_cells(expected["rows"], "cost"), "cost")  # short keys: no `…`
+        assert app.query_one(BreakdownTable).names == ["cost", "share", "requests", "tokens", "context"]
         assert [r[0] for r in table_texts(app)] == ["gpt-4o", "llama", "mystery-1 *"]
         reference.assert_matches(app.result.as_json(), expected)
         panel = app.query_one(BreakdownPanel)
@@ -556,7 +568,7 @@ async def test_empty_state(demo_db):
         assert plot_title(app) == "Cost per day — personal (stranger)"
 
 
-async def test_export_writes_the_table_as_spend_summary_csv(demo_db, tmp_path):
+async def test_export_asks_where_and_writes_the_table_as_spend_summary_csv(demo_db, tmp_path):
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
     app = make_app(demo_db, "alice", export_dir=out_dir)
@@ -564,27 +576,62 @@ async def test_export_writes_the_table_as_spend_summary_csv(demo_db, tmp_path):
         await settle(pilot)
         await pilot.press("g", "e")
         await settle(pilot)
+        assert isinstance(app.screen, ExportScreen)
+        default = out_dir / "usage-personal-user-2026-10-26-2026-11-24.csv"
+        assert app.screen.query_one(Input).value == str(default)
+        await pilot.press("enter")
+        await settle(pilot)
         files = sorted(out_dir.glob("*.csv"))
-        assert [f.name for f in files] == ["usage-personal-user-2026-10-26-2026-11-24.csv"]
+        assert files == [default]
         cli_csv = CliRunner().invoke(cli, ["spend", "summary", "--db", str(demo_db), "--as", "alice",
                                            "--group-by", "user", "--format", "csv"])
-        assert files[0].read_text() == cli_csv.output
+        head, _, body = cli_csv.output.partition("\n")
+        assert head.startswith("key,")
+        # the same file, the first column named after the grouping
+        assert files[0].read_text() == "user," + head.removeprefix("key,") + "\n" + body
         assert any(str(files[0]) in n for n in notices(app))
-        await pilot.press("e")  # never overwrites
+        await pilot.press("e", "enter")  # the same path again: refused in the dialog, never overwritten
+        assert isinstance(app.screen, ExportScreen)
+        assert "exists" in str(app.screen.query_one("#export-error").render())
+        box = app.screen.query_one(Input)
+        box.value = str(out_dir)  # a folder: the default name in it, which exists
+        await pilot.press("enter")
+        assert "exists" in str(app.screen.query_one("#export-error").render())
+        box.value = str(out_dir / "mine.csv")
+        await pilot.pause()
+        assert str(app.screen.query_one("#export-error").render()) == ""  # the error goes with its cause
+        await pilot.press("enter")
         await settle(pilot)
-        assert len(list(out_dir.glob("*.csv"))) == 2
+        assert (out_dir / "mine.csv").read_text() == files[0].read_text()
 
 
-async def test_export_failure_is_a_notice(demo_db, tmp_path):
+async def test_export_to_a_folder_you_cannot_write_is_refused_in_the_dialog(demo_db, tmp_path):
     app = make_app(demo_db, "alice", export_dir=tmp_path / "missing")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        await pilot.press("e", "enter")
+        assert isinstance(app.screen, ExportScreen)
+        assert f"no folder {tmp_path / 'missing'}" in str(app.screen.query_one("#export-error").render())
+        app.screen.query_one(Input).value = "/sys/usage.csv"  # not writable, even for root
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportScreen)  # still open, saying why
+        assert str(app.screen.query_one("#export-error").render()) == (
+            "cannot write /sys/usage.csv: Permission denied")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ExportScreen)
+        assert not list(tmp_path.glob("**/*.csv"))
+
+
+async def test_an_empty_view_is_not_exported(demo_db, tmp_path):
+    app = make_app(demo_db, "stranger", export_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("e")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if any("Export failed" in n for n in notices(app)):
-                break
-        assert any("Export failed" in n for n in notices(app))
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportScreen)
+        assert any("Nothing to export: the table has no rows." in n for n in notices(app))
+        assert not list(tmp_path.glob("*.csv"))
 
 
 async def test_help_lists_every_binding(demo_db):

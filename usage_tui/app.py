@@ -38,9 +38,10 @@ from .fmt import GRANULARITY_WORDS, METRIC_TITLES
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
 from .query import QueryError, ScopeError, resolve_viewer, run_query, zone
 from .store import Store, StoreError
-from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv
+from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv, export_name
 from .widgets.budget_panel import BudgetPanel
 from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScreen, span_label
+from .widgets.export_screen import ExportScreen
 from .widgets.help_screen import HelpScreen
 from .widgets.history_screen import HistoryScreen, HistoryView
 from .widgets.sidebar import SCOPE_LABELS, Filters, SearchInput, Sidebar
@@ -113,13 +114,6 @@ class StoreChanged(Message):
     """Another process committed to the store, or the calendar day changed."""
 
 
-class ExportFinished(Message):
-    def __init__(self, path: Path, rows: int) -> None:
-        super().__init__()
-        self.path = path
-        self.rows = rows
-
-
 SCOPE_KEYS = Binding.Group("Scope")
 
 
@@ -131,22 +125,25 @@ class UsageApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMAND_PALETTE_DISPLAY = "^p"
 
-    # Footer order = what a newcomer needs first: at 80 columns the footer shows about ten
-    # of these; every one is in `?` and the command palette. `?`, `d` and `/` have priority:
-    # handled before the key reaches the table, so keys typed right after them land in the
-    # dialog or box they open (check_action lets them through to text boxes).
+    # The footer shows the keys a newcomer needs first, and only as many as fit 80 columns
+    # whole (with the table's `⏎ Focus`): `? Help` leads to every other key, and the command
+    # palette (ctrl+p) to every action by name. `?`, `d` and `/` have priority: handled before
+    # the key reaches the table, so keys typed right after them land in the dialog or box they
+    # open (check_action lets them through to text boxes).
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="help.show", priority=True,
-                tooltip="Help: every key"),
-        Binding("escape", "clear_focus", "Unfocus", id="focus.clear",
+                tooltip="Help: every key, and what the columns mean"),
+        Binding("escape", "clear_focus", "Unfocus", id="focus.clear", show=False,
                 tooltip="Clear the row focus: the graph shows the whole scope again"),
+        Binding("h", "history", "History", id="history.open",
+                tooltip="The requests behind the selected row: time, tokens, cost; enter on one explains it"),
         Binding("1", "scope('personal')", "Personal", id="scope.personal", group=SCOPE_KEYS,
                 tooltip="Scope: your own usage"),
         Binding("2", "scope('team')", "Team", id="scope.team", group=SCOPE_KEYS,
                 tooltip="Scope: the selected team (its admins and org admins)"),
         Binding("3", "scope('org')", "Org", id="scope.org", group=SCOPE_KEYS,
                 tooltip="Scope: the whole organization (org admins)"),
-        Binding("t", "next_team", "Team", id="team.next", tooltip="Next team (team scope)"),
+        Binding("t", "next_team", "Team", id="team.next", show=False, tooltip="Next team (team scope)"),
         Binding("m", "next_metric", "Metric", id="metric.next", tooltip="Metric: cost → requests → tokens"),
         Binding("g", "next_grouping", "Rows", id="grouping.next",
                 tooltip="Group rows by provider → model → user → team → agent → key → verdict"),
@@ -154,15 +151,13 @@ class UsageApp(App):
                 tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
         Binding("slash", "search", "Search", key_display="/", id="search.focus", priority=True,
                 tooltip="Search: filter the rows as you type"),
-        Binding("h", "history", "History", id="history.open",
-                tooltip="The requests behind the selected row: time, tokens, cost; enter on one explains it"),
-        Binding("w", "toggle_granularity", "Day/wk", id="granularity.toggle", tooltip="Daily ↔ weekly buckets"),
-        Binding("e", "export", "Export", id="table.export",
-                tooltip="Export the table to a CSV file (the notice says where)"),
-        Binding("r", "refresh", "Refresh", id="view.refresh",
+        Binding("w", "toggle_granularity", "Day/wk", id="granularity.toggle", show=False,
+                tooltip="Daily ↔ weekly buckets"),
+        Binding("e", "export", "Export", id="table.export", show=False,
+                tooltip="Export the table to a CSV file (you pick where)"),
+        Binding("r", "refresh", "Refresh", id="view.refresh", show=False,
                 tooltip="Refresh (the view also follows the store by itself)"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
-        # Shown docked at the right of the footer (Footer.show_command_palette).
         Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
                 tooltip="Command palette: every action by name", show=False),
     ]
@@ -198,7 +193,7 @@ class UsageApp(App):
             with Vertical(id="main"):
                 yield TrendPlot(id="plot")
                 yield BreakdownPanel(id="breakdown")
-        yield Footer(compact=True, show_command_palette=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(BreakdownTable).focus()
@@ -269,11 +264,6 @@ class UsageApp(App):
         finally:
             self.store.close()  # this thread's connection
 
-    @work(thread=True, group="export", exit_on_error=False)
-    def write_export(self, result: QueryResult, directory: Path) -> None:
-        path = export_csv(result, directory)
-        self.post_message(ExportFinished(path, len(result.rows)))
-
     @on(QueryFinished)
     def show_result(self, message: QueryFinished) -> None:
         if message.request != self._request:
@@ -338,8 +328,9 @@ class UsageApp(App):
         span = span_label(self.result.since, self.result.until) if self.result else ""
         if self.result is not None and filters.dates != self.filters.dates:
             span = "…"
-        if filters.team is None and self.teams:
-            filters = filters.with_(team=self.default_team())  # the team `2` would open
+        if filters.team is None:
+            # The team `2` would open; for a member, the primary team (shown, not selectable).
+            filters = filters.with_(team=self.default_team())
         self.query_one(Sidebar).show(filters, viewer=who, teams=self.teams, span=span)
 
     def _show_loading(self) -> None:
@@ -375,8 +366,6 @@ class UsageApp(App):
                 self.notify(str(error), title="Cannot show this view", severity="error")
             else:
                 self.notify(_describe(error), title="Query failed", severity="error", timeout=10)
-        elif worker.group == "export":
-            self.notify(_describe(error), title="Export failed", severity="error", timeout=10)
         elif worker.group == "budget":
             self.notify(_describe(error), title="Budget unavailable", severity="warning")
         elif worker.group == "poll":
@@ -396,11 +385,6 @@ class UsageApp(App):
     def store_changed(self) -> None:
         self.request(self.pending, user=False)
         self.load_budget()
-
-    @on(ExportFinished)
-    def export_finished(self, message: ExportFinished) -> None:
-        self.notify(f"{message.rows} row{'s' if message.rows != 1 else ''} written to {message.path}",
-                    title="Exported CSV", timeout=8)
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -440,9 +424,14 @@ class UsageApp(App):
             self.notify(f"{self.viewer} may not view any team (team admins and org admins only).",
                         title="Scope refused", severity="warning")
             return
-        current = self.pending.team
-        team = cycle(self.teams, current) if self.pending.scope == "team" else (current or self.default_team())
-        self.request(self.pending.with_(scope="team", team=team if team in self.teams else self.teams[0]))
+        # t always moves on: from another scope too, to the team after the one the sidebar shows.
+        current = self.pending.team or self.default_team()
+        team = cycle(self.teams, current)
+        if len(self.teams) == 1:
+            self.notify(f"{team} is the only team {self.viewer} may view.", title="Only one team")
+            if self.pending.scope == "team":
+                return
+        self.request(self.pending.with_(scope="team", team=team))
 
     def action_next_metric(self) -> None:
         self.request(self.pending.with_(metric=cycle(METRICS, self.pending.metric)))
@@ -485,10 +474,20 @@ class UsageApp(App):
         self.load_budget()
 
     def action_export(self) -> None:
-        if self.result is None:
-            self.notify("Nothing to export yet.", severity="warning")
+        result = self.result
+        if result is None or not result.rows:
+            self.notify("Nothing to export: the table has no rows." if result is not None else
+                        "Nothing to export yet.", title="Export", severity="warning")
             return
-        self.write_export(self.result, self.export_dir or default_export_dir())
+        default = (self.export_dir or default_export_dir()) / export_name(result)
+
+        def written(path: Path | None) -> None:
+            if path is not None:
+                rows = len(result.rows)
+                self.notify(f"{rows} row{'s' if rows != 1 else ''} written to {path}", title="Exported CSV",
+                            timeout=8)
+
+        self.push_screen(ExportScreen(default, len(result.rows), partial(export_csv, result)), written)
 
     def history_view(self) -> HistoryView | None:
         """The selected row of the view on screen, as a history: same scope, dates and zone."""
@@ -535,7 +534,16 @@ class UsageApp(App):
                   ("esc", "Clear the search, back to the table")]
         general[0:0] = [("tab shift+tab", "Move between the table and the filters"),
                         ("enter ↑ ↓", "On a filter: open it and pick a value")]
-        return [("View", view), ("Table", table), ("Search box", search), ("Anywhere", general)]
+        columns = [("Share", "The row's part of the metric's total (at 80 columns it makes room for "
+                             "the names)"),
+                   ("Ctx", "Context share: the part of the row's input tokens (prompt + cached) "
+                           "injected by context (knowledge, memory)"),
+                   ("*", "Some of the row's requests are unpriced (no price for their model): its "
+                         "cost leaves them out; the totals line counts them"),
+                   ("●", "The focused row: the graph shows only it"),
+                   ("…", "A name cut to fit; in the middle when its end tells it apart")]
+        return [("View", view), ("Table", table), ("Columns and marks", columns), ("Search box", search),
+                ("Anywhere", general)]
 
     @on(DataTable.RowSelected)
     def row_selected(self, event: DataTable.RowSelected) -> None:

@@ -39,3 +39,14 @@ def record_money(usd: float | None) -> str:
     if usd == 0 or abs(usd) >= 0.01:
         return money(usd)
     return f"${usd:.6f}".rstrip("0")
+
+
+def fit_middle(text: str, width: int) -> str:
+    """`claude-sonnet-4-5-20250929` in 14 cells: `claude-…250929`: names that differ at the end
+    (dates, versions) stay apart."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:max(0, width)]
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")

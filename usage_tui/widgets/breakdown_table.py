@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from ..fmt import compact, metric_value, money, percent
-from ..model import METRICS, QueryResult, Row
+from ..fmt import compact, fit_middle, metric_value, money, percent
+from ..model import METRICS, QueryResult, Row, Totals
 
 FOCUS_MARK = "● "
 UNPRICED_MARK = " *"
@@ -30,27 +30,38 @@ def context_share(row: Row) -> str:
 
 
 def row_cells(row: Row, metric: str, focus: str | None, colors: dict[str, str],
-              key_width: int | None = None) -> list[Text]:
+              label_text: str | None = None) -> dict[str, Text]:
+    """Every cell of a row by column name ("key", the metric's name, "share", the other two
+    metrics, "context"); `label_text` is the key as it fits its column."""
     t = row.totals
     label = Text(no_wrap=True, overflow="ellipsis")
     if row.key == focus:
         label.append(FOCUS_MARK, style=f"bold {colors.get('accent', '')}")
-    key = row.key
-    if key_width is not None:
-        room = key_width - len(label) - (len(UNPRICED_MARK) if t.unpriced_requests else 0)
-        if len(key) > room:
-            key = key[: max(1, room - 1)] + "…"
-    label.append(key, style="bold" if row.key == focus else "")
+    label.append(row.key if label_text is None else label_text, style="bold" if row.key == focus else "")
     if t.unpriced_requests:
         label.append(UNPRICED_MARK, style=f"bold {colors.get('warning', '')}")
-    others = [m for m in METRICS if m != metric]
-    return [
-        label,
-        Text(metric_value(metric, t.metric(metric)), justify="right", style="bold"),
-        Text(percent(row.share), justify="right"),
-        *(Text(metric_value(m, t.metric(m)), justify="right") for m in others),
-        Text(context_share(row), justify="right"),
-    ]
+    cells = {"key": label, metric: Text(metric_value(metric, t.metric(metric)), justify="right", style="bold"),
+             "share": Text(percent(row.share), justify="right")}
+    for m in METRICS:
+        if m != metric:
+            cells[m] = Text(metric_value(m, t.metric(m)), justify="right")
+    cells["context"] = Text(context_share(row), justify="right")
+    return cells
+
+
+def fit_keys(rows: list[Row], focus: str | None, width: int) -> dict[str, str]:
+    """Each key as it fits `width` cells with its marks. Cut at the end (`claude-sonne…`), or in
+    the middle (`claude-s…250929`) where cutting the end would make two keys read alike."""
+    def room(row: Row) -> int:
+        return (width - (len(FOCUS_MARK) if row.key == focus else 0)
+                - (len(UNPRICED_MARK) if row.totals.unpriced_requests else 0))
+
+    ends = {r.key: (r.key if len(r.key) <= room(r) else r.key[: max(1, room(r) - 1)] + "…") for r in rows}
+    seen: dict[str, int] = {}
+    for text in ends.values():
+        seen[text] = seen.get(text, 0) + 1
+    return {key: (fit_middle(key, room(r)) if seen[ends[key]] > 1 else ends[key])
+            for r in rows for key in (r.key,)}
 
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -63,28 +74,48 @@ def share_bar(share: float, width: int) -> str:
     return ("█" * full + (BLOCKS[part] if part else "")).ljust(width)
 
 
-def totals_line(result: QueryResult) -> str:
-    """Totals of the whole view (search and focus never change them)."""
+def totals_line(result: QueryResult, width: int = 1000) -> str:
+    """Totals of the whole view (search and focus never change them) in `width` cells: the
+    words get shorter before anything is cut. With a search, what the shown rows add up to
+    comes first: `3 of 9 rows · $0.45 of $1.60`."""
     t = result.totals
-    line = f"Total {money(t.cost_usd)} · {compact(t.requests)} req · {compact(t.tokens)} tok"
-    if t.unpriced_requests:
-        line += f" · * {compact(t.unpriced_requests)} unpriced"
-    return line
+    spec = result.spec
+    unpriced = f"* {compact(t.unpriced_requests)} unpriced" if t.unpriced_requests else ""
+    if spec.search:
+        shown = Totals()
+        for row in result.rows:
+            shown.add(row.totals)
+        of = result.rows_total if result.rows_total is not None else len(result.rows)
+        value = metric_value(spec.metric, shown.metric(spec.metric))
+        total = metric_value(spec.metric, t.metric(spec.metric))
+        unit = {"cost": "", "requests": " req", "tokens": " tok"}[spec.metric]
+        head = f"{len(result.rows)} of {of} rows · {value} of {total}{unit}"
+        # the shown rows' unpriced requests: they are what the first figure leaves out
+        unpriced = f"* {compact(shown.unpriced_requests)} unpriced" if shown.unpriced_requests else ""
+        candidates = [" · ".join(p for p in (head, unpriced) if p), head]
+    else:
+        figures = f"{money(t.cost_usd)} · {compact(t.requests)} req · {compact(t.tokens)} tok"
+        short = unpriced.replace(" unpriced", " unpr.").replace("* ", "*")
+        candidates = [" · ".join(p for p in (f"Total {figures}", unpriced) if p),
+                      " · ".join(p for p in (figures, unpriced) if p),
+                      " · ".join(p for p in (figures, short) if p), figures]
+    return next((c for c in candidates if len(c) <= width), candidates[-1])
 
 
-def export_csv(result: QueryResult, directory: Path) -> Path:
-    """Write the table's rows as `spend summary --format csv` does; never overwrite a file."""
+def export_name(result: QueryResult) -> str:
+    """`usage-team-platform-model-2026-10-26-2026-11-24.csv`: the view, in the file's name."""
     spec = result.spec
     scope = f"team-{spec.team}" if spec.scope == "team" else spec.scope
-    stem = f"usage-{scope}-{spec.group_by}-{result.since}-{result.until}"
-    path = directory / f"{stem}.csv"
-    n = 1
-    while path.exists():
-        n += 1
-        path = directory / f"{stem}-{n}.csv"
+    return f"usage-{scope}-{spec.group_by}-{result.since}-{result.until}.csv"
+
+
+def export_csv(result: QueryResult, path: Path) -> Path:
+    """Write the table's rows as `spend summary --format csv` does, the first column named after
+    the grouping (`model`, `user`…); never overwrites a file (mode "x")."""
+    header = [result.spec.group_by, *CSV_HEADER[1:]]
     with open(path, "x", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
+        writer.writerow(header)
         for row in result.as_json()["rows"]:
             writer.writerow([row[h] for h in CSV_HEADER])
     return path.resolve()
@@ -94,6 +125,7 @@ HEADERS = {"cost": "Cost", "requests": "Requests", "tokens": "Tokens", "share": 
            "context": "Context"}
 # Used when the full headers would squeeze the key column (80 columns with the sidebar).
 SHORT_HEADERS = {**HEADERS, "requests": "Reqs", "context": "Ctx"}
+KEY_MIN = 18  # cells the key column keeps before it is cut: secondary columns go first
 
 
 class BreakdownTable(DataTable):
@@ -111,42 +143,50 @@ class BreakdownTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.keys: list[str] = []
+        self.names: list[str] = []  # the columns shown after the key, by name
         self._layout: tuple | None = None
         self._shown: tuple[QueryResult, str | None] | None = None
 
     def show(self, result: QueryResult, focus: str | None) -> None:
         self._shown = (result, focus)
         metric, group_by = result.spec.metric, result.spec.group_by
-        names = [metric, "share", *(m for m in METRICS if m != metric), "context"]
         selected = self.selected_key()
         theme = self.app.theme_variables
         colors = {"accent": theme.get("accent", ""), "warning": theme.get("warning", "")}
-        numbers = [row_cells(row, metric, focus, colors)[1:] for row in result.rows]
-        headers, key_width, bar_width = self._fit(group_by, names, result, numbers)
+        full = [row_cells(row, metric, focus, colors) for row in result.rows]
+        names, headers, widths, key_width, bar_width = self._fit(result, full)
+        labels = fit_keys(result.rows, focus, key_width)
         with self.app.batch_update():
-            layout = (metric, group_by, tuple(headers), bar_width)
+            # Widths are part of the layout: fitted again on every update, both ways (a column
+            # auto-sized once only grows, and a wider key or cost pushed Ctx out of sight).
+            layout = (metric, group_by, tuple(names), tuple(headers), tuple(widths), key_width, bar_width)
             if self._layout != layout:
                 self.clear(columns=True)
-                self.add_column(group_by.capitalize(), key="key")
-                for name, header in zip(names, headers, strict=True):
-                    self.add_column(Text(header, justify="right"), key="metric" if name == metric else name)
+                self.add_column(group_by.capitalize(), key="key", width=key_width)
+                for name, header, width in zip(names, headers, widths, strict=True):
+                    self.add_column(Text(header, justify="right"), key="metric" if name == metric else name,
+                                    width=width)
                     if name == "share" and bar_width:
                         self.add_column("", key="bar", width=bar_width)
                 self._layout = layout
+                self.names = names
                 self.keys = []
             rows = []
             for row in result.rows:
-                cells = row_cells(row, metric, focus, colors, key_width)
-                if bar_width:
-                    cells.insert(3, Text(share_bar(row.share, bar_width), style=colors["accent"]))
-                rows.append((row.key, cells))
+                cells = row_cells(row, metric, focus, colors, labels[row.key])
+                line = [cells["key"]]
+                for name in names:
+                    line.append(cells[name])
+                    if name == "share" and bar_width:
+                        line.append(Text(share_bar(row.share, bar_width), style=colors["accent"]))
+                rows.append((row.key, line))
             keys = [key for key, _ in rows]
             if keys == self.keys:
                 columns = [c.key for c in self.ordered_columns]
                 for key, cells in rows:
                     for column, cell in zip(columns, cells, strict=True):
                         if self.get_cell(key, column) != cell:
-                            self.update_cell(key, column, cell, update_width=True)
+                            self.update_cell(key, column, cell)
             else:  # other rows or another order: re-add the rows, keep the columns
                 self.clear()
                 for key, cells in rows:
@@ -157,23 +197,41 @@ class BreakdownTable(DataTable):
             elif self.keys:
                 self.move_cursor(row=0, animate=False)
 
-    def _fit(self, group_by: str, names: list[str], result: QueryResult,
-             numbers: list[list[Text]]) -> tuple[list[str], int | None, int]:
-        """Headers, the key column's width (None: as wide as the keys) and the share bar's
-        width (0: no bar) for the width the table has now."""
+    def _fit(self, result: QueryResult, cells: list[dict[str, Text]]):
+        """(column names, headers, widths, key width, share bar width) for the width the table
+        has now. The key column comes first: when the keys do not fit whole, the headers get
+        short, then secondary columns go (share, then the other metrics; the metric and Ctx
+        stay), and only then are keys cut, to no less than KEY_MIN cells."""
+        metric, group_by = result.spec.metric, result.spec.group_by
+        others = [m for m in METRICS if m != metric]
+        names = [metric, "share", *others, "context"]
         width = self.size.width - 1  # room for the vertical scrollbar
         pad = 2 * self.cell_padding
-        longest_key = max([len(group_by), *(len(r.key) + len(FOCUS_MARK) + len(UNPRICED_MARK)
+        longest_key = max([len(group_by), *(len(r.key) + (len(FOCUS_MARK) if r.key == result.spec.focus else 0)
+                                            + (len(UNPRICED_MARK) if r.totals.unpriced_requests else 0)
                                             for r in result.rows)])
+
+        def widths_for(shown: list[str], table: dict[str, str]) -> tuple[list[str], list[int]]:
+            headers = [HEADERS[n] if n == metric else table[n] for n in shown]  # the metric's own stays whole
+            return headers, [max([len(h), *(len(row[n]) for row in cells)]) for n, h in zip(shown, headers, strict=True)]
+
+        def room(ws: list[int]) -> int:
+            return width - sum(w + pad for w in ws) - pad
+
         for table in (HEADERS, SHORT_HEADERS):
-            headers = [HEADERS[names[0]], *(table[n] for n in names[1:])]  # the metric's own stays whole
-            columns = [max([len(h), *(len(row[i]) for row in numbers)]) + pad for i, h in enumerate(headers)]
-            room = width - sum(columns) - pad
-            if room >= longest_key or width <= 0:
-                spare = room - longest_key - pad
+            headers, ws = widths_for(names, table)
+            if room(ws) >= longest_key or width <= 0:
+                spare = room(ws) - longest_key - pad
                 # A wide terminal gets a share bar: the rows' weights at a glance.
-                return headers, None, min(30, spare) if spare >= 12 and numbers else 0
-        return headers, max(8, room), 0
+                bar = min(30, spare) if spare >= 12 and cells else 0
+                return names, headers, ws, max(longest_key, room(ws) if not bar else longest_key), bar
+        shown = list(names)
+        for drop in ("share", others[1], others[0]):
+            if room(widths_for(shown, SHORT_HEADERS)[1]) >= min(longest_key, KEY_MIN):
+                break
+            shown.remove(drop)
+        headers, ws = widths_for(shown, SHORT_HEADERS)
+        return shown, headers, ws, max(8, room(ws)), 0
 
     def on_resize(self) -> None:
         if self._shown is not None:
@@ -203,6 +261,11 @@ class BreakdownPanel(Vertical):
     """
 
     empty_message: str | None = None
+    _result: QueryResult | None = None
+
+    def on_resize(self) -> None:
+        if self._result is not None:
+            self.border_subtitle = totals_line(self._result, self.size.width - 4)
 
     def compose(self) -> ComposeResult:
         yield BreakdownTable(id="table")
@@ -220,7 +283,8 @@ class BreakdownPanel(Vertical):
         if spec.search:
             title += f" matching “{spec.search}”"
         self.border_title = title
-        self.border_subtitle = totals_line(result)
+        self._result = result
+        self.border_subtitle = totals_line(result, self.size.width - 4 if self.size.width else 1000)
         self.empty_message = empty_message
         self.set_class(empty_message is not None, "-empty")
         self.query_one("#table-empty", Static).update(empty_message or "")

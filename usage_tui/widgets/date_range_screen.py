@@ -52,6 +52,12 @@ def span_label(since: date, until: date) -> str:
     return f"{since:%b %d} – {until:%b %d}"
 
 
+# What enter does where the keyboard is: the hint follows the focus.
+HINTS = {"presets": "enter picks · tab: custom dates · esc cancels",
+         "since": "enter: on to To · esc cancels",
+         "until": "enter applies these dates · esc cancels"}
+
+
 class DateInput(Input):
     """Enter is a priority binding, so it acts in key order: typing on after it lands in To."""
 
@@ -97,7 +103,7 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
                 yield Label("To")
                 yield DateInput(self.until.isoformat(), id="until", compact=True, max_length=10)
             yield Static(id="range-error")
-            yield Static("enter picks · tab: dates · esc cancels", id="range-hint")
+            yield Static(HINTS["presets"], id="range-hint")
 
     def on_mount(self) -> None:
         presets = self.query_one(OptionList)
@@ -107,6 +113,20 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
         else:
             presets.highlighted = None
             self.query_one("#since", Input).focus()
+
+    def on_descendant_focus(self) -> None:
+        focused = self.focused
+        where = focused.id if focused is not None and focused.id in HINTS else "presets"
+        self.query_one("#range-hint", Static).update(HINTS[where])
+
+    def _values(self) -> tuple[str, str]:
+        return self.query_one("#since", Input).value, self.query_one("#until", Input).value
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # An old error never outlives its fix: it goes as soon as the dates it was about change.
+        if getattr(self, "_error_for", None) not in (None, self._values()):
+            self._error_for = None
+            self.query_one("#range-error", Static).update("")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -123,6 +143,7 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
                 raise QueryError(f"From ({since}) is after To ({until})")
         except QueryError as exc:
             self.query_one("#range-error", Static).update(str(exc))
+            self._error_for = self._values()
             return
         self.dismiss(DateRange(CUSTOM, since, until))
 

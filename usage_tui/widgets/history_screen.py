@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..fmt import compact, money, record_money
+from ..fmt import compact, fit_middle, money, record_money
 from ..history import Explainer, detail_rows, record_time
 from ..model import HistoryRecord, QuerySpec, Totals, missing_key_label
 from ..query import run_history
@@ -31,17 +31,6 @@ from .record_detail_screen import RecordDetailScreen
 PAGE = 100  # records per page: one scan of the records each (no time index in schema 3)
 PREFETCH = 20  # rows before the end at which the next page is asked for
 SEARCH_DEBOUNCE_S = 0.2
-
-
-def fit_middle(text: str, width: int) -> str:
-    """`claude-sonnet-4-5-20250929` in 14 cells: `claude-…250929`: names that differ at the end
-    (dates, versions) stay apart."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    tail = (width - 1) // 2
-    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
 
 
 def short(n: int) -> str:

@@ -123,7 +123,7 @@ class Sidebar(VerticalScroll, can_focus=False):
             self._teams = options
             with team_select.prevent(Select.Changed):
                 team_select.set_options([(t, t) for t in options])
-        team_select.disabled = not options
+        team_select.disabled = not teams  # a member's own team is shown, not offered
         self._set("team", filters.team)
         self._set("metric", filters.metric)
         self._set("group_by", filters.group_by)
