@@ -54,3 +54,38 @@ def test_empty_state(snap_compare, logged_demo_db, size):
 def test_refused_scope_change(snap_compare, logged_demo_db, size):
     """bob (a member, over his budget) presses 3: a notice, and still his own usage."""
     assert snap_compare(app_for(logged_demo_db, "bob"), terminal_size=size, run_before=after("3"))
+
+
+@size_ids
+def test_open_dropdown(snap_compare, logged_demo_db, size):
+    """The Scope list open in the sidebar: framed, over the labels beside it."""
+    assert snap_compare(app_for(logged_demo_db, "alice"), terminal_size=size, run_before=after("tab", "enter"))
+
+
+@size_ids
+def test_history_screen(snap_compare, logged_demo_db, size):
+    """h on the org's first model: its requests, newest first."""
+    from .test_history_screen import settle_history
+
+    async def run_before(pilot) -> None:
+        await after("3")(pilot)
+        await pilot.press("h")
+        await settle_history(pilot)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for(logged_demo_db, "alice"), terminal_size=size, run_before=run_before)
+
+
+@size_ids
+def test_record_detail(snap_compare, logged_demo_db, size):
+    """enter on a request of the history: every field, how it was attributed and priced."""
+    from .test_history_screen import settle_history
+
+    async def run_before(pilot) -> None:
+        await after("3", "g", "g")(pilot)  # by team: records of every attribution path
+        await pilot.press("h")
+        await settle_history(pilot)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for(logged_demo_db, "alice"), terminal_size=size, run_before=run_before)
