@@ -3,6 +3,7 @@ row, their keyset pages, scope rules, and how each record was attributed and pri
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import json
 import random
@@ -25,6 +26,7 @@ from usage_tui.query import (
     run_history,
     run_query,
 )
+from usage_tui.store import Store
 
 from . import reference
 from .conftest import DIRECTORY, write
@@ -81,11 +83,15 @@ def totals_of(records) -> Totals:
     return t
 
 
-@pytest.fixture
-def dst_store(store):
+@pytest.fixture(scope="module")
+def dst_store(tmp_path_factory):
+    """Built once for the module: the tests only read it."""
+    store = Store(tmp_path_factory.mktemp("history") / "usage.db")
+    store.load_directory(copy.deepcopy(DIRECTORY))
     records = dataset()
     write(store, *records)
-    return store, records
+    yield store, records
+    store.close()
 
 
 VIEWS = [("alice", "org", None), ("alice", "personal", None), ("carol", "team", "platform"),

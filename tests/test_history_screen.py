@@ -93,7 +93,9 @@ async def test_search_and_the_detail_of_a_record(small_db):  # noqa: F811
         assert rows["Priced"] == "logged by the gateway"
         assert rows["Attributed"] == "user alice (the request's identity); team platform, primary team of alice"
         assert rows["Source"] == "unknown (written without a source)"
-        await pilot.press("escape")
+        await pilot.press("question_mark")  # the history's own keys and columns
+        assert [heading for heading, _ in app.screen.sections] == ["Request history", "Columns"]
+        await pilot.press("escape", "escape")
         assert isinstance(app.screen, HistoryScreen)
         await pilot.press("slash", "escape")  # escape in the box clears the search
         screen = await settle_history(pilot)

@@ -44,6 +44,7 @@ from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScre
 from .widgets.export_screen import ExportScreen
 from .widgets.help_screen import HelpScreen
 from .widgets.history_screen import HistoryScreen, HistoryView
+from .widgets.record_detail_screen import RecordDetailScreen
 from .widgets.sidebar import SCOPE_LABELS, Filters, SearchInput, Sidebar
 from .widgets.trend_plot import TrendPlot
 
@@ -509,9 +510,8 @@ class UsageApp(App):
         self.push_screen(HistoryScreen(self.store, view))
 
     def action_help(self) -> None:
-        screen = self.screen
-        self.push_screen(HelpScreen(screen.help_sections() if isinstance(screen, HistoryScreen)
-                                    else self.help_sections()))
+        in_history = isinstance(self.screen, (HistoryScreen, RecordDetailScreen))
+        self.push_screen(HelpScreen(HistoryScreen.help_sections() if in_history else self.help_sections()))
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Built from BINDINGS, so the help can never miss a key."""
