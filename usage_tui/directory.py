@@ -12,10 +12,10 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .model import MAX_LIMIT_USD, MAX_PRICE_PER_MTOK, ROLES, WINDOWS, HistoryRecord, bounded_usd
+from .model import MAX_LIMIT_USD, MAX_PRICE_PER_MTOK, ROLES, WINDOWS, bounded_usd
 
 
 class DirectoryError(ValueError):
@@ -98,6 +98,54 @@ class Directory:
         if self.is_org_admin(user_id):
             return sorted(self.teams)
         return sorted(t.id for t in self.teams.values() if user_id in t.admins)
+
+
+if TYPE_CHECKING:
+    from .model import HistoryRecord
+
+
+def explain_attribution(directory: Directory, record: HistoryRecord) -> str:
+    """How §2.3 attributed a record, in words: `user bob, via key k1 (owner bob); team web, via
+    key k1`. Follows the same rules as the store's SQL (store._attribution), from what the source
+    said. If the stored result differs (the directory changed and the store was not
+    re-attributed), the stored value is what every number uses, so that is what is named."""
+    user_raw, key, agent, team_raw = record.user_raw, record.key, record.agent, record.team_raw
+    stored_user, stored_team = record.user, record.team
+    k = directory.keys.get(key) if key else None
+    a = directory.agents.get(agent) if agent else None
+    if user_raw:
+        user, user_how = user_raw, f"user {user_raw} (the request's identity)"
+    elif k is not None and k.owner:
+        user, user_how = k.owner, f"user {k.owner}, via key {key} (owner {k.owner})"
+    elif a is not None and a.manager:
+        user, user_how = a.manager, f"user {a.manager}, via agent {agent} (manager {a.manager})"
+    else:
+        why = ["no user"]
+        if key:
+            why.append(f"key {key} has no owner" if k is not None else f"key {key} is not in the directory")
+        else:
+            why.append("no key")
+        if agent:
+            why.append(f"agent {agent} has no manager" if a is not None else f"agent {agent} is not in the directory")
+        else:
+            why.append("no agent")
+        user, user_how = None, f"unattributed ({', '.join(why)})"
+    u = directory.users.get(user) if user else None
+    if team_raw:
+        team, team_how = team_raw, f"team {team_raw} (named by the request)"
+    elif k is not None and k.team:
+        team, team_how = k.team, f"team {k.team}, via key {key}"
+    elif u is not None and u.primary_team:
+        team, team_how = u.primary_team, f"team {u.primary_team}, primary team of {user}"
+    else:
+        team, team_how = None, "no team"
+    if (stored_user, stored_team) != (user, team):
+        if stored_user != user:
+            user_how = f"user {stored_user}" if stored_user else "unattributed"
+        if stored_team != team:
+            team_how = f"team {stored_team}" if stored_team else "no team"
+        team_how += " (as stored; the directory has changed since)"
+    return f"{user_how}; {team_how}"
 
 
 def _str(entry: dict[str, Any], name: str, where: str, required: bool = True) -> str | None:
@@ -307,46 +355,3 @@ def load_directory_file(path: str | Path) -> Directory:
     """Read and validate a directory TOML file; errors name the file."""
     return parse_directory(read_directory_doc(path))
 
-
-def explain_attribution(directory: Directory, record: HistoryRecord) -> str:
-    """How §2.3 attributed a record, in words: `user bob, via key k1 (owner bob); team web, via
-    key k1`. Follows the same rules as the store's SQL (store._attribution), from what the source
-    said. If the stored result differs (the directory changed and the store was not
-    re-attributed), the stored value is what every number uses, so that is what is named."""
-    user_raw, key, agent, team_raw = record.user_raw, record.key, record.agent, record.team_raw
-    stored_user, stored_team = record.user, record.team
-    k = directory.keys.get(key) if key else None
-    a = directory.agents.get(agent) if agent else None
-    if user_raw:
-        user, user_how = user_raw, f"user {user_raw} (the request's identity)"
-    elif k is not None and k.owner:
-        user, user_how = k.owner, f"user {k.owner}, via key {key} (owner {k.owner})"
-    elif a is not None and a.manager:
-        user, user_how = a.manager, f"user {a.manager}, via agent {agent} (manager {a.manager})"
-    else:
-        why = ["no user"]
-        if key:
-            why.append(f"key {key} has no owner" if k is not None else f"key {key} is not in the directory")
-        else:
-            why.append("no key")
-        if agent:
-            why.append(f"agent {agent} has no manager" if a is not None else f"agent {agent} is not in the directory")
-        else:
-            why.append("no agent")
-        user, user_how = None, f"unattributed ({', '.join(why)})"
-    u = directory.users.get(user) if user else None
-    if team_raw:
-        team, team_how = team_raw, f"team {team_raw} (named by the request)"
-    elif k is not None and k.team:
-        team, team_how = k.team, f"team {k.team}, via key {key}"
-    elif u is not None and u.primary_team:
-        team, team_how = u.primary_team, f"team {u.primary_team}, primary team of {user}"
-    else:
-        team, team_how = None, "no team"
-    if (stored_user, stored_team) != (user, team):
-        if stored_user != user:
-            user_how = f"user {stored_user}" if stored_user else "unattributed"
-        if stored_team != team:
-            team_how = f"team {stored_team}" if stored_team else "no team"
-        team_how += " (as stored; the directory has changed since)"
-    return f"{user_how}; {team_how}"

@@ -85,7 +85,7 @@ def totals_line(result: QueryResult, width: int = 1000) -> str:
         shown = Totals()
         for row in result.rows:
             shown.add(row.totals)
-        of = result.rows_total if result.rows_total is not None else len(result.rows)
+        of = result.rows_in_view or len(result.rows)
         value = metric_value(spec.metric, shown.metric(spec.metric))
         total = metric_value(spec.metric, t.metric(spec.metric))
         unit = {"cost": "", "requests": " req", "tokens": " tok"}[spec.metric]
