@@ -140,5 +140,5 @@ async def test_pages_load_as_the_cursor_nears_the_end(tmp_path, monkeypatch, dir
 def test_fit_middle_and_short():
     assert fit_middle("claude-sonnet-4-5-20250929", 14) == "claude-…250929"
     assert fit_middle("gpt-4o", 14) == "gpt-4o"
-    assert [short(n) for n in (0, 999, 1000, 12_345, 150_000, 1_500_000, 2_000_000_000)] == [
-        "0", "999", "1.0k", "12.3k", "150k", "1.5M", "2.0B"]
+    assert [short(n) for n in (0, 999, 1000, 9_960, 12_345, 150_000, 999_999, 1_500_000, 2_000_000_000)] == [
+        "0", "999", "1.0k", "10k", "12k", "150k", "1.0M", "1.5M", "2.0B"]  # 9.96k and 999.999k round up

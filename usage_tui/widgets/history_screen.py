@@ -34,14 +34,16 @@ SEARCH_DEBOUNCE_S = 0.2
 
 
 def short(n: int) -> str:
-    """Token counts in at most 5 cells: 999, 12.3k, 150k, 1.5M."""
+    """Token counts in at most 4 cells: 999, 1.2k, 12k, 150k, 1.5M (the history has four of
+    them on a line)."""
     if n < 1000:
         return str(n)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if n >= size:
-            v = n / size
-            return f"{v:.1f}{suffix}" if v < 100 else f"{v:.0f}{suffix}"
-    return str(n)  # pragma: no cover
+    for size, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
+        v = n / size
+        text = f"{v:.1f}" if v < 9.95 else f"{v:.0f}"
+        if len(text) <= 3:
+            return text + suffix
+    return f"{n:.0e}"  # beyond any real count
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ class HistoryScreen(ModalScreen[None]):
     def _fit(self) -> None:
         """Columns for the width there is, each as wide as its widest loaded value. The row's own
         key (a model row's model, a personal view's user) is the same on every line: left out.
-        When the line is too long, Req and then Status go before Model is cut (in the middle)."""
+        When the line is too long: Req goes, names are cut a little (in the middle), then
+        Status goes, then names are cut to 8 cells."""
         spec = self.view.spec
         width = max(40, self.size.width or self.app.size.width) - 1  # the scrollbar
         tz = ZoneInfo(self.view.tz)
@@ -225,14 +228,29 @@ class HistoryScreen(ModalScreen[None]):
         def spare() -> int:
             return width - sum(c.width + pad for c in columns)
 
-        for drop in ("req", "status"):
-            if spare() >= 0:
-                break
-            columns = [c for c in columns if c.key != drop]
-        for key, least in (("user", 8), ("model", 10)):
+        def cut(key: str, least: int) -> None:
+            nonlocal columns
             room = spare()
             if room < 0:
                 columns = [replace(c, width=max(least, c.width + room)) if c.key == key else c for c in columns]
+
+        def drop(key: str) -> None:
+            nonlocal columns
+            if spare() < 0:
+                columns = [c for c in columns if c.key != key]
+
+        # Req first (mostly 1), then names are cut a little, then Status goes, then names more.
+        full = {c.key: c.width for c in columns}
+        drop("req")
+        cut("user", 10)
+        cut("model", 14)
+        drop("status")
+        cut("user", 8)
+        cut("model", 8)
+        for key in ("model", "user"):  # what a dropped column left: back to the names
+            room = spare()
+            if room > 0:
+                columns = [replace(c, width=min(full[key], c.width + room)) if c.key == key else c for c in columns]
         self.columns = columns
         table = self.query_one(HistoryTable)
         table.clear(columns=True)
