@@ -310,3 +310,42 @@ def test_records_errors_are_one_line_with_the_summary_exit_codes(db, args, code,
     assert out.exit_code == code
     assert out.output.startswith("usage-tui: error:") and out.output.count("\n") == 1
     assert message in out.output
+
+
+def test_source_file_and_line_and_how_it_was_billed(store, tmp_path):
+    """An imported record names its file and line (schema 4); a batch request at an override
+    price says it paid half."""
+    import dataclasses
+    from zoneinfo import ZoneInfo
+
+    from usage_tui.history import detail_rows, source_text
+    from usage_tui.ingest import import_path
+    from usage_tui.ingest.native import to_record
+
+    path = tmp_path / "gw.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "a", "ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+                    "user": "alice", "cost_usd": 0.1}),  # line 1
+        "",  # line 2: blank
+        json.dumps({"id": "b", "ts": "2026-11-20T11:00:00Z", "provider": "openai", "model": "gpt-4o",
+                    "user": "alice", "cost_usd": 0.2}),  # line 3
+    ]) + "\n")
+    import_path(store, str(path))
+    batch = dataclasses.replace(to_record({"id": "c", "ts": "2026-11-20T12:00:00Z", "provider": "internal",
+                                           "model": "llama", "user": "alice", "prompt_tokens": 1_000_000}),
+                                batch=True)
+    store.write_batch([batch], None)
+    spec = QuerySpec(viewer="alice", since=D("2026-11-20"), until=D("2026-11-20"), tz="UTC")
+    records = {r.id: r for r in iter_history(store, spec)}
+    assert source_text(records["a"]) == f"{path.resolve()} line 1 (native)"
+    assert source_text(records["b"]) == f"{path.resolve()} line 3 (native)"
+    c = records["c"]
+    assert c.batch is True
+    explainer = Explainer(store.directory(), store.pricer())
+    # conftest's override: $2/M in; 1M prompt tokens = $2.00, half for a batch = $1.00
+    assert c.cost_nano == 1 * NANO
+    assert explainer.price_source(c) == ("override internal/llama: $2.00/M in, $4.00/M out, $1.00/M cached; "
+                                         "batch: 50% of that")
+    rows = dict(detail_rows(c, ZoneInfo("UTC"), "", explainer.price_source(c)))
+    assert rows["Billed as"] == "batch API"
+    assert explainer.as_json(c, ZoneInfo("UTC"))["batch"] is True

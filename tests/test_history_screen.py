@@ -79,7 +79,7 @@ async def test_search_and_the_detail_of_a_record(small_db):  # noqa: F811
         await pilot.pause(0.3)
         screen = await settle_history(pilot)
         assert column(screen, "user") == ["alice"]
-        assert "1 records matching “ALI”" in summary(screen)
+        assert "1 record matching “ALI”" in summary(screen)
         await pilot.press("enter")  # keeps the search, back in the table
         assert isinstance(app.focused, HistoryTable)
         await pilot.press("enter")
@@ -142,3 +142,12 @@ def test_fit_middle_and_short():
     assert fit_middle("gpt-4o", 14) == "gpt-4o"
     assert [short(n) for n in (0, 999, 1000, 9_960, 12_345, 150_000, 999_999, 1_500_000, 2_000_000_000)] == [
         "0", "999", "1.0k", "10k", "12k", "150k", "1.0M", "1.5M", "2.0B"]  # 9.96k and 999.999k round up
+
+
+def test_record_money_keeps_fractions_of_a_cent():
+    from usage_tui.fmt import record_money
+
+    values = (None, 0, 0.03, 0.0312, 0.057168, 0.000125, 0.00148965, 0.000000123, 0.5, 2.0, 1234.5)
+    assert [record_money(x) for x in values] == [
+        "unpriced", "$0.00", "$0.03", "$0.0312", "$0.05717", "$0.000125", "$0.00149", "$0.000000123", "$0.50",
+        "$2.00", "$1,234.50"]

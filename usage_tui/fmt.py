@@ -36,9 +36,13 @@ def record_money(usd: float | None) -> str:
     """One request's cost: fractions of a cent matter here ($0.000125), `unpriced` for None."""
     if usd is None:
         return "unpriced"
-    if usd == 0 or abs(usd) >= 0.01:
+    if usd == 0 or abs(usd) >= 1:
         return money(usd)
-    return f"${usd:.6f}".rstrip("0")
+    text = f"{usd:.4g}"  # four significant digits: $0.05717, $0.0312, $0.000125
+    if "e" in text:
+        text = f"{usd:.9f}".rstrip("0")  # below $0.0001: plain digits, to the nano-dollar
+    whole, _, frac = text.partition(".")
+    return f"${whole}.{frac.ljust(2, '0')}"
 
 
 def fit_middle(text: str, width: int) -> str:

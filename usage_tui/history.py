@@ -25,8 +25,7 @@ def source_text(r: HistoryRecord) -> str:
     """`/data/gw.jsonl (native)`, or `line 12 of …` where the store knows the line."""
     if r.source_path is None:
         return "unknown (written without a source)"
-    line = getattr(r, "source_line", None)
-    where = f"{r.source_path} line {line}" if line else r.source_path
+    where = f"{r.source_path} line {r.source_line}" if r.source_line else r.source_path
     return f"{where} ({r.source_format})"
 
 
@@ -63,16 +62,19 @@ class Explainer:
             "completion_tokens": r.completion_tokens,
             "context_tokens": r.context_tokens,
             "cache_write_tokens": r.cache_write_tokens,
+            "cache_write_1h_tokens": r.cache_write_1h_tokens,
             "tokens": r.tokens,
             "requests": r.requests,
             "cost_usd": r.cost_usd,
             "cost_logged_usd": None if r.cost_logged_nano is None else nano_to_usd(r.cost_logged_nano),
             "status": r.status,
             "verdict": r.verdict,
+            "service_tier": r.service_tier,
+            "batch": r.batch,
             "attribution": self.attribution(r),
             "price_source": self.price_source(r),
             "source": None if r.source_path is None else {
-                "format": r.source_format, "path": r.source_path, "line": getattr(r, "source_line", None)},
+                "format": r.source_format, "path": r.source_path, "line": r.source_line},
             "metadata": r.metadata,
         }
 
@@ -94,7 +96,11 @@ def detail_rows(r: HistoryRecord, tz: ZoneInfo, attribution: str, price: str) ->
                     + (f" ({percent(share)})" if share is not None else "")),
     ]
     if r.cache_write_tokens:
-        rows.append(("Cache write", f"{r.cache_write_tokens:,} of the prompt tokens"))
+        rows.append(("Cache write", f"{r.cache_write_tokens:,} of the prompt tokens"
+                     + (f", {r.cache_write_1h_tokens:,} of them for 1 hour" if r.cache_write_1h_tokens else "")))
+    if r.service_tier or r.batch:
+        rows.append(("Billed as", ", ".join(([f"service tier {r.service_tier}"] if r.service_tier else [])
+                                            + (["batch API"] if r.batch else []))))
     rows += [
         ("", ""),
         ("Cost", record_money(r.cost_usd) if r.cost_usd is not None else "unpriced (not in any cost total)"),

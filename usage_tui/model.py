@@ -296,6 +296,10 @@ class HistoryRecord:
     status: int
     verdict: str | None
     metadata: dict[str, Any]
+    cache_write_1h_tokens: int
+    service_tier: str | None
+    batch: bool
+    source_line: int | None
     source_format: str | None
     source_path: str | None
 

@@ -147,12 +147,13 @@ class Pricer:
         if r.cost_nano is None:
             return f"unpriced: no price for {name}"
         override = self.overrides.get((r.provider, r.model))
+        billed = ", ".join(([f"service tier {r.service_tier}"] if r.service_tier else []) + (["batch"] if r.batch else []))
         if override is not None:
             text = f"override {name}: {_per_m(override.input_per_mtok)} in, {_per_m(override.output_per_mtok)} out"
             if override.cached_input_per_mtok != override.input_per_mtok:
                 text += f", {_per_m(override.cached_input_per_mtok)} cached"
-            return text
-        resolved = self._resolve(r.provider, r.model, r.ts_us)
+            return text + (f"; batch: {BATCH_DISCOUNT:.0%} of that" if r.batch else "")
+        resolved = self._resolve(r.provider, r.model, r.ts_us, r.service_tier, r.batch)
         if resolved is None:  # priced when imported, by a price table that no longer has it
             return f"genai-prices (when imported); {GENAI_PRICES_VERSION} has no price for {name}"
         total_input = r.prompt_tokens + r.cached_input_tokens
@@ -164,8 +165,11 @@ class Pricer:
             text += f", {_per_m(rate['cache_read_mtok'])} cached"
         if r.cache_write_tokens and resolved.has_write:
             text += f", {_per_m(rate['cache_write_mtok'])} cache write"
+        if r.cache_write_1h_tokens and resolved.has_write_1h:
+            text += f", {_per_m(rate['cache_write_1h_mtok'])} 1-hour cache write"
+        if billed:  # the rates above are the variant's; a batch without one is half of them
+            text += f" ({billed}" + (f": {resolved.factor:.0%} of these rates" if resolved.factor != 1.0 else "") + ")"
         return text
-
 
 
 def _has_variant(price: Any, key: str, value: str, when: datetime) -> bool:

@@ -450,7 +450,7 @@ _HISTORY_COLUMNS = (
     "r.id, r.ts_us, r.provider, r.model, r.user, r.team, r.user_raw, r.team_raw, r.key, r.agent, "
     "r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens, "
     "r.cache_write_tokens, r.requests, r.cost_logged_nano, r.cost_nano, r.status, r.verdict, "
-    "r.metadata, s.format, s.path"
+    "r.metadata, r.cache_write_1h_tokens, r.service_tier, r.batch, r.source_line, s.format, s.path"
 )
 # The sort value of each order; an unpriced record sorts below every priced one by cost.
 _HISTORY_SORT = {"time": "r.ts_us", "cost": "COALESCE(r.cost_nano, -1)"}
@@ -516,6 +516,7 @@ def run_history(store: Store, spec: QuerySpec, *, order: str = "time", search: s
     for row in store.conn.execute(sql, params):
         *values, sort_value = row
         values[20] = _metadata(values[20])
+        values[23] = bool(values[23])  # batch
         records.append(HistoryRecord(*values))
         last = (sort_value, values[0])
     return HistoryPage(records, last if len(records) == limit else None)

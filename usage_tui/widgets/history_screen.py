@@ -282,7 +282,8 @@ class HistoryScreen(ModalScreen[None]):
         parts = []
         if t is not None:
             parts.append(f"{money(t.cost_usd)} · {compact(t.requests)} req · {compact(t.tokens)} tok")
-        shown = f"{len(self.records):,}{'+' if self.after is not None else ''} records"
+        n = len(self.records)
+        shown = f"{n:,}{'+' if self.after is not None else ''} record{'' if n == 1 and self.after is None else 's'}"
         if self.search:
             shown += f" matching “{self.search}”"
         parts.append(shown)
