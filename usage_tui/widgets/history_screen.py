@@ -28,7 +28,7 @@ from ..query import run_history
 from ..store import Store
 from .record_detail_screen import RecordDetailScreen
 
-PAGE = 100  # records per page: one scan of the records each (no time index in schema 3)
+PAGE = 100  # records per page: one scan of the records each (the store has no time index)
 PREFETCH = 20  # rows before the end at which the next page is asked for
 SEARCH_DEBOUNCE_S = 0.2
 
