@@ -155,3 +155,30 @@ async def test_help_explains_ctx_and_the_marks(demo_db):  # noqa: F811
         rows = dict(row for _, rows in app.screen.sections for row in rows)
         assert "context" in rows["Ctx"] and "input tokens" in rows["Ctx"]
         assert "unpriced" in rows["*"]
+
+
+async def test_a_live_import_of_a_wider_row_refits_the_columns(demo_db):  # noqa: F811
+    """A row arriving from another process with a wider cost: the columns are fitted again, Ctx
+    stays whole (it was pushed to `Ct`)."""
+    from usage_tui.ingest.native import to_record
+    from usage_tui.store import Store
+
+    app = make_app(demo_db, "alice", poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        widths = {c.key.value: c.get_render_width(app.query_one(BreakdownTable))
+                  for c in app.query_one(BreakdownTable).ordered_columns}
+        writer = Store(demo_db)
+        writer.write_batch([to_record({"id": "live-wide", "ts": "2026-11-24T10:00:00Z", "provider": "openai",
+                                       "model": "gpt-4o", "user": "alice", "cost_usd": 12345.67})], None)
+        writer.close()
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if app.settled and app.result.totals.cost_usd > 12345:
+                break
+        await settle(pilot)
+        table = app.query_one(BreakdownTable)
+        grown = {c.key.value: c.get_render_width(table) for c in table.ordered_columns}
+        assert grown["metric"] > widths["metric"]  # "$12,345.67" is wider than any cost before
+        assert_columns_whole(app)
+        assert table.get_row("gpt-4o")[0].plain.startswith("gpt-4o")
