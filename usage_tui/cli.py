@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -370,7 +371,7 @@ def team_option(f):
 
 def group_by_option(f):
     return click.option("--group-by", type=click.Choice(GROUPINGS), default="model", show_default=True,
-                        help="Rows of the table.")(f)
+                        help="Rows of the table (the grouping --focus names a row of).")(f)
 
 
 def dates_options(f):
@@ -496,7 +497,7 @@ def spend_records(scope, team, group_by, since, until, search, focus, limit, ord
     from zoneinfo import ZoneInfo
 
     from .history import Explainer
-    from .query import iter_history, plan_query
+    from .query import check_scope, iter_history, plan_query
 
     store = open_store(db)
     directory_ = store.directory()
@@ -505,65 +506,84 @@ def spend_records(scope, team, group_by, since, until, search, focus, limit, ord
         since=parse_date(since, "--since") if since else None,
         until=parse_date(until, "--until") if until else None, tz=tz, focus=focus,
     )
+    check_scope(directory_, spec)  # refused before a line is printed (pages check it again)
     plan = plan_query(spec, directory_)  # the range and zone, as the summary reads them
-    records = iter_history(store, spec, order=order, search=search, limit=limit + 1)
+    # Streamed, a page at a time, in every format: --limit 1000000 never holds a million
+    # records in memory. One more than asked for says whether there are more.
+    fetched = iter_history(store, spec, order=order, search=search, limit=limit + 1)
+    more = False
+
+    def records():
+        nonlocal more
+        for n, r in enumerate(fetched):
+            if n == limit:
+                more = True
+                return
+            yield r
+
     explainer = Explainer(directory_, store.pricer())
     zone_ = ZoneInfo(plan.tz)
     if fmt == "jsonl":
-        for n, r in enumerate(records):
-            if n == limit:
-                break
+        for r in records():
             click.echo(json.dumps(explainer.as_json(r, zone_)))
-        return
-    rows = list(records)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if fmt == "json":
+    elif fmt == "json":
         scope_json: dict = {"kind": scope, **({"team": team} if scope == "team" else {})}
-        click.echo(json.dumps({
-            "viewer": spec.viewer, "scope": scope_json, "group_by": group_by, "focus": focus,
-            "since": plan.since.isoformat(), "until": plan.until.isoformat(), "tz": plan.tz,
-            "search": search, "order": order, "limit": limit, "more": more,
-            "records": [explainer.as_json(r, zone_) for r in rows]}, indent=2))
+        head = {"viewer": spec.viewer, "scope": scope_json, "group_by": group_by, "focus": focus,
+                "since": plan.since.isoformat(), "until": plan.until.isoformat(), "tz": plan.tz,
+                "search": search, "order": order, "limit": limit}
+        click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "records": [', nl=False)
+        for n, r in enumerate(records()):
+            doc = textwrap.indent(json.dumps(explainer.as_json(r, zone_), indent=2), "    ")
+            click.echo(("," if n else "") + "\n" + doc, nl=False)
+        click.echo(f'\n  ],\n  "more": {json.dumps(more)}\n}}')
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(RECORD_CSV_FIELDS)
-        for r in rows:
+        for r in records():
             doc = explainer.as_json(r, zone_)
             doc["source"] = "" if doc["source"] is None else doc["source"]["path"]
             doc["metadata"] = json.dumps(doc["metadata"], sort_keys=True) if doc["metadata"] else ""
             writer.writerow(["" if doc[k] is None else doc[k] for k in RECORD_CSV_FIELDS])
     else:
-        click.echo(render_records(spec, plan, rows, more, zone_))
+        for line in render_records(spec, plan, records(), zone_):
+            click.echo(line)
+        if more:
+            click.echo(f"\nFirst {limit:,} records; more with --limit.")
 
 
-def render_records(spec: QuerySpec, plan, rows, more: bool, tz) -> str:
+RECORDS_WIDTH_ROWS = 1000  # rows the table's column widths are measured on; the rest stream
+
+
+def render_records(spec: QuerySpec, plan, rows, tz):
+    """The table's lines, as the records arrive: widths from the first RECORDS_WIDTH_ROWS."""
+    from itertools import chain, islice
+
     from .history import record_time
 
     who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
     if spec.focus is not None:
         who += f", {spec.group_by} {spec.focus}"
-    lines = [f"Records — {who} · {plan.since} … {plan.until} ({plan.tz})", ""]
-    if not rows:
-        lines.append("No records in this view: broaden the date range (--since), change the scope "
-                     "(--scope), or check --focus / --search.")
-        return "\n".join(lines)
+    yield f"Records — {who} · {plan.since} … {plan.until} ({plan.tz})"
+    yield ""
+
+    def cells(r) -> tuple[str, ...]:
+        return (f"{record_time(r, tz):%Y-%m-%d %H:%M:%S}", r.model, r.user or "(unattributed)",
+                f"{r.prompt_tokens:,}", f"{r.cached_input_tokens:,}", f"{r.completion_tokens:,}",
+                f"{r.context_tokens:,}", f"{r.requests:,}", record_money(r.cost_usd), str(r.status),
+                r.verdict or "", r.id)
+
+    rows = iter(rows)
+    first = [cells(r) for r in islice(rows, RECORDS_WIDTH_ROWS)]
+    if not first:
+        yield ("No records in this view: broaden the date range (--since), change the scope "
+               "(--scope), or check --focus / --search.")
+        return
     header = ("TIME", "MODEL", "USER", "PROMPT", "CACHED", "COMPL", "CTX", "REQ", "COST", "STATUS", "VERDICT", "ID")
-    table = [header]
-    for r in rows:
-        table.append((f"{record_time(r, tz):%Y-%m-%d %H:%M:%S}", r.model, r.user or "(unattributed)",
-                      f"{r.prompt_tokens:,}", f"{r.cached_input_tokens:,}", f"{r.completion_tokens:,}",
-                      f"{r.context_tokens:,}", f"{r.requests:,}",
-                      record_money(r.cost_usd), str(r.status),
-                      r.verdict or "", r.id))
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    widths = [max(len(row[i]) for row in (header, *first)) for i in range(len(header))]
     right = {3, 4, 5, 6, 7, 8}
-    for row in table:
-        lines.append("  ".join(c.rjust(w) if i in right else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
-    if more:
-        lines += ["", f"First {len(rows):,} records; more with --limit."]
-    return "\n".join(lines)
+    for row in chain([header], first, (cells(r) for r in rows)):
+        yield "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
 
 
 def main() -> None:  # pragma: no cover

@@ -444,7 +444,7 @@ def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
 
 
 # -- request history: the records behind a view or a row ------------------------------------------
-HISTORY_PAGE_MAX = 1000  # records per page, at most
+HISTORY_PAGE_MAX = 50_000  # records per page, at most (~25 MB of records)
 HISTORY_SEARCH_MAX = 256  # characters of a history search
 _HISTORY_COLUMNS = (
     "r.id, r.ts_us, r.provider, r.model, r.user, r.team, r.user_raw, r.team_raw, r.key, r.agent, "
@@ -523,8 +523,11 @@ def run_history(store: Store, spec: QuerySpec, *, order: str = "time", search: s
 
 
 def iter_history(store: Store, spec: QuerySpec, *, order: str = "time", search: str | None = None,
-                 limit: int | None = None, page_size: int = HISTORY_PAGE_MAX):
-    """Every record of a history (or the first `limit`), page by page."""
+                 limit: int | None = None, page_size: int = 1000):
+    """Every record of a history (or the first `limit`), page by page. Without an index on
+    time each page is one scan of the records, so pages double in size up to HISTORY_PAGE_MAX:
+    a long history takes a few scans, never one per thousand records (765k records at 1M:
+    5 min 51 s in pages of 1,000), and memory stays bounded by a page."""
     after = None
     left = limit
     while left is None or left > 0:
@@ -536,3 +539,4 @@ def iter_history(store: Store, spec: QuerySpec, *, order: str = "time", search: 
         if page.after is None:
             return
         after = page.after
+        page_size = min(HISTORY_PAGE_MAX, page_size * 2)
