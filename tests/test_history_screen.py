@@ -151,3 +151,17 @@ def test_record_money_keeps_fractions_of_a_cent():
     assert [record_money(x) for x in values] == [
         "unpriced", "$0.00", "$0.03", "$0.0312", "$0.05717", "$0.000125", "$0.00149", "$0.000000123", "$0.50",
         "$2.00", "$1,234.50"]
+
+
+async def test_the_palette_opens_the_history_of_the_selected_row(small_db):  # noqa: F811
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down")  # alice's rows: gpt-4o, llama, mystery-1 *; llama is r1 only
+        await pilot.press("ctrl+p", *"history of the selected")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        screen = await settle_history(pilot)
+        assert screen.view.spec.focus == "llama" and screen.view.spec.scope == "personal"
+        assert [r.id for r in screen.records] == ["r1"]  # r5 is outside the range, r6/r8 not hers
+        assert "user" not in [c.key for c in screen.columns]  # personal: always alice
