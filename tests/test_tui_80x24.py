@@ -12,7 +12,7 @@ from usage_tui.model import Row, Totals
 from usage_tui.widgets.breakdown_table import BreakdownPanel, BreakdownTable, fit_keys
 from usage_tui.widgets.date_range_screen import DateRangeScreen
 
-from .test_tui import demo_db, make_app, notices, query, settle, table_texts  # noqa: F401  (fixtures)
+from .test_tui import make_app, notices, query, settle, table_texts
 
 
 def assert_columns_whole(app) -> None:
@@ -24,7 +24,7 @@ def assert_columns_whole(app) -> None:
     assert headers[-1] in ("Ctx", "Context")
 
 
-async def test_columns_are_fitted_again_on_every_update(demo_db):  # noqa: F811
+async def test_columns_are_fitted_again_on_every_update(demo_db):
     """3, g to users, 1, 2, t, 3 used to leave the column widths of the widest view: `Ct`."""
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -39,7 +39,7 @@ async def test_columns_are_fitted_again_on_every_update(demo_db):  # noqa: F811
         assert any(label.startswith("(unattributed)") for label in labels)  # whole, not `(unattribute…`
 
 
-async def test_names_stay_whole_before_secondary_columns(demo_db):  # noqa: F811
+async def test_names_stay_whole_before_secondary_columns(demo_db):
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -63,7 +63,7 @@ def test_keys_that_would_read_alike_are_cut_in_the_middle():
     assert fit_keys(unpriced, "o3", 12) == {"acme-finetune-v2": "acme-fine…", "o3": "o3"}  # 12 - " *" = 10
 
 
-async def test_the_footer_shows_whole_keys_at_80_columns(demo_db):  # noqa: F811
+async def test_the_footer_shows_whole_keys_at_80_columns(demo_db):
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -80,7 +80,7 @@ async def test_the_footer_shows_whole_keys_at_80_columns(demo_db):  # noqa: F811
                 "Focus", "Help", "History", "Metric", "Rows", "Dates", "Search", "Quit"]
 
 
-async def test_t_says_when_there_is_only_one_team_and_moves_on_from_org(demo_db):  # noqa: F811
+async def test_t_says_when_there_is_only_one_team_and_moves_on_from_org(demo_db):
     app = make_app(demo_db, "carol")  # administers platform only
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -99,7 +99,7 @@ async def test_t_says_when_there_is_only_one_team_and_moves_on_from_org(demo_db)
         assert (app.filters.scope, app.filters.team) == ("team", "research")
 
 
-async def test_a_members_sidebar_shows_his_team(demo_db):  # noqa: F811
+async def test_a_members_sidebar_shows_his_team(demo_db):
     app = make_app(demo_db, "bob")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -107,7 +107,7 @@ async def test_a_members_sidebar_shows_his_team(demo_db):  # noqa: F811
         assert team.value == "platform" and team.disabled  # shown, not a scope he may pick
 
 
-async def test_search_says_what_the_shown_rows_add_up_to(demo_db):  # noqa: F811
+async def test_search_says_what_the_shown_rows_add_up_to(demo_db):
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -123,7 +123,7 @@ async def test_search_says_what_the_shown_rows_add_up_to(demo_db):  # noqa: F811
         assert "rows" in app.query_one(BreakdownPanel).border_title
 
 
-async def test_date_dialog_hints_follow_the_focus_and_errors_go_with_their_cause(demo_db):  # noqa: F811
+async def test_date_dialog_hints_follow_the_focus_and_errors_go_with_their_cause(demo_db):
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -147,7 +147,7 @@ async def test_date_dialog_hints_follow_the_focus_and_errors_go_with_their_cause
         assert str(screen.query_one("#range-error").render()) == ""
 
 
-async def test_help_explains_ctx_and_the_marks(demo_db):  # noqa: F811
+async def test_help_explains_ctx_and_the_marks(demo_db):
     app = make_app(demo_db, "alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -157,7 +157,7 @@ async def test_help_explains_ctx_and_the_marks(demo_db):  # noqa: F811
         assert "unpriced" in rows["*"]
 
 
-async def test_a_live_import_of_a_wider_row_refits_the_columns(demo_db):  # noqa: F811
+async def test_a_live_import_of_a_wider_row_refits_the_columns(demo_db):
     """A row arriving from another process with a wider cost: the columns are fitted again, Ctx
     stays whole (it was pushed to `Ct`)."""
     from usage_tui.ingest.native import to_record
