@@ -304,6 +304,8 @@ def test_records_limit_order_and_jsonl(db):
     (["--as", "alice", "--order", "size"], 2, "--order"),
     (["--as", "alice", "--limit", "0"], 2, "--limit"),
     (["--as", "alice", "--since", "2026-13-01"], 2, "not a valid date"),
+    (["--as", "alice", "--scope", "org", "--focus", "gpt-4oo", *VIEW], 2, "no model 'gpt-4oo' in this view"),
+    (["--as", "alice", "--scope", "org", "--team", "platform"], 2, "--team platform goes with --scope team"),
 ])
 def test_records_errors_are_one_line_with_the_summary_exit_codes(db, args, code, message):
     out = CliRunner().invoke(cli, ["spend", "records", "--db", db, *args])
@@ -349,3 +351,11 @@ def test_source_file_and_line_and_how_it_was_billed(store, tmp_path):
     rows = dict(detail_rows(c, ZoneInfo("UTC"), "", explainer.price_source(c)))
     assert rows["Billed as"] == "batch API"
     assert explainer.as_json(c, ZoneInfo("UTC"))["batch"] is True
+
+
+def test_records_team_alone_means_the_team_scope(db):
+    out = cli_run("--db", db, "--as", "carol", "--team", "platform", "--limit", "1", "--format", "json", *VIEW)
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["scope"] == {"kind": "team", "team": "platform"}
+    assert all(r["team"] == "platform" for r in doc["records"])

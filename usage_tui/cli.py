@@ -499,7 +499,8 @@ def spend_records(scope, team, group_by, since, until, search, focus, limit, ord
     from .history import Explainer
     from .query import check_scope, iter_history, plan_query
 
-    store = open_store(db)
+    scope = summary_scope(scope, team)
+    store = open_store(db, readonly=True)
     directory_ = store.directory()
     spec = QuerySpec(
         viewer=identity_of(store, as_user).viewer, scope=scope, team=team, group_by=group_by,
@@ -507,6 +508,8 @@ def spend_records(scope, team, group_by, since, until, search, focus, limit, ord
         until=parse_date(until, "--until") if until else None, tz=tz, focus=focus,
     )
     check_scope(directory_, spec)  # refused before a line is printed (pages check it again)
+    if focus is not None:  # a row that is not in the view is a typo, as in `spend summary` (exit 2)
+        run_query(store, spec, require_focus=True)
     plan = plan_query(spec, directory_)  # the range and zone, as the summary reads them
     # Streamed, a page at a time, in every format: --limit 1000000 never holds a million
     # records in memory. One more than asked for says whether there are more.
