@@ -311,3 +311,33 @@ def test_internal_errors_are_503_everywhere(db, become, monkeypatch, breakage):
         assert r.headers["content-type"] == "application/json"
         body = r.json()
         assert isinstance(body.get("error"), str) and body["error"], (name, body)
+
+
+# -- review: a directory id is never a login ----------------------------------------------------------
+def test_a_login_that_is_only_a_directory_id_gets_no_role(tmp_path, directory_doc, become):
+    """Reviewer's repro: directory user id "nobody" is an org admin (and a team admin) with login
+    "nob.adm"; the OS user nobody is not listed by login. Acting as "nobody" would take that
+    user's roles, so every command is refused (exit 3), impersonation included."""
+    directory_doc["users"].append({"id": "nobody", "login": "nob.adm", "role": "org_admin", "teams": []})
+    directory_doc["teams"][1]["admins"] = ["nobody"]
+    s = Store(tmp_path / "squat.db")
+    s.load_directory(directory_doc)
+    write(s, {"id": "x1", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "nobody",
+              "team": "research", "cost_usd": 4.0})
+    s.close()
+    db = str(tmp_path / "squat.db")
+    become("nobody")
+    refusal = ('usage-tui: error: OS login nobody is not in the directory, and the directory user "nobody" '
+               "has login nob.adm: refusing to act as them (list your login in the directory)\n")
+    for args in (("--scope", "org"), ("--scope", "team", "--team", "research"), ("--as", "alice"), ()):
+        result = run("spend", "summary", "--db", db, *args)
+        assert (result.exit_code, result.stderr) == (3, refusal), args
+    assert run("budget", "status", "--db", db, "--all").exit_code == 3
+    # a login that is neither a login nor an id in the directory: personal scope, no role
+    become("zed")
+    assert summary(db)["viewer"] == "zed"
+    assert run("spend", "summary", "--db", db, "--scope", "org").exit_code == 3
+    assert run("spend", "summary", "--db", db, "--as", "alice").exit_code == 3
+    # the store's owner not listed by login may still name a viewer explicitly
+    become("nobody", uid=0)
+    assert summary(db, "--as", "alice", "--scope", "org")["totals"]["cost_usd"] == 4.0

@@ -80,12 +80,24 @@ def resolve_identity(directory: Directory, store_path: str | Path, as_user: str 
     owner is a ScopeError naming who tried."""
     login = os_login()
     me = directory.user_by_login(login)
-    own_id = me.id if me is not None else login
     owner = owns_store(store_path)
     wanted = as_user or os.environ.get(IMPERSONATION_ENV) or None
+    if me is not None:
+        own_id, own_admin = me.id, directory.is_org_admin(me.id)
+    else:
+        # Not listed by login: the viewer has no role. Their login is not a directory id either:
+        # if a directory user has that id (with another login), acting as that id would take
+        # that user's roles and usage, so it is refused (fail closed); only the store's owner
+        # may still name a viewer with --as.
+        own_id, own_admin = login, False
+        squatted = directory.users.get(login)
+        if squatted is not None and not (owner and wanted is not None and wanted != login):
+            raise ScopeError(f'OS login {login} is not in the directory, and the directory user "{login}" '
+                             + (f"has login {squatted.login}" if squatted.login else "has no login")
+                             + ": refusing to act as them (list your login in the directory)")
     if wanted is None or wanted == own_id:
-        return Identity(own_id, login, False, owner, directory.is_org_admin(own_id))
-    if not (directory.is_org_admin(own_id) or owner):
+        return Identity(own_id, login, False, owner, own_admin)
+    if not (own_admin or owner):
         how = "--as" if as_user else IMPERSONATION_ENV
         raise ScopeError(f"{own_id} (OS login {login}) may not act as {wanted} with {how}: only org admins "
                          "and the store's owner may")
