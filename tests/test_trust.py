@@ -341,3 +341,35 @@ def test_a_login_that_is_only_a_directory_id_gets_no_role(tmp_path, directory_do
     # the store's owner not listed by login may still name a viewer explicitly
     become("nobody", uid=0)
     assert summary(db, "--as", "alice", "--scope", "org")["totals"]["cost_usd"] == 4.0
+
+
+def test_a_member_may_not_charge_another_team_or_anothers_key(db, become, tmp_path):
+    """Reviewer's repro: bob (team platform) imported a record charged to another team and one
+    on alice's key with himself as user; both were accepted. A member's record must carry one of
+    their teams (or none) and a key that is theirs or unknown to the directory."""
+    become("bob")
+    row = {"ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m"}
+    lines = [
+        {"id": "n2", **row, "team": "research", "cost_usd": 500},            # not bob's team
+        {"id": "n3", **row, "user": "bob", "key": "k_team", "cost_usd": 700},  # carol's key
+        {"id": "n4", **row, "user": "bob", "key": "k_orphan", "cost_usd": 1},  # a known key nobody owns
+        {"id": "n5", **row, "team": "platform", "key": "k_bob", "cost_usd": 2},  # his team, his key
+        {"id": "n6", **row, "key": "gk_unknown", "cost_usd": 3},               # a key the directory doesn't know
+    ]
+    source = tmp_path / "charge.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run("import", str(source), "--db", db)
+    assert (result.exit_code, result.stdout) == (1, "imported 2, replaced 0, unchanged 0, rejected 3\n")
+    assert result.stderr.splitlines() == [
+        f'{source}:1: bob may not import usage charged to team "research": only their own teams',
+        f'{source}:2: bob may not import usage on key "k_team" (carol\'s): only their own keys',
+        f'{source}:3: bob may not import usage on key "k_orphan" (not theirs): only their own keys',
+    ]
+    store = Store(db)
+    assert sorted(r[0] for r in store.conn.execute("SELECT id FROM records")) == ["a1", "b1", "c1", "n5", "n6"]
+    store.close()
+    source.write_text(json.dumps({"id": "n7", **row, "cost_usd": 1}) + "\n")
+    refused = run("import", str(source), "--db", db, "--team", "research")
+    assert (refused.exit_code, refused.stderr) == (
+        3, 'usage-tui: error: bob may not import usage charged to team "research": only their own teams\n')
+    assert run("import", str(source), "--db", db, "--team", "platform").exit_code == 0

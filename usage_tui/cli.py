@@ -268,6 +268,8 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
         if user is not None and user != identity.viewer:
             raise ScopeError(f"{identity.viewer} may not import usage attributed to {user}")
         guard = OwnUsageOnly(identity.viewer, store.directory())
+        if team is not None and team not in guard.teams():
+            raise ScopeError(f'{identity.viewer} may not import usage charged to team "{team}": only their own teams')
     show_progress = sys.stderr.isatty() and path != "-"
     bar = None
     last = [0]

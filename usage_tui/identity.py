@@ -138,6 +138,10 @@ class OwnUsageOnly:
             elif owner != self.member:
                 refused.append(self._reject(record, source, f"{self.member} may not import usage attributed to {owner}"))
                 continue
+            why_not = self._foreign_key_or_team(record)
+            if why_not is not None:
+                refused.append(self._reject(record, source, why_not))
+                continue
             kept.append(record)
         stored = store.stored_versions([r.id for r in kept])  # ids already in the store
         if not stored:
@@ -152,6 +156,22 @@ class OwnUsageOnly:
                      else f"attributed to {holder or 'nobody (unattributed)'}")
             refused.append(self._reject(record, source, f'{self.member} may not replace record "{record.id}", {whose}'))
         return mine, sorted(refused, key=lambda j: j.line)
+
+    def teams(self) -> tuple[str, ...]:
+        """The member's own teams (none when the directory does not list them)."""
+        user = self.directory.users.get(self.member)
+        return user.teams if user is not None else ()
+
+    def _foreign_key_or_team(self, record: Record) -> str | None:
+        """Why a record attributed to the member still charges someone else, or None: a key the
+        directory knows must be the member's own, and a team must be one of theirs."""
+        key = self.directory.keys.get(record.key) if record.key is not None else None
+        if key is not None and key.owner != self.member:
+            whose = f"{key.owner}'s" if key.owner is not None else "not theirs"
+            return f'{self.member} may not import usage on key "{record.key}" ({whose}): only their own keys'
+        if record.team is not None and record.team not in self.teams():
+            return f'{self.member} may not import usage charged to team "{record.team}": only their own teams'
+        return None
 
     @staticmethod
     def _reject(record: Record, source: str, reason: str) -> Reject:
