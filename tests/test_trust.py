@@ -373,3 +373,21 @@ def test_a_member_may_not_charge_another_team_or_anothers_key(db, become, tmp_pa
     assert (refused.exit_code, refused.stderr) == (
         3, 'usage-tui: error: bob may not import usage charged to team "research": only their own teams\n')
     assert run("import", str(source), "--db", db, "--team", "platform").exit_code == 0
+
+
+def test_auth_refuses_two_different_gateway_keys(db, become):
+    """Reviewer's repro: `Authorization: Bearer <a key within budget>` beside `x-api-key: <bob's
+    key, over budget>` answered 204 (the bearer key won) while bob's key alone is 403. Two
+    different keys are a 403 (fail closed), whatever the server's options; one key sent in both
+    headers is that key."""
+    become("ops", uid=0)
+    both = {"Authorization": "Bearer k_team", "x-api-key": "k_bob"}
+    for options in ({}, {"allow_unknown_keys": True}, {"trust_user_header": True}):
+        with TestClient(create_server_app(db, **options)) as client:
+            assert client.get("/v1/budget/auth", headers={"x-api-key": "k_bob"}).status_code == 403
+            assert client.get("/v1/budget/auth", headers={"Authorization": "Bearer k_team"}).status_code == 204
+            refused = client.get("/v1/budget/auth", headers={**both, "X-User": "alice"})
+            assert (refused.status_code, refused.json()) == (
+                403, {"error": "two different gateway keys (Authorization: Bearer and x-api-key)"}), options
+            same = client.get("/v1/budget/auth", headers={"Authorization": "Bearer k_bob", "x-api-key": "k_bob"})
+            assert (same.status_code, same.headers["retry-after"]) == (403, "471600"), options

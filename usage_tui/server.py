@@ -48,6 +48,10 @@ class Refused(Exception):
     """/auth cannot tell whose request this is: a 403 saying why."""
 
 
+class TwoKeys(Refused):
+    """The request names two different gateway keys: a 403 even with --allow-unknown-keys."""
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers={**_NO_STORE, **(headers or {})})
 
@@ -64,12 +68,22 @@ def decision_json(user: str, status: BudgetStatus | None) -> dict:
             "window_end": status.window_end.isoformat() if status else None}
 
 
-def gateway_key(request: Request) -> str | None:
-    """The gateway key of the original request, as the proxy forwards it."""
+def gateway_keys(request: Request) -> set[str]:
+    """The gateway keys the original request names, as the proxy forwards them: from
+    `Authorization: Bearer KEY` and from `x-api-key` (one each, or the same key in both)."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get(API_KEY_HEADER, "").strip() or None
+    bearer = value.strip() if scheme.lower() == "bearer" else ""
+    return {k for k in (bearer, request.headers.get(API_KEY_HEADER, "").strip()) if k}
+
+
+def gateway_key(request: Request) -> str | None:
+    """The one gateway key of the original request (None: none). Two different keys are refused
+    (fail closed): which one the upstream would bill is not ours to guess, and picking one let
+    an over-budget key pass beside a key that is not."""
+    keys = gateway_keys(request)
+    if len(keys) > 1:
+        raise TwoKeys(f"two different gateway keys (Authorization: Bearer and {API_KEY_HEADER})")
+    return next(iter(keys), None)
 
 
 def create_server_app(db_path: str | Path, *, token: str | None = None, allow_unknown_keys: bool = False,
@@ -94,13 +108,13 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     def caller(request: Request) -> str | None:
         """The user /auth decides for (None: a known key without an owner: no user budget)."""
         directory = store.directory()
+        key = gateway_key(request)  # first: two different keys are refused whatever else is sent
         if trust_user_header:
             user = request.headers.get(USER_HEADER, "").strip()
             if user:
                 if user not in directory.users and budget_status(store, user) is None:
                     raise Refused(f'unknown user "{user}" in {USER_HEADER}')
                 return user
-        key = gateway_key(request)
         if key is None:
             raise Refused("no gateway key (Authorization: Bearer KEY or x-api-key)")
         found = directory.keys.get(key) or directory.keys.get(hashlib.sha256(key.encode()).hexdigest())
@@ -163,7 +177,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         try:
             status = await in_thread(decide)
         except Refused as exc:
-            if allow_unknown_keys:
+            if allow_unknown_keys and not isinstance(exc, TwoKeys):
                 return Response(status_code=204, headers=_NO_STORE)
             return _error(403, str(exc))
         if isinstance(status, Response):
