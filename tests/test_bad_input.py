@@ -4,6 +4,7 @@ imports; numbers, dates and ranges at their limits; typos are refused, never tak
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from usage_tui.ingest import import_path
 
 from .conftest import write
 
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 REJECT_EXCERPT_CHARS = 1024  # the excerpt the rejects keep (usage_tui.model)
 
 
@@ -518,3 +520,42 @@ def test_serve_fails_closed_on_a_stored_limit_that_is_not_finite(store, monkeypa
         response = client.get("/v1/budget/check", params={"user": "bob"})
     assert response.status_code == 503
     assert "not a usable limit (inf)" in response.json()["error"]
+
+
+def _with_a_deep_line(text: str) -> str:
+    """`text` (JSON lines) with a copy of its first line whose `metadata` is nested 100,000 levels
+    deep inserted as line 2 (the reviewer's repro: a LiteLLM row's metadata nested that deep)."""
+    first, *rest = text.splitlines()
+    row = json.loads(first)
+    row.pop("metadata", None)
+    deep = json.dumps(row)[:-1] + ', "metadata": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "}"
+    return "\n".join([first, deep, *rest]) + "\n"
+
+
+def _openai_page_lines() -> str:
+    """sample_data's OpenAI usage page, one bucket per page, one page per line."""
+    page = json.loads((SAMPLES / "openai_usage_completions.json").read_text())
+    return "".join(json.dumps({**page, "data": [bucket]}) + "\n" for bucket in page["data"])
+
+
+DEEP_CASES = {  # format: (JSON lines of that format, how many records they hold)
+    "native": ((SAMPLES / "example.jsonl").read_text(), 5),
+    "litellm": ((Path(__file__).parent / "data" / "litellm_12_rows.jsonl").read_text(), 12),
+    "openai": (_openai_page_lines(), 3),  # the results with requests (tests/test_import_formats.py)
+    "claude-code": ((SAMPLES / "claude-code" / "projects" / "-home-alice-src-shop"
+                     / "5b1e0c3a-7d2f-4c1e-9a8b-2f3e4d5c6b7a.jsonl").read_text(), 2),  # msg_01AAA, msg_01BBB
+}
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["auto", "forced"])
+@pytest.mark.parametrize("fmt", list(DEEP_CASES))
+def test_json_nested_100000_levels_is_one_reject_in_every_format(store, tmp_path, fmt, forced):
+    """Reviewer's repro (RecursionError before issue 13): the deep line is one reject at its line,
+    every record of the file still imports, whether the format is detected or forced."""
+    text, records = DEEP_CASES[fmt]
+    path = tmp_path / "deep.jsonl"
+    path.write_text(_with_a_deep_line(text))
+    seen = []
+    summary = import_path(store, str(path), fmt if forced else "auto", user="alice", on_reject=seen.append)
+    assert (summary.imported, summary.rejected) == (records, 1)
+    assert [(j.line, j.reason) for j in seen] == [(2, "JSON nested deeper than 64 levels")]
