@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from usage_tui.cli import cli
-from usage_tui.ingest import detect_format, import_path
+from usage_tui.ingest import ImportFatal, detect_format, import_path
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 CLAUDE_PROJECTS = SAMPLES / "claude-code" / "projects"
@@ -358,10 +358,13 @@ def test_openai_other_usage_pages_are_not_completions(store, tmp_path):
     path = tmp_path / "embeddings.json"
     path.write_text(json.dumps(page))
     assert detect_format(path.read_text()) is None
-    seen = []
-    assert import_path(store, str(path), "openai", on_reject=seen.append).imported == 0
-    assert (seen[0].line, seen[0].reason) == (  # one page on one line: JSON lines
-        1, 'bucket 1, result 1: not a completions usage result ("organization.usage.embeddings.result")')
+    # a forced format that matches no line is refused whole, naming its first reason (no rejects)
+    with pytest.raises(ImportFatal) as refused:
+        import_path(store, str(path), "openai")
+    assert str(refused.value) == (  # one page on one line: JSON lines
+        f"{path}: nothing in it is openai usage (line 1: bucket 1, result 1: not a completions usage result "
+        '("organization.usage.embeddings.result"); try --format auto)')
+    assert store.conn.execute("SELECT count(*) FROM rejects").fetchone() == (0,)
 
 
 # -- Claude Code ------------------------------------------------------------------------------------

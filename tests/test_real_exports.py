@@ -343,6 +343,60 @@ def test_a_forced_format_that_recognises_nothing_is_exit_2(db, tmp_path):
     assert run("import", str(CLAUDE), "--db", db, "--format", "claude-code").exit_code == 0
 
 
+@pytest.mark.parametrize("fmt", ["litellm", "openai"])
+def test_a_forced_format_that_matches_no_line_writes_no_rejects(db, tmp_path, fmt):
+    """Reviewer's repro: `import sample_data/example.jsonl --format litellm` (or openai) said
+    "imported 0 … rejected 5", exit 1, and kept 5 junk rejects. Like claude-code: exit 2, no
+    rejects and no source written. A folder: the file is skipped, its neighbours import."""
+    result = run("import", str(SAMPLES / "example.jsonl"), "--db", db, "--format", fmt)
+    assert (result.exit_code, result.stdout) == (2, "")
+    first = {"litellm": "missing required field `request_id`",
+             "openai": 'not a usage page (expected {"object": "page", "data": [...]}, or a bucket)'}[fmt]
+    assert result.stderr == (f"usage-tui: error: {SAMPLES / 'example.jsonl'}: nothing in it is {fmt} usage "
+                             f"(line 1: {first}; try --format auto)\n")
+    store = Store(db)
+    assert store.conn.execute("SELECT (SELECT count(*) FROM rejects), (SELECT count(*) FROM sources)").fetchone() == (0, 0)
+    store.close()
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "example.jsonl", folder / "a.jsonl")
+    shutil.copy(DATA / "litellm_12_rows.jsonl", folder / "b.jsonl")
+    if fmt == "litellm":
+        mixed = run("import", str(folder), "--db", db, "--format", fmt)
+        assert (mixed.exit_code, mixed.stdout) == (0, "imported 12, replaced 0, unchanged 0, rejected 0\n")
+        assert mixed.stderr == f"{folder / 'a.jsonl'}: skipped (not a recognised usage file)\n"
+
+
+def test_a_forced_format_gives_up_after_1000_rejects_before_its_first_record(db, tmp_path):
+    """The bound on what a forced format holds back: 1,000 bad lines then a LiteLLM row import
+    as 1,000 rejects and the row; 1,001 bad lines are "not LiteLLM", nothing written."""
+    rows = (DATA / "litellm_12_rows.jsonl").read_text().splitlines(keepends=True)
+    path = tmp_path / "late.jsonl"
+    path.write_text('{"id": 1}\n' * 1000 + rows[0])
+    kept = run("import", str(path), "--db", db, "--format", "litellm")
+    assert (kept.exit_code, kept.stdout) == (1, "imported 1, replaced 0, unchanged 0, rejected 1000\n")
+    path.write_text('{"id": 1}\n' * 1001 + rows[1])
+    refused = run("import", str(path), "--db", db, "--format", "litellm")
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    store = Store(db)
+    assert store.conn.execute("SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM rejects)").fetchone() == (1, 1000)
+    store.close()
+
+
+def test_a_forced_format_whose_rows_follow_bad_lines_keeps_the_rejects(db, tmp_path):
+    """A LiteLLM file whose first lines are bad (so its start is not recognised) and whose later
+    rows are LiteLLM: the rows import and the bad lines are rejects, as before."""
+    path = tmp_path / "late.jsonl"
+    path.write_text('{"id": 1}\n{"startTime": 5}\n' + (DATA / "litellm_12_rows.jsonl").read_text())
+    result = run("import", str(path), "--db", db, "--format", "litellm")
+    assert (result.exit_code, result.stdout) == (1, "imported 12, replaced 0, unchanged 0, rejected 2\n")
+    assert result.stderr.splitlines() == [f"{path}:1: missing required field `request_id`",
+                                          f"{path}:2: missing required field `request_id`"]
+    store = Store(db)
+    assert store.conn.execute("SELECT count(*) FROM rejects").fetchone() == (2,)
+    store.close()
+
+
 # -- prices for how a request was processed ----------------------------------------------------------
 TS = int(datetime(2026, 11, 20, tzinfo=UTC).timestamp() * 1_000_000)
 

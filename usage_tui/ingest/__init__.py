@@ -28,6 +28,9 @@ FORMATS = ("auto", *FORMAT_MODULES)
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 BATCH_SIZE = 10_000  # records per transaction: 20k gained ~7% speed for +80 MB RSS at 1M
 HEAD_BYTES = 65_536
+# A forced format that does not recognise a file's start gets this many rejects before its first
+# record; beyond them the file is not that format (its rejects would be junk) and is refused.
+TRIAL_REJECTS_MAX = 1_000
 IMPORT_SWITCH_INTERVAL_S = 0.0001
 
 
@@ -59,6 +62,8 @@ class ImportSummary:
     rejected: int = 0
     files: int = 0
     skipped: list[str] = field(default_factory=list)
+    # a forced format's first reject in a file it did not match (for the error that says so)
+    unmatched: Reject | None = None
 
     def line(self) -> str:
         return (f"imported {self.imported}, replaced {self.replaced}, unchanged {self.unchanged}, "
@@ -220,8 +225,11 @@ def import_path(
     if fmt != "auto" and not recognised and not (summary.imported or summary.replaced or summary.unchanged
                                                   or summary.rejected):
         what = "them" if in_folder else "it"
+        first = summary.unmatched
+        why = (f"line {first.line}: {first.reason}" if first is not None
+               else f"no line was recognised as --format {fmt}")
         raise ImportFatal(f"{'<stdin>' if path == '-' else path}: nothing in {what} is {fmt} usage "
-                          f"(no line was recognised as --format {fmt}; try --format auto)")
+                          f"({why}; try --format auto)")
     return summary
 
 
@@ -249,25 +257,35 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
                     raise ImportFatal(f"{source_name}: not a usage file (binary data)")
                 raise ImportFatal(f"{source_name}: not a usage file (no known format recognised; "
                                   "name one with --format)")
-            summary.files += 1
             forced = format_module(fmt) if fmt != "auto" else None
-            if forced is not None and head is not None and forced.detect(head):
-                recognised += 1
-            _import_file(store, raw, file, source_fmt, options, summary, on_reject,
-                         (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes)) if on_progress else None,
-                         batch_size, writer)
+            detected = forced is None or forced.detect(head)
+            recognised += forced is not None and detected
+            matched = _import_file(store, raw, file, source_fmt, options, summary, on_reject,
+                                   (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes))
+                                   if on_progress else None, batch_size, writer, on_trial=not detected)
+            if matched:
+                summary.files += 1
+                recognised += not detected
+            elif in_folder:
+                summary.skipped.append(file)
         done_bytes += sizes[file]
     return recognised
 
 
 def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
-                 batch_size: int, writer: ThreadPoolExecutor) -> None:
+                 batch_size: int, writer: ThreadPoolExecutor, on_trial: bool = False) -> bool:
     """Stream one file into the store, a batch (one transaction) at a time. This thread parses
     and stages (the Python work); `writer` runs a batch's SQL while this thread works on the
     next one. One batch at a time is in the writer, so a failed batch stops the import before
-    any later one commits."""
-    source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
+    any later one commits.
+
+    `on_trial`: a forced format that did not recognise the file's start. Its rejects are held
+    back until a line parses as a record of the format; when none does (or more than
+    TRIAL_REJECTS_MAX lines are rejects first), the file is not that format: nothing of it is
+    written or reported, and this returns False (the caller says so). Else True."""
+    source_id: int | None = None  # created with the first batch: a file that is not ours leaves no trace
+    held: list[Reject] | None = [] if on_trial else None
     batch: list[Record] = []
     rejects: list[Reject] = []
     pending: list[tuple[Future, int]] = []
@@ -291,6 +309,9 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             for item in refused:
                 if on_reject is not None:
                     on_reject(item)
+        nonlocal source_id
+        if source_id is None:
+            source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
         staged = store.stage_batch(batch, source_id)
         settle()
         # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
@@ -299,16 +320,28 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
         batch.clear()
         rejects.clear()
 
+    def report(reject: Reject) -> None:
+        summary.rejected += 1
+        rejects.append(reject)
+        if on_reject is not None:
+            on_reject(reject)
+
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
     parse_options = {k: v for k, v in options.items() if k != "guard"}
     try:
         for item in _parse_open(raw, file, fmt, parse_options):
             if isinstance(item, Reject):
-                summary.rejected += 1
-                rejects.append(item)
-                if on_reject is not None:
-                    on_reject(item)
+                if held is not None:
+                    held.append(item)
+                    if len(held) > TRIAL_REJECTS_MAX:
+                        break
+                    continue
+                report(item)
                 continue
+            if held is not None:  # a record of the format: the file is one after all
+                for reject in held:
+                    report(reject)
+                held = None
             if item.user is None and user is not None:
                 item.user = user
             if item.team is None and team is not None:
@@ -316,7 +349,11 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             batch.append(item)
             if len(batch) >= batch_size:
                 flush()
+        if held is not None:
+            summary.unmatched = summary.unmatched or (held[0] if held else None)
+            return False
         if batch or rejects:
             flush()
     finally:
         settle()
+    return True
