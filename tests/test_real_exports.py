@@ -280,6 +280,43 @@ def test_claude_code_folder_prices_1h_writes_and_counts_subagent_progress_once(d
     assert rows(store, *CLAUDE_COLUMNS) == claude_expected()
 
 
+def _claude_line(n: int, cache_creation_input_tokens: int, split) -> str:
+    """One assistant line of a Claude Code transcript (the shape of tests/data/claude-code's)."""
+    usage = {"input_tokens": 100, "cache_creation_input_tokens": cache_creation_input_tokens,
+             "cache_read_input_tokens": 0, "output_tokens": 200}
+    if split is not None:
+        usage["cache_creation"] = split
+    return json.dumps({"parentUuid": None, "type": "assistant", "sessionId": "s-1", "uuid": f"u-{n}",
+                       "timestamp": "2026-11-20T10:00:00.000Z", "requestId": f"req_{n}",
+                       "message": {"id": f"msg_{n}", "type": "message", "role": "assistant",
+                                   "model": "claude-sonnet-4-5", "usage": usage}}) + "\n"
+
+
+def test_claude_code_cache_write_total_is_cache_creation_input_tokens(store, tmp_path):
+    """Reviewer's repro: `cache_creation_input_tokens: 5000` with `cache_creation: {}` stored 0
+    writes (and lost the 5,000 tokens), and a 1-hour count of 900,000 against a total of 5,000
+    was believed. The total is cache_creation_input_tokens; the split says how many of them are
+    1-hour writes (the rest 5-minute); a split over the total is a reject naming both fields."""
+    path = tmp_path / "session.jsonl"
+    path.write_text(_claude_line(1, 5000, {})
+                    + _claude_line(2, 5000, {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 900_000})
+                    + _claude_line(3, 5000, {"ephemeral_5m_input_tokens": 3000, "ephemeral_1h_input_tokens": 2000})
+                    + _claude_line(4, 5000, None))
+    seen = []
+    summary = import_path(store, str(path), "claude-code", user="alice", on_reject=seen.append)
+    assert (summary.imported, summary.rejected) == (3, 1)
+    assert [(j.line, j.reason) for j in seen] == [
+        (2, "`cache_creation` parts (0 5-minute + 900,000 1-hour) exceed `cache_creation_input_tokens` (5,000)")]
+    # claude-sonnet-4-5 per Mtok: $3 input, $3.75 5-minute write, $6 1-hour write (2 × input), $15 output
+    # msg_1, msg_4: 100 × 3 + 5000 × 3.75 + 200 × 15 = 300 + 18750 + 3000 = 22050 µ$
+    # msg_3: 100 × 3 + 3000 × 3.75 + 2000 × 6 + 200 × 15 = 300 + 11250 + 12000 + 3000 = 26550 µ$
+    assert rows(store, "prompt_tokens", "cache_write_tokens", "cache_write_1h_tokens", "cost_nano") == {
+        "msg_1:req_1": (5100, 5000, 0, 22050 * M),
+        "msg_3:req_3": (5100, 5000, 2000, 26550 * M),
+        "msg_4:req_4": (5100, 5000, 0, 22050 * M),
+    }
+
+
 def test_claude_code_streamed_copies_across_a_batch_boundary_are_one_record(store):
     """The two streamed lines of msg_01A1 (lines 2 and 3) fall in two batches of one record:
     still one record imported, none replaced."""

@@ -61,14 +61,23 @@ def usage_line(line: Any) -> Any:
 
 
 def cache_writes(usage: dict[str, Any]) -> tuple[int, int]:
-    """(all cache-write tokens, the 1-hour ones). With the `cache_creation` split, writes are
-    its 5-minute + 1-hour parts (as ccusage counts them); without it, all of
-    `cache_creation_input_tokens` are 5-minute writes."""
+    """(all cache-write tokens, the 1-hour ones). The total is `cache_creation_input_tokens`
+    (the sum of the split when only the split is given); the `cache_creation` split says how many
+    of them are 1-hour writes, the rest being 5-minute ones (a missing or empty split: all). A
+    split whose parts exceed the total contradicts it: which to bill is a guess, so a reject."""
     split = usage.get("cache_creation")
-    if isinstance(split, dict):
-        one_hour = _count(split, "ephemeral_1h_input_tokens")
-        return _count(split, "ephemeral_5m_input_tokens") + one_hour, one_hour
-    return _count(usage, "cache_creation_input_tokens"), 0
+    if split is not None and not isinstance(split, dict):
+        raise BadRecord("`cache_creation` is not an object")
+    split = split or {}
+    five_minute = _count(split, "ephemeral_5m_input_tokens")
+    one_hour = _count(split, "ephemeral_1h_input_tokens")
+    if usage.get("cache_creation_input_tokens") is None:
+        return five_minute + one_hour, one_hour
+    total = _count(usage, "cache_creation_input_tokens")
+    if five_minute + one_hour > total:
+        raise BadRecord(f"`cache_creation` parts ({five_minute:,} 5-minute + {one_hour:,} 1-hour) exceed "
+                        f"`cache_creation_input_tokens` ({total:,})")
+    return total, one_hour
 
 
 def to_native(line: dict[str, Any], user: str | None) -> dict[str, Any] | None:
