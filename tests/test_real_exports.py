@@ -275,9 +275,12 @@ def test_claude_code_folder_prices_1h_writes_and_counts_subagent_progress_once(d
     Deduplicated by message.id:requestId, as ccusage does. The summary counts records."""
     result = run("import", str(CLAUDE), "--db", db, "--user", "alice")
     assert result.exit_code == 0, result.output
-    # 5 records; the subagent's own file repeats msg_01S2 from its progress line: unchanged
-    assert result.stdout.splitlines()[-1] == "imported 5, replaced 0, unchanged 1, rejected 0"
+    # 5 records; the subagent's own file repeats msg_01S2 from its progress line: one record, so
+    # counted once (the reviewer saw "imported 5, unchanged 1", then "unchanged 6" for 5 records)
+    assert result.stdout.splitlines()[-1] == "imported 5, replaced 0, unchanged 0, rejected 0"
     assert rows(store, *CLAUDE_COLUMNS) == claude_expected()
+    again = run("import", str(CLAUDE), "--db", db, "--user", "alice")
+    assert again.stdout.splitlines()[-1] == "imported 0, replaced 0, unchanged 5, rejected 0"
 
 
 def _claude_line(n: int, cache_creation_input_tokens: int, split) -> str:
@@ -331,7 +334,9 @@ def test_claude_code_subagent_file_first_then_its_progress_line_is_still_one_rec
     subagents = next(CLAUDE.rglob("agent-d4e5f6.jsonl"))
     assert import_path(store, str(subagents), user="alice").imported == 1
     summary = import_path(store, str(CLAUDE), user="alice")
-    assert (summary.imported, summary.replaced, summary.unchanged) == (4, 0, 2)
+    # the folder's 5 records: 4 new, msg_01S2 unchanged (its progress line; its own file again
+    # is the same record, not counted twice)
+    assert (summary.imported, summary.replaced, summary.unchanged) == (4, 0, 1)
     # the same record, kept from where it was first read: line 2 of the subagent's file
     assert rows(store, *CLAUDE_COLUMNS) == {**claude_expected(),
                                             "msg_01S2:req_011S2": (HAIKU, 800, 0, 0, 2000, 150, 1750 * M, 2)}

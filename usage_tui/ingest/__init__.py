@@ -203,7 +203,9 @@ def import_path(
     files = _files(path)
     sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
     total_bytes = sum(sizes.values())
-    options = {"user": user, "team": team, "viewer": viewer, "guard": guard}
+    # Claude Code ids written so far in this import: a subagent's message is in its own file and
+    # in the session's progress lines (two files), and the summary counts records, not copies.
+    options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set()}
     in_folder = Path(path).is_dir() if path != "-" else False
     # Batches are written by one writer thread (its own connection) while this thread parses
     # and stages the next ones: SQLite releases the GIL while it works, so the two overlap.
@@ -288,13 +290,15 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
     held: list[Reject] | None = [] if on_trial else None
     batch: list[Record] = []
     rejects: list[Reject] = []
-    pending: list[tuple[Future, int]] = []
+    pending: list[tuple[Future, int, bool]] = []  # (write, file position, whether it counts)
 
     def settle() -> None:
         """Wait for the batch being written; its errors surface here."""
         while pending:
-            future, position = pending.pop()
+            future, position, counts = pending.pop()
             result = future.result()
+            if not counts:
+                continue
             summary.imported += result.imported
             summary.replaced += result.replaced
             summary.unchanged += result.unchanged
@@ -312,11 +316,20 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
         nonlocal source_id
         if source_id is None:
             source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
+        repeats: list[Record] = []
+        if counted is not None:  # written earlier in this import: written again, not counted again
+            repeats = [r for r in batch if r.id in counted]
+            if repeats:
+                batch[:] = [r for r in batch if r.id not in counted]
+            counted.update(r.id for r in batch)
         staged = store.stage_batch(batch, source_id)
         settle()
         # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
         position = raw.tell() if file != "-" else 0
-        pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position))
+        pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position, True))
+        if repeats:
+            pending.append((writer.submit(store.write_staged, store.stage_batch(repeats, source_id), []),
+                            position, False))
         batch.clear()
         rejects.clear()
 
@@ -327,7 +340,8 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             on_reject(reject)
 
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
-    parse_options = {k: v for k, v in options.items() if k != "guard"}
+    counted: set[str] | None = options.get("counted") if fmt == "claude-code" else None
+    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
     try:
         for item in _parse_open(raw, file, fmt, parse_options):
             if isinstance(item, Reject):
