@@ -391,3 +391,27 @@ def test_auth_refuses_two_different_gateway_keys(db, become):
                 403, {"error": "two different gateway keys (Authorization: Bearer and x-api-key)"}), options
             same = client.get("/v1/budget/auth", headers={"Authorization": "Bearer k_bob", "x-api-key": "k_bob"})
             assert (same.status_code, same.headers["retry-after"]) == (403, "471600"), options
+
+
+def test_a_members_refused_record_keeps_its_raw_line(db, become, tmp_path):
+    """Reviewer's repro: the rejects table kept only {"id", "user"} of a member's refused record;
+    DESIGN §8 keeps the raw text (bounded to 1,024 characters as every reject is)."""
+    become("bob")
+    row = {"id": "n2", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "user": "alice",
+           "cost_usd": 5.0, "note": "alice secret project"}
+    long_row = {**row, "id": "n3", "note": "x" * 2000}
+    source = tmp_path / "theirs.jsonl"
+    source.write_text(json.dumps(row) + "\n" + json.dumps(long_row) + "\n")
+    assert run("import", str(source), "--db", db).exit_code == 1
+    table = tmp_path / "theirs.csv"
+    table.write_text("id,ts,provider,model,user,cost_usd\nn4,2026-11-24T08:00:00Z,p,m,alice,5\n")
+    assert run("import", str(table), "--db", db).exit_code == 1
+    store = Store(db)
+    kept = {(r["line"], r["raw"]) for r in store.rejects()}
+    store.close()
+    long_text = json.dumps(long_row)
+    assert kept == {
+        (1, json.dumps(row)),
+        (2, f"{long_text[:1024]}… [{len(long_text):,} characters in all, first 1,024 kept]"),
+        (2, "n4,2026-11-24T08:00:00Z,p,m,alice,5"),
+    }

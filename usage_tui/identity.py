@@ -13,7 +13,6 @@ impersonated user's rights, no more: `--as bob budget set …` is refused as it 
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 from dataclasses import dataclass
@@ -175,5 +174,4 @@ class OwnUsageOnly:
 
     @staticmethod
     def _reject(record: Record, source: str, reason: str) -> Reject:
-        identity = {k: getattr(record, k) for k in ("id", "user", "key", "agent") if getattr(record, k) is not None}
-        return Reject(source, record.source_line or 0, reason, json.dumps(identity))
+        return Reject(source, record.source_line or 0, reason, record.raw_text)

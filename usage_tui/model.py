@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -91,6 +94,18 @@ class Record:
     # The 1-based line of the source file the record was read from (None when unknown, e.g.
     # an element of a JSON document). Where it came from, not part of what it says.
     source_line: int | None = None
+    # What the source said (a bounded excerpt of its line, or a CSV row's cells), for a reject
+    # made after parsing (a member's refused record, §8 keeps the raw text). Never stored.
+    raw: str | list[str] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def raw_text(self) -> str:
+        """The source text of the record as a reject keeps it ("" when unknown)."""
+        if isinstance(self.raw, list):
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(self.raw)
+            return out.getvalue()
+        return self.raw or ""
 
     @property
     def tokens(self) -> int:
@@ -107,7 +122,13 @@ def excerpt(raw: str, limit: int = REJECT_EXCERPT_CHARS) -> str:
     The length rides in the text (no column of its own: the store's schema stays as it is)."""
     if len(raw) <= limit:
         return raw
+    already = _EXCERPT_NOTE.match(raw, limit)  # an excerpt already (kept on a record): once is enough
+    if already is not None and already.group(1) == f"{limit:,}":
+        return raw
     return f"{raw[:limit]}… [{len(raw):,} characters in all, first {limit:,} kept]"
+
+
+_EXCERPT_NOTE = re.compile(r"… \[[0-9,]+ characters in all, first ([0-9,]+) kept\]\Z")
 
 
 def valid_text(text: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ..model import Record, Reject
+from ..model import Record, Reject, excerpt
 from ._common import as_int, first_objects, is_json_lines, source_names
 from .native import BadRecord, json_lines, parse_ts, to_record
 
@@ -156,7 +156,7 @@ def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, 
             yield Reject(source, number, str(exc), raw)
             continue
         if record is not None:
-            record.source_line = number
+            record.source_line, record.raw = number, excerpt(raw)
             if pending is not None and pending.id != record.id:
                 yield pending
             pending = record

@@ -18,10 +18,10 @@ import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ..model import Record, Reject
+from ..model import Record, Reject, excerpt
 from ..pricing import provider_of
 from ._common import as_int, as_json_value, head_values, is_json_lines, json_values, present, source_names
-from .native import BadRecord, _csv_text, csv_rows, parse_ts, to_record
+from .native import BadRecord, _csv_text, csv_rows, parse_ts, row_excerpt, to_record
 
 NAME = "litellm"
 _SIGNATURE = ("request_id", "startTime")
@@ -205,7 +205,7 @@ def _parse_csv(stream: TextIO, source: str) -> Iterator[Record | Reject]:
         except BadRecord as exc:
             yield Reject(source, start, str(exc), _csv_text(row))
             continue
-        record.source_line = start
+        record.source_line, record.raw = start, row_excerpt(row)
         yield record
 
 
@@ -230,4 +230,5 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
                 yield Reject(source, number, where.format(number) + inside + str(exc), row_raw)
                 continue
             record.source_line = number if lines else None  # an element's line is not known
+            record.raw = excerpt(row_raw)
             yield record

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from ..model import MAX_RECORD_COST_USD, Record, Reject
+from ..model import MAX_RECORD_COST_USD, REJECT_EXCERPT_CHARS, Record, Reject, excerpt
 
 NAME = "native"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -235,8 +235,14 @@ def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reje
         except BadRecord as exc:
             yield Reject(source, number, str(exc), raw)
             continue
-        record.source_line = number
+        record.source_line, record.raw = number, excerpt(raw)
         yield record
+
+
+def row_excerpt(row: list[str]) -> str | list[str]:
+    """A CSV row's cells as a record keeps them for a later reject: the cells themselves (no
+    copy) when short, else a bounded excerpt of the row's text."""
+    return row if sum(map(len, row)) <= REJECT_EXCERPT_CHARS else excerpt(_csv_text(row))
 
 
 def _csv_text(row: list[str]) -> str:
@@ -293,7 +299,7 @@ def parse_csv(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject
         except BadRecord as exc:
             yield Reject(source, number, str(exc), _csv_text(row))
             continue
-        record.source_line = number
+        record.source_line, record.raw = number, row_excerpt(row)
         yield record
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from ..model import Record, Reject
+from ..model import Record, Reject, excerpt
 from ._common import as_int, head_values, is_json_lines, json_values, source_names
 from .native import BadRecord, to_record
 
@@ -165,9 +165,11 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
             continue
         # A bucket of the cookbook's list is numbered as the list's element (`bucket N`).
         where = page_word.format(number) if page is value else ""
+        shown = excerpt(raw)  # what a record of this page keeps of it, for a later reject
         for item in (_page(value) if page is value else _bucket_records(value, number)):
             if isinstance(item, Record):
                 item.source_line = number if lines else None  # a page per line; else unknown
+                item.raw = shown
                 yield item
             else:
                 inside, exc, part = item
