@@ -368,7 +368,7 @@ def test_members_read_only_their_own(cli_db):
     refused = run("budget", "status", "alice", "--as", "bob", "--db", cli_db)
     assert (refused.exit_code, refused.stdout) == (3, "")
     assert refused.stderr == ("usage-tui: error: bob may not read alice's budget "
-                              "(your own only; org admins see all)\n")
+                              "(your own only; org admins and the store's owner see all)\n")
     # refused alike whether the other user exists or not: nothing leaks
     assert run("budget", "status", "nobody", "--as", "bob", "--db", cli_db).exit_code == 3
     assert run("budget", "status", "--all", "--as", "bob", "--db", cli_db).exit_code == 3

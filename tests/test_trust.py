@@ -415,3 +415,21 @@ def test_a_members_refused_record_keeps_its_raw_line(db, become, tmp_path):
         (2, f"{long_text[:1024]}… [{len(long_text):,} characters in all, first 1,024 kept]"),
         (2, "n4,2026-11-24T08:00:00Z,p,m,alice,5"),
     }
+
+
+def test_the_store_owner_reads_the_budgets_they_set(db, become):
+    """Reviewer's repro: as root not in the directory (the store's owner), `budget set` worked but
+    `budget status bob` and `budget status --all` were exit 3. Who may set budgets may read them."""
+    become("ops", uid=0)
+    assert run("budget", "set", "carol", "--limit-usd", "7", "--window", "weekly", "--db", db).exit_code == 0
+    bob = run("budget", "status", "bob", "--db", db, "--format", "json")
+    assert bob.exit_code == 0, bob.output
+    # bob: $12 (b1) of his $10 weekly budget
+    assert (json.loads(bob.stdout)["spent_usd"], json.loads(bob.stdout)["limit_usd"]) == (12.0, 10.0)
+    every = run("budget", "status", "--all", "--db", db, "--format", "json")
+    assert every.exit_code == 0, every.output
+    # carol's $1 is through her key k_team
+    assert {s["user"]: (s["spent_usd"], s["limit_usd"]) for s in json.loads(every.stdout)} == {
+        "bob": (12.0, 10.0), "carol": (1.0, 7.0)}
+    # as bob, the owner has bob's rights: his own budget only
+    assert run("budget", "status", "carol", "--db", db, "--as", "bob").exit_code == 3

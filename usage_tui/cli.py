@@ -649,8 +649,8 @@ def budget_table(statuses, tz: str) -> str:
 def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | None, as_user: str | None) -> None:
     """Spent / limit in the current window for USER (default: you).
 
-    Members may read only their own budget (exit 3 otherwise); org admins anyone's, and
-    everyone's with --all. A user without a budget gets one line saying so (JSON: the same
+    Members may read only their own budget (exit 3 otherwise); org admins and the store's
+    owner (who set budgets) anyone's, and everyone's with --all. A user without a budget gets one line saying so (JSON: the same
     keys, null where there is nothing to say, "over": false) and exit 0; a user the directory
     does not know and who has no budget is an error (exit 2).
     """
@@ -658,13 +658,14 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
 
     store = open_store(db, readonly=True)
     directory_ = store.directory()
-    viewer = identity_of(store, as_user).viewer
-    admin = directory_.is_org_admin(viewer)
+    identity = identity_of(store, as_user)
+    viewer = identity.viewer
+    admin = identity.may_administer  # who may set budgets may read them
     if all_users:
         if user:
             fail("give USER or --all, not both")
         if not admin:
-            raise ScopeError(f"{viewer} may not list every budget (org admins only)")
+            raise ScopeError(f"{viewer} may not list every budget (org admins or the store's owner only)")
         statuses = [s for s in (budget_status(store, u) for u in users_with_budgets(store)) if s is not None]
         if fmt == "json":
             click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
@@ -673,7 +674,8 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
         return
     user = user or viewer
     if user != viewer and not admin:  # refused before anything about USER is looked up
-        raise ScopeError(f"{viewer} may not read {user}'s budget (your own only; org admins see all)")
+        raise ScopeError(f"{viewer} may not read {user}'s budget (your own only; org admins and the store's "
+                         "owner see all)")
     status = budget_status(store, user)
     if status is None:
         if user != viewer and user not in directory_.users:
