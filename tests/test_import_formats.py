@@ -239,6 +239,28 @@ def test_litellm_bad_json_lines_are_rejects_at_their_line(store, tmp_path):
     assert store.rejects(path)[-1]["raw"] == "{oops"
 
 
+def test_litellm_negative_token_counts_are_named_as_such(store, tmp_path):
+    """Reviewer's repro: `prompt_tokens: -5` was rejected as "cached tokens (0) exceed
+    `prompt_tokens` (-5)". A count below zero is reported as itself, before any comparison."""
+    good = {"request_id": "r1", "startTime": "2026-11-20T10:00:00", "model": "openai/gpt-4o", "spend": 0.5,
+            "prompt_tokens": 10, "completion_tokens": 5}
+    usage = {"usage_object": {"cache_read_input_tokens": -3}}
+    path = write_jsonl(tmp_path / "negative.jsonl", good,
+                       {**good, "request_id": "r2", "prompt_tokens": -5},
+                       {**good, "request_id": "r3", "completion_tokens": -1},
+                       {**good, "request_id": "r4", "metadata": usage},
+                       {**good, "request_id": "r5", "metadata": {"usage_object": {"cache_creation_input_tokens": -2}}})
+    seen = []
+    summary = import_path(store, path, on_reject=seen.append)
+    assert (summary.imported, summary.rejected) == (1, 4)
+    assert [(j.line, j.reason) for j in seen] == [
+        (2, "`prompt_tokens` must be >= 0, got -5"),
+        (3, "`completion_tokens` must be >= 0, got -1"),
+        (4, "`metadata.usage_object cached tokens` must be >= 0, got -3"),
+        (5, "`metadata.usage_object.cache_creation_input_tokens` must be >= 0, got -2"),
+    ]
+
+
 def test_litellm_bad_csv_rows_are_rejects_at_their_first_line(store, tmp_path):
     header = "request_id,startTime,model,custom_llm_provider,spend,prompt_tokens,completion_tokens,metadata\n"
     multi_line = '"{\n  ""usage_object"": {""cache_read_input_tokens"": 2}\n}"'

@@ -81,8 +81,17 @@ def _cache_tokens(metadata: Any) -> tuple[int, int]:
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if cached is None:
         cached = usage.get("cache_read_input_tokens")
-    writes = as_int(usage.get("cache_creation_input_tokens"), "metadata.usage_object.cache_creation_input_tokens")
-    return as_int(cached, "metadata.usage_object cached tokens"), writes
+    writes = _count(usage.get("cache_creation_input_tokens"), "metadata.usage_object.cache_creation_input_tokens")
+    return _count(cached, "metadata.usage_object cached tokens"), writes
+
+
+def _count(value: Any, name: str) -> int:
+    """A token count: an integer >= 0. Checked before counts are compared or subtracted, so
+    that a negative one is reported as itself, not as a comparison it made fail."""
+    count = as_int(value, name)
+    if count < 0:
+        raise BadRecord(f"`{name}` must be >= 0, got {count}")
+    return count
 
 
 def _provider_model(row: dict[str, Any]) -> tuple[str, str]:
@@ -152,10 +161,10 @@ def to_native(row: dict[str, Any]) -> dict[str, Any]:
     provider, model = _provider_model(row)
     metadata = as_json_value(row.get("metadata"), "metadata")
     cached, writes = _cache_tokens(metadata)
-    prompt = as_int(row.get("prompt_tokens"), "prompt_tokens")
+    prompt = _count(row.get("prompt_tokens"), "prompt_tokens")
     if cached > prompt:  # LiteLLM counts cached tokens inside prompt_tokens (§2.1 Tokens)
         raise BadRecord(f"cached tokens ({cached}) exceed `prompt_tokens` ({prompt})")
-    completion = as_int(row.get("completion_tokens"), "completion_tokens")
+    completion = _count(row.get("completion_tokens"), "completion_tokens")
     status = _status(row, metadata)
     extra = {name: _tags(row.get(name)) if name == "request_tags" else present(row.get(name))
              for name in _META_FIELDS}
