@@ -168,3 +168,97 @@ def test_a_writable_file_in_a_folder_that_is_not_names_the_folder(readonly_store
                              "or use --db\n")
     reading = _as_reader(["spend", "summary", "--db", str(path)], env)
     assert reading.returncode == 0, reading.stderr
+
+
+# -- an immutable reader and the owner's checkpoint -------------------------------------------------
+
+@pytest.fixture
+def immutable_reader(store, monkeypatch):
+    """A read-only Store whose connection is immutable, as `_connect_readonly` opens it for a
+    reader without write access to the folder while nobody is connected (root, who runs the
+    tests, always has that access, so the connection is opened that way here)."""
+    from usage_tui import store as store_module
+
+    write(store, {"id": "r1", "ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+                  "user": "alice", "cost_usd": 2.5})
+    store.close()  # the last connection: checkpointed, no -wal left
+
+    def immutable(path: Path):
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                               isolation_level=None, check_same_thread=False)
+        return conn, store_module.file_stamp(path)
+
+    monkeypatch.setattr(store_module, "_connect_readonly", immutable)
+    reader = store_module.Store(store.path, create=False, readonly=True)
+    yield reader
+    reader.close()
+
+
+def torn() -> sqlite3.DatabaseError:
+    return sqlite3.DatabaseError("database disk image is malformed")
+
+
+def test_an_immutable_reader_reopens_and_retries_a_torn_read_once(immutable_reader):
+    """A page changed under an immutable reader (the owner checkpointing during a query) reads
+    as SQLITE_CORRUPT: reopen and run the read once more; a second failure is raised."""
+    reader, calls = immutable_reader, []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise torn()
+        return reader.conn.execute("SELECT cost_nano FROM records").fetchone()[0]
+
+    assert reader.reading(flaky) == 2_500_000_000 and len(calls) == 2
+    assert reader.data_version()[0] == 1  # reopened once: the TUI's live refresh sees a change
+    calls.clear()
+
+    def broken():
+        calls.append(1)
+        raise torn()
+
+    with pytest.raises(sqlite3.DatabaseError, match="malformed"):
+        reader.reading(broken)
+    assert len(calls) == 2
+    calls.clear()
+
+    def other():
+        calls.append(1)
+        raise sqlite3.OperationalError("no such table: nothing")
+
+    with pytest.raises(sqlite3.OperationalError):  # not a torn read: not retried
+        reader.reading(other)
+    assert len(calls) == 1
+
+
+def test_a_reader_that_is_not_immutable_does_not_retry(store):
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise torn()
+
+    with pytest.raises(sqlite3.DatabaseError):
+        store.reading(broken)
+    assert len(calls) == 1
+
+
+def test_views_and_budgets_go_through_the_retry(immutable_reader, monkeypatch):
+    from datetime import date
+
+    from usage_tui import budget, query
+    from usage_tui.model import QuerySpec
+
+    for module, name in ((query, "execute"), (budget, "_budget_status")):
+        real, failed = getattr(module, name), []
+
+        def once(*args, real=real, failed=failed, **kwargs):
+            if not failed:
+                failed.append(1)
+                raise torn()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, once)
+    view = query.run_query(immutable_reader, QuerySpec("alice", since=date(2026, 11, 1), until=date(2026, 11, 24)))
+    assert view.totals.cost_nano == 2_500_000_000  # alice's r1, $2.50
+    assert budget.budget_status(immutable_reader, "bob").spent_usd == 0.0  # bob's $10 weekly: nothing spent

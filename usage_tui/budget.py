@@ -143,8 +143,7 @@ def budget_status(store: Store, user: str, now: datetime | None = None) -> Budge
     """The user's budget at `now` (default: the clock, which USAGE_TUI_NOW pins), or None when
     they have none (then they are never over). The limit and the spend come from one read
     snapshot of the store."""
-    with store.snapshot():
-        return _budget_status(store, user, now)
+    return store.reading(lambda: _budget_status(store, user, now))
 
 
 def _budget_status(store: Store, user: str, now: datetime | None) -> BudgetStatus | None:

@@ -410,11 +410,13 @@ def run_query(store: Store, spec: QuerySpec, *, force_records: bool = False,
     """Check the scope, plan and answer a view. Raises QueryError or ScopeError."""
     # One view is one read snapshot: an import committing between the rows and the series
     # would otherwise give totals that disagree with the graph.
-    with store.snapshot():
+    def view() -> QueryResult:
         directory = store.directory()
         check_scope(directory, spec)
         return execute(store, plan_query(spec, directory, force_records=force_records),
                        require_focus=require_focus)
+
+    return store.reading(view)
 
 
 def data_buckets(edges_us: tuple[int, ...], span: tuple[int, int] | None) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -440,6 +440,15 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
     return conn, None
 
 
+T = TypeVar("T")
+
+
+def _torn_read(exc: sqlite3.DatabaseError) -> bool:
+    """Whether an error is what a page changed under an immutable reader looks like."""
+    return (getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+            or "malformed" in str(exc))
+
+
 class Store:
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
@@ -537,6 +546,25 @@ class Store:
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")  # nothing was written: ends the read transaction
+
+    def reading(self, read: Callable[[], T]) -> T:
+        """`read()` in one read snapshot. An immutable reader (README "Who sees what": nobody was
+        connected when it opened) reads the main file without locks: if the owner connects and
+        checkpoints meanwhile, a page may be read half old, half new, and SQLite calls the file
+        corrupt. Then the connection is reopened (through the writer's WAL, with locks) and
+        `read` runs once more; a second failure is real and raised."""
+        outer = self.conn.in_transaction  # inside an outer snapshot: that one's to retry, not ours
+        try:
+            with self.snapshot():
+                return read()
+        except sqlite3.DatabaseError as exc:
+            if outer or getattr(self._local, "immutable_at", None) is None or not _torn_read(exc):
+                raise
+        self.close()
+        self._local.immutable_at = None
+        self._local.reopened = getattr(self._local, "reopened", 0) + 1
+        with self.snapshot():
+            return read()
 
     def data_span(self) -> tuple[int, int] | None:
         """[first, end) in µs of the UTC days that hold any record (from the org's day
