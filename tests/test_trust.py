@@ -433,3 +433,18 @@ def test_the_store_owner_reads_the_budgets_they_set(db, become):
         "bob": (12.0, 10.0), "carol": (1.0, 7.0)}
     # as bob, the owner has bob's rights: his own budget only
     assert run("budget", "status", "carol", "--db", db, "--as", "bob").exit_code == 3
+
+
+def test_a_login_shared_by_two_stored_users_is_refused(tmp_path, directory_doc, become):
+    """`directory load` refuses two users with one login (tests/test_bad_input.py); a directory
+    stored before that check (load_directory does not check) may hold them: refused, not the
+    first one taken."""
+    directory_doc["users"].append({"id": "bob2", "login": "bob", "role": "org_admin", "teams": []})
+    s = Store(tmp_path / "twice.db")
+    s.load_directory(directory_doc)
+    s.close()
+    become("bob")
+    result = run("spend", "summary", "--db", str(tmp_path / "twice.db"))
+    assert (result.exit_code, result.stderr) == (
+        3, "usage-tui: error: OS login bob is the login of 2 directory users (bob, bob2): refusing to pick one "
+           "(fix the directory: one login, one user)\n")

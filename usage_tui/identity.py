@@ -79,6 +79,12 @@ def resolve_identity(directory: Directory, store_path: str | Path, as_user: str 
     owner is a ScopeError naming who tried."""
     login = os_login()
     me = directory.user_by_login(login)
+    # `directory load` refuses two users with one login; a directory stored before it did may
+    # still hold them: which one runs the command is not ours to guess (fail closed).
+    same = sorted(u.id for u in directory.users.values() if u.login == login)
+    if len(same) > 1:
+        raise ScopeError(f"OS login {login} is the login of {len(same)} directory users ({', '.join(same)}): "
+                         "refusing to pick one (fix the directory: one login, one user)")
     owner = owns_store(store_path)
     wanted = as_user or os.environ.get(IMPERSONATION_ENV) or None
     if me is not None:
