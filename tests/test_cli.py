@@ -245,7 +245,9 @@ def test_kt_and_usage_tui_are_the_same_group():
 
 def test_rejects_lists_bad_lines_newest_first(tmp_path, db):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('nope\n{"id": "x"}\n')
+    # a native record after the bad lines: a forced format with no record at all in a file whose
+    # start it does not recognise refuses the file whole, keeping no rejects (tests/test_real_exports.py)
+    bad.write_text('nope\n{"id": "x"}\n{"id": "ok", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m"}\n')
     CliRunner().invoke(cli, ["import", str(bad), "--db", db, "--format", "native"])
     result = run("rejects", "--db", db, "--source", str(bad))
     assert result.output.splitlines() == [
