@@ -141,3 +141,17 @@ def logged_demo_db(logged_demo_template, tmp_path, monkeypatch) -> Path:
     """A private copy of the logged-cost demo store, with the clock pinned to DEMO_NOW."""
     monkeypatch.setenv("USAGE_TUI_NOW", DEMO_NOW.isoformat())
     return copy_store(logged_demo_template, tmp_path / "demo.db")
+
+
+@pytest.fixture(scope="session")
+def nobody_libs(tmp_path_factory) -> Path:
+    """A copy of usage_tui and what it imports that the OS user nobody can read (tests/os_user.py)."""
+    import tempfile
+
+    from .os_user import build_libs, why_not
+
+    if (why := why_not()) is not None:
+        pytest.skip(f"second-OS-user test: {why}")
+    base = Path(tempfile.mkdtemp(prefix="usage-tui-nobody-libs-"))
+    yield build_libs(base / "libs")
+    shutil.rmtree(base)

@@ -21,7 +21,6 @@ import pwd
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,86 +28,25 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import usage_tui
 from usage_tui.cli import cli
 from usage_tui.store import Store
 
 from .conftest import DIRECTORY, write
+from .os_user import RUNUSER, SYSTEM_PYTHON, why_not
 
 NOW = "2026-11-24T12:00:00Z"
-SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
-RUNUSER = shutil.which("runuser") or shutil.which("/usr/sbin/runuser")
 
 
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "runs only as root (it becomes the OS user nobody with runuser)"
-    if RUNUSER is None:
-        return "no runuser command"
-    try:
-        pwd.getpwnam("nobody")
-    except KeyError:
-        return "no OS user nobody"
-    if not SYSTEM_PYTHON.exists():
-        return f"no {SYSTEM_PYTHON} for nobody to run (same version as the tests' python)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"second-OS-user test: {_why_not()}")
-
-# What the CLI imports, found by running it (the TUI's packages are not needed here).
-_PROBE = """
-import site, sys, json
-from click.testing import CliRunner
-from usage_tui.cli import cli
-from usage_tui.ingest import native, litellm, openai, claude_code
-from usage_tui.pricing import Pricer
-from usage_tui.model import Record
-Pricer([]).cost_nano(Record("x", 0, "openai", "gpt-4o", prompt_tokens=1))
-CliRunner().invoke(cli, ["--help"])
-roots = [p for p in site.getsitepackages()]
-tops = set()
-for module in list(sys.modules.values()):
-    path = getattr(module, "__file__", None) or ""
-    for root in roots:
-        if path.startswith(root + "/"):
-            tops.add(path[len(root) + 1:].split("/")[0])
-# usage_tui itself is copied from where the tests import it (an installed copy may be older)
-tops = {t for t in tops if t != "usage_tui" and not t.startswith(("__editable__", "_distutils_hack"))}
-# their metadata too (packages look up their own versions)
-from importlib.metadata import distribution, packages_distributions
-owners = packages_distributions()
-for top in list(tops):
-    for name in owners.get(top.removesuffix(".py"), []):
-        tops.update(f.parts[0] for f in distribution(name).files or () if f.parts[0].endswith(".dist-info"))
-print(json.dumps([roots[0], sorted(tops)]))
-"""
-
-
-def _readable_tree(path: Path) -> None:
-    for root, _dirs, files in os.walk(path):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-
+pytestmark = pytest.mark.skipif(why_not() is not None, reason=f"second-OS-user test: {why_not()}")
 
 @pytest.fixture(scope="module")
-def world():
-    """A folder nobody can read: the libraries, the shared store, an input file."""
+def world(nobody_libs):
+    """A folder nobody can read: the libraries (a link to the session's copy), the shared
+    store, an input file."""
     base = Path(tempfile.mkdtemp(prefix="usage-tui-os-user-"))
     try:
         os.chmod(base, 0o755)
-        libs = base / "libs"
-        probe = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True)
-        site_packages, tops = json.loads(probe.stdout)
-        # __pycache__ comes along (copy2 keeps the sources' times, so it stays valid): every
-        # 3.11 reads the same bytecode, and without it each run would compile pydantic again
-        for top in tops:
-            source = Path(site_packages) / top
-            (shutil.copytree if source.is_dir() else shutil.copy2)(source, libs / top)
-        shutil.copytree(Path(usage_tui.__file__).parent, libs / "usage_tui")
-        subprocess.run([str(SYSTEM_PYTHON), "-m", "compileall", "-q", str(libs / "usage_tui")], check=True)
-        _readable_tree(libs)
+        os.symlink(nobody_libs, base / "libs")
         yield base
     finally:
         shutil.rmtree(base)

@@ -66,18 +66,25 @@ def test_an_empty_file_becomes_a_store(tmp_path, kind):
 
 # -- a store this user can read but not write ------------------------------------------------------
 
-def _as_reader(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    """Run the CLI as a user who may read the store but not write it or its folder: `nobody`
-    when the tests run as root (root writes anything), else this user after chmod."""
+def _as_reader(reader: list[str], args: list[str], env: dict) -> subprocess.CompletedProcess:
+    """Run the CLI as a user who may read the store but not write it or its folder."""
     code = "import sys; from usage_tui.cli import cli; sys.argv[0] = 'usage-tui'; cli()"
-    prefix = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: no way to be a user who cannot write")
-        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    return subprocess.run([*prefix, sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    return subprocess.run([*reader, "-c", code, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.fixture
+def reader(request) -> tuple[list[str], dict]:
+    """How to run python as the reader, and what its environment adds: `nobody` when the tests
+    run as root (root writes anything), through the system python over a readable copy of the
+    libraries (tests/os_user.py: CI's venv is in a folder nobody can read); else this user,
+    after chmod."""
+    if os.geteuid() != 0:
+        return [sys.executable], {}
+    from .os_user import SETPRIV, SYSTEM_PYTHON
+
+    libs = request.getfixturevalue("nobody_libs")  # skips, saying why, when nobody can't be had
+    return ([SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups", str(SYSTEM_PYTHON), "-s"],
+            {"PYTHONPATH": str(libs), "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def reader_login() -> str:
@@ -88,7 +95,7 @@ def reader_login() -> str:
 
 
 @pytest.fixture
-def readonly_store(store, directory_doc):
+def readonly_store(store, directory_doc, reader):
     """The conftest store and a record of alice's, copied into a folder that is then made
     read-only, the store file too. The reader's OS login is alice's (an org admin: what she may
     do is refused only for the missing permission)."""
@@ -104,9 +111,10 @@ def readonly_store(store, directory_doc):
     shutil.copyfile(store.path, path)
     path.chmod(0o444)
     folder.chmod(0o555)
-    env = {**os.environ, "USAGE_TUI_NOW": "2026-11-24T12:00:00Z", "HOME": str(folder)}
+    command, extra = reader
+    env = {**os.environ, "USAGE_TUI_NOW": "2026-11-24T12:00:00Z", "HOME": str(folder), **extra}
     env.pop("USAGE_TUI_USER", None)
-    yield path, env
+    yield path, env, command
     folder.chmod(0o755)
     shutil.rmtree(folder)
 
@@ -119,9 +127,9 @@ def readonly_store(store, directory_doc):
     (["rejects"], "No rejected lines."),
 ], ids=["spend-summary", "budget-status", "budget-check", "rejects"])
 def test_every_read_path_reads_a_store_it_cannot_write(readonly_store, command, first_line):
-    path, env = readonly_store
+    path, env, reader = readonly_store
     before = path.read_bytes()
-    result = _as_reader([*command, "--db", str(path)], env)
+    result = _as_reader(reader, [*command, "--db", str(path)], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == first_line
     if command[0] == "spend":
@@ -131,17 +139,12 @@ def test_every_read_path_reads_a_store_it_cannot_write(readonly_store, command, 
 
 
 def test_the_tui_opens_a_store_it_cannot_write(readonly_store):
-    path, env = readonly_store
+    path, env, reader = readonly_store
     code = ("from usage_tui.app import create_app; from usage_tui.query import run_query; "
             f"from usage_tui.model import QuerySpec; import datetime as d; app = create_app({str(path)!r}, 'alice', "
             "poll_interval=None); r = run_query(app.store, QuerySpec('alice', since=d.date(2026, 11, 1), "
             "until=d.date(2026, 11, 24))); print(app.store.readonly, r.totals.cost_nano)")
-    prefix = []
-    if os.geteuid() == 0:
-        prefix = [shutil.which("setpriv") or pytest.skip("no setpriv"), "--reuid=65534", "--regid=65534",
-                  "--clear-groups"]
-    result = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=60)
+    result = subprocess.run([*reader, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "2500000000"]
 
@@ -151,22 +154,22 @@ def test_the_tui_opens_a_store_it_cannot_write(readonly_store):
     ["budget", "set", "bob", "--limit-usd", "5", "--window", "daily"], ["sample"],
 ], ids=["import", "directory-load", "budget-set", "sample"])
 def test_write_commands_name_the_missing_permission(readonly_store, command):
-    path, env = readonly_store
-    result = _as_reader([*command, "--db", str(path)], env)
+    path, env, reader = readonly_store
+    result = _as_reader(reader, [*command, "--db", str(path)], env)
     assert result.returncode == 2
     assert result.stderr == (f"usage-tui: error: cannot write to the store: {path}: no write permission on "
                              "the file (it can only be read: ask its owner, or use --db)\n")
 
 
 def test_a_writable_file_in_a_folder_that_is_not_names_the_folder(readonly_store):
-    path, env = readonly_store
+    path, env, reader = readonly_store
     path.chmod(0o666)  # the file may be written, its folder not: SQLite could not write its journal
-    result = _as_reader(["import", str(SAMPLE / "example.jsonl"), "--db", str(path)], env)
+    result = _as_reader(reader, ["import", str(SAMPLE / "example.jsonl"), "--db", str(path)], env)
     assert result.returncode == 2
     assert result.stderr == (f"usage-tui: error: cannot write to the store: {path}: no write permission on its "
                              f"folder {path.parent} (SQLite writes its journal files there): ask its owner, "
                              "or use --db\n")
-    reading = _as_reader(["spend", "summary", "--db", str(path)], env)
+    reading = _as_reader(reader, ["spend", "summary", "--db", str(path)], env)
     assert reading.returncode == 0, reading.stderr
 
 
