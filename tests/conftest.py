@@ -59,8 +59,49 @@ def write(store: Store, *dicts: dict):
 V4_COLUMNS = ("cache_write_1h_tokens", "service_tier", "batch", "source_line")
 
 
+_V4_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
+            "cost_nano", "unpriced_requests")
+
+
+def make_schema_4(store: Store, close: bool = True) -> None:
+    """Turn `store` into what schema 4 wrote: quarter-hour rollups per scope (written here from
+    the records, in Python), no hour tables, no time indexes."""
+    from collections import defaultdict
+
+    conn = store.conn
+    dims = ("provider", "model", "user", "team", "agent", "key", "verdict")  # GROUPINGS' order, then totals
+    acc: dict = defaultdict(lambda: [0] * 7)
+    for ts_us, *values in conn.execute(
+            f"SELECT ts_us, {', '.join(dims)}, requests, prompt_tokens, completion_tokens, cached_input_tokens, "
+            "context_tokens, cost_nano FROM records"):
+        dim_values, (req, p, c, cached, ctx, cost) = values[:7], values[7:]
+        sums = (req, p, c, cached, ctx, cost or 0, req if cost is None else 0)
+        user, team = dim_values[2] or "", dim_values[3] or ""
+        for dim in range(8):
+            key = (dim_values[dim] or "") if dim < 7 else ""
+            for target in (("roll_user", user), ("roll_team", team), ("roll_org",)):
+                row = acc[(*target, dim, ts_us // 900_000_000, key)]
+                for i, v in enumerate(sums):
+                    row[i] += v
+    script = ["DROP INDEX records_user_ts", "DROP INDEX records_ts", "DROP TABLE roll_team_hour",
+              "DROP TABLE roll_org_hour"]
+    sums_ddl = ", ".join(f"{c} INTEGER NOT NULL" for c in _V4_SUMS)
+    for table, scope in (("roll_user", "user"), ("roll_team", "team"), ("roll_org", None)):
+        scope_def = f"{scope} TEXT NOT NULL, " if scope else ""
+        script.append(f"CREATE TABLE {table} ({scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
+                      f"key TEXT NOT NULL, {sums_ddl}, PRIMARY KEY ({scope + ', ' if scope else ''}dim, bucket, key)) "
+                      "WITHOUT ROWID")
+    conn.executescript("; ".join(script) + ";")
+    for (table, *keys), sums in acc.items():
+        conn.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * (len(keys) + 7))})", (*keys, *sums))
+    conn.execute("PRAGMA user_version = 4")
+    if close:
+        store.close()
+
+
 def make_schema_3(store: Store, close: bool = True) -> None:
     """Turn `store` into what schema 3 wrote: the records without the columns v4 added."""
+    make_schema_4(store, close=False)
     drops = " ".join(f"ALTER TABLE records DROP COLUMN {c};" for c in V4_COLUMNS)
     store.conn.executescript(f"BEGIN; {drops} PRAGMA user_version = 3; COMMIT;")
     if close:

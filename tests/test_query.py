@@ -4,7 +4,7 @@ against the independent implementation in tests/reference.py, on both the rollup
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -174,14 +174,39 @@ def test_modern_zones_use_the_rollups(tz, aligned):
     assert plan.use_rollups is aligned
 
 
-def test_a_zone_off_the_quarter_hour_falls_back_to_records(store):
-    # Africa/Monrovia was UTC-0:44:30 until 1972: its midnights are off the 15-minute grid.
+def test_a_zone_off_the_quarter_hour_reads_its_slivers_from_the_records(store):
+    # Africa/Monrovia was UTC-0:44:30 until 1972: its midnight 1970-06-01 00:00 is 00:44:30Z,
+    # off every rollup grain. The rollups still answer, the slivers (here the whole partial
+    # days) come from the records: only 12:00Z (12:44:30 local... 11:15:30 local, the 1st) counts.
     write(store, {"id": "m", "ts": "1970-06-01T12:00:00Z", "provider": "p", "model": "m", "user": "alice",
-                  "cost_usd": 1.5})
+                  "cost_usd": 1.5},
+          {"id": "before", "ts": "1970-06-01T00:44:29Z", "provider": "p", "model": "m", "user": "alice",
+           "cost_usd": 2.0},  # 23:59:59 local on May 31st: outside
+          {"id": "org", "ts": "1970-06-01T00:44:30Z", "provider": "p", "model": "m", "user": "bob",
+           "cost_usd": 4.0})  # the local midnight itself: inside the org view
     spec = QuerySpec("alice", tz="Africa/Monrovia", since=D("1970-06-01"), until=D("1970-06-01"))
-    plan = plan_query(spec, store.directory())
-    assert not plan.use_rollups
+    assert plan_query(spec, store.directory()).use_rollups
     assert run_query(store, spec).as_json()["totals"]["cost_usd"] == 1.5
+    org = both_paths(store, scope="org", tz="Africa/Monrovia", since=D("1970-06-01"), until=D("1970-06-01"))
+    assert org["totals"]["cost_usd"] == 1.5 + 4.0
+
+
+@pytest.mark.parametrize("scope", ["personal", "team", "org"])
+def test_kathmandu_slivers_at_both_ends_of_a_range_and_of_each_day(store, scope):
+    # Asia/Kathmandu is UTC+5:45: its days 2026-11-02 and -03 run from 11-01T18:15Z to 11-03T18:15Z,
+    # the second one starting at 11-02T18:15Z. The hour tables hold 18:00-19:00 whole, so the
+    # quarter-hours 18:00-18:15 come from the records at each edge.
+    rows = [("2026-11-01T18:14:59Z", 1), ("2026-11-01T18:15:00Z", 2), ("2026-11-01T18:59:00Z", 4),
+            ("2026-11-02T18:05:00Z", 8), ("2026-11-02T18:20:00Z", 16), ("2026-11-03T18:10:00Z", 32),
+            ("2026-11-03T18:15:00Z", 64)]
+    write(store, *({"id": str(i), "ts": ts, "provider": "p", "model": "m", "user": "alice", "cost_usd": float(c)}
+                   for i, (ts, c) in enumerate(rows)))
+    kw = {"scope": scope, "team": "platform" if scope == "team" else None}
+    out = both_paths(store, tz="Asia/Kathmandu", since=D("2026-11-02"), until=D("2026-11-03"), **kw)
+    assert [s["value"] for s in out["series"]] == [2 + 4 + 8, 16 + 32]
+    assert out["totals"]["cost_usd"] == 62
+    focused = both_paths(store, tz="Asia/Kathmandu", since=D("2026-11-02"), until=D("2026-11-03"), focus="m", **kw)
+    assert [s["value"] for s in focused["series"]] == [14, 48]
 
 
 def test_kolkata_day_boundary(store):
@@ -280,9 +305,9 @@ def test_allowed_scopes(store):
 
 # -- spec → SQL pieces --------------------------------------------------------------------------------
 @pytest.mark.parametrize("spec, table, first_params", [
-    (QuerySpec("alice"), "roll_user", ["alice", 1]),
-    (QuerySpec("alice", scope="team", team="platform", group_by="user"), "roll_team", ["platform", 2]),
-    (QuerySpec("alice", scope="org", group_by="verdict"), "roll_org", [6]),
+    (QuerySpec("alice"), "roll_user_day", ["alice", 1]),
+    (QuerySpec("alice", scope="team", team="platform", group_by="user"), "roll_team_day", ["platform", 2]),
+    (QuerySpec("alice", scope="org", group_by="verdict"), "roll_org_day", [6]),
 ])
 def test_rollup_sql_binds_every_value(spec, table, first_params):
     plan = plan_query(spec, parse_directory(DIRECTORY))
@@ -397,4 +422,50 @@ def test_engine_matches_the_reference(tmp_path_factory, batches, spec):
     assert fast == exact
     expected = reference.summary(records, copy.deepcopy(DIRECTORY), **{**spec, "until": until})
     reference.assert_matches(fast, expected)
+    store.close()
+
+
+# Several years, many identities, records in any order: the shape of a real organization's
+# merged exports (issue 15), at a size a property test can afford.
+# Half the records within an hour of some zone's midnight in UTC (Berlin 22/23h, Kathmandu 18:15,
+# Kolkata 18:30, New York 4/5h, Lord Howe 13h/13:30, Auckland 11/12h, St John's 2:30/3:30), half of
+# them in three weeks of December 2024: where the slivers and the hour and day pieces meet.
+NEAR_EDGES = st.builds(lambda h, q, s: (h * 3600 + q * 900 + s) % 86_400,
+                       st.sampled_from([22, 23, 18, 4, 5, 13, 11, 12, 2, 3, 0]), st.integers(0, 3),
+                       st.integers(-90, 90))
+YEARS_TIMES = st.builds(
+    lambda day, second, suffix: (datetime(2023, 1, 1) + timedelta(days=day, seconds=second)).isoformat() + suffix,
+    st.integers(0, 4 * 365) | st.integers(700, 720), st.integers(0, 86_399) | NEAR_EDGES,
+    st.just("Z"))
+MANY_RECORD = st.fixed_dictionaries(
+    {"id": st.sampled_from([f"id{i}" for i in range(60)]), "ts": YEARS_TIMES,
+     "provider": st.sampled_from(["internal", "acme", "p3"]),
+     "model": st.sampled_from(["llama", "mystery", *(f"m{i}" for i in range(8))])},
+    optional={"user": st.sampled_from(["alice", "bob", "carol", "dave", *(f"u{i}" for i in range(20))]),
+              "key": st.sampled_from(["k_bob", "k_team", "k_orphan", *(f"k{i}" for i in range(6))]),
+              "agent": st.sampled_from(["bot", "stray", "a2"]), "team": st.sampled_from(["platform", "research", "x"]),
+              "verdict": st.sampled_from(["allow", "block", "redact"]),
+              "prompt_tokens": st.integers(0, 10_000), "cost_usd": st.sampled_from([0.0, 0.01, 0.37])})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(MANY_RECORD, max_size=40), spec=SPEC,
+       since=st.dates(D("2022-12-01"), D("2026-06-30")) | st.dates(D("2024-11-20"), D("2024-12-12")),
+       days=st.integers(0, 4 * 366) | st.integers(0, 12), data=st.data())
+def test_engine_matches_the_reference_over_years(tmp_path_factory, records, spec, since, days, data):
+    store = Store(tmp_path_factory.mktemp("y") / "s.db")
+    store.load_directory(DIRECTORY)
+    shuffled = data.draw(st.permutations(records))
+    for i in range(0, len(shuffled), 9):
+        write(store, *shuffled[i:i + 9])
+    spec = {**spec, "viewer": "alice", "since": since}
+    spec.pop("days")
+    until = since + timedelta(days=days)
+    if spec["scope"] != "team":
+        spec["team"] = None
+    query_spec = QuerySpec(**spec, until=until)
+    fast = run_query(store, query_spec).as_json()
+    assert fast == run_query(store, query_spec, force_records=True).as_json()
+    # The reference reads the records in the order written: the last version of an id wins.
+    reference.assert_matches(fast, reference.summary(shuffled, copy.deepcopy(DIRECTORY), **{**spec, "until": until}))
     store.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,13 +22,14 @@ from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS
 from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
 
-from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, write
+from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, make_schema_4, write
 
 BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
 
 
 def fresh_rollups(conn: sqlite3.Connection) -> dict:
-    """Aggregate the records table from scratch, in Python, the way the rollups should be."""
+    """Aggregate the records table from scratch, in Python, the way the rollups should be:
+    every scope by UTC day, the team and org scopes also by UTC hour."""
     out: dict = defaultdict(lambda: [0] * 7)
     cols = ("provider", "model", "user", "team", "agent", "key", "verdict")
     for row in conn.execute(
@@ -36,11 +39,12 @@ def fresh_rollups(conn: sqlite3.Connection) -> dict:
         req, p, c, cached, ctx, cost = row[8:]
         values = dict(zip(cols, dims, strict=True))
         sums = (req, p, c, cached, ctx, cost or 0, req if cost is None else 0)
-        quarter = ts_us // 900_000_000
-        for level, bucket in (("", quarter), ("_day", ts_us // 86_400_000_000)):
+        for level, bucket in (("_hour", ts_us // 3_600_000_000), ("_day", ts_us // 86_400_000_000)):
             for dim_index, g in enumerate((*GROUPINGS, "total")):
                 key = values.get(g) or ""  # the total pseudo-grouping has the one key ''
                 for target in (("user", values["user"] or ""), ("team", values["team"] or ""), ("org",)):
+                    if level == "_hour" and target[0] == "user":
+                        continue  # personal views read a user's records for partial days
                     acc = out[(level, *target, dim_index, bucket, key)]
                     for i, v in enumerate(sums):
                         acc[i] += v
@@ -50,8 +54,10 @@ def fresh_rollups(conn: sqlite3.Connection) -> dict:
 def stored_rollups(conn: sqlite3.Connection) -> dict:
     out = {}
     sums = "requests, prompt_tokens, completion_tokens, cached_input_tokens, context_tokens, cost_nano, unpriced_requests"
-    for level in ("", "_day"):
+    for level in ("_hour", "_day"):
         for table, prefix in (("roll_user", "user"), ("roll_team", "team")):
+            if (table, level) == ("roll_user", "_hour"):
+                continue
             for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table}{level} "
                                     "WHERE requests != 0"):
                 out[(level, prefix, row[0], *row[1:4])] = list(row[4:])
@@ -65,7 +71,9 @@ def test_new_store_has_schema_version_and_wal(tmp_path):
     assert s.schema_version() == SCHEMA_VERSION
     assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"records", "rejects", "roll_user", "roll_team", "roll_org", "dir_users", "budget_overrides"} <= tables
+    assert {"records", "rejects", "roll_user_day", "roll_team_hour", "roll_team_day", "roll_org_hour", "roll_org_day",
+            "dir_users", "budget_overrides"} <= tables
+    assert not {"roll_user", "roll_team", "roll_org", "roll_user_hour"} & tables  # schema 4's quarter-hours
 
 
 def test_migrates_an_empty_version_zero_file(tmp_path):
@@ -103,7 +111,7 @@ def test_same_id_identical_is_unchanged_and_different_replaces(store):
     assert vars(write(store, changed)) == {"imported": 0, "replaced": 1, "unchanged": 0}
     assert store.record_count() == 1
     # the rollups hold the new values only: 20 tokens and $0.25 = 250,000,000 nano-dollars
-    assert store.conn.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org WHERE dim = 0").fetchone() \
+    assert store.conn.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org_hour WHERE dim = 0").fetchone() \
         == (20, 250_000_000)
 
 
@@ -129,7 +137,7 @@ def test_reloading_the_directory_reattributes_records_and_rollups(store, directo
     store.load_directory(directory_doc)
     # now owned by alice, and her primary team applies
     assert store.conn.execute("SELECT user, team FROM records").fetchone() == ("alice", "platform")
-    assert store.conn.execute("SELECT user FROM roll_user WHERE requests > 0").fetchall() == [("alice",)] * 8
+    assert store.conn.execute("SELECT user FROM roll_user_day WHERE requests > 0").fetchall() == [("alice",)] * 8
     assert stored_rollups(store.conn) == fresh_rollups(store.conn)
 
 
@@ -143,7 +151,7 @@ def test_directory_price_change_reprices_unlogged_records_only(store, directory_
     store.load_directory(directory_doc)
     costs = dict(store.conn.execute("SELECT id, cost_nano FROM records"))
     assert costs == {"p": 3_000_000_000, "q": 9_000_000_000}
-    assert store.conn.execute("SELECT SUM(cost_nano) FROM roll_org WHERE dim = 1").fetchone()[0] == 12_000_000_000
+    assert store.conn.execute("SELECT SUM(cost_nano) FROM roll_org_day WHERE dim = 1").fetchone()[0] == 12_000_000_000
 
 
 def test_budget_override_survives_reload_unless_directory_names_it(store, directory_doc):
@@ -192,6 +200,43 @@ def test_rollups_equal_a_fresh_aggregation(tmp_path_factory, batches, reload_bet
     store.close()
 
 
+# Many identities, several years, any order (issue 15's realistic shape, small): ids from a
+# pool so that later batches replace earlier records.
+many_record_strategy = st.fixed_dictionaries(
+    {
+        "id": st.integers(0, 80).map(lambda i: f"r{i}"),
+        "ts": st.integers(0, 3 * 365 * 86_400 - 1).map(
+            lambda s: f"2024-{1 + s // (31 * 86_400) % 12:02d}-01T00:00:00Z" if s % 7 == 0 else
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_700_000_000 + s))),
+        "provider": st.sampled_from(["openai", "internal", "acme"]),
+        "model": st.sampled_from(["llama", "gpt-x-unpriced", *(f"m{i}" for i in range(10))]),
+    },
+    optional={
+        "user": st.sampled_from(["alice", "bob", "carol", *(f"u{i}" for i in range(30))]),
+        "key": st.sampled_from(["k_bob", "k_team", "k_orphan", *(f"k{i}" for i in range(10))]),
+        "agent": st.sampled_from(["bot", "stray", "a3"]),
+        "team": st.sampled_from(["platform", "research", "t3", "t4"]),
+        "verdict": st.sampled_from(["allow", "block", "redact"]),
+        "prompt_tokens": st.integers(0, 5000),
+        "requests": st.integers(1, 5),
+        "cost_usd": st.sampled_from([0.0, 0.01, 1.25]),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(many_record_strategy, min_size=1, max_size=60), data=st.data())
+def test_rollups_equal_a_fresh_aggregation_on_shuffled_many_identity_years(tmp_path_factory, records, data):
+    store = Store(tmp_path_factory.mktemp("m") / "s.db")
+    store.load_directory(DIRECTORY)
+    shuffled = data.draw(st.permutations(records))
+    size = data.draw(st.integers(1, 20))
+    for i in range(0, len(shuffled), size):
+        write(store, *shuffled[i:i + size])
+    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    store.close()
+
+
 def test_kill_9_during_import_leaves_a_consistent_store(tmp_path):
     data = tmp_path / "big.jsonl"
     with data.open("w") as f:
@@ -234,6 +279,7 @@ def test_migrating_a_version_1_store_rebuilds_the_rollups(tmp_path):
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
     # Make it what version 1 wrote: no day tables, no totals pseudo-grouping.
+    make_schema_4(s, close=False)
     for table in ("roll_user", "roll_team", "roll_org"):
         s.conn.execute(f"DROP TABLE {table}_day")
         s.conn.execute(f"DELETE FROM {table} WHERE dim = 7")
@@ -254,8 +300,8 @@ def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path
     make_schema_2(s)
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 2 to 4 (once; about 6 s per million records)"]
-    assert migrated.schema_version() == 4
+    assert told == [f"upgrading {path} from schema 2 to {SCHEMA_VERSION} (once; about 6 s per million records)"]
+    assert migrated.schema_version() == SCHEMA_VERSION
     sql = migrated.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()[0]
     assert "WITHOUT ROWID" not in sql and "id TEXT NOT NULL UNIQUE" in sql
     assert migrated.conn.execute("SELECT * FROM records ORDER BY id").fetchall() == before
@@ -284,8 +330,8 @@ def test_migrating_a_version_3_store_adds_the_billing_and_source_line_columns_in
     v3.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 3 to 4 (once; a moment)"]
-    assert migrated.schema_version() == 4
+    assert told == [f"upgrading {path} from schema 3 to {SCHEMA_VERSION} (once; about 3 s per million records)"]
+    assert migrated.schema_version() == SCHEMA_VERSION
     columns = [row[1] for row in migrated.conn.execute("PRAGMA table_info(records)")]
     assert columns == [*v3_columns, *V4_COLUMNS]
     # Every old value is where it was (no copy: same rowids); the new columns hold what the
@@ -373,6 +419,7 @@ def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, mo
     s = Store(path)
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    make_schema_4(s, close=False)
     for table in ("roll_user", "roll_team", "roll_org"):
         s.conn.execute(f"DROP TABLE {table}_day")
         s.conn.execute(f"DELETE FROM {table} WHERE dim = 7")
@@ -400,3 +447,54 @@ def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, mo
     migrated = Store(path)
     assert migrated.schema_version() == SCHEMA_VERSION and migrated.record_count() == 2
     assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)
+
+
+V4_STORE = Path(__file__).parent / "data" / "store-v4.db"  # written by schema 4's code: data/make_store_v4.py
+
+
+def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
+    path = tmp_path / "v4.db"
+    shutil.copyfile(V4_STORE, path)
+    old = sqlite3.connect(path)
+    records = old.execute("SELECT * FROM records ORDER BY id").fetchall()
+    # What schema 4's quarter-hour org totals said, summed by hour (60 records, r7 replaced).
+    hourly = old.execute("SELECT bucket / 4, SUM(requests), SUM(prompt_tokens), SUM(cost_nano) FROM roll_org "
+                         "WHERE dim = 7 GROUP BY 1 ORDER BY 1").fetchall()
+    old.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 4 to {SCHEMA_VERSION} (once; about 3 s per million records)"]
+    assert migrated.schema_version() == SCHEMA_VERSION == 5
+    conn = migrated.conn
+    assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"roll_team_hour", "roll_org_hour", "records_user_ts", "records_ts"} <= tables
+    assert not {"roll_user", "roll_team", "roll_org"} & tables
+    assert stored_rollups(conn) == fresh_rollups(conn)
+    assert conn.execute("SELECT bucket, requests, prompt_tokens, cost_nano FROM roll_org_hour WHERE dim = 7 "
+                        "ORDER BY 1").fetchall() == hourly
+    assert sum(r[1] for r in hourly) == 60 and len(records) == 60
+    # It takes writes and answers views like a new store.
+    write(migrated, {**BASE, "id": "new", "user": "alice", "cost_usd": 1.0})
+    assert stored_rollups(conn) == fresh_rollups(conn)
+
+
+def test_a_failed_version_5_migration_leaves_the_version_4_store_as_it_was(tmp_path):
+    # A v4 store that already has an index named records_ts (a user's own, say) makes the
+    # migration's CREATE INDEX fail after the hour tables were filled and the quarter-hour
+    # tables dropped: all of it is rolled back.
+    path = tmp_path / "v4.db"
+    shutil.copyfile(V4_STORE, path)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE INDEX records_ts ON records (id)")
+    conn.commit()
+    before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4").fetchall()
+              for t in ("records", "roll_user", "roll_team_day", "roll_org")}
+    conn.close()
+    with pytest.raises(StoreError, match="could not upgrade the store from schema 4 .*records_ts already exists"):
+        Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4").fetchall() for t in before} == before
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%hour'").fetchall()
+    conn.close()

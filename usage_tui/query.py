@@ -2,9 +2,10 @@
 
 Scope checks live here: a refused query raises ScopeError before any SQL runs.
 
-Two paths give identical answers: the rollups (15-minute buckets per scope and grouping)
-whenever every bucket edge of the view falls on a 15-minute boundary, which holds for every
-IANA zone in use today; otherwise the raw records. `plan_query` is pure and the SQL builders
+Two paths give identical answers: the rollups (UTC days per scope and grouping; UTC hours
+for the team and org scopes), with whatever they do not cover read from the records through
+their time indexes (a sliver of less than an hour at an edge in a :30/:45 zone, a personal
+view's partial days); and the records alone (forced, for tests and as the reference). `plan_query` is pure and the SQL builders
 return (sql, params) with every value bound, so both are tested without a database.
 """
 
@@ -35,7 +36,18 @@ from .model import (
     Totals,
     missing_key_label,
 )
-from .store import BUCKET_US, DAY_BUCKETS, DAY_SUFFIX, DIM_COLUMNS, ROLLUPS, SUM_COLUMNS, TOTAL_DIM, Store
+from .store import (
+    BUCKET_US,
+    DAY_SUFFIX,
+    DAY_US,
+    DIM_COLUMNS,
+    HOUR_SCOPES,
+    HOUR_SUFFIX,
+    ROLLUPS,
+    SUM_COLUMNS,
+    TOTAL_DIM,
+    Store,
+)
 
 DEFAULT_DAYS = 30
 MAX_BUCKETS = 100_000  # points of one series: 273 years by day, 1,900 by week
@@ -184,8 +196,8 @@ def plan_query(spec: QuerySpec, directory: Directory, *, force_records: bool = F
         labels = [first_monday + timedelta(weeks=i) for i in range((until - first_monday).days // 7 + 1)]
         starts = [max(label, since) for label in labels]
     edges = [local_midnight_us(d, tz) for d in starts] + [day_end_us(until, tz)]
-    aligned = all(e % BUCKET_US == 0 for e in edges)
-    return Plan(spec, tz_name, since, until, tuple(labels), tuple(edges), aligned and not force_records)
+    # The rollups answer any zone: what they do not cover comes from the records (see `cover`).
+    return Plan(spec, tz_name, since, until, tuple(labels), tuple(edges), not force_records)
 
 
 _TOTAL_SELECT = ", ".join(f"SUM({c})" for c in SUM_COLUMNS)
@@ -194,37 +206,73 @@ _RECORD_TOTALS = ("SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SU
                   "SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END)")
 
 
-def rollup_pieces(start_q: int, end_q: int) -> list[tuple[str, int, int]]:
-    """Cover the quarter-hours [start_q, end_q) with (table suffix, from, to) pieces: whole UTC
-    days from the day tables, the quarter-hours at either end from the quarter-hour tables."""
-    first_day, last_day = -(-start_q // DAY_BUCKETS), end_q // DAY_BUCKETS
-    if first_day >= last_day:
-        return [("", start_q, end_q)]
-    pieces = [(DAY_SUFFIX, first_day, last_day)]
-    if start_q < first_day * DAY_BUCKETS:
-        pieces.append(("", start_q, first_day * DAY_BUCKETS))
-    if last_day * DAY_BUCKETS < end_q:
-        pieces.append(("", last_day * DAY_BUCKETS, end_q))
+# A piece of a range: ("day" | "hour", first bucket, end bucket) read from a rollup table, or
+# ("records", from µs, to µs) read from the records through a time index.
+Piece = tuple[str, int, int]
+
+
+def cover(scope: str, start_us: int, end_us: int) -> list[Piece]:
+    """Cover [start_us, end_us) with pieces: whole UTC days from the day tables; the rest, where
+    the scope has hour tables, in whole hours from them; what is left (less than an hour at
+    each end in a :30/:45 zone; a personal view's partial days) from the records."""
+    if start_us >= end_us:
+        return []
+    first_day, last_day = -(-start_us // DAY_US), end_us // DAY_US
+    if first_day < last_day:
+        pieces: list[Piece] = [("day", first_day, last_day)]
+        rest = [(start_us, first_day * DAY_US), (last_day * DAY_US, end_us)]
+    else:
+        pieces, rest = [], [(start_us, end_us)]
+    for a, b in rest:
+        if a >= b:
+            continue
+        first_hour, last_hour = -(-a // BUCKET_US), b // BUCKET_US
+        if scope in HOUR_SCOPES and first_hour < last_hour:
+            pieces.append(("hour", first_hour, last_hour))
+            slivers = [(a, first_hour * BUCKET_US), (last_hour * BUCKET_US, b)]
+        else:
+            slivers = [(a, b)]
+        pieces += [("records", x, y) for x, y in slivers if x < y]
     return pieces
 
 
-def _rollup_union(scope: str, scope_value: str | None, columns: str, dim: int,
-                  pieces: list[tuple[str, int, int]], focus: str | None = None) -> tuple[str, list]:
-    """`columns` of one scope's rollup rows of grouping `dim` (and row key `focus`), one SELECT
-    per (table suffix, from, to) piece joined by UNION ALL, every value bound."""
+_SUMS_NAMED = ", ".join(f"SUM({c}) AS {c}" for c in SUM_COLUMNS)
+_RECORD_SUMS_NAMED = ("SUM(requests) AS requests, SUM(prompt_tokens) AS prompt_tokens, "
+                      "SUM(completion_tokens) AS completion_tokens, SUM(cached_input_tokens) AS cached_input_tokens, "
+                      "SUM(context_tokens) AS context_tokens, SUM(COALESCE(cost_nano, 0)) AS cost_nano, "
+                      "SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END) AS unpriced_requests")
+
+
+def _piece_select(scope: str, scope_value: str | None, dim: int, piece: Piece, focus: str | None,
+                  lead: str, group: bool) -> tuple[str, list]:
+    """One SELECT of (lead, the 7 sums named as SUM_COLUMNS) over one piece, every value bound.
+    `lead` is "key" (the row key; `group` sums per key), "bucket" (one row per stored row; day
+    pieces only) or "?" (a tag the caller binds first; the piece summed into one row)."""
     table, scope_col = ROLLUPS[scope]
-    parts, params = [], []
-    for suffix, start, end in pieces:
+    kind, start, end = piece
+    if kind == "records":
+        column = f"COALESCE({DIM_COLUMNS[GROUPINGS[dim]]}, '')" if dim < TOTAL_DIM else "''"
+        clauses, values = ["ts_us >= ?", "ts_us < ?"], [start, end]
+        if focus is not None:
+            clauses.append(f"{column} = ?")
+            values.append(focus)
+        sums, source = _RECORD_SUMS_NAMED, "records"
+        first = column if lead == "key" else lead
+    else:
         clauses, values = ["dim = ?", "bucket >= ?", "bucket < ?"], [dim, start, end]
-        if scope_col:
-            clauses.insert(0, f"{scope_col} = ?")
-            values.insert(0, scope_value)
-        params += values
         if focus is not None:
             clauses.append("key = ?")
-            params.append(focus)
-        parts.append(f"SELECT {columns} FROM {table}{suffix} WHERE " + " AND ".join(clauses))
-    return " UNION ALL ".join(parts), params
+            values.append(focus)
+        sums = _SUMS_NAMED if group or lead == "?" else ", ".join(SUM_COLUMNS)
+        source = f"{table}{DAY_SUFFIX if kind == 'day' else HOUR_SUFFIX}"
+        first = lead
+    if scope_col:
+        clauses.insert(0, f"{scope_col} = ?")
+        values.insert(0, scope_value)
+    sql = f"SELECT {first} AS lead, {sums} FROM {source} WHERE " + " AND ".join(clauses)
+    if group:
+        sql += " GROUP BY 1"
+    return sql, ([None] if lead == "?" else []) + values
 
 
 def _records_where(plan: Plan) -> tuple[str, list]:
@@ -239,25 +287,24 @@ def _records_where(plan: Plan) -> tuple[str, list]:
 def rows_sql(plan: Plan) -> tuple[str, list]:
     """Totals per row key over the whole range."""
     if plan.use_rollups:
-        pieces = rollup_pieces(plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US)
-        sql, params = _rollup_union(plan.spec.scope, plan.scope_value, f"key, {', '.join(SUM_COLUMNS)}",
-                                    GROUPINGS.index(plan.spec.group_by), pieces)
-        return f"SELECT key, {_TOTAL_SELECT} FROM ({sql}) GROUP BY key", params
+        dim = GROUPINGS.index(plan.spec.group_by)
+        parts, params = [], []
+        for piece in cover(plan.spec.scope, plan.edges_us[0], plan.edges_us[-1]):
+            sql, values = _piece_select(plan.spec.scope, plan.scope_value, dim, piece, None, "key", True)
+            parts.append(sql)
+            params += values
+        if not parts:
+            return f"SELECT '', {_TOTAL_SELECT} FROM {ROLLUPS['org'][0]}{DAY_SUFFIX} WHERE false", []
+        return f"SELECT lead, {_TOTAL_SELECT} FROM ({' UNION ALL '.join(parts)}) GROUP BY lead", params
     where, params = _records_where(plan)
     col = DIM_COLUMNS[plan.spec.group_by]
     return f"SELECT COALESCE({col}, '') AS k, {_RECORD_TOTALS} {where} GROUP BY k", params
 
 
 def series_sql(plan: Plan) -> tuple[str, list]:
-    """Totals per local bucket (day or week), its index computed in SQL from the bucket edges."""
+    """Totals per local bucket (day or week) from the records, its index computed in SQL from
+    the bucket edges (the forced records path, and ranges the day pieces do not apply to)."""
     focus = plan.focus_key
-    if plan.use_rollups:
-        dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
-        inner = [e // BUCKET_US for e in plan.edges_us[1:-1]]
-        sql, params = _rollup_union(plan.spec.scope, plan.scope_value,
-                                    f"{_bucket_case('bucket', len(inner))} AS b, {_TOTAL_SELECT}", dim,
-                                    [("", plan.edges_us[0] // BUCKET_US, plan.edges_us[-1] // BUCKET_US)], focus)
-        return f"{sql} GROUP BY b", _case_params(inner) + params
     where, params = _records_where(plan)
     if focus is not None:
         where += f" AND COALESCE({DIM_COLUMNS[plan.spec.group_by]}, '') = ?"
@@ -268,18 +315,18 @@ def series_sql(plan: Plan) -> tuple[str, list]:
 
 
 def series_day_pieces(plan: Plan) -> tuple[list[int], list[int], list[tuple[int, int]]] | None:
-    """The series from the day tables: each bucket edge (in quarter-hours) is moved to the
-    nearest UTC midnight, whole days are read from the day tables, and the quarter-hours
-    between an edge and its midnight (at most 12 hours each; 1-2 hours in Berlin) are read
-    from the quarter-hour tables, to be moved to the bucket they belong to. Sums are exact, so
-    this equals reading every quarter-hour (2,880 rows for 30 days; ~150 this way).
-    Returns (edges, midnights, ranges), or None where this does not apply."""
+    """The series from the day tables: each bucket edge (µs) is moved to the nearest UTC
+    midnight, whole days are read from the day tables, and the span between an edge and its
+    midnight (at most 12 hours; 1-2 hours in Berlin) is read with `cover` (hours, and the
+    records for the rest), to be moved to the bucket it belongs to. Sums are exact, so this
+    equals reading every record. Returns (edges, midnights, ranges) in µs, or None where this
+    does not apply."""
     if not plan.use_rollups or plan.edges_us[0] < 0:  # the day tables' days start at 1970
         return None
-    edges = [e // BUCKET_US for e in plan.edges_us]
-    half = DAY_BUCKETS // 2
-    midnights = [(q + half) // DAY_BUCKETS * DAY_BUCKETS for q in edges]
-    ranges = [(min(q, m), max(q, m)) for q, m in zip(edges, midnights, strict=True) if q != m]
+    edges = list(plan.edges_us)
+    half = DAY_US // 2
+    midnights = [(e + half) // DAY_US * DAY_US for e in edges]
+    ranges = [(min(e, m), max(e, m)) for e, m in zip(edges, midnights, strict=True) if e != m]
     if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:], strict=False)):  # not for buckets of a day or more
         return None
     return edges, midnights, ranges
@@ -287,22 +334,26 @@ def series_day_pieces(plan: Plan) -> tuple[list[int], list[int], list[tuple[int,
 
 def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
                    midnights: list[int]) -> list[tuple[bool, str, list]]:
-    """(from the day tables?, sql, params) of the day rows and of the quarter-hour rows of
-    `series_day_pieces`: each row is (bucket, the 7 sums). The quarter-hours of one range all
-    move to the same bucket, so each range is one row, summed in SQL, with its first bucket
-    (NULL when the range holds no usage)."""
+    """(from the day tables?, sql, params) of the day rows and of the range rows of
+    `series_day_pieces`: each row is (day | range start µs, the 7 sums). The pieces of one
+    range all move to the same bucket, so each piece is one row summed in SQL, tagged with its
+    range's start."""
     focus = plan.focus_key
     dim = TOTAL_DIM if focus is None else GROUPINGS.index(plan.spec.group_by)
-    day_columns = f"bucket, {', '.join(SUM_COLUMNS)}"
-    range_columns = f"MIN(bucket), {_TOTAL_SELECT}"
     scope, value = plan.spec.scope, plan.scope_value
-    days = [(DAY_SUFFIX, midnights[0] // DAY_BUCKETS, midnights[-1] // DAY_BUCKETS)]
-    statements = [(True, *_rollup_union(scope, value, day_columns, dim, days, focus))]
-    # One SELECT per range, joined by UNION ALL in statements of at most UNION_TERMS (SQLite
-    # refuses a compound SELECT of more than 500 terms: a daily view of 500+ days has as many).
-    for i in range(0, len(ranges), UNION_TERMS):
-        quarters = [("", start, end) for start, end in ranges[i:i + UNION_TERMS]]
-        statements.append((False, *_rollup_union(scope, value, range_columns, dim, quarters, focus)))
+    statements = []
+    if midnights[0] < midnights[-1]:
+        day = ("day", midnights[0] // DAY_US, midnights[-1] // DAY_US)
+        statements.append((True, *_piece_select(scope, value, dim, day, focus, "bucket", False)))
+    parts = []
+    for start, end in ranges:
+        for piece in cover(scope, start, end):
+            sql, values = _piece_select(scope, value, dim, piece, focus, "?", False)
+            parts.append((sql, [start, *values[1:]]))  # tagged with the range's start
+    # At most UNION_TERMS SELECTs per statement (SQLite refuses a compound SELECT of more than 500).
+    for i in range(0, len(parts), UNION_TERMS):
+        chunk = parts[i:i + UNION_TERMS]
+        statements.append((False, " UNION ALL ".join(sql for sql, _ in chunk), [v for _, p in chunk for v in p]))
     return statements
 
 
@@ -313,11 +364,11 @@ def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
     first, last = midnights[0], midnights[-1]
     for day_rows, sql, params in series_day_sql(plan, ranges, midnights):
         for bucket, *values in conn.execute(sql, params):
-            if bucket is None:
-                continue  # a range without usage
-            q = bucket * DAY_BUCKETS if day_rows else bucket
-            # A day counts in the bucket its midnights put it in; the quarter-hours between an
-            # edge and its midnight (one row) are taken out of that bucket and put into their own.
+            if values[0] is None:
+                continue  # a piece without usage
+            q = bucket * DAY_US if day_rows else bucket
+            # A day counts in the bucket its midnights put it in; the span between an edge and
+            # its midnight is taken out of that bucket and put into its own.
             if first <= q < last:
                 sums = acc[bisect_right(midnights, q) - 1]
                 sign = 1 if day_rows else -1
@@ -429,15 +480,16 @@ def data_buckets(edges_us: tuple[int, ...], span: tuple[int, int] | None) -> tup
 
 
 def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:
-    """The cost attributed to `user` in [start_us, end_us): from the rollups (the totals
-    grouping, so each record counts once) when both edges fall on bucket edges, else from the
-    records."""
-    if start_us % BUCKET_US or end_us % BUCKET_US:
-        return "SELECT SUM(cost_nano) FROM records WHERE user = ? AND ts_us >= ? AND ts_us < ?", [
-            user, start_us, end_us]
-    sql, params = _rollup_union("personal", user, "cost_nano", TOTAL_DIM,
-                                rollup_pieces(start_us // BUCKET_US, end_us // BUCKET_US))
-    return f"SELECT SUM(cost_nano) FROM ({sql})", params
+    """The cost attributed to `user` in [start_us, end_us): whole UTC days from the rollups (the
+    totals grouping, so each record counts once), the rest from the user's records."""
+    parts, params = [], []
+    for piece in cover("personal", start_us, end_us):
+        sql, values = _piece_select("personal", user, TOTAL_DIM, piece, None, "''", False)
+        parts.append(sql)
+        params += values
+    if not parts:
+        return "SELECT 0", []
+    return f"SELECT SUM(cost_nano) FROM ({' UNION ALL '.join(parts)})", params
 
 
 def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:

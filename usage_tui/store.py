@@ -4,11 +4,15 @@ This is the only module that writes DDL. Records are unique by `id`; every write
 updates the pre-aggregated rollups in the same transaction, so the two never disagree, not
 even after a crash (WAL + one transaction per batch).
 
-Rollups are kept at 15-minute UTC buckets. Every time zone in use today has an offset that
-is a multiple of 15 minutes, so the boundaries of any local day or week (DST days included)
-fall on bucket edges and the rollups answer exactly; query.py falls back to the records for
-a zone where they don't. Three tables serve the three scopes, each keyed by
-(scope key, grouping dimension, bucket, row key), so a view reads only its own slice.
+Rollups (schema 5) are kept per scope at UTC-day grain, and for the team and org scopes also
+at UTC-hour grain; each table is keyed by (scope key, grouping dimension, bucket, row key), so
+a view reads only its own slice. What no rollup covers is read from the records through a
+time index: the sub-hour slivers at the edges of a view in a :30/:45 zone, and a personal
+view's partial days (one user's records through the (user, ts_us) index). A user's hour rows
+barely collapse (a user makes ~1.5 requests an hour at 1M records/300 users/90 days), so a
+personal hour table would be about as large as the records it sums; whole-hour zones need
+no finer grain than hours, and the quarter-hour tables of schema 4 (~20 rollup rows a
+record on a real organization's data) are gone.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from .directory import Directory, parse_directory
 from .model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
 from .pricing import Pricer
 
-SCHEMA_VERSION = 4
-BUCKET_US = 900_000_000  # 15 minutes in microseconds
+SCHEMA_VERSION = 5
+BUCKET_US = 3_600_000_000  # the fine rollup grain: one UTC hour, in microseconds
+DAY_US = 86_400_000_000
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
 
 
@@ -132,26 +137,29 @@ _SUMS = (
 SUM_COLUMNS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_tokens",
                "context_tokens", "cost_nano", "unpriced_requests")
 
-# scope kind -> (rollup table, scope column in records or None for the whole org). Each table
-# has a twin named with DAY_SUFFIX at UTC-day granularity: a 30-day view reads ~30 day rows per
-# key plus the quarter-hours at its two ends, instead of ~2,880 quarter-hours.
+# scope kind -> (rollup table, scope column in records or None for the whole org). Schemas 1-4
+# named the quarter-hour tables so; schema 5 has the UTC-day twins (DAY_SUFFIX) of every scope
+# and UTC-hour tables (HOUR_SUFFIX) of the scopes in HOUR_SCOPES.
 ROLLUPS = {"personal": ("roll_user", "user"), "team": ("roll_team", "team"), "org": ("roll_org", None)}
 DAY_SUFFIX = "_day"
-DAY_BUCKETS = 96  # quarter-hours per UTC day
-ROLLUP_TABLES = tuple(t + suffix for t, _ in ROLLUPS.values() for suffix in ("", DAY_SUFFIX))
+HOUR_SUFFIX = "_hour"
+DAY_BUCKETS = 24  # fine buckets (hours) per UTC day
+HOUR_SCOPES = ("team", "org")
+ROLLUP_TABLES = (*(ROLLUPS[s][0] + HOUR_SUFFIX for s in HOUR_SCOPES), *(t + DAY_SUFFIX for t, _ in ROLLUPS.values()))
+
+
+def _rollup_ddl(table: str, scope: str | None) -> str:
+    scope_def = f"{scope} TEXT NOT NULL, " if scope else ""
+    return (f"CREATE TABLE IF NOT EXISTS {table} ({scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
+            f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({scope + ', ' if scope else ''}dim, bucket, key)) "
+            "WITHOUT ROWID;\n")
+
 
 _SCHEMA_V2 = ""  # the UTC-day rollups, and the totals pseudo-grouping (rollups rebuilt)
 for _table, _scope in ROLLUPS.values():
-    _scope_def = f"{_scope} TEXT NOT NULL, " if _scope else ""
-    for _suffix in ("", DAY_SUFFIX):
-        _ddl = (f"CREATE TABLE IF NOT EXISTS {_table}{_suffix} ({_scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
-                f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({_scope + ', ' if _scope else ''}dim, bucket, key)) "
-                "WITHOUT ROWID;\n")
-        if _suffix:
-            _SCHEMA_V2 += _ddl
-        else:
-            _SCHEMA_V1 += _ddl
-del _table, _scope, _scope_def, _suffix, _ddl
+    _SCHEMA_V1 += _rollup_ddl(_table, _scope)  # quarter-hours (dropped by v5)
+    _SCHEMA_V2 += _rollup_ddl(_table + DAY_SUFFIX, _scope)
+del _table, _scope
 
 # v3: records in a rowid table in arrival order, the id kept unique by an index. Keyed by id
 # (WITHOUT ROWID), each batch inserted its ~10k rows at random places in a table far larger than
@@ -177,7 +185,23 @@ ALTER TABLE records ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;   -- 1 = a batc
 ALTER TABLE records ADD COLUMN source_line INTEGER;                 -- 1-based line in its source, NULL = unknown
 """
 
-MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4]  # MIGRATIONS[i]: version i → i + 1
+# v5: hour tables for the team and org scopes, summed from the quarter-hour tables (consistent
+# with the records, as every committed rollup is: no pass over the records), which are then
+# dropped; the day tables are unchanged. The time indexes serve what no rollup covers.
+_SCHEMA_V5 = "".join(_rollup_ddl(ROLLUPS[s][0] + HOUR_SUFFIX, ROLLUPS[s][1]) for s in HOUR_SCOPES)
+for _scope in HOUR_SCOPES:
+    _table, _col = ROLLUPS[_scope]
+    _keys = f"{_col}, " if _col else ""
+    _SCHEMA_V5 += (f"INSERT INTO {_table}{HOUR_SUFFIX} ({_keys}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+                   f"SELECT {_keys}dim, bucket / 4, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} "
+                   f"FROM {_table} GROUP BY {_keys}dim, bucket / 4, key;\n")
+_SCHEMA_V5 += "".join(f"DROP TABLE {t};\n" for t, _ in ROLLUPS.values())
+_SCHEMA_V5 += """CREATE INDEX records_user_ts ON records (user, ts_us);
+CREATE INDEX records_ts ON records (ts_us);
+"""
+del _scope, _table, _col, _keys
+
+MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5]  # version i → i + 1
 REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
 COPY_RECORDS_AT = 3  # migrating across this version copies every record (the v3 rowid table)
 
@@ -236,18 +260,19 @@ _STAGE_TO_RECORDS = f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) SELECT 
 
 
 def _agg_statement(source: str, where: str) -> str:
-    """The records of `source` matching `where` (constant SQL on `r`), summed per quarter-hour
-    and every dimension into temp.agg; the 7 `?` are the sign (+1 adds, -1 subtracts)."""
+    """The records of `source` matching `where` (constant SQL on `r`), summed per UTC hour and
+    every dimension into temp.agg; the 7 `?` are the sign (+1 adds, -1 subtracts)."""
     return (f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
             f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
 
 
 def _fan_out_statements() -> tuple[str, ...]:
-    """temp.agg → every rollup table (3 scopes × 2 granularities), added to what is there.
+    """temp.agg → every rollup table, added to what is there.
 
     The crossing with the 8 groupings is the costly step, so it is done once, into temp.fine
-    keyed by (grouping, bucket, user, team, row key); each scope and granularity then sums that
-    smaller table (crossing agg 6 times cost ~60% of an import)."""
+    keyed by (grouping, hour, user, team, row key); the hour tables and (summed by day into
+    temp.fine_day) the day tables read that smaller table. Each INSERT's GROUP BY yields its
+    rows in the target's key order, so the upserts walk each table's B-tree in order."""
     statements = [
         "DROP TABLE IF EXISTS temp.fine",
         f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
@@ -257,16 +282,16 @@ def _fan_out_statements() -> tuple[str, ...]:
         statements.append(
             f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
             f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
-    # The same by UTC day, for the day tables: a few times smaller again.
     statements += ["DROP TABLE IF EXISTS temp.fine_day",
                    f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_BUCKETS} AS bucket, "
                    f"r.user AS user, r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM temp.fine r "
                    "GROUP BY 1, 2, 3, 4, 5"]
-    for table, scope_col in ROLLUPS.values():
+    for scope, (table, scope_col) in ROLLUPS.items():
         scope_select = f"r.{scope_col}, " if scope_col else ""
         scope_insert = f"{scope_col}, " if scope_col else ""
         group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-        for suffix, source in (("", "temp.fine"), (DAY_SUFFIX, "temp.fine_day")):
+        grains = ((HOUR_SUFFIX, "temp.fine"),) if scope in HOUR_SCOPES else ()
+        for suffix, source in (*grains, (DAY_SUFFIX, "temp.fine_day")):
             statements.append(
                 f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
                 f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, r.bucket, r.key, {_AGG_SUMS} "
@@ -594,8 +619,8 @@ class Store:
         if self.readonly:
             raise StoreError(f"{self.path}: store needs an upgrade; open it once without read-only")
         if version and self._on_upgrade is not None:
-            # Only the schema-3 step copies the records; the later ones add columns in place.
-            cost = "about 6 s per million records" if version < COPY_RECORDS_AT else "a moment"
+            # Only the schema-3 step copies the records; the schema-5 step indexes them.
+            cost = "about 6 s per million records" if version < COPY_RECORDS_AT else "about 3 s per million records"
             self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION} (once; {cost})")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
         script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
