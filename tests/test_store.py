@@ -29,7 +29,7 @@ BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpr
 
 def fresh_rollups(conn: sqlite3.Connection) -> dict:
     """Aggregate the records table from scratch, in Python, the way the rollups should be:
-    every scope by UTC day, the team and org scopes also by UTC hour."""
+    every scope by UTC day, the teams also by UTC hour, the org also by quarter-hour."""
     out: dict = defaultdict(lambda: [0] * 7)
     cols = ("provider", "model", "user", "team", "agent", "key", "verdict")
     for row in conn.execute(
@@ -39,11 +39,13 @@ def fresh_rollups(conn: sqlite3.Connection) -> dict:
         req, p, c, cached, ctx, cost = row[8:]
         values = dict(zip(cols, dims, strict=True))
         sums = (req, p, c, cached, ctx, cost or 0, req if cost is None else 0)
-        for level, bucket in (("_hour", ts_us // 3_600_000_000), ("_day", ts_us // 86_400_000_000)):
+        for level, bucket in (("_quarter", ts_us // 900_000_000), ("_hour", ts_us // 3_600_000_000),
+                              ("_day", ts_us // 86_400_000_000), ("_block", ts_us // (32 * 86_400_000_000))):
             for dim_index, g in enumerate((*GROUPINGS, "total")):
                 key = values.get(g) or ""  # the total pseudo-grouping has the one key ''
                 for target in (("user", values["user"] or ""), ("team", values["team"] or ""), ("org",)):
-                    if level == "_hour" and target[0] == "user":
+                    if level not in ("_day", "_block") and (target[0], level) not in (("team", "_hour"),
+                                                                                     ("org", "_quarter")):
                         continue  # personal views read a user's records for partial days
                     acc = out[(level, *target, dim_index, bucket, key)]
                     for i, v in enumerate(sums):
@@ -54,13 +56,13 @@ def fresh_rollups(conn: sqlite3.Connection) -> dict:
 def stored_rollups(conn: sqlite3.Connection) -> dict:
     out = {}
     sums = "requests, prompt_tokens, completion_tokens, cached_input_tokens, context_tokens, cost_nano, unpriced_requests"
-    for level in ("_hour", "_day"):
-        for table, prefix in (("roll_user", "user"), ("roll_team", "team")):
-            if (table, level) == ("roll_user", "_hour"):
-                continue
-            for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table}{level} "
-                                    "WHERE requests != 0"):
-                out[(level, prefix, row[0], *row[1:4])] = list(row[4:])
+    for table, prefix, level in (("roll_user", "user", "_day"), ("roll_team", "team", "_day"),
+                                 ("roll_team", "team", "_hour"), ("roll_user", "user", "_block"),
+                                 ("roll_team", "team", "_block")):
+        for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table}{level} "
+                                "WHERE requests != 0"):
+            out[(level, prefix, row[0], *row[1:4])] = list(row[4:])
+    for level in ("_quarter", "_day", "_block"):
         for row in conn.execute(f"SELECT dim, bucket, key, {sums} FROM roll_org{level} WHERE requests != 0"):
             out[(level, "org", *row[:3])] = list(row[3:])
     return out
@@ -71,9 +73,9 @@ def test_new_store_has_schema_version_and_wal(tmp_path):
     assert s.schema_version() == SCHEMA_VERSION
     assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"records", "rejects", "roll_user_day", "roll_team_hour", "roll_team_day", "roll_org_hour", "roll_org_day",
-            "dir_users", "budget_overrides"} <= tables
-    assert not {"roll_user", "roll_team", "roll_org", "roll_user_hour"} & tables  # schema 4's quarter-hours
+    assert {"records", "rejects", "roll_user_day", "roll_team_hour", "roll_team_day", "roll_org_quarter",
+            "roll_org_day", "dir_users", "budget_overrides"} <= tables
+    assert not {"roll_user", "roll_team", "roll_org"} & tables  # schema 4's quarter-hours
 
 
 def test_migrates_an_empty_version_zero_file(tmp_path):
@@ -111,7 +113,7 @@ def test_same_id_identical_is_unchanged_and_different_replaces(store):
     assert vars(write(store, changed)) == {"imported": 0, "replaced": 1, "unchanged": 0}
     assert store.record_count() == 1
     # the rollups hold the new values only: 20 tokens and $0.25 = 250,000,000 nano-dollars
-    assert store.conn.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org_hour WHERE dim = 0").fetchone() \
+    assert store.conn.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org_quarter WHERE dim = 0").fetchone() \
         == (20, 250_000_000)
 
 
@@ -457,9 +459,10 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     shutil.copyfile(V4_STORE, path)
     old = sqlite3.connect(path)
     records = old.execute("SELECT * FROM records ORDER BY id").fetchall()
-    # What schema 4's quarter-hour org totals said, summed by hour (60 records, r7 replaced).
-    hourly = old.execute("SELECT bucket / 4, SUM(requests), SUM(prompt_tokens), SUM(cost_nano) FROM roll_org "
-                         "WHERE dim = 7 GROUP BY 1 ORDER BY 1").fetchall()
+    # What schema 4's quarter-hour team totals said, summed by hour (60 records, r7 replaced).
+    hourly = old.execute("SELECT team, bucket / 4, SUM(requests), SUM(prompt_tokens), SUM(cost_nano) FROM roll_team "
+                         "WHERE dim = 7 GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    org = old.execute("SELECT * FROM roll_org ORDER BY dim, bucket, key").fetchall()
     old.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
@@ -468,33 +471,36 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     conn = migrated.conn
     assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"roll_team_hour", "roll_org_hour", "records_user_ts", "records_ts"} <= tables
+    assert {"roll_team_hour", "roll_org_quarter", "roll_user_block", "roll_team_block", "roll_org_block",
+            "records_user_ts", "records_team_ts"} <= tables
     assert not {"roll_user", "roll_team", "roll_org"} & tables
     assert stored_rollups(conn) == fresh_rollups(conn)
-    assert conn.execute("SELECT bucket, requests, prompt_tokens, cost_nano FROM roll_org_hour WHERE dim = 7 "
-                        "ORDER BY 1").fetchall() == hourly
-    assert sum(r[1] for r in hourly) == 60 and len(records) == 60
+    assert conn.execute("SELECT team, bucket, requests, prompt_tokens, cost_nano FROM roll_team_hour WHERE dim = 7 "
+                        "ORDER BY 1, 2").fetchall() == hourly
+    assert sum(r[2] for r in hourly) == 60 and len(records) == 60
+    assert conn.execute("SELECT * FROM roll_org_quarter ORDER BY dim, bucket, key").fetchall() == org
     # It takes writes and answers views like a new store.
     write(migrated, {**BASE, "id": "new", "user": "alice", "cost_usd": 1.0})
     assert stored_rollups(conn) == fresh_rollups(conn)
 
 
 def test_a_failed_version_5_migration_leaves_the_version_4_store_as_it_was(tmp_path):
-    # A v4 store that already has an index named records_ts (a user's own, say) makes the
-    # migration's CREATE INDEX fail after the hour tables were filled and the quarter-hour
-    # tables dropped: all of it is rolled back.
+    # A v4 store that already has an index named records_team_ts (a user's own, say) makes the
+    # migration's last CREATE INDEX fail after the hour table was filled, the org's renamed and
+    # the other quarter-hour tables dropped: all of it is rolled back.
     path = tmp_path / "v4.db"
     shutil.copyfile(V4_STORE, path)
     conn = sqlite3.connect(path)
-    conn.execute("CREATE INDEX records_ts ON records (id)")
+    conn.execute("CREATE INDEX records_team_ts ON records (id)")
     conn.commit()
     before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4").fetchall()
               for t in ("records", "roll_user", "roll_team_day", "roll_org")}
     conn.close()
-    with pytest.raises(StoreError, match="could not upgrade the store from schema 4 .*records_ts already exists"):
+    with pytest.raises(StoreError, match="could not upgrade the store from schema 4 .*records_team_ts already exists"):
         Store(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4").fetchall() for t in before} == before
-    assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%hour'").fetchall()
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%hour' OR name LIKE '%quarter' "
+                            "OR name = 'records_user_ts'").fetchall()
     conn.close()

@@ -2,10 +2,10 @@
 
 Scope checks live here: a refused query raises ScopeError before any SQL runs.
 
-Two paths give identical answers: the rollups (UTC days per scope and grouping; UTC hours
-for the team and org scopes), with whatever they do not cover read from the records through
-their time indexes (a sliver of less than an hour at an edge in a :30/:45 zone, a personal
-view's partial days); and the records alone (forced, for tests and as the reference). `plan_query` is pure and the SQL builders
+Two paths give identical answers: the rollups (UTC days per scope and grouping; the org's
+quarter-hours, the teams' UTC hours), with whatever they do not cover read from the records
+through their time indexes (a team's sliver of less than an hour at an edge in a :30/:45 zone,
+a personal view's partial days); and the records alone (forced, for tests and as the reference). `plan_query` is pure and the SQL builders
 return (sql, params) with every value bound, so both are tested without a database.
 """
 
@@ -37,12 +37,12 @@ from .model import (
     missing_key_label,
 )
 from .store import (
-    BUCKET_US,
+    BLOCK_DAYS,
+    BLOCK_SUFFIX,
     DAY_SUFFIX,
     DAY_US,
     DIM_COLUMNS,
-    HOUR_SCOPES,
-    HOUR_SUFFIX,
+    FINE,
     ROLLUPS,
     SUM_COLUMNS,
     TOTAL_DIM,
@@ -206,34 +206,32 @@ _RECORD_TOTALS = ("SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SU
                   "SUM(CASE WHEN cost_nano IS NULL THEN requests ELSE 0 END)")
 
 
-# A piece of a range: ("day" | "hour", first bucket, end bucket) read from a rollup table, or
+# A piece of a range: ("block" | "day" | "fine", first bucket, end bucket) read from a rollup table, or
 # ("records", from µs, to µs) read from the records through a time index.
 Piece = tuple[str, int, int]
 
 
 def cover(scope: str, start_us: int, end_us: int) -> list[Piece]:
-    """Cover [start_us, end_us) with pieces: whole UTC days from the day tables; the rest, where
-    the scope has hour tables, in whole hours from them; what is left (less than an hour at
-    each end in a :30/:45 zone; a personal view's partial days) from the records."""
-    if start_us >= end_us:
-        return []
-    first_day, last_day = -(-start_us // DAY_US), end_us // DAY_US
-    if first_day < last_day:
-        pieces: list[Piece] = [("day", first_day, last_day)]
-        rest = [(start_us, first_day * DAY_US), (last_day * DAY_US, end_us)]
-    else:
-        pieces, rest = [], [(start_us, end_us)]
-    for a, b in rest:
+    """Cover [start_us, end_us) with pieces, coarsest first: whole 32-day blocks, whole UTC days
+    and, where the scope has a finer table (FINE), its whole buckets, each from its rollup
+    table; what is left (a team's sub-hour slivers in a :30/:45 zone; a personal view's
+    partial days) from the records."""
+    levels = [("block", BLOCK_DAYS * DAY_US), ("day", DAY_US)]
+    if scope in FINE:
+        levels.append(("fine", FINE[scope][1]))
+
+    def split(a: int, b: int, level: int) -> list[Piece]:
         if a >= b:
-            continue
-        first_hour, last_hour = -(-a // BUCKET_US), b // BUCKET_US
-        if scope in HOUR_SCOPES and first_hour < last_hour:
-            pieces.append(("hour", first_hour, last_hour))
-            slivers = [(a, first_hour * BUCKET_US), (last_hour * BUCKET_US, b)]
-        else:
-            slivers = [(a, b)]
-        pieces += [("records", x, y) for x, y in slivers if x < y]
-    return pieces
+            return []
+        if level == len(levels):
+            return [("records", a, b)]
+        kind, grain = levels[level]
+        first, last = -(-a // grain), b // grain
+        if first >= last:
+            return split(a, b, level + 1)
+        return [(kind, first, last), *split(a, first * grain, level + 1), *split(last * grain, b, level + 1)]
+
+    return split(start_us, end_us, 0)
 
 
 _SUMS_NAMED = ", ".join(f"SUM({c}) AS {c}" for c in SUM_COLUMNS)
@@ -264,7 +262,7 @@ def _piece_select(scope: str, scope_value: str | None, dim: int, piece: Piece, f
             clauses.append("key = ?")
             values.append(focus)
         sums = _SUMS_NAMED if group or lead == "?" else ", ".join(SUM_COLUMNS)
-        source = f"{table}{DAY_SUFFIX if kind == 'day' else HOUR_SUFFIX}"
+        source = table + (FINE[scope][0] if kind == "fine" else {"day": DAY_SUFFIX, "block": BLOCK_SUFFIX}[kind])
         first = lead
     if scope_col:
         clauses.insert(0, f"{scope_col} = ?")

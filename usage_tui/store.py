@@ -4,15 +4,14 @@ This is the only module that writes DDL. Records are unique by `id`; every write
 updates the pre-aggregated rollups in the same transaction, so the two never disagree, not
 even after a crash (WAL + one transaction per batch).
 
-Rollups (schema 5) are kept per scope at UTC-day grain, and for the team and org scopes also
-at UTC-hour grain; each table is keyed by (scope key, grouping dimension, bucket, row key), so
-a view reads only its own slice. What no rollup covers is read from the records through a
-time index: the sub-hour slivers at the edges of a view in a :30/:45 zone, and a personal
-view's partial days (one user's records through the (user, ts_us) index). A user's hour rows
-barely collapse (a user makes ~1.5 requests an hour at 1M records/300 users/90 days), so a
-personal hour table would be about as large as the records it sums; whole-hour zones need
-no finer grain than hours, and the quarter-hour tables of schema 4 (~20 rollup rows a
-record on a real organization's data) are gone.
+Rollups (schema 5) are kept per scope at UTC-day grain, the org's also at quarter-hours and
+the teams' at UTC hours (FINE); each table is keyed by (scope key, grouping dimension, bucket,
+row key), so a view reads only its own slice. What no rollup covers is read from the records
+through a time index: a team view's sub-hour slivers in a :30/:45 zone ((team, ts_us)), and a
+personal view's partial days ((user, ts_us)). A user's hour rows barely collapse (~1.5
+requests an hour at 1M records/300 users/90 days), so a personal hour table would be about as
+large as the records it sums; schema 4's quarter-hour tables for every scope added ~20 rollup
+rows a record on a real organization's data.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from .model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
 from .pricing import Pricer
 
 SCHEMA_VERSION = 5
-BUCKET_US = 3_600_000_000  # the fine rollup grain: one UTC hour, in microseconds
+QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
 DAY_US = 86_400_000_000
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
 
@@ -142,10 +141,20 @@ SUM_COLUMNS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_t
 # and UTC-hour tables (HOUR_SUFFIX) of the scopes in HOUR_SCOPES.
 ROLLUPS = {"personal": ("roll_user", "user"), "team": ("roll_team", "team"), "org": ("roll_org", None)}
 DAY_SUFFIX = "_day"
-HOUR_SUFFIX = "_hour"
-DAY_BUCKETS = 24  # fine buckets (hours) per UTC day
-HOUR_SCOPES = ("team", "org")
-ROLLUP_TABLES = (*(ROLLUPS[s][0] + HOUR_SUFFIX for s in HOUR_SCOPES), *(t + DAY_SUFFIX for t, _ in ROLLUPS.values()))
+DAY_QUARTERS = 96
+# Blocks of 32 UTC days (since 1970-01-01) per scope: a view of years reads ~12 rows a year per
+# row key instead of 365 (a three-year org view by user read ~330,000 day rows).
+BLOCK_SUFFIX = "_block"
+BLOCK_DAYS = 32
+# The scopes with a grain finer than a day: (table suffix, grain in µs). The org's quarter-hours
+# serve every zone in use (all offsets are whole quarter-hours) with no sliver; a quarter-hour
+# of the whole org collapses well (~115 records at 1M over 90 days). A team's hour collapses
+# (~30 records) where its quarter-hour does not; its sub-hour slivers in :30/:45 zones are read
+# through the (team, ts_us) index. A user's hour barely collapses (~1.5 records): her partial
+# days come from the (user, ts_us) index.
+FINE = {"team": ("_hour", 3_600_000_000), "org": ("_quarter", QUARTER_US)}
+ROLLUP_TABLES = (*(ROLLUPS[s][0] + suffix for s, (suffix, _) in FINE.items()),
+                 *(t + suffix for t, _ in ROLLUPS.values() for suffix in (DAY_SUFFIX, BLOCK_SUFFIX)))
 
 
 def _rollup_ddl(table: str, scope: str | None) -> str:
@@ -185,21 +194,29 @@ ALTER TABLE records ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;   -- 1 = a batc
 ALTER TABLE records ADD COLUMN source_line INTEGER;                 -- 1-based line in its source, NULL = unknown
 """
 
-# v5: hour tables for the team and org scopes, summed from the quarter-hour tables (consistent
-# with the records, as every committed rollup is: no pass over the records), which are then
-# dropped; the day tables are unchanged. The time indexes serve what no rollup covers.
-_SCHEMA_V5 = "".join(_rollup_ddl(ROLLUPS[s][0] + HOUR_SUFFIX, ROLLUPS[s][1]) for s in HOUR_SCOPES)
-for _scope in HOUR_SCOPES:
-    _table, _col = ROLLUPS[_scope]
-    _keys = f"{_col}, " if _col else ""
-    _SCHEMA_V5 += (f"INSERT INTO {_table}{HOUR_SUFFIX} ({_keys}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-                   f"SELECT {_keys}dim, bucket / 4, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} "
-                   f"FROM {_table} GROUP BY {_keys}dim, bucket / 4, key;\n")
-_SCHEMA_V5 += "".join(f"DROP TABLE {t};\n" for t, _ in ROLLUPS.values())
-_SCHEMA_V5 += """CREATE INDEX records_user_ts ON records (user, ts_us);
-CREATE INDEX records_ts ON records (ts_us);
+# v5: an hour table for the team scope, summed from its quarter-hour table (consistent with the
+# records, as every committed rollup is: no pass over the records); the org's quarter-hour table
+# renamed; the users' and teams' quarter-hour tables dropped; the day tables unchanged. The
+# time indexes serve what no rollup covers.
+_blocks_from_days = ""
+for _table, _scope in ROLLUPS.values():
+    _keys = f"{_scope}, " if _scope else ""
+    _blocks_from_days += _rollup_ddl(_table + BLOCK_SUFFIX, _scope) + (
+        f"INSERT INTO {_table}{BLOCK_SUFFIX} ({_keys}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+        f"SELECT {_keys}dim, bucket / {BLOCK_DAYS}, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} "
+        f"FROM {_table}{DAY_SUFFIX} GROUP BY {_keys}dim, bucket / {BLOCK_DAYS}, key;\n")
+del _table, _scope, _keys
+_SCHEMA_V5 = _rollup_ddl("roll_team_hour", "team") + f"""
+INSERT INTO roll_team_hour (team, dim, bucket, key, {', '.join(SUM_COLUMNS)})
+    SELECT team, dim, bucket / 4, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)}
+    FROM roll_team GROUP BY team, dim, bucket / 4, key;
+ALTER TABLE roll_org RENAME TO roll_org_quarter;
+{_blocks_from_days}
+DROP TABLE roll_team;
+DROP TABLE roll_user;
+CREATE INDEX records_user_ts ON records (user, ts_us);
+CREATE INDEX records_team_ts ON records (team, ts_us);
 """
-del _scope, _table, _col, _keys
 
 MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5]  # version i → i + 1
 REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
@@ -260,9 +277,9 @@ _STAGE_TO_RECORDS = f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) SELECT 
 
 
 def _agg_statement(source: str, where: str) -> str:
-    """The records of `source` matching `where` (constant SQL on `r`), summed per UTC hour and
-    every dimension into temp.agg; the 7 `?` are the sign (+1 adds, -1 subtracts)."""
-    return (f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {BUCKET_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
+    """The records of `source` matching `where` (constant SQL on `r`), summed per quarter-hour
+    and every dimension into temp.agg; the 7 `?` are the sign (+1 adds, -1 subtracts)."""
+    return (f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {QUARTER_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
             f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
 
 
@@ -270,9 +287,9 @@ def _fan_out_statements() -> tuple[str, ...]:
     """temp.agg → every rollup table, added to what is there.
 
     The crossing with the 8 groupings is the costly step, so it is done once, into temp.fine
-    keyed by (grouping, hour, user, team, row key); the hour tables and (summed by day into
-    temp.fine_day) the day tables read that smaller table. Each INSERT's GROUP BY yields its
-    rows in the target's key order, so the upserts walk each table's B-tree in order."""
+    keyed by (grouping, quarter-hour, user, team, row key); the finer tables and (summed by day
+    into temp.fine_day) the day tables read that smaller table. Each INSERT's GROUP BY yields
+    its rows in the target's key order, so the upserts walk each table's B-tree in order."""
     statements = [
         "DROP TABLE IF EXISTS temp.fine",
         f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
@@ -283,18 +300,23 @@ def _fan_out_statements() -> tuple[str, ...]:
             f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
             f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
     statements += ["DROP TABLE IF EXISTS temp.fine_day",
-                   f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_BUCKETS} AS bucket, "
+                   f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_QUARTERS} AS bucket, "
                    f"r.user AS user, r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM temp.fine r "
                    "GROUP BY 1, 2, 3, 4, 5"]
     for scope, (table, scope_col) in ROLLUPS.items():
         scope_select = f"r.{scope_col}, " if scope_col else ""
         scope_insert = f"{scope_col}, " if scope_col else ""
         group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-        grains = ((HOUR_SUFFIX, "temp.fine"),) if scope in HOUR_SCOPES else ()
-        for suffix, source in (*grains, (DAY_SUFFIX, "temp.fine_day")):
+        grains = []
+        if scope in FINE:
+            suffix, grain_us = FINE[scope]
+            grains.append((suffix, "temp.fine", grain_us // QUARTER_US))
+        grains += [(DAY_SUFFIX, "temp.fine_day", 1), (BLOCK_SUFFIX, "temp.fine_day", BLOCK_DAYS)]
+        for suffix, source, per in grains:
+            bucket = "r.bucket" if per == 1 else f"r.bucket / {per}"
             statements.append(
                 f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
-                f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, r.bucket, r.key, {_AGG_SUMS} "
+                f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, {bucket}, r.key, {_AGG_SUMS} "
                 f"FROM {source} r WHERE true GROUP BY {group} "
                 f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
             )
