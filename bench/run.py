@@ -44,13 +44,15 @@ PYTHON = [sys.executable, *(["-S"] if sys.flags.no_site else [])]
 
 
 def run_phase(phase: str, args: argparse.Namespace) -> dict:
-    cmd = [*PYTHON, __file__, "--phase", phase, "--records", str(args.records), "--shape", args.shape]
+    cmd = [*PYTHON, __file__, "--phase", phase, "--records", str(args.records), "--shape", args.shape,
+           "--label", args.label]
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "USAGE_TUI_NOW": NOW})
     if out.returncode:
         sys.exit(f"phase {phase} failed (exit {out.returncode}):\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+LABEL = ""  # set by --label
 SHAPE = "demo"  # set by --shape: "demo" (the demo directory, 30 days, sorted) or "realistic"
 
 
@@ -60,9 +62,10 @@ def paths(records: int, variant: str = "") -> dict[str, Path]:
     shape spread over three years (for the three-year weekly views)."""
     DATA.mkdir(exist_ok=True)
     tag = f"{'' if SHAPE == 'demo' else SHAPE + '-'}{records}{variant}"
-    return {"jsonl": DATA / f"records-{tag}.jsonl", "store": DATA / f"store-{tag}.db",
-            "plain": DATA / f"plain-{tag}.db", "duck": DATA / f"duck-{tag}.duckdb",
-            "csv": DATA / f"plain-{tag}.csv", "directory": DATA / f"directory-{SHAPE}.json"}
+    own = f"{tag}-{LABEL}" if LABEL else tag  # a labelled run's stores are its own: runs may overlap
+    return {"jsonl": DATA / f"records-{tag}.jsonl", "store": DATA / f"store-{own}.db",
+            "plain": DATA / f"plain-{own}.db", "duck": DATA / f"duck-{own}.duckdb",
+            "csv": DATA / f"plain-{own}.csv", "directory": DATA / f"directory-{SHAPE}.json"}
 
 
 def bench_directory() -> dict:
@@ -652,7 +655,7 @@ def report(args, results: dict) -> str:
     ing, plain, q, tui = results["ingest"], results["plain"], results["queries"], results.get("tui")
     s = q["sample"]
     lines = [
-        f"## {args.records:,} records",
+        f"## {args.records:,} records{' (' + args.label + ')' if args.label else ''}",
         "",
         f"Run {results.get('finished_at') or f'{datetime.now(UTC):%Y-%m-%d %H:%M}'} UTC on {machine()}. `python bench/run.py --records {args.records}`.",
         "Every baseline ran in the same run, on the same records. Load average (1 min) before/after the run: "
@@ -763,8 +766,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=0,
                         help="runs of the ingest and plain-load phases (median kept; default 3, 1 above 2M records)")
     args = parser.parse_args()
-    global SHAPE
-    SHAPE = args.shape
+    global SHAPE, LABEL
+    SHAPE, LABEL = args.shape, args.label
     if args.phase:
         phases = {"generate": phase_generate, "ingest": phase_ingest, "plain": phase_plain,
                   "queries": phase_queries, "tui": phase_tui,
@@ -803,7 +806,7 @@ def main() -> None:
         print(f"{args.output} not written: no figures yet for {', '.join(missing)} at {args.records:,} records "
               f"(run `--phases {','.join(missing)}`); this run's figures are in {cache}", file=sys.stderr)
         return
-    key = f"{args.records}" if SHAPE == "demo" else f"{SHAPE}-{args.records}{'-' + args.label if args.label else ''}"
+    key = f"{'' if SHAPE == 'demo' else SHAPE + '-'}{args.records}{'-' + args.label if args.label else ''}"
     text = report(args, results) if SHAPE == "demo" else report_realistic(args, results)
     write_section(args.output, key, text)
     print(f"wrote {args.output}", file=sys.stderr)
@@ -820,7 +823,7 @@ def write_section(output: Path, key: str, text: str) -> None:
 
     def order(name: str) -> tuple:  # the demo shape's sections first, then by record count
         digits = "".join(c for c in name if c.isdigit())
-        return (0 if name.isdigit() else 1, int(digits or 0), name)
+        return (name.startswith("realistic"), int(digits or 0), name)
 
     head = "# Benchmark results\n\nWritten by `bench/run.py`; see bench/README.md.\n"
     output.write_text(head + "".join(f"\n<!-- records={n} -->\n{sections[n]}\n" for n in sorted(sections, key=order)))
