@@ -153,3 +153,34 @@ def test_import_restores_the_switch_interval(store, tmp_path):
     with pytest.raises(ImportFatal):
         import_path(store, str(tmp_path / "missing.jsonl"), "native")
     assert sys.getswitchinterval() == before
+
+
+def test_records_in_any_order_are_written_sorted_within_a_window_and_the_last_line_of_an_id_wins(store, tmp_path):
+    # batch_size 3: windows of 4 batches (12 staged rows) are sorted by time before they are cut
+    # into batches. 30 lines: 28 ids in reverse time order, "twice" on lines 2 and 5 (one
+    # window: the later line wins, one record), "again" on lines 1 and 25 (two windows: the
+    # second replaces the first).
+    lines = [{"id": "again", "ts": "2026-11-30T00:00:00Z", "provider": "p", "model": "m", "prompt_tokens": 1}]
+    for i in range(29):
+        lines.append({"id": f"r{i}", "ts": f"2026-11-{28 - i % 28:02d}T{i % 24:02d}:00:00Z", "provider": "p",
+                      "model": "m", "user": "alice", "prompt_tokens": 10})
+    lines[1] = {**lines[1], "id": "twice", "prompt_tokens": 2}
+    lines[4] = {**lines[4], "id": "twice", "prompt_tokens": 3}
+    lines[24] = {**lines[0], "prompt_tokens": 5}
+    path = tmp_path / "shuffled.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    summary = import_path(store, str(path), batch_size=3)
+    # 30 lines - "twice" once more - "again" once more = 28 records; the second "again" replaced.
+    assert (summary.imported, summary.replaced, summary.unchanged) == (28, 1, 0)
+    conn = store.conn
+    assert dict(conn.execute("SELECT id, prompt_tokens FROM records WHERE id IN ('twice', 'again')")) == {
+        "twice": 3, "again": 5}
+    # 26 records of r (29 minus the three lines overwritten) × 10 + twice 3 + again 5 = 268
+    assert conn.execute("SELECT SUM(prompt_tokens) FROM records").fetchone()[0] == 268
+    assert conn.execute("SELECT SUM(prompt_tokens) FROM roll_org_day WHERE dim = 7").fetchone()[0] == 268
+    # The first window (lines 1-15: 14 records) was cut into batches of 3 in time order; its
+    # first 12 rows by rowid are its first 4 batches ("again", the latest, was in the fifth and
+    # was replaced later), and they follow each other in time though the lines did not.
+    first = [ts for (ts,) in conn.execute("SELECT ts_us FROM records ORDER BY rowid LIMIT 12")]
+    batches = [first[i:i + 3] for i in range(0, 12, 3)]
+    assert all(max(a) <= min(b) for a, b in zip(batches, batches[1:], strict=False))

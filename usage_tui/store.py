@@ -620,8 +620,7 @@ class Store:
                                         (TOTAL_DIM,)).fetchone()
         if first is None:
             return None
-        day_us = DAY_BUCKETS * BUCKET_US
-        return first * day_us, (last + 1) * day_us
+        return first * DAY_US, (last + 1) * DAY_US
 
     def data_version(self) -> tuple[int, int]:
         """Changes when another connection commits: cheap to poll for live refresh. Compare
@@ -794,28 +793,32 @@ class Store:
         """The Python half of `write_batch` (values, fingerprints, prices, duplicates within
         the batch), writing nothing: the importer runs it on its parsing thread so that the
         writer thread, which holds the GIL only between SQLite calls, overlaps with it."""
-        result = BatchResult()
-        pricer = self.pricer()
         staged: dict[str, tuple] = {}
+        self.stage_rows(records, source_id, staged)
+        return self.staged_batch(list(staged.values()))
+
+    def stage_rows(self, records: Iterable[Record], source_id: int | None, staged: dict[str, tuple]) -> None:
+        """Add `records` to `staged` (id → the stage's row): values, fingerprint, price. The
+        counts are of records, not lines: the same id again (a streamed message written once
+        per content block) is the same record, the later one wins."""
+        pricer = self.pricer()
         for r in records:
             values = record_values(r)
             logged = values[14]
             fp = fingerprint(values)
-            # The counts are of records, not lines: the same id again in a batch (a streamed
-            # message written once per content block) is the same record, the later one wins.
             previous = staged.get(r.id)
-            if previous is None:
-                result.imported += 1
-            elif previous[_FINGERPRINT_AT] == fp:
+            if previous is not None and previous[_FINGERPRINT_AT] == fp:
                 continue
             cost = logged if logged is not None else _priced(pricer, r)
             # The source line is where the record was read, not what it says: like the
             # source, it is not in the fingerprint (the same record moved is unchanged).
             staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
+
+    def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
+        """Staged rows (one per id) as one batch: chunks of parameters for multi-row INSERTs."""
         per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_RECORD_INPUT_COLUMNS))
-        rows = list(staged.values())
         chunks = [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
-        return StagedBatch(chunks, result)
+        return StagedBatch(chunks, BatchResult(imported=len(rows)))
 
     def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
         """The SQL half of `write_batch`: one transaction."""

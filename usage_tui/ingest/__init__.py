@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
@@ -27,6 +28,8 @@ FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "clau
 FORMATS = ("auto", *FORMAT_MODULES)
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
 BATCH_SIZE = 10_000  # records per transaction: 20k gained ~7% speed for +80 MB RSS at 1M
+SORT_WINDOW_BATCHES = 4  # batches' worth of staged rows sorted by time before they are written
+_ROW_TIME = itemgetter(1)  # a staged row's ts_us
 HEAD_BYTES = 65_536
 # A forced format that does not recognise a file's start gets this many rejects before its first
 # record; beyond them the file is not that format (its rejects would be junk) and is refused.
@@ -305,6 +308,13 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             if on_progress is not None and file != "-":
                 on_progress(position)
 
+    # Records in any order (merged exports) would make every batch touch pages all over the
+    # rollups and time indexes: the staged rows of SORT_WINDOW_BATCHES batches are sorted by
+    # time before they are cut into batches, so each batch covers a fraction of the time span
+    # (1M shuffled realistic records: see bench/RESULTS.md). The last line of an id in the
+    # window wins, as within a batch; each batch is still one transaction.
+    window: dict[str, tuple] = {}
+
     def flush() -> None:
         if guard is not None:
             batch[:], refused = guard.screen(store, batch, "<stdin>" if file == "-" else file)
@@ -322,16 +332,26 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             if repeats:
                 batch[:] = [r for r in batch if r.id not in counted]
             counted.update(r.id for r in batch)
-        staged = store.stage_batch(batch, source_id)
-        settle()
-        # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
-        position = raw.tell() if file != "-" else 0
-        pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position, True))
-        if repeats:
+        store.stage_rows(batch, source_id, window)
+        if repeats:  # after what the window holds (an earlier line of the same id may be there)
+            write_window()
+            position = raw.tell() if file != "-" else 0
             pending.append((writer.submit(store.write_staged, store.stage_batch(repeats, source_id), []),
                             position, False))
         batch.clear()
-        rejects.clear()
+        if len(window) >= batch_size * SORT_WINDOW_BATCHES:
+            write_window()
+
+    def write_window() -> None:
+        rows = sorted(window.values(), key=_ROW_TIME)
+        window.clear()
+        for start in range(0, max(len(rows), 1), batch_size):
+            staged = store.staged_batch(rows[start:start + batch_size])
+            settle()
+            # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
+            position = raw.tell() if file != "-" else 0
+            pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position, True))
+            rejects.clear()
 
     def report(reject: Reject) -> None:
         summary.rejected += 1
@@ -368,6 +388,8 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             return False
         if batch or rejects:
             flush()
+        if window or rejects:
+            write_window()
     finally:
         settle()
     return True
