@@ -560,6 +560,10 @@ def targets(results: dict) -> list[str]:
     return [*out, ""]
 
 
+def _load(results: dict, key: str) -> str:
+    return f"{results[key][0]:.2f}" if key in results else "n/a (run stopped early)"
+
+
 def report_realistic(args, results: dict) -> str:
     """The realistic shape's section: issue 15's targets, every baseline from the same run."""
     plain, ing, srt, q = results["plain"], results["ingest"], results.get("ingest_sorted"), results["queries"]
@@ -579,8 +583,8 @@ def report_realistic(args, results: dict) -> str:
         f"`python bench/run.py --shape realistic --records {args.records}`. 300 users, 15 teams, 60 keys, 25 agents, "
         "15 models (2 unpriced), 3 verdicts, 90 days, UUID ids, records shuffled (and a sorted copy); the "
         "three-year views run on the same count spread over 3 × 365 days. Every baseline ran in the same run. "
-        f"Load average (1 min) before/after: {results.get('load_before', [0])[0]:.2f} / "
-        f"{results.get('load_after', [0])[0]:.2f} (other work on the machine makes the timings noisy).",
+        f"Load average (1 min) before/after: {_load(results, 'load_before')} / {_load(results, 'load_after')} "
+        "(other work on the machine makes the timings noisy).",
         "",
         "### Targets (issue 15)",
         "",
