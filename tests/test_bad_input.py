@@ -185,7 +185,7 @@ def test_the_store_holds_totals_up_to_the_64_bit_bound_exactly_and_refuses_past_
         write(store, at(9_224, 1e-9))
     assert store.totals()["cost_nano"] == MAX_TOTAL
     assert store.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 9_224
-    assert store.conn.execute("SELECT count(*) FROM roll_org WHERE typeof(cost_nano) != 'integer'"
+    assert store.conn.execute("SELECT count(*) FROM roll_org_quarter WHERE typeof(cost_nano) != 'integer'"
                               ).fetchone()[0] == 0
 
 
