@@ -254,6 +254,11 @@ def _attribution(a: str) -> tuple[str, str]:
     return user, team
 
 
+# The org's per-day totals rows: what the store holds in all (totals, the 64-bit check) and
+# which days hold any record (data_span).
+_ORG_DAY_TOTALS = f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
+_ORG_DAY_SPAN = f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
+
 # Constant statements (column lists and attribution SQL, no values), built once.
 _REATTRIBUTE_RECORDS = "UPDATE records SET user = {}, team = {}".format(*_attribution("records"))
 _STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
@@ -616,8 +621,7 @@ class Store:
     def data_span(self) -> tuple[int, int] | None:
         """[first, end) in µs of the UTC days that hold any record (from the org's day
         rollup), or None for an empty store."""
-        first, last = self.conn.execute(f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?",
-                                        (TOTAL_DIM,)).fetchone()
+        first, last = self.conn.execute(_ORG_DAY_SPAN, (TOTAL_DIM,)).fetchone()
         if first is None:
             return None
         return first * DAY_US, (last + 1) * DAY_US
@@ -738,8 +742,7 @@ class Store:
         from the day rollup's totals rows: one row per UTC day with usage."""
         conn = conn or self.conn
         sums: dict[str, int | float] = dict.fromkeys(SUM_COLUMNS, 0)
-        for row in conn.execute(f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = ?",
-                                (TOTAL_DIM,)):
+        for row in conn.execute(_ORG_DAY_TOTALS, (TOTAL_DIM,)):
             for name, value in zip(SUM_COLUMNS, row, strict=True):
                 sums[name] += value
         return sums
