@@ -275,18 +275,23 @@ def test_streamed_duplicates_reimported_change_nothing(store):
     assert vars(write(store, v2, v3)) == {"imported": 0, "replaced": 0, "unchanged": 1}
 
 
-def test_migrating_a_version_1_store_rebuilds_the_rollups(tmp_path):
-    path = tmp_path / "v1.db"
+def make_version_1_store(path):
+    """A store as version 1 wrote it, holding alice's $1 and a record of bob's key: no day
+    tables, no totals pseudo-grouping."""
     s = Store(path)
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
-    # Make it what version 1 wrote: no day tables, no totals pseudo-grouping.
     make_schema_4(s, close=False)
     for table in ("roll_user", "roll_team", "roll_org"):
         s.conn.execute(f"DROP TABLE {table}_day")
         s.conn.execute(f"DELETE FROM {table} WHERE dim = 7")
     s.conn.execute("PRAGMA user_version = 1")
     s.close()
+
+
+def test_migrating_a_version_1_store_rebuilds_the_rollups(tmp_path):
+    path = tmp_path / "v1.db"
+    make_version_1_store(path)
     migrated = Store(path)
     assert migrated.schema_version() == SCHEMA_VERSION
     assert stored_rollups(migrated.conn) == fresh_rollups(migrated.conn)
@@ -418,15 +423,7 @@ def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, mo
     the v3 script is cut after it dropped the old records table and made to fail there, and
     the file must read exactly as before (same dump, still schema 1), then upgrade cleanly."""
     path = tmp_path / "v1.db"
-    s = Store(path)
-    s.load_directory(DIRECTORY)
-    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
-    make_schema_4(s, close=False)
-    for table in ("roll_user", "roll_team", "roll_org"):
-        s.conn.execute(f"DROP TABLE {table}_day")
-        s.conn.execute(f"DELETE FROM {table} WHERE dim = 7")
-    s.conn.execute("PRAGMA user_version = 1")
-    s.close()
+    make_version_1_store(path)
 
     def dump() -> tuple[int, list[str]]:
         conn = sqlite3.connect(path)

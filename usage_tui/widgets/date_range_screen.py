@@ -89,6 +89,7 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
         self.current = current
         self.since = since
         self.until = until
+        self._error_for: tuple[str, str] | None = None  # the (from, to) values the error on screen is about
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as dialog:
@@ -124,7 +125,7 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         # An old error never outlives its fix: it goes as soon as the dates it was about change.
-        if getattr(self, "_error_for", None) not in (None, self._values()):
+        if self._error_for not in (None, self._values()):
             self._error_for = None
             self.query_one("#range-error", Static).update("")
 

@@ -121,9 +121,11 @@ class HistoryScreen(ModalScreen[None]):
         super().__init__()
         self.store = store
         self.view = view
+        self.tz = ZoneInfo(view.tz)
         self.order = "time"
         self.search = ""
         self.records: list[HistoryRecord] = []
+        self.values: list[dict[str, str]] = []  # each loaded record's cells as text, for fitting
         self.explained: list[tuple[str, str]] = []
         self.after = None
         self.loading_page = False
@@ -150,7 +152,7 @@ class HistoryScreen(ModalScreen[None]):
 
     # -- loading ---------------------------------------------------------------------------------
     def reload(self) -> None:
-        self.records, self.explained, self.after = [], [], None
+        self.records, self.values, self.explained, self.after = [], [], [], None
         self._request += 1
         self._fit()
         self._summary()
@@ -175,11 +177,11 @@ class HistoryScreen(ModalScreen[None]):
             return  # a page of an order or search the user already left
         self.loading_page = False
         table = self.query_one(HistoryTable)
+        new = [self._values(r) for r in message.records]
         self.records += message.records
+        self.values += new
         self.explained += message.explained
         self.after = message.after
-        tz = ZoneInfo(self.view.tz)
-        new = [self._values(r, tz) for r in message.records]
         if not message.append or any(len(v[c.key]) > c.width for v in new for c in self.columns
                                      if c.key not in ("model", "user")):
             cursor = table.cursor_row if message.append else 0  # a new order or search starts at the top
@@ -213,8 +215,7 @@ class HistoryScreen(ModalScreen[None]):
         Status goes, then names are cut to 8 cells."""
         spec = self.view.spec
         width = max(40, self.size.width or self.app.size.width) - 1  # the scrollbar
-        tz = ZoneInfo(self.view.tz)
-        values = [self._values(r, tz) for r in self.records]
+        values = self.values
         show_model = not (spec.focus is not None and spec.group_by == "model")
         show_user = spec.scope != "personal" and not (spec.focus is not None and spec.group_by == "user")
         wanted = [("time", "Time", False), ("model", "Model", False), ("user", "User", False),
@@ -258,8 +259,8 @@ class HistoryScreen(ModalScreen[None]):
             table.add_column(Text(c.header, justify="right") if c.right else c.header, key=c.key, width=c.width)
         table.add_rows([self._cells(v) for v in values])
 
-    def _values(self, r: HistoryRecord, tz: ZoneInfo) -> dict[str, str]:
-        when = record_time(r, tz)
+    def _values(self, r: HistoryRecord) -> dict[str, str]:
+        when = record_time(r, self.tz)
         return {
             "time": f"{when:%m-%d %H:%M}", "model": r.model,
             "user": r.user or missing_key_label("user"),
@@ -360,5 +361,5 @@ class HistoryScreen(ModalScreen[None]):
         i = event.cursor_row
         if 0 <= i < len(self.records):
             attribution, price = self.explained[i]
-            rows = detail_rows(self.records[i], ZoneInfo(self.view.tz), attribution, price)
-            self.app.push_screen(RecordDetailScreen(self.records[i].id, rows))
+            rows = detail_rows(self.records[i], self.tz, attribution, price)
+            self.app.push_screen(RecordDetailScreen(rows))

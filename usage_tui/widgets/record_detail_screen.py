@@ -25,9 +25,8 @@ class RecordDetailScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "close", "Back", id="detail.close", tooltip="Back to the history")]
 
-    def __init__(self, record_id: str, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
         super().__init__()
-        self.record_id = record_id
         self.rows = rows
 
     def compose(self) -> ComposeResult:
