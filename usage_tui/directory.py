@@ -171,7 +171,7 @@ def _number(entry: dict[str, Any], name: str, where: str, default: float | None 
     problem = bounded_usd(number, maximum)
     if problem:
         raise DirectoryError(f"{where}: `{name}` {problem}")
-    return float(value)
+    return number
 
 
 def _str_list(entry: dict[str, Any], name: str, where: str) -> tuple[str, ...]:

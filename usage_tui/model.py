@@ -101,11 +101,7 @@ class Record:
     @property
     def raw_text(self) -> str:
         """The source text of the record as a reject keeps it ("" when unknown)."""
-        if isinstance(self.raw, list):
-            out = io.StringIO()
-            csv.writer(out, lineterminator="").writerow(self.raw)
-            return out.getvalue()
-        return self.raw or ""
+        return csv_text(self.raw) if isinstance(self.raw, list) else self.raw or ""
 
     @property
     def tokens(self) -> int:
@@ -115,6 +111,13 @@ class Record:
 # A rejected line is kept (and shown) as an excerpt of this many characters: one 60 MB junk
 # line must not become 60 MB in the rejects table or on the terminal.
 REJECT_EXCERPT_CHARS = 1024
+
+
+def csv_text(row: list[str]) -> str:
+    """A CSV row's cells as one line of CSV text."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row)
+    return out.getvalue()
 
 
 def excerpt(raw: str, limit: int = REJECT_EXCERPT_CHARS) -> str:

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import clock
-from .budget import BudgetStatus, budget_status, no_budget_json
+from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
 from .store import Store
 
 log = logging.getLogger("usage_tui.server")
@@ -68,12 +68,16 @@ def decision_json(user: str, status: BudgetStatus | None) -> dict:
             "window_end": status.window_end.isoformat() if status else None}
 
 
+def bearer(request: Request) -> str:
+    """The credential of `Authorization: Bearer …` ("" when there is none)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
 def gateway_keys(request: Request) -> set[str]:
     """The gateway keys the original request names, as the proxy forwards them: from
     `Authorization: Bearer KEY` and from `x-api-key` (one each, or the same key in both)."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    bearer = value.strip() if scheme.lower() == "bearer" else ""
-    return {k for k in (bearer, request.headers.get(API_KEY_HEADER, "").strip()) if k}
+    return {k for k in (bearer(request), request.headers.get(API_KEY_HEADER, "").strip()) if k}
 
 
 def gateway_key(request: Request) -> str | None:
@@ -96,9 +100,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     expected = token.encode() if token else None
 
     def has_admin_token(request: Request) -> bool:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        return (expected is not None and scheme.lower() == "bearer"
-                and hmac.compare_digest(value.strip().encode(), expected))
+        return expected is not None and hmac.compare_digest(bearer(request).encode(), expected)
 
     def lookup(user: str) -> tuple[BudgetStatus | None, bool]:
         """(status, known): known is whether the directory or a budget names the user."""
@@ -112,7 +114,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         if trust_user_header:
             user = request.headers.get(USER_HEADER, "").strip()
             if user:
-                if user not in directory.users and budget_status(store, user) is None:
+                if user not in directory.users and budget_for(store, user) is None:
                     raise Refused(f'unknown user "{user}" in {USER_HEADER}')
                 return user
         if key is None:

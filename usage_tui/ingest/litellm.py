@@ -18,10 +18,10 @@ import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ..model import Record, Reject, excerpt
+from ..model import Record, Reject, csv_text, excerpt
 from ..pricing import provider_of
 from ._common import as_int, as_json_value, head_values, is_json_lines, json_values, present, source_names
-from .native import BadRecord, _csv_text, csv_rows, parse_ts, row_excerpt, to_record
+from .native import BadRecord, csv_rows, dumped, parse_ts, row_excerpt, to_record
 
 NAME = "litellm"
 _SIGNATURE = ("request_id", "startTime")
@@ -207,12 +207,12 @@ def _parse_csv(stream: TextIO, source: str) -> Iterator[Record | Reject]:
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):
-            yield Reject(source, start, f"expected {len(header)} columns, found {len(row)}", _csv_text(row))
+            yield Reject(source, start, f"expected {len(header)} columns, found {len(row)}", csv_text(row))
             continue
         try:
             record = _record(dict(zip(header, row, strict=True)))
         except BadRecord as exc:
-            yield Reject(source, start, str(exc), _csv_text(row))
+            yield Reject(source, start, str(exc), csv_text(row))
             continue
         record.source_line, record.raw = start, row_excerpt(row)
         yield record
@@ -230,7 +230,7 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
             yield Reject(source, number, str(value), raw)
             continue
         # A page of rows: each row is a record, and a bad one says which it was.
-        rows = [(f"row {i}: ", row, json.dumps(row)[:2000]) for i, row in enumerate(value["data"], 1)] \
+        rows = [(f"row {i}: ", row, dumped(row)) for i, row in enumerate(value["data"], 1)] \
             if _is_page(value) else [("", value, raw)]
         for inside, row, row_raw in rows:
             try:

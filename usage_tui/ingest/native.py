@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from ..model import MAX_RECORD_COST_USD, REJECT_EXCERPT_CHARS, Record, Reject, excerpt
+from ..model import MAX_RECORD_COST_USD, REJECT_EXCERPT_CHARS, Record, Reject, csv_text, excerpt
 
 NAME = "native"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -242,13 +241,7 @@ def parse_jsonl(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reje
 def row_excerpt(row: list[str]) -> str | list[str]:
     """A CSV row's cells as a record keeps them for a later reject: the cells themselves (no
     copy) when short, else a bounded excerpt of the row's text."""
-    return row if sum(map(len, row)) <= REJECT_EXCERPT_CHARS else excerpt(_csv_text(row))
-
-
-def _csv_text(row: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(row)
-    return out.getvalue()
+    return row if sum(map(len, row)) <= REJECT_EXCERPT_CHARS else excerpt(csv_text(row))
 
 
 def csv_rows(stream: TextIO) -> Iterator[tuple[int, int, list[str] | BadRecord]]:
@@ -291,13 +284,13 @@ def parse_csv(stream: TextIO, source: str, **_: Any) -> Iterator[Record | Reject
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != width:
-            yield Reject(source, number, f"expected {width} columns, found {len(row)}", _csv_text(row))
+            yield Reject(source, number, f"expected {width} columns, found {len(row)}", csv_text(row))
             continue
         obj = {h: (c if c != "" else None) for h, c in zip(header, row, strict=True)}
         try:
             record = to_record(obj, from_csv=True)
         except BadRecord as exc:
-            yield Reject(source, number, str(exc), _csv_text(row))
+            yield Reject(source, number, str(exc), csv_text(row))
             continue
         record.source_line, record.raw = number, row_excerpt(row)
         yield record
