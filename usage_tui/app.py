@@ -35,8 +35,9 @@ from . import clock
 from .budget import BudgetStatus, budget_status
 from .directory import Directory
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES
+from .identity import resolve_identity
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
-from .query import QueryError, ScopeError, resolve_viewer, run_query, zone
+from .query import QueryError, ScopeError, run_query, zone
 from .store import Store, StoreError
 from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv, export_name
 from .widgets.budget_panel import BudgetPanel
@@ -633,13 +634,17 @@ def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval:
     # read-only when this user cannot write the store (another user's file, a group
     # given read access, a read-only mount)
     store = Store.for_reading(db_path, on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
-    return UsageApp(store, resolve_viewer(store.directory(), viewer), poll_interval=poll_interval,
-                    export_dir=export_dir)
+    if viewer is None:  # the CLI passes the viewer it resolved; anyone else gets the same rules
+        viewer = resolve_identity(store.directory(), store.path).viewer
+    return UsageApp(store, viewer, poll_interval=poll_interval, export_dir=export_dir)
 
 
 def run_app(db_path: str | Path, as_user: str | None = None) -> None:
     try:
         app = create_app(db_path, as_user)
+    except ScopeError as exc:  # a login the directory gives to two users, or to another's id
+        print(f"usage-tui: error: {exc}", file=sys.stderr)
+        sys.exit(3)
     except (StoreError, QueryError, sqlite3.Error) as exc:  # one clear line, never a traceback (§8)
         print(f"usage-tui: error: {db_path}: {exc}" if isinstance(exc, sqlite3.Error) else
               f"usage-tui: error: {exc}", file=sys.stderr)

@@ -81,18 +81,6 @@ def parse_date(value: str, name: str) -> date:
         raise QueryError(f'{name}: "{value}" is not a valid date') from None
 
 
-def resolve_viewer(directory: Directory, as_user: str | None = None) -> str:
-    """`as_user` when given (the caller checked it may impersonate: identity.resolve_identity),
-    else the user whose login is the OS login of the process's uid (§2.4)."""
-    if as_user:
-        return as_user
-    from .identity import os_login  # identity builds on this module's ScopeError
-
-    login = os_login()
-    user = directory.user_by_login(login)
-    return user.id if user is not None else login
-
-
 def check_scope(directory: Directory, spec: QuerySpec) -> None:
     """Raise QueryError for a malformed spec and ScopeError for a scope the viewer may not see."""
     if spec.scope not in SCOPES:
