@@ -165,3 +165,54 @@ async def test_the_palette_opens_the_history_of_the_selected_row(small_db):  # n
         assert screen.view.spec.focus == "llama" and screen.view.spec.scope == "personal"
         assert [r.id for r in screen.records] == ["r1"]  # r5 is outside the range, r6/r8 not hers
         assert "user" not in [c.key for c in screen.columns]  # personal: always alice
+
+
+async def test_q_goes_back_from_a_record_and_the_history_and_quits_only_the_main_screen(small_db):  # noqa: F811
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        view = app.filters
+        await pilot.press("h")
+        await settle_history(pilot)
+        await pilot.press("slash", "q")  # in the search box q is a letter of the search
+        await pilot.pause(0.3)
+        screen = await settle_history(pilot)
+        assert screen.query_one("#history-search").value == "q" and screen.search == "q"
+        await pilot.press("escape")  # clears the search, back in the records
+        screen = await settle_history(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordDetailScreen)
+        await pilot.press("q")  # the record → the history
+        await pilot.pause()
+        assert app.screen is screen and app.is_running
+        await pilot.press("q")  # the history → the main screen, the view as it was
+        await pilot.pause()
+        assert not isinstance(app.screen, (HistoryScreen, RecordDetailScreen)) and app.is_running
+        assert app.return_code is None and app.filters == view
+        await pilot.press("q")  # only the main screen quits
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_the_history_and_a_record_say_q_goes_back(small_db):  # noqa: F811
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await settle_history(pilot)
+        assert footer(app) == [("⏎", "Detail"), ("esc q", "Back"), ("/", "Search"), ("s", "Sort"), ("?", "Help")]
+        await pilot.press("question_mark")
+        keys = dict(app.screen.sections)["Request history"]
+        assert ("esc q", "Back to the table") in keys and ("esc q (record)", "Back from a record to the history") in keys
+        await pilot.press("escape", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordDetailScreen)
+        assert footer(app) == [("esc q", "Back"), ("?", "Help")]  # its own, not the history's keys
+
+
+def footer(app) -> list[tuple[str, str]]:
+    """The footer of the screen on top, as drawn: (keys, label) of each key shown."""
+    from textual.widgets._footer import FooterKey
+
+    return [(k.key_display, k.description) for k in app.screen.query(FooterKey) if k.region.width]

@@ -159,7 +159,8 @@ class UsageApp(App):
                 tooltip="Export the table to a CSV file (you pick where)"),
         Binding("r", "refresh", "Refresh", id="view.refresh", show=False,
                 tooltip="Refresh (the view also follows the store by itself)"),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
+        Binding("q", "quit", "Quit", id="app.quit",
+                tooltip="Quit (on the history and on a record, q goes back, as escape does)"),
         Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
                 tooltip="Command palette: every action by name", show=False),
     ]

@@ -110,11 +110,18 @@ class HistoryScreen(ModalScreen[None]):
     HistoryScreen.-empty > #history-empty { display: block; }
     """
 
+    # `q` goes back too, as in less or htop's subviews: only the main screen quits. One footer
+    # entry says both keys (the footer shows one key per action).
     BINDINGS = [
-        Binding("escape", "close", "Back", id="history.close", tooltip="Back to the table"),
+        Binding("escape", "close", "Back", key_display="esc q", id="history.close", tooltip="Back to the table"),
+        Binding("q", "close", "Back", id="history.close.q", show=False),
         Binding("slash", "search", "Search", key_display="/", id="history.search",
                 tooltip="Search the records: id, model or user"),
         Binding("s", "toggle_order", "Sort", id="history.sort", tooltip="Newest first ↔ costliest first"),
+        # Shown only: the app's `?` has priority and opens this screen's help (the footer of a
+        # modal screen lists its own keys only).
+        Binding("question_mark", "app.help", "Help", key_display="?", id="history.help",
+                tooltip="Help: every key of the history, and what the columns mean"),
     ]
 
     def __init__(self, store: Store, view: HistoryView) -> None:
@@ -315,9 +322,10 @@ class HistoryScreen(ModalScreen[None]):
     def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
         keys = [("↑ ↓ pgup pgdn", "Move; the next page loads as you near the end"),
                 ("home end", "First / last loaded record"),
-                *((b.key_display or {'slash': '/', 'escape': 'esc'}.get(b.key, b.key), b.tooltip or b.description)
-                  for b in (*HistoryTable.BINDINGS[:1], *HistoryScreen.BINDINGS)),
-                ("esc (search box)", "Clear the search, back to the records")]
+                *((b.key_display or b.key, b.tooltip or b.description)
+                  for b in (*HistoryTable.BINDINGS[:1], *HistoryScreen.BINDINGS) if b.show and b.action != "app.help"),
+                ("esc (search box)", "Clear the search, back to the records"),
+                ("esc q (record)", "Back from a record to the history")]
         columns = [("In", "Prompt tokens (uncached input)"), ("Cache", "Cached input tokens"),
                    ("Out", "Completion tokens"),
                    ("Ctx", "Context tokens: the part of the input injected by knowledge or memory"),

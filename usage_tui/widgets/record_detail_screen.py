@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 
 class RecordDetailScreen(ModalScreen[None]):
-    """One record, every field; escape goes back to the history."""
+    """One record, every field; escape or q goes back to the history."""
 
     DEFAULT_CSS = """
     RecordDetailScreen { align: center middle; }
@@ -23,7 +23,13 @@ class RecordDetailScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [Binding("escape,q", "close", "Back", id="detail.close", tooltip="Back to the history")]
+    # Its own footer, over the history's (whose keys do not apply here); one entry for both keys.
+    BINDINGS = [
+        Binding("escape", "close", "Back", key_display="esc q", id="detail.close", tooltip="Back to the history"),
+        Binding("q", "close", "Back", id="detail.close.q", show=False),
+        Binding("question_mark", "app.help", "Help", key_display="?", id="detail.help",
+                tooltip="Help (the app's `?`, which has priority, opens it)"),
+    ]
 
     def __init__(self, rows: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -37,8 +43,9 @@ class RecordDetailScreen(ModalScreen[None]):
             grid.add_row(label, Text(value))
         with VerticalScroll() as scroll:
             scroll.border_title = "Record"
-            scroll.border_subtitle = "esc back"
+            scroll.border_subtitle = "esc q back"
             yield Static(grid, id="detail")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
