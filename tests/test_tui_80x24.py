@@ -80,6 +80,56 @@ async def test_the_footer_shows_whole_keys_at_80_columns(demo_db):
                 "Focus", "Help", "History", "Metric", "Rows", "Dates", "Search", "Quit"]
 
 
+def footer_whole(app) -> list[tuple[str, str]]:
+    """The keys the footer of the screen on top draws, after checking each is drawn whole
+    inside 80 columns: (keys, label)."""
+    shown = [k for k in app.screen.query(FooterKey) if k.region.width]
+    assert shown, "no footer"
+    assert all(k.region.right <= 80 for k in shown), [(k.key_display, k.region) for k in shown]
+    assert all(k.size.width == len(k.key_display) + (len(k.description) + 1 if k.description else 0)
+               for k in shown)  # nothing cut
+    return [(k.key_display, k.description) for k in shown]
+
+
+MAIN_KEYS = [("?", "Help"), ("h", "History"), ("1", ""), ("2", ""), ("3", ""), ("m", "Metric"), ("g", "Rows"),
+             ("d", "Dates"), ("/", "Search"), ("q", "Quit")]
+
+
+async def test_no_footer_key_is_cut_at_80_columns_in_any_state(demo_db):
+    """An open list added `esc Dismiss menu` and pushed `q Quit` off the edge."""
+    app = make_app(demo_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # a focused row
+        await settle(pilot)
+        assert app.filters.focus is not None
+        assert footer_whole(app) == [("⏎", "Focus"), *MAIN_KEYS]
+        await pilot.press("tab")  # the Scope filter, closed
+        assert footer_whole(app) == MAIN_KEYS
+        await pilot.press("enter")  # its list open: the view keys wait until it closes
+        await pilot.pause()
+        assert app.query_one("#scope", Select).expanded
+        assert footer_whole(app) == [("esc", "Dismiss menu"), ("?", "Help"), ("q", "Quit")]
+        filters = app.filters
+        await pilot.press("m", "3")
+        await settle(pilot)
+        assert app.filters == filters and app.query_one("#scope", Select).expanded
+        await pilot.press("escape", "shift+tab", "slash")  # the search box
+        assert footer_whole(app) == [("⏎", "Done"), ("esc", "Clear search")]
+        await pilot.press("escape", "h")  # the history of the focused row
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if type(app.screen).__name__ == "HistoryScreen" and app.screen.columns:
+                break
+        assert footer_whole(app) == [("⏎", "Detail"), ("esc q", "Back"), ("/", "Search"), ("s", "Sort"),
+                                     ("?", "Help")]
+        await pilot.press("slash")
+        assert footer_whole(app) == [("⏎", "Done"), ("esc", "Clear")]
+        await pilot.press("escape", "enter")  # a record
+        await pilot.pause()
+        assert footer_whole(app) == [("esc q", "Back"), ("?", "Help")]
+
+
 async def test_t_says_when_there_is_only_one_team_and_moves_on_from_org(demo_db):
     app = make_app(demo_db, "carol")  # administers platform only
     async with app.run_test(size=(80, 24)) as pilot:

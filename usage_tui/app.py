@@ -28,7 +28,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer, Input, OptionList, Select
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import clock
@@ -390,8 +390,15 @@ class UsageApp(App):
         self.load_budget()
 
     # -- actions ---------------------------------------------------------------------------------
+    @property
+    def _list_open(self) -> bool:
+        """A sidebar filter's list is open (its options have the keyboard)."""
+        return isinstance(self.focused, OptionList) and isinstance(self.focused.parent, Select)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in VIEW_ACTIONS and self.screen.is_modal:
+        # An open list is a small mode, like a dialog: the view keys wait until it closes, which
+        # also leaves the footer room for its `esc Dismiss menu` at 80 columns (`q Quit` was cut).
+        if action in VIEW_ACTIONS and (self.screen.is_modal or self._list_open):
             return False
         if action in ("search", "date_range", "help") and isinstance(self.focused, Input):
             return False
@@ -535,7 +542,8 @@ class UsageApp(App):
         search = [("enter", "Keep the search, back to the table"),
                   ("esc", "Clear the search, back to the table")]
         general[0:0] = [("tab shift+tab", "Move between the table and the filters"),
-                        ("enter ↑ ↓", "On a filter: open it and pick a value")]
+                        ("enter ↑ ↓", "On a filter: open its list and pick a value (the view keys "
+                                      "wait until the list closes)")]
         columns = [("Share", "The row's part of the metric's total (at 80 columns it makes room for "
                              "the names)"),
                    ("Ctx", "Context share: the part of the row's input tokens (prompt + cached) "

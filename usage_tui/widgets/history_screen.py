@@ -315,6 +315,13 @@ class HistoryScreen(ModalScreen[None]):
             table.move_cursor(row=cursor, animate=False)
 
     # -- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `/` in the box is a character of the search; the footer hides the keys the box takes,
+        # but Textual does not know `slash` is one.
+        if action == "search" and isinstance(self.focused, HistorySearch):
+            return False
+        return True
+
     def action_close(self) -> None:
         self.dismiss(None)
 
