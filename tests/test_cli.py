@@ -269,3 +269,33 @@ def test_a_store_upgrade_is_announced_on_stderr_once(db, store):
     assert json.loads(first.stdout)["totals"]["requests"] == 3  # stdout is the answer only
     again = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])
     assert again.exit_code == 0 and again.stderr == ""
+
+
+def test_the_bare_command_opens_the_store_once_and_the_tui_reads_that_store(db, monkeypatch, tmp_path):
+    """It opened it for the viewer, then the TUI opened it again (and a first run built the demo
+    in a third)."""
+    from pathlib import Path
+
+    from usage_tui.app import UsageApp
+
+    opened: list[Path] = []
+    real_init = store_module.Store.__init__
+
+    def counting_init(self, path, **kwargs):
+        opened.append(Path(path))
+        real_init(self, path, **kwargs)
+
+    ran: list[UsageApp] = []
+    monkeypatch.setattr(store_module.Store, "__init__", counting_init)
+    monkeypatch.setattr(UsageApp, "run", lambda self, *args, **kwargs: ran.append(self))
+    monkeypatch.setenv("USAGE_TUI_USER", "bob")
+    result = run("--db", db)
+    assert result.exit_code == 0, result.output
+    assert opened == [Path(db)]
+    assert [(app.store.path, app.viewer) for app in ran] == [(Path(db), "bob")]
+
+    fresh = tmp_path / "first-run.db"  # no store yet: the demo is built, and that store is the TUI's
+    opened.clear()
+    result = run("--db", str(fresh))
+    assert result.exit_code == 0, result.output
+    assert opened == [fresh] and ran[-1].store.path == fresh and ran[-1].store.record_count() > 0

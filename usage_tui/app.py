@@ -637,25 +637,30 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
+def create_app(db: str | Path | Store, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
                export_dir: Path | None = None) -> UsageApp:
-    """The factory the CLI and the tests share. Raises StoreError for a store that cannot be used."""
-    # read-only when this user cannot write the store (another user's file, a group
-    # given read access, a read-only mount)
-    store = Store.for_reading(db_path, on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
+    """The factory the CLI and the tests share: on a path, or on the store the caller already
+    opened (the CLI's, so a run opens it once). Raises StoreError for a store that cannot be used."""
+    if isinstance(db, Store):
+        store = db
+    else:
+        # read-only when this user cannot write the store (another user's file, a group
+        # given read access, a read-only mount)
+        store = Store.for_reading(db, on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
     if viewer is None:  # the CLI passes the viewer it resolved; anyone else gets the same rules
         viewer = resolve_identity(store.directory(), store.path).viewer
     return UsageApp(store, viewer, poll_interval=poll_interval, export_dir=export_dir)
 
 
-def run_app(db_path: str | Path, as_user: str | None = None) -> None:
+def run_app(db: str | Path | Store, as_user: str | None = None) -> None:
     try:
-        app = create_app(db_path, as_user)
+        app = create_app(db, as_user)
     except ScopeError as exc:  # a login the directory gives to two users, or to another's id
         print(f"usage-tui: error: {exc}", file=sys.stderr)
         sys.exit(3)
     except (StoreError, QueryError, sqlite3.Error) as exc:  # one clear line, never a traceback (§8)
-        print(f"usage-tui: error: {db_path}: {exc}" if isinstance(exc, sqlite3.Error) else
+        where = db.path if isinstance(db, Store) else db
+        print(f"usage-tui: error: {where}: {exc}" if isinstance(exc, sqlite3.Error) else
               f"usage-tui: error: {exc}", file=sys.stderr)
         sys.exit(2)
     app.run()

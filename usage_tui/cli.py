@@ -182,11 +182,15 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
             ctx.default_map = {**(ctx.default_map or {}), **_defaults_for(ctx.command, given)}
         return
     path = db or default_db()
+    # One store for the whole run: the one that built the demo, or the one that resolved who
+    # asks, is the one the TUI reads.
     if not path.exists():
         click.echo(f"No usage store at {path}: building the demo store (usage-tui sample)…", err=True)
-        build_demo(path, events=20_000, days=30, seed=42)
+        store = build_demo(path, events=20_000, days=30, seed=42)
+    else:
+        store = open_store(path)
     try:
-        viewer = identity_of(open_store(path), as_user).viewer
+        viewer = identity_of(store, as_user).viewer
     except ScopeError as exc:
         fail(str(exc), EXIT_SCOPE)
     except QueryError as exc:  # --as naming nobody the directory knows
@@ -196,7 +200,7 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
     except ImportError:  # pragma: no cover - the TUI ships with the package
         click.echo(ctx.get_help())
         return
-    run_app(path, viewer)
+    run_app(store, viewer)
 
 
 # -- sample ---------------------------------------------------------------------------------------
