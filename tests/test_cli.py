@@ -12,8 +12,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from usage_tui import store as store_module
 from usage_tui.cli import cli
+from usage_tui.store import sqlite as store_module
 
 from .conftest import make_schema_2, write
 

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from usage_tui import store as store_module
 from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS
 from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
+from usage_tui.store import sqlite as store_module
 
 from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, make_schema_4, write
 

@@ -38,7 +38,7 @@ from .fmt import GRANULARITY_WORDS, METRIC_TITLES
 from .identity import resolve_identity
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
 from .query import QueryError, ScopeError, run_query, zone
-from .store import Store, StoreError
+from .store import StoreError, StorePermissionError, UsageStore, open_store
 from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv, export_name
 from .widgets.budget_panel import BudgetPanel
 from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScreen, span_label
@@ -164,7 +164,7 @@ class UsageApp(App):
                 tooltip="Command palette: every action by name", show=False),
     ]
 
-    def __init__(self, store: Store, viewer: str, *, poll_interval: float | None = POLL_S,
+    def __init__(self, store: UsageStore, viewer: str, *, poll_interval: float | None = POLL_S,
                  export_dir: Path | None = None) -> None:
         super().__init__()
         self.store = store
@@ -633,16 +633,17 @@ def create_app(db_path: str | Path, viewer: str | None = None, *, poll_interval:
     """The factory the CLI and the tests share. Raises StoreError for a store that cannot be used."""
     # read-only when this user cannot write the store (another user's file, a group
     # given read access, a read-only mount)
-    store = Store.for_reading(db_path, on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
+    store = open_store(db_path, for_reading=True,
+                       on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
     if viewer is None:  # the CLI passes the viewer it resolved; anyone else gets the same rules
-        viewer = resolve_identity(store.directory(), store.path).viewer
+        viewer = resolve_identity(store.directory(), store.path, **store.identity_facts()).viewer
     return UsageApp(store, viewer, poll_interval=poll_interval, export_dir=export_dir)
 
 
 def run_app(db_path: str | Path, as_user: str | None = None) -> None:
     try:
         app = create_app(db_path, as_user)
-    except ScopeError as exc:  # a login the directory gives to two users, or to another's id
+    except (ScopeError, StorePermissionError) as exc:  # a login the directory gives to two users, or to another's id
         print(f"usage-tui: error: {exc}", file=sys.stderr)
         sys.exit(3)
     except (StoreError, QueryError, sqlite3.Error) as exc:  # one clear line, never a traceback (§8)
