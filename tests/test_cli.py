@@ -15,7 +15,13 @@ from click.testing import CliRunner
 from usage_tui.cli import cli
 from usage_tui.store import sqlite as store_module
 
-from .conftest import make_schema_2, write
+from .conftest import location, make_schema_2, write
+
+
+@pytest.fixture
+def store(engine_store):
+    """The CLI tests run on SQLite and on PostgreSQL (--db postgresql://…): the same outputs."""
+    return engine_store
 
 
 @pytest.fixture
@@ -30,7 +36,7 @@ def db(store, monkeypatch):
     monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
     monkeypatch.delenv("USAGE_TUI_USER", raising=False)
     monkeypatch.delenv("USAGE_TUI_DB", raising=False)
-    return str(store.path)
+    return location(store)
 
 
 def run(*args, **kw):
@@ -150,6 +156,7 @@ def test_import_exit_codes_and_summary(tmp_path, db):
     assert CliRunner().invoke(cli, ["import", str(tmp_path / "none.jsonl"), "--db", db]).exit_code == 2
 
 
+@pytest.mark.parametrize("engine", ["sqlite"])  # an SQLite file's lock (PostgreSQL: tests/test_postgres.py)
 def test_import_into_a_store_another_writer_holds_is_one_line_exit_2(tmp_path, db, monkeypatch):
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)  # read when the store opens: waits 0.1 s
     good = tmp_path / "good.jsonl"
@@ -261,6 +268,7 @@ def test_focused_table_title_names_the_row(db):
     assert result.output.splitlines()[0].startswith("Cost per day — model gpt-x · 2026-10-26")
 
 
+@pytest.mark.parametrize("engine", ["sqlite"])  # an SQLite file written by schema 2
 def test_a_store_upgrade_is_announced_on_stderr_once(db, store):
     make_schema_2(store)
     first = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])

@@ -31,7 +31,7 @@ from psycopg.adapt import Loader
 from ..directory import Directory, parse_directory
 from ..model import GROUPINGS, Record, Reject
 from ..pricing import Pricer
-from . import StorePermissionError
+from . import StorePermissionError, sqlite
 from .dialect import POSTGRES, quoted
 from .sqlite import (
     _RECORD_INPUT_COLUMNS,
@@ -56,6 +56,7 @@ from .sqlite import (
     _attribution,
     _full_message,
     _priced,
+    wait_words,
 )
 
 T = TypeVar("T")
@@ -169,29 +170,43 @@ _AGG_SUMS = ", ".join(f"SUM(r.{c})::bigint" for c in SUM_COLUMNS)
 _AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c})::bigint AS {c}" for c in SUM_COLUMNS)
 
 
+_SUMS_BIGINT = ", ".join(f"{c} BIGINT" for c in SUM_COLUMNS)
+# The write path's work tables, created once per connection (not per write: creating and
+# dropping tables writes the catalog), emptied at each commit.
+_TEMP_TABLES = (
+    f'CREATE TEMP TABLE IF NOT EXISTS agg (bucket BIGINT, "user" {_TEXT}, team {_TEXT}, provider {_TEXT}, '
+    f"model {_TEXT}, agent {_TEXT}, key {_TEXT}, verdict {_TEXT}, {_SUMS_BIGINT}) ON COMMIT DELETE ROWS; "
+    f'CREATE TEMP TABLE IF NOT EXISTS fine (dim SMALLINT, bucket BIGINT, "user" {_TEXT}, team {_TEXT}, '
+    f"key {_TEXT}, {_SUMS_BIGINT}) ON COMMIT DELETE ROWS; "
+    f'CREATE TEMP TABLE IF NOT EXISTS fine_day (dim SMALLINT, bucket BIGINT, "user" {_TEXT}, team {_TEXT}, '
+    f"key {_TEXT}, {_SUMS_BIGINT}) ON COMMIT DELETE ROWS; "
+    f"CREATE TEMP TABLE IF NOT EXISTS stage (id {_TEXT} PRIMARY KEY, ts_us BIGINT, provider {_TEXT}, "
+    f"model {_TEXT}, user_raw {_TEXT}, key {_TEXT}, agent {_TEXT}, team_raw {_TEXT}, prompt_tokens BIGINT, "
+    "completion_tokens BIGINT, cached_input_tokens BIGINT, context_tokens BIGINT, cache_write_tokens BIGINT, "
+    f"requests BIGINT, cost_logged_nano BIGINT, cost_nano BIGINT, status INTEGER, verdict {_TEXT}, "
+    "metadata TEXT, source_id BIGINT, fingerprint BIGINT, cache_write_1h_tokens BIGINT, "
+    f'service_tier {_TEXT}, batch INTEGER, source_line BIGINT, "user" {_TEXT}, team {_TEXT}) ON COMMIT DELETE ROWS'
+)
+
+
 def _agg_statement(source: str, where: str) -> str:
     """The records of `source` matching `where` (constant SQL on `r`) summed per quarter-hour
     and every dimension into pg_temp.agg; %(sign)s is +1 (add) or -1 (subtract)."""
-    return (f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {QUARTER_US} AS bucket, {_AGG_DIMS}, {_SIGNED_SUMS} "
+    return (f"INSERT INTO pg_temp.agg SELECT r.ts_us / {QUARTER_US} AS bucket, {_AGG_DIMS}, {_SIGNED_SUMS} "
             f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
 
 
-def _fan_out_statements() -> tuple[str, ...]:
-    """pg_temp.agg → every rollup table, added to what is there (sqlite.py's _fan_out_statements)."""
-    statements = [
-        "DROP TABLE IF EXISTS pg_temp.fine",
-        f'CREATE TEMP TABLE fine (dim SMALLINT, bucket BIGINT, "user" {_TEXT}, team {_TEXT}, key {_TEXT}, '
-        f"{', '.join(f'{c} BIGINT' for c in SUM_COLUMNS)})",
-    ]
+def _fan_out_script() -> str:
+    """pg_temp.agg → every rollup table, added to what is there (sqlite.py's
+    _fan_out_statements), as one script: one round trip to the server, not 23."""
+    statements = []
     for dim in range(TOTAL_DIM + 1):
         key = f"COALESCE(r.{quoted(DIM_COLUMNS[GROUPINGS[dim]])}, '')" if dim < TOTAL_DIM else "''"
         statements.append(
             f"INSERT INTO pg_temp.fine SELECT {dim}, r.bucket, COALESCE(r.\"user\", ''), COALESCE(r.team, ''), "
             f"{key}, {_AGG_SUMS} FROM pg_temp.agg r GROUP BY 2, 3, 4, 5")
-    statements += ["DROP TABLE IF EXISTS pg_temp.fine_day",
-                   f'CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_QUARTERS} AS bucket, '
-                   f'r."user" AS "user", r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM pg_temp.fine r '
-                   "GROUP BY 1, 2, 3, 4, 5"]
+    statements.append(f'INSERT INTO pg_temp.fine_day SELECT r.dim, r.bucket / {DAY_QUARTERS}, r."user", r.team, '
+                      f"r.key, {_AGG_SUMS} FROM pg_temp.fine r GROUP BY 1, 2, 3, 4, 5")
     for scope, (table, scope_col) in ROLLUPS.items():
         scope_select = f"r.{quoted(scope_col)}, " if scope_col else ""
         scope_insert = f"{quoted(scope_col)}, " if scope_col else ""
@@ -209,19 +224,14 @@ def _fan_out_statements() -> tuple[str, ...]:
                 f"INSERT INTO {target} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
                 f"SELECT {scope_select}r.dim, {bucket}, r.key, {_AGG_SUMS} FROM {source} r GROUP BY {group} "
                 f"ON CONFLICT ({scope_insert}dim, bucket, key) DO UPDATE SET {update}")
-    statements += ["DROP TABLE pg_temp.fine", "DROP TABLE pg_temp.fine_day"]
-    return tuple(statements)
+    # emptied for a second pass in the same transaction (a replacement subtracts, then adds)
+    statements += ["DELETE FROM pg_temp.agg", "DELETE FROM pg_temp.fine", "DELETE FROM pg_temp.fine_day"]
+    return "; ".join(statements)
 
-_FAN_OUT = _fan_out_statements()
+
+_FAN_OUT = _fan_out_script()
 _ORG_DAY_TOTALS = f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = %s"
 _SPAN = "SELECT MIN(bucket), MAX(bucket) FROM {} WHERE dim = %s"
-_STAGE_CREATE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT COLLATE \"C\" PRIMARY KEY, ts_us BIGINT, provider {_TEXT}, "
-    f"model {_TEXT}, user_raw {_TEXT}, key {_TEXT}, agent {_TEXT}, team_raw {_TEXT}, prompt_tokens BIGINT, completion_tokens BIGINT, "
-    "cached_input_tokens BIGINT, context_tokens BIGINT, cache_write_tokens BIGINT, requests BIGINT, "
-    f"cost_logged_nano BIGINT, cost_nano BIGINT, status INTEGER, verdict {_TEXT}, metadata TEXT, source_id BIGINT, "
-    f"fingerprint BIGINT, cache_write_1h_tokens BIGINT, service_tier {_TEXT}, batch INTEGER, source_line BIGINT, "
-    f"\"user\" {_TEXT}, team {_TEXT}) ON COMMIT DELETE ROWS")
 _STAGE_COPY = f"COPY pg_temp.stage ({', '.join(_INPUT_COLS)}) FROM STDIN"
 _STAGE_ATTRIBUTE = 'UPDATE pg_temp.stage SET "user" = {}, team = {}'.format(*_attribution("stage"))
 _STAGE_TO_RECORDS = (
@@ -278,8 +288,9 @@ class PostgresStore:
     write_batch = Store.write_batch
 
     def __init__(self, dsn: str, *, create: bool = True, readonly: bool = False,
-                 on_upgrade: Callable[[str], None] | None = None) -> None:
+                 on_upgrade: Callable[[str], None] | None = None, busy_timeout_ms: int | None = None) -> None:
         self.dsn = dsn
+        self.busy_timeout_ms = int(sqlite.BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
         self.path = display_dsn(dsn)
         self.readonly = readonly
         self._on_upgrade = on_upgrade
@@ -346,9 +357,21 @@ class PostgresStore:
         counter and the notification, both delivered at commit."""
         conn = self.conn
         with self._errors():
+            if getattr(self._local, "temp_for", None) is not conn:
+                # outside the transaction, so that a rolled-back write does not take them along
+                conn.execute(_TEMP_TABLES)
+                self._local.temp_for = conn
             conn.execute("BEGIN")
             try:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                # Waiting for another writer as long as an SQLite writer would (busy timeout).
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{self.busy_timeout_ms}ms",))
+                try:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                except errors.LockNotAvailable:
+                    raise StoreError(
+                        f"the store is busy: another process has been writing to it for over "
+                        f"{wait_words(self.busy_timeout_ms)}; batches already committed are kept, "
+                        "try again when it is done") from None
                 yield conn
                 (version,) = conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE "
@@ -528,11 +551,8 @@ class PostgresStore:
                 raise StoreError(_full_message(what, name))
 
     def _apply_rollups(self, conn: psycopg.Connection, sign: int, where: str, source: str = "records") -> None:
-        conn.execute("DROP TABLE IF EXISTS pg_temp.agg")
         conn.execute(_agg_statement(source, where), {"sign": sign})
-        for statement in _FAN_OUT:
-            conn.execute(statement)
-        conn.execute("DROP TABLE pg_temp.agg")
+        conn.execute(_FAN_OUT)
 
     def _rebuild_rollups(self, conn: psycopg.Connection) -> None:
         for table in ROLLUP_TABLES:
@@ -559,8 +579,6 @@ class PostgresStore:
         copied (COPY) into a temp stage keyed by id and matched against the records there."""
         result = batch.result
         with self.transaction() as conn:
-            conn.execute(_STAGE_CREATE)
-            conn.execute("DELETE FROM pg_temp.stage")
             with conn.cursor().copy(_STAGE_COPY) as copy:
                 for chunk in batch.chunks:
                     for row in chunk:
