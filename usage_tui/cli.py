@@ -116,8 +116,8 @@ def open_store(db: Path | str | None, *, create: bool = False, readonly: bool = 
         if problem:
             fail(f"cannot write to the store: {problem}")
         return Store(path, create=create, on_upgrade=notice)
-    except StoreError as exc:
-        fail(str(exc))
+    except StoreError as exc:  # a role refused by the server is a scope matter (exit 3)
+        fail(str(exc), EXIT_SCOPE if isinstance(exc, StorePermissionError) else EXIT_USAGE)
 
 
 def require_writable(store: UsageStore) -> None:
@@ -402,6 +402,8 @@ def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     doc = read_directory_doc(file)  # validates the whole file first; nothing changes on error
     store = store or open_store(path, create=True)
     count = store.load_directory(doc)
+    for line in getattr(store, "notices", ()):  # the central store's grants (store/postgres.py)
+        notice(line)
     d = store.directory()
     click.echo(f"Loaded {file}: {len(d.users)} users, {len(d.teams)} teams, {len(d.keys)} keys, "
                f"{len(d.agents)} agents, {len(d.budgets)} budgets, {len(d.prices)} prices; "

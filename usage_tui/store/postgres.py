@@ -6,7 +6,8 @@ same schema version, kept in meta (`schema_version`). Every write is one transac
 first takes one advisory lock (pg_advisory_xact_lock): writers from any machine take turns,
 as SQLite's one writer does, so replacing a record by id and its rollup upserts stay exact
 under concurrency. Each write transaction bumps meta `data_version` and sends
-NOTIFY usage_tui_changes (delivered at commit) for live refresh.
+NOTIFY usage_tui_changes (delivered at commit; payload {"schema", "data_version"}) for live
+refresh.
 
 Text columns use the "C" collation (byte order, as SQLite's BINARY): history pages ordered
 by id, and keyset paging through them, are the same on both engines whatever the
@@ -25,7 +26,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, sql
 from psycopg.adapt import Loader
 
 from ..directory import Directory, parse_directory
@@ -62,6 +63,9 @@ from .sqlite import (
 T = TypeVar("T")
 
 NOTIFY_CHANNEL = "usage_tui_changes"
+# The channel is the database's, shared by every store (schema) in it: the payload names the
+# store's schema and its new data_version, {"schema": "…", "data_version": N}.
+_NOTIFY = ("SELECT pg_notify(%s, json_build_object('schema', current_schema(), 'data_version', %s::bigint)::text)")
 # The advisory lock every write takes (one per database: the key is arbitrary, "usag").
 WRITE_LOCK = 0x75736167
 CONNECT_TIMEOUT_S = 10
@@ -154,8 +158,70 @@ CREATE TABLE budget_overrides (
 """ + "".join(_rollup_ddl(t + s, scope) for t, scope in ROLLUPS.values() for s in (DAY_SUFFIX, BLOCK_SUFFIX)) \
     + "".join(_rollup_ddl(ROLLUPS[scope][0] + suffix, ROLLUPS[scope][1]) for scope, (suffix, _) in FINE.items())
 
+# -- row-level security (DESIGN §2.4) ------------------------------------------------------------------
+# Each person connects as their own role; a directory user's `login` is that role's name. The
+# policies read the directory through three functions that run as the store's owner (SECURITY
+# DEFINER: the owner is not subject to row-level security, so a policy on dir_users may use
+# them without recursing), each called once per statement (a scalar subquery is an InitPlan;
+# a bare call in a policy would run once per row). Their search_path is pinned to the store's
+# schema with pg_temp last: a role cannot shadow dir_users with a temp table of its own.
+#
+#   viewer: the directory user whose login is the role (exactly one, else nobody: fail
+#           closed); a role the directory does not list is its own viewer, unless a directory
+#           user has that id (identity.resolve_identity's rules).
+_FUNCTIONS = """
+CREATE FUNCTION usage_tui_viewer(role_name text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER AS $$
+    SELECT CASE WHEN count(*) FILTER (WHERE login = role_name) = 1 THEN min(id) FILTER (WHERE login = role_name)
+                WHEN count(*) FILTER (WHERE login = role_name OR id = role_name) = 0 THEN role_name END
+    FROM dir_users $$;
+CREATE FUNCTION usage_tui_is_org_admin(role_name text) RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER AS $$
+    SELECT COALESCE((SELECT role = 'org_admin' FROM dir_users WHERE id = usage_tui_viewer(role_name)), false) $$;
+CREATE FUNCTION usage_tui_admin_teams(role_name text) RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER AS $$
+    SELECT team FROM dir_team_admins WHERE "user" = usage_tui_viewer(role_name) $$;
+"""
+_PINNED = ("usage_tui_viewer(text)", "usage_tui_is_org_admin(text)", "usage_tui_admin_teams(text)")
+VIEWER = "(SELECT usage_tui_viewer(current_user::text))"
+ORG_ADMIN = "(SELECT usage_tui_is_org_admin(current_user::text))"
+ADMIN_TEAMS = "(SELECT usage_tui_admin_teams(current_user::text))"
+
+
+def _security_script() -> str:
+    """Row-level security on every table: org admins read and write everything (the owner
+    and superusers bypass it); what others may read is each table's read policy. Writes are
+    for the owner and org admins only: a member's import is refused by the database."""
+    read = {
+        "records": f'"user" = {VIEWER} OR team IN {ADMIN_TEAMS}',
+        # who exists, their roles and teams, and which team has which admins: the app needs
+        # them to run (scope checks, the team list); nothing of usage
+        "dir_users": "true", "dir_team_admins": "true",
+        # gateway keys (their ids may be digests of secrets), agents and budgets: one's own
+        "dir_keys": f"owner = {VIEWER}", "dir_agents": f"manager = {VIEWER}",
+        "dir_budgets": f'"user" = {VIEWER}', "budget_overrides": f'"user" = {VIEWER}',
+        # the whole directory (everyone's keys and budgets) is for org admins; the public part,
+        # the schema and data versions are for everyone
+        "meta": "key <> 'directory'",
+        "sources": "true",  # file paths, shown beside the records one may read
+        "rejects": None, "granted_roles": None,  # anyone's raw lines; the grants' bookkeeping
+    }
+    for scope, (table, _) in ROLLUPS.items():
+        for suffix in (DAY_SUFFIX, BLOCK_SUFFIX, *([FINE[scope][0]] if scope in FINE else [])):
+            read[table + suffix] = {"personal": f'"user" = {VIEWER}', "team": f"team IN {ADMIN_TEAMS}",
+                                    "org": None}[scope]
+    statements = []
+    for table, condition in read.items():
+        statements += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+                       f"CREATE POLICY usage_tui_org_admin ON {table} USING ({ORG_ADMIN}) WITH CHECK ({ORG_ADMIN})"]
+        if condition is not None:
+            statements.append(f"CREATE POLICY usage_tui_read ON {table} FOR SELECT USING ({condition})")
+    return ";\n".join(statements) + ";\n"
+
+
+_SECURITY_TABLES = """
+CREATE TABLE granted_roles (role TEXT PRIMARY KEY, org_admin BOOLEAN NOT NULL);  -- what directory load granted
+"""
+
 # version → the script taking a store from it to the next one that has a script; 0 is none.
-MIGRATIONS: dict[int, tuple[int, str]] = {0: (SCHEMA_VERSION, _SCHEMA_V5)}
+MIGRATIONS: dict[int, tuple[int, str]] = {0: (SCHEMA_VERSION, _SCHEMA_V5 + _SECURITY_TABLES + _FUNCTIONS)}
 
 # -- the write path: the SQLite store's statements in PostgreSQL's spelling -----------------------
 _AGG_DIMS = ", ".join(f"r.{quoted(c)} AS {quoted(c)}" for c in ("user", "team", "provider", "model", "agent",
@@ -240,6 +306,10 @@ _STAGE_TO_RECORDS = (
 _REATTRIBUTE_RECORDS = 'UPDATE records SET "user" = {}, team = {}'.format(*_attribution("records"))
 
 
+def _present(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 class _IntegralNumeric(Loader):
     """numeric → int when it has no fraction (SUM of bigints), else Decimal: the same exact
     integers SQLite returns, never a Decimal that json and the formatters do not take."""
@@ -298,9 +368,11 @@ class PostgresStore:
         self._pricer: Pricer | None = None
         self._directory: tuple[str, Directory] | None = None
         self.created = False  # this opening created the schema
+        self.notices: list[str] = []  # what the last directory load has to tell (grants)
         with self._errors():
             version = self.schema_version()
             if version == 0:
+                self._refuse_hidden_schema()
                 if not create or readonly:
                     raise StoreError(f"{self.path}: no usage store in this database (schema) yet: "
                                      "create it with `usage-tui store init --db …` as its owner role")
@@ -376,7 +448,7 @@ class PostgresStore:
                 (version,) = conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE "
                     "SET value = (meta.value::bigint + 1)::text RETURNING value").fetchone()
-                conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, version))
+                conn.execute(_NOTIFY, (NOTIFY_CHANNEL, int(version)))
             except BaseException:
                 if not conn.closed:
                     conn.execute("ROLLBACK")
@@ -423,6 +495,19 @@ class PostgresStore:
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
+    def _refuse_hidden_schema(self) -> None:
+        """A schema on the search_path that exists but this role may not use looks like no
+        store at all (PostgreSQL hides it): say what it is, a missing permission (exit 3)."""
+        role, hidden = self.conn.execute(
+            "SELECT current_user::text, array_agg(nspname::text ORDER BY nspname) FILTER "
+            "(WHERE NOT has_schema_privilege(oid, 'USAGE')) FROM pg_namespace "
+            "WHERE nspname = ANY(string_to_array(replace(current_setting('search_path'), ' ', ''), ','))"
+        ).fetchone()
+        if hidden:
+            raise StorePermissionError(
+                f"{self.path}: role {role} may not use schema {', '.join(hidden)} (no USAGE privilege): the "
+                "store's owner grants it to the directory's logins with `usage-tui directory load`")
+
     def init_schema(self) -> bool:
         """Create (or upgrade) the schema in one transaction; True when something was done.
         Two processes initializing at once: the second waits for the first's lock, then finds
@@ -433,9 +518,16 @@ class PostgresStore:
                 return False
             if version and self._on_upgrade is not None:
                 self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION}")
+            created = version == 0
             while version < SCHEMA_VERSION:
                 version, script = MIGRATIONS[version]
                 conn.execute(script)
+            if created:
+                schema = conn.execute("SELECT current_schema()").fetchone()[0]
+                for function in _PINNED:
+                    conn.execute(sql.SQL("ALTER FUNCTION {} SET search_path = {}, pg_temp").format(
+                        sql.SQL(function), sql.Identifier(schema)))
+                conn.execute(_security_script())
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key) "
                          "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
         return True
@@ -471,8 +563,21 @@ class PostgresStore:
                      "SET value = excluded.value", (key, value))
 
     def directory(self) -> Directory:
-        """The loaded directory (an empty one with UTC when none was loaded)."""
-        raw = self.get_meta("directory") or "{}"
+        """The loaded directory (an empty one with UTC when none was loaded). A role that may
+        not read the whole of it (row-level security: org admins only) gets its public part
+        with the keys, agents and budgets it may see: its own."""
+        with self.snapshot() as conn:
+            raw = self.get_meta("directory")
+            if raw is None and (public := self.get_meta("directory_public")) is not None:
+                doc = json.loads(public)
+                doc["keys"] = [_present(id=i, owner=o, team=t) for i, o, t in conn.execute(
+                    "SELECT id, owner, team FROM dir_keys ORDER BY id")]
+                doc["agents"] = [_present(id=i, manager=m) for i, m in conn.execute(
+                    "SELECT id, manager FROM dir_agents ORDER BY id")]
+                doc["budgets"] = [{"user": u, "limit_usd": limit, "window": w} for u, limit, w in conn.execute(
+                    'SELECT "user", limit_usd, "window" FROM dir_budgets ORDER BY "user"')]
+                raw = json.dumps(doc, sort_keys=True)
+        raw = raw or "{}"
         if self._directory is None or self._directory[0] != raw:
             self._directory = (raw, parse_directory(json.loads(raw)))
         return self._directory[1]
@@ -487,15 +592,31 @@ class PostgresStore:
         """Replace the directory with `doc` (already validated), re-price and re-attribute every
         record and rebuild the rollups, all in one transaction. Returns the number of records."""
         directory = parse_directory(doc)
+        facts = self.identity_facts()
+        if not facts["owner"]:
+            # An org admin's load goes through the policies, which read dir_users as it is being
+            # written: it must leave them an org admin (else its later rows would be refused).
+            me = directory.user_by_login(facts["login"])
+            if me is None or not directory.is_org_admin(me.id):
+                raise StorePermissionError(f"{self.path}: role {facts['login']} would not be an org admin in this "
+                                           "directory: only the store's owner role may load it")
         old_prices = self.directory().prices
         pricer = Pricer(directory.prices)
+        self.notices = []
         with self.transaction() as conn:
             self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
-            for table in ("dir_users", "dir_keys", "dir_agents", "dir_team_admins", "dir_budgets"):
+            public = {k: v for k, v in doc.items() if k not in ("keys", "agents", "budgets")}
+            self._set_meta(conn, "directory_public", json.dumps(public, sort_keys=True, default=str))
+            for table in ("dir_keys", "dir_agents", "dir_team_admins", "dir_budgets"):
                 conn.execute(f"DELETE FROM {table}")
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO dir_users VALUES (%s, %s, %s, %s, %s)",
+                # Users in place (an org admin loading stays one in every statement), then the
+                # ones no longer listed go.
+                cur.executemany("INSERT INTO dir_users VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                                "name = excluded.name, login = excluded.login, role = excluded.role, "
+                                "primary_team = excluded.primary_team",
                                 [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
+                cur.execute("DELETE FROM dir_users WHERE NOT (id = ANY(%s))", (list(directory.users),))
                 cur.executemany("INSERT INTO dir_keys VALUES (%s, %s, %s)",
                                 [(k.id, k.owner, k.team) for k in directory.keys.values()])
                 cur.executemany("INSERT INTO dir_agents VALUES (%s, %s)",
@@ -513,9 +634,48 @@ class PostgresStore:
                 self._rebuild_rollups(conn)
             self._check_totals(conn, "re-pricing with these prices")
             (count,) = conn.execute("SELECT count(*) FROM records").fetchone()
+            self.notices = self._maintain_grants(conn, directory)
         self._directory = None
         self._pricer = None
         return count
+
+    def _maintain_grants(self, conn: psycopg.Connection, directory: Directory) -> list[str]:
+        """Give each directory login's role what the policies let it see: USAGE on the schema
+        and SELECT on its tables (row-level security narrows the rows); org admins' roles also
+        write. Roles granted before and no longer listed (or no longer admins) lose it. Only
+        the owner may grant: anyone else's load says so. Returns lines for the user."""
+        if not self.identity_facts()["owner"]:
+            return ["grants unchanged: only the store's owner role maintains them (run `usage-tui "
+                    "directory load` as that role to give new logins access)"]
+        schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
+        wanted = {u.login: directory.is_org_admin(u.id) for u in directory.users.values() if u.login}
+        me = conn.execute("SELECT current_user::text").fetchone()[0]
+        wanted.pop(me, None)
+        roles = {r for (r,) in conn.execute("SELECT rolname::text FROM pg_roles WHERE rolname = ANY(%s)",
+                                            (list(wanted),))}
+        granted = dict(conn.execute("SELECT role, org_admin FROM granted_roles").fetchall())
+        writes = sql.SQL("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}; "
+                         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}")
+        unwrites = sql.SQL("REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} FROM {r}; "
+                           "REVOKE USAGE ON ALL SEQUENCES IN SCHEMA {s} FROM {r}")
+        for role in granted:
+            if role not in roles and conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}; REVOKE ALL ON ALL "
+                                     "SEQUENCES IN SCHEMA {s} FROM {r}; REVOKE USAGE ON SCHEMA {s} FROM {r}")
+                             .format(s=schema, r=sql.Identifier(role)))
+        for role in sorted(roles):
+            r = sql.Identifier(role)
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {s} TO {r}; GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r}")
+                         .format(s=schema, r=r))
+            conn.execute((writes if wanted[role] else unwrites).format(s=schema, r=r))
+        conn.execute("DELETE FROM granted_roles")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO granted_roles VALUES (%s, %s)", [(r, wanted[r]) for r in sorted(roles)])
+        missing = sorted(set(wanted) - roles)
+        if not missing:
+            return []
+        return [f"no database role for the login{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+                "create it (CREATE ROLE … LOGIN) and load the directory again to grant it access"]
 
     def _reprice(self, conn: psycopg.Connection, pricer: Pricer) -> None:
         """Recompute the cost of every record without a logged cost (prices changed): the new
