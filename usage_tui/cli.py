@@ -237,7 +237,8 @@ def build_demo(path: Path | str, *, events: int, days: int, seed: int) -> UsageS
 
     store = open_engine(path, create=True)
     store.clear_records()
-    store.load_directory(demo_directory())
+    # whoever builds the demo is its org admin: the OS login, or on PostgreSQL the role
+    store.load_directory(demo_directory(store.identity_facts().get("login")))
     batch = []
     for record in generate(events=events, days=days, seed=seed):
         batch.append(record)
@@ -891,13 +892,14 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     import uvicorn
 
     from .server import create_server_app
+    from .store.postgres import display_dsn
 
     path = db or default_db()
     token = read_token(token_file)
     open_store(path, readonly=True).close()  # fail now, with one line, if the store is unusable
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
-    click.echo(f"Serving budget checks for {path} on http://{host}:{bound}/v1/budget/check?user=USER"
+    click.echo(f"Serving budget checks for {display_dsn(path) if is_dsn(path) else path} on http://{host}:{bound}/v1/budget/check?user=USER"
                f" (admin token: {'yes' if token else 'no'})", err=True)
     app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
                             trust_user_header=trust_user_header)
