@@ -299,3 +299,17 @@ def test_a_writer_waits_for_another_as_long_as_sqlite_would_then_says_so(pg, mon
     assert result.output.startswith("usage-tui: error: the store is busy: another process has been writing "
                                     "to it for over 200 ms")
     assert run("import", str(good), "--db", pg.dsn).exit_code == 0
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_nul_character_in_a_name_is_a_bad_line_on_both_engines(engine, new_store, tmp_path):
+    # JSON's \u0000 decodes to a NUL, which PostgreSQL's text cannot hold: a reject on both
+    # engines, the good line imported, rather than a failed batch on one of them.
+    store = new_store()
+    path = tmp_path / "nul.jsonl"
+    path.write_text('{"id": "z1", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "a\\u0000b"}\n'
+                    '{"id": "z2", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "ok"}\n')
+    result = run("import", str(path), "--db", getattr(store, "dsn", None) or str(store.path))
+    assert result.exit_code == 1
+    assert result.stderr == f"{path}:1: NUL character in `model` (not text)\n"
+    assert [r for (r,) in store.execute("SELECT id FROM records")] == ["z2"]
