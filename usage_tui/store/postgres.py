@@ -3,7 +3,7 @@ machines at once.
 
 Same tables (records, the rollups of sqlite.py's ROLLUPS/FINE, the directory tables) and the
 same schema version, kept in meta (`schema_version`). Every write is one transaction that
-first takes one advisory lock (pg_advisory_xact_lock): writers from any machine take turns,
+first takes the store's advisory lock (pg_advisory_xact_lock): writers from any machine take turns,
 as SQLite's one writer does, so replacing a record by id and its rollup upserts stay exact
 under concurrency. Each write transaction bumps meta `data_version` and sends
 NOTIFY usage_tui_changes (delivered at commit; payload {"schema", "data_version"}) for live
@@ -13,6 +13,12 @@ Text columns use the "C" collation (byte order, as SQLite's BINARY): history pag
 by id, and keyset paging through them, are the same on both engines whatever the
 database's locale. PostgreSQL sums bigints as numeric: a numeric with no fraction is read
 back as a Python int (as SQLite gives), so every answer is the same exact integers.
+
+Scopes (DESIGN §2.4) are enforced by the database: row-level security on every table, each
+person connecting as their own role (a directory user's login is the role's name). Reads are
+narrowed to one's scope; writes are for the store's owner role and org admins only; `directory
+load` by the owner grants the directory's logins their access (_security_script and
+_maintain_grants below, README "Outgrowing one machine").
 """
 
 from __future__ import annotations
@@ -66,8 +72,9 @@ NOTIFY_CHANNEL = "usage_tui_changes"
 # The channel is the database's, shared by every store (schema) in it: the payload names the
 # store's schema and its new data_version, {"schema": "…", "data_version": N}.
 _NOTIFY = ("SELECT pg_notify(%s, json_build_object('schema', current_schema(), 'data_version', %s::bigint)::text)")
-# The advisory lock every write takes (one per database: the key is arbitrary, "usag").
-WRITE_LOCK = 0x75736167
+# The advisory lock every write takes: (this class, the store's schema), one per store.
+WRITE_LOCK = 0x75736167  # "usag"
+_TAKE_WRITE_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 CONNECT_TIMEOUT_S = 10
 COPY_ROWS = 5_000  # rows per staged chunk (a chunk is a list of rows, written by COPY)
 
@@ -398,7 +405,7 @@ class PostgresStore:
     @property
     def conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
+        if conn is None or conn.closed or conn.broken:  # (a server restart breaks it: reconnect)
             conn = self._local.conn = self._connect()
         return conn
 
@@ -438,7 +445,7 @@ class PostgresStore:
                 # Waiting for another writer as long as an SQLite writer would (busy timeout).
                 conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{self.busy_timeout_ms}ms",))
                 try:
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    conn.execute(_TAKE_WRITE_LOCK, (WRITE_LOCK,))
                 except errors.LockNotAvailable:
                     raise StoreError(
                         f"the store is busy: another process has been writing to it for over "
