@@ -181,12 +181,25 @@ def test_a_members_personal_view_by_hand(central):
     ("carol", ["spend", "summary", "--team", "research"]), ("carol", ["spend", "summary", "--scope", "org"]),
     ("bob", ["budget", "status", "alice"]), ("bob", ["rejects"]), ("bob", ["spend", "summary", "--as", "alice"]),
     ("bob", ["budget", "set", "bob", "--limit-usd", "99", "--window", "daily"]),
+    # a member's role cannot see alice's spend: a decision about her would be a blind "allowed"
+    ("bob", ["budget", "check", "alice"]), ("carol", ["serve", "--port", "0"]),
 ])
 def test_refusals_are_exit_3_with_one_line(central, user, args):
     _, dsns, _, _ = central
     result = run(*args, "--db", dsns[user])
     assert result.exit_code == 3, result.output
     assert result.output.count("\n") == 1 and "{" not in result.output
+
+
+def test_budget_checks_about_others_need_a_role_that_sees_their_spend(central, tmp_path):
+    owner, dsns, _, _ = central
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "b9", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", '
+                    '"cost_usd": 11}\n')
+    assert run("import", str(more), "--db", owner).exit_code == 0  # bob: $11 of his $10 weekly
+    for who in ("alice", "bob"):  # the org admin about bob, bob about himself
+        result = run("budget", "check", "bob", "--db", dsns[who])
+        assert (result.exit_code, result.output.splitlines()[0]) == (75, "429 Too Many Requests"), who
 
 
 def test_a_member_reads_their_budget_but_may_not_import(central, tmp_path):

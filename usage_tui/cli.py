@@ -126,6 +126,15 @@ def require_writable(store: UsageStore) -> None:
         fail(f"cannot write to the store: {write_access_problem(store.path) or f'{store.path}: opened read-only'}")
 
 
+def require_full_view(store: UsageStore, identity: Identity, action: str) -> None:
+    """On the central store, row-level security hides other people's spend and budgets from a
+    member's role: a decision about someone else made from what it sees would say "allowed"
+    (fail open). Such decisions need the owner role or an org admin's (exit 3 otherwise)."""
+    if getattr(store, "row_security", False) and not identity.may_administer:
+        raise ScopeError(f"{identity.viewer} may not {action} on the central store: row-level security hides "
+                         "others' usage from this role (connect as the store's owner role or an org admin)")
+
+
 def identity_of(store: UsageStore, as_user: str | None) -> Identity:
     """Who runs the command (§2.4): a refused impersonation is a ScopeError (exit 3); an allowed
     one naming a user the directory does not know is a typo (exit 2, naming the closest users),
@@ -816,7 +825,10 @@ def budget_check(user: str, db: Path | None) -> None:
     from .budget import budget_status
 
     store = open_store(db, readonly=True)
-    may_enumerate = identity_of(store, None).may_administer
+    identity = identity_of(store, None)
+    may_enumerate = identity.may_administer
+    if user != identity.viewer:
+        require_full_view(store, identity, f"check {user}'s budget")
     status = budget_status(store, user)
     if status is None and may_enumerate and user not in store.directory().users:
         fail(f'unknown user "{user}" (not in the directory, no budget)')
@@ -896,7 +908,9 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
 
     path = db or default_db()
     token = read_token(token_file)
-    open_store(path, readonly=True).close()  # fail now, with one line, if the store is unusable
+    store = open_store(path, readonly=True)  # fail now, with one line, if the store is unusable
+    require_full_view(store, identity_of(store, None), "serve budget checks")
+    store.close()
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
     click.echo(f"Serving budget checks for {display_dsn(path) if is_dsn(path) else path} on http://{host}:{bound}/v1/budget/check?user=USER"

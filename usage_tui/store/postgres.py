@@ -358,6 +358,7 @@ class PostgresStore:
     explicit transaction."""
 
     dialect = POSTGRES
+    row_security = True  # what a role reads is narrowed to its scope (cli.require_full_view)
     # The engine-independent halves of a write (values, fingerprints, prices, duplicates within
     # a batch) are the SQLite store's own code.
     stage_rows = Store.stage_rows
