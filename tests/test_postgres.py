@@ -313,3 +313,14 @@ def test_a_nul_character_in_a_name_is_a_bad_line_on_both_engines(engine, new_sto
     assert result.exit_code == 1
     assert result.stderr == f"{path}:1: NUL character in `model` (not text)\n"
     assert [r for (r,) in store.execute("SELECT id FROM records")] == ["z2"]
+
+
+def test_every_schema_version_reaches_the_current_one_on_postgresql():
+    # sqlite.py's SCHEMA_VERSION is both engines': a new version there needs its PostgreSQL
+    # migration here too, else a central store at the old version could not be opened.
+    from usage_tui.store import SCHEMA_VERSION
+    from usage_tui.store.postgres import MIGRATIONS
+
+    targets = {target for target, _ in MIGRATIONS.values()}
+    assert SCHEMA_VERSION in targets and max(targets) == SCHEMA_VERSION
+    assert all(t in MIGRATIONS for t in targets if t < SCHEMA_VERSION)
