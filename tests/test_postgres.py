@@ -324,3 +324,15 @@ def test_every_schema_version_reaches_the_current_one_on_postgresql():
     targets = {target for target, _ in MIGRATIONS.values()}
     assert SCHEMA_VERSION in targets and max(targets) == SCHEMA_VERSION
     assert all(t in MIGRATIONS for t in targets if t < SCHEMA_VERSION)
+
+
+def test_libpq_variables_fill_in_what_the_dsn_leaves_out(monkeypatch):
+    # PGOPTIONS names the schema here, as PGHOST, PGUSER, PGDATABASE… may name the rest.
+    from usage_tui.store import open_store
+    from usage_tui.store.postgres import PostgresStore
+
+    base = require_pg()
+    with pg_schema("env") as (schema, dsn):
+        PostgresStore(dsn).set_meta("marker", schema)
+        monkeypatch.setenv("PGOPTIONS", f"-csearch_path={schema}")
+        assert open_store(base, create=False).get_meta("marker") == schema
