@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import shutil
+import uuid
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +16,14 @@ import pytest
 from usage_tui.ingest.native import to_record
 from usage_tui.sample import demo_directory, generate
 from usage_tui.store import Store
+
+# The PostgreSQL tests run against the server this names (a libpq URI whose user may create
+# schemas and roles), e.g. postgresql:///test; without it they are skipped (one line says so).
+PG_ENV = "USAGE_TUI_TEST_PG"
+PG_BASE = os.environ.get(PG_ENV) or None
+PG_HOW = (f"PostgreSQL tests skipped: set {PG_ENV}=postgresql:///test (a server on which this user may "
+          "create schemas and roles) to run them")
+ENGINES = ("sqlite", "postgres")
 
 DIRECTORY = {
     "org": {"id": "acme", "name": "Acme", "timezone": "Europe/Berlin"},
@@ -49,6 +60,101 @@ def store(tmp_path, directory_doc):
     s.load_directory(directory_doc)
     yield s
     s.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PG_BASE is None:
+        terminalreporter.write_line(PG_HOW)
+
+
+def require_pg() -> str:
+    if PG_BASE is None:
+        pytest.skip(PG_HOW)
+    return PG_BASE
+
+
+def schema_dsn(base: str, schema: str) -> str:
+    """`base` with its search_path set to `schema` (libpq's options parameter). Tests do not
+    wait for each commit to reach the disk (synchronous_commit=off: a crash of the server may
+    lose the last commits, it never changes what a committed transaction saw or wrote); a
+    test's many small writes are otherwise mostly fsync."""
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
+
+
+@contextmanager
+def pg_schema(prefix: str = "t"):
+    """A new, uniquely named schema on the test server: (name, DSN using it), dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    base = require_pg()
+    name = f"usage_tui_{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name, schema_dsn(base, name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def new_store(engine, tmp_path):
+    """A factory of empty stores of the engine the test is parametrized with (`engine`):
+    SQLite files under tmp_path, or PostgreSQL stores each in its own schema, dropped after."""
+    opened = []
+    with ExitStack() as stack:
+        def make():
+            if engine == "sqlite":
+                s = Store(tmp_path / f"usage{len(opened)}.db")
+            else:
+                from usage_tui.store.postgres import PostgresStore
+
+                _, dsn = stack.enter_context(pg_schema())
+                s = PostgresStore(dsn)
+            opened.append(s)
+            return s
+
+        yield make
+        for s in opened:
+            s.close()
+
+
+@pytest.fixture
+def emptied_store(engine, new_store):
+    """For property tests: a function giving an empty store of the engine for each example. A
+    new SQLite file each time; on PostgreSQL one schema, emptied (creating and dropping a
+    schema per example would be most of the test's time)."""
+    kept = []
+
+    def empty():
+        if engine == "sqlite" or not kept:
+            kept[:] = [new_store()]
+        else:
+            kept[0].clear_records()
+        return kept[0]
+
+    return empty
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    if request.param == "postgres":
+        require_pg()
+    return request.param
+
+
+@pytest.fixture
+def engine_store(new_store, directory_doc):
+    """The small directory's store on each engine (tests using it run once per engine)."""
+    s = new_store()
+    s.load_directory(directory_doc)
+    return s
+
+
+def location(store) -> str:
+    """What --db names for `store`: its file, or its DSN."""
+    return getattr(store, "dsn", None) or str(store.path)
 
 
 def write(store: Store, *dicts: dict):

@@ -20,7 +20,7 @@ from usage_tui.model import Record
 from usage_tui.query import user_cost_nano
 from usage_tui.store import Store
 
-from .conftest import DIRECTORY, write
+from .conftest import DIRECTORY, location, write
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = "2026-11-24T12:00:00Z"  # a Tuesday; 13:00 in Berlin
@@ -123,6 +123,12 @@ def test_retry_after_rounds_up():
 
 
 # -- spend --------------------------------------------------------------------------------------------
+@pytest.fixture
+def store(engine_store):
+    """The tests here that take `store` run on SQLite and on PostgreSQL, with the same answers."""
+    return engine_store
+
+
 @pytest.fixture
 def spent(store):
     # bob: $10 weekly (conftest's directory). The week of Mon 2026-11-23 in Berlin is
@@ -277,7 +283,7 @@ def cli_db(spent, monkeypatch):
     monkeypatch.setenv("USAGE_TUI_NOW", NOW)
     monkeypatch.delenv("USAGE_TUI_USER", raising=False)
     monkeypatch.delenv("USAGE_TUI_DB", raising=False)
-    return str(spent.path)
+    return location(spent)
 
 
 def run(*args):
@@ -349,6 +355,7 @@ def test_status_all_for_org_admins(cli_db):
     assert both.exit_code == 2
 
 
+@pytest.mark.parametrize("engine", ["sqlite"])  # the OS login; on PostgreSQL it is the role (test_postgres.py)
 def test_status_without_a_budget(cli_db, monkeypatch):
     table = run("budget", "status", "--as", "alice", "--db", cli_db)
     assert (table.exit_code, table.stdout) == (0, "alice has no budget (never over).\n")

@@ -12,10 +12,16 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from usage_tui import store as store_module
 from usage_tui.cli import cli
+from usage_tui.store import sqlite as store_module
 
-from .conftest import make_schema_2, write
+from .conftest import location, make_schema_2, write
+
+
+@pytest.fixture
+def store(engine_store):
+    """The CLI tests run on SQLite and on PostgreSQL (--db postgresql://…): the same outputs."""
+    return engine_store
 
 
 @pytest.fixture
@@ -30,7 +36,7 @@ def db(store, monkeypatch):
     monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
     monkeypatch.delenv("USAGE_TUI_USER", raising=False)
     monkeypatch.delenv("USAGE_TUI_DB", raising=False)
-    return str(store.path)
+    return location(store)
 
 
 def run(*args, **kw):
@@ -150,6 +156,7 @@ def test_import_exit_codes_and_summary(tmp_path, db):
     assert CliRunner().invoke(cli, ["import", str(tmp_path / "none.jsonl"), "--db", db]).exit_code == 2
 
 
+@pytest.mark.parametrize("engine", ["sqlite"])  # an SQLite file's lock (PostgreSQL: tests/test_postgres.py)
 def test_import_into_a_store_another_writer_holds_is_one_line_exit_2(tmp_path, db, monkeypatch):
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)  # read when the store opens: waits 0.1 s
     good = tmp_path / "good.jsonl"
@@ -261,6 +268,7 @@ def test_focused_table_title_names_the_row(db):
     assert result.output.splitlines()[0].startswith("Cost per day — model gpt-x · 2026-10-26")
 
 
+@pytest.mark.parametrize("engine", ["sqlite"])  # an SQLite file written by schema 2
 def test_a_store_upgrade_is_announced_on_stderr_once(db, store):
     make_schema_2(store)
     first = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])
@@ -274,28 +282,32 @@ def test_a_store_upgrade_is_announced_on_stderr_once(db, store):
 def test_the_bare_command_opens_the_store_once_and_the_tui_reads_that_store(db, monkeypatch, tmp_path):
     """It opened it for the viewer, then the TUI opened it again (and a first run built the demo
     in a third)."""
-    from pathlib import Path
-
     from usage_tui.app import UsageApp
+    from usage_tui.store.postgres import PostgresStore
 
-    opened: list[Path] = []
-    real_init = store_module.Store.__init__
+    opened: list = []  # every store object built, on either engine
 
-    def counting_init(self, path, **kwargs):
-        opened.append(Path(path))
-        real_init(self, path, **kwargs)
+    def counting(cls):
+        real_init = cls.__init__
 
+        def counting_init(self, path, **kwargs):
+            opened.append(self)
+            real_init(self, path, **kwargs)
+        monkeypatch.setattr(cls, "__init__", counting_init)
+
+    counting(store_module.Store)
+    counting(PostgresStore)
     ran: list[UsageApp] = []
-    monkeypatch.setattr(store_module.Store, "__init__", counting_init)
     monkeypatch.setattr(UsageApp, "run", lambda self, *args, **kwargs: ran.append(self))
     monkeypatch.setenv("USAGE_TUI_USER", "bob")
     result = run("--db", db)
     assert result.exit_code == 0, result.output
-    assert opened == [Path(db)]
-    assert [(app.store.path, app.viewer) for app in ran] == [(Path(db), "bob")]
+    assert len(opened) == 1
+    assert [(app.store, app.viewer) for app in ran] == [(opened[0], "bob")]
 
     fresh = tmp_path / "first-run.db"  # no store yet: the demo is built, and that store is the TUI's
     opened.clear()
     result = run("--db", str(fresh))
     assert result.exit_code == 0, result.output
-    assert opened == [fresh] and ran[-1].store.path == fresh and ran[-1].store.record_count() > 0
+    assert len(opened) == 1 and ran[-1].store is opened[0] and opened[0].path == fresh
+    assert ran[-1].store.record_count() > 0

@@ -42,6 +42,12 @@ def both_paths(store, **kw):
     return fast
 
 
+@pytest.fixture
+def store(engine_store):
+    """Every test here that uses a store runs on SQLite and on PostgreSQL: same expected answers."""
+    return engine_store
+
+
 # -- hand-computed cases -------------------------------------------------------------------------
 @pytest.fixture
 def small(store):

@@ -16,24 +16,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from usage_tui import store as store_module
 from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS
 from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
+from usage_tui.store import sqlite as store_module
 
 from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, make_schema_4, write
 
 BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
 
 
-def fresh_rollups(conn: sqlite3.Connection) -> dict:
+def fresh_rollups(conn) -> dict:
     """Aggregate the records table from scratch, in Python, the way the rollups should be:
     every scope by UTC day, the teams also by UTC hour, the org also by quarter-hour."""
     out: dict = defaultdict(lambda: [0] * 7)
     cols = ("provider", "model", "user", "team", "agent", "key", "verdict")
     for row in conn.execute(
-            "SELECT ts_us, provider, model, user, team, agent, key, verdict, requests, prompt_tokens, "
+            'SELECT ts_us, provider, model, "user", team, agent, key, verdict, requests, prompt_tokens, '
             "completion_tokens, cached_input_tokens, context_tokens, cost_nano FROM records"):
         ts_us, *dims = row[:8]
         req, p, c, cached, ctx, cost = row[8:]
@@ -53,13 +53,14 @@ def fresh_rollups(conn: sqlite3.Connection) -> dict:
     return {k: v for k, v in out.items() if v[0]}
 
 
-def stored_rollups(conn: sqlite3.Connection) -> dict:
+def stored_rollups(conn) -> dict:
+    """Every non-empty rollup row; `conn` is a store (either engine) or an SQLite connection."""
     out = {}
     sums = "requests, prompt_tokens, completion_tokens, cached_input_tokens, context_tokens, cost_nano, unpriced_requests"
     for table, prefix, level in (("roll_user", "user", "_day"), ("roll_team", "team", "_day"),
                                  ("roll_team", "team", "_hour"), ("roll_user", "user", "_block"),
                                  ("roll_team", "team", "_block")):
-        for row in conn.execute(f"SELECT {prefix}, dim, bucket, key, {sums} FROM {table}{level} "
+        for row in conn.execute(f'SELECT "{prefix}", dim, bucket, key, {sums} FROM {table}{level} '
                                 "WHERE requests != 0"):
             out[(level, prefix, row[0], *row[1:4])] = list(row[4:])
     for level in ("_quarter", "_day", "_block"):
@@ -105,6 +106,13 @@ def test_missing_store_without_create(tmp_path):
         Store(tmp_path / "none.db", create=False)
 
 
+@pytest.fixture
+def store(engine_store):
+    """The tests here that take `store` run on SQLite and on PostgreSQL, with the same answers;
+    the others are about SQLite files (migrations, WAL, locks) and open their own."""
+    return engine_store
+
+
 def test_same_id_identical_is_unchanged_and_different_replaces(store):
     rec = {**BASE, "id": "r1", "user": "bob", "prompt_tokens": 10, "cost_usd": 0.5}
     assert vars(write(store, rec)) == {"imported": 1, "replaced": 0, "unchanged": 0}
@@ -113,7 +121,7 @@ def test_same_id_identical_is_unchanged_and_different_replaces(store):
     assert vars(write(store, changed)) == {"imported": 0, "replaced": 1, "unchanged": 0}
     assert store.record_count() == 1
     # the rollups hold the new values only: 20 tokens and $0.25 = 250,000,000 nano-dollars
-    assert store.conn.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org_quarter WHERE dim = 0").fetchone() \
+    assert store.execute("SELECT SUM(prompt_tokens), SUM(cost_nano) FROM roll_org_quarter WHERE dim = 0").fetchone() \
         == (20, 250_000_000)
 
 
@@ -122,38 +130,38 @@ def test_same_id_twice_in_one_batch_last_wins(store):
     a = {**BASE, "id": "dup", "prompt_tokens": 1}
     b = {**BASE, "id": "dup", "prompt_tokens": 2}
     assert vars(write(store, a, b, b)) == {"imported": 1, "replaced": 0, "unchanged": 0}
-    assert store.conn.execute("SELECT prompt_tokens FROM records").fetchall() == [(2,)]
+    assert store.execute("SELECT prompt_tokens FROM records").fetchall() == [(2,)]
 
 
 def test_unknown_fields_are_kept_as_metadata(store):
     write(store, {**BASE, "id": "m", "route": "/v1/chat", "trace": {"span": 3}})
-    meta = store.conn.execute("SELECT metadata FROM records").fetchone()[0]
+    meta = store.execute("SELECT metadata FROM records").fetchone()[0]
     assert json.loads(meta) == {"route": "/v1/chat", "trace": {"span": 3}}
 
 
 def test_reloading_the_directory_reattributes_records_and_rollups(store, directory_doc):
     write(store, {**BASE, "id": "x", "key": "k_orphan", "cost_usd": 1.0})
-    assert store.conn.execute("SELECT user, team FROM records").fetchone() == (None, "platform")
+    assert store.execute('SELECT "user", team FROM records').fetchone() == (None, "platform")
     directory_doc["keys"][2]["owner"] = "alice"
     directory_doc["keys"][2].pop("team")
     store.load_directory(directory_doc)
     # now owned by alice, and her primary team applies
-    assert store.conn.execute("SELECT user, team FROM records").fetchone() == ("alice", "platform")
-    assert store.conn.execute("SELECT user FROM roll_user_day WHERE requests > 0").fetchall() == [("alice",)] * 8
-    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    assert store.execute('SELECT "user", team FROM records').fetchone() == ("alice", "platform")
+    assert store.execute('SELECT "user" FROM roll_user_day WHERE requests > 0').fetchall() == [("alice",)] * 8
+    assert stored_rollups(store) == fresh_rollups(store)
 
 
 def test_directory_price_change_reprices_unlogged_records_only(store, directory_doc):
     write(store, {**BASE, "id": "p", "provider": "internal", "model": "llama", "prompt_tokens": 1_000_000},
           {**BASE, "id": "q", "provider": "internal", "model": "llama", "prompt_tokens": 1_000_000,
            "cost_usd": 9.0})
-    costs = dict(store.conn.execute("SELECT id, cost_nano FROM records"))
+    costs = dict(store.execute("SELECT id, cost_nano FROM records"))
     assert costs == {"p": 2_000_000_000, "q": 9_000_000_000}  # 1M tokens × $2/Mtok; logged $9 wins
     directory_doc["prices"][0]["input_per_mtok"] = 3.0
     store.load_directory(directory_doc)
-    costs = dict(store.conn.execute("SELECT id, cost_nano FROM records"))
+    costs = dict(store.execute("SELECT id, cost_nano FROM records"))
     assert costs == {"p": 3_000_000_000, "q": 9_000_000_000}
-    assert store.conn.execute("SELECT SUM(cost_nano) FROM roll_org_day WHERE dim = 1").fetchone()[0] == 12_000_000_000
+    assert store.execute("SELECT SUM(cost_nano) FROM roll_org_day WHERE dim = 1").fetchone()[0] == 12_000_000_000
 
 
 def test_budget_override_survives_reload_unless_directory_names_it(store, directory_doc):
@@ -189,8 +197,8 @@ record_strategy = st.fixed_dictionaries(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(record_strategy, max_size=8), min_size=1, max_size=4),
        reload_between=st.booleans())
-def test_rollups_equal_a_fresh_aggregation(tmp_path_factory, batches, reload_between):
-    store = Store(tmp_path_factory.mktemp("h") / "s.db")
+def test_rollups_equal_a_fresh_aggregation(emptied_store, batches, reload_between):
+    store = emptied_store()
     store.load_directory(DIRECTORY)
     for i, batch in enumerate(batches):
         write(store, *batch)
@@ -198,7 +206,7 @@ def test_rollups_equal_a_fresh_aggregation(tmp_path_factory, batches, reload_bet
             doc = json.loads(json.dumps(DIRECTORY))
             doc["keys"][0]["owner"] = "alice"  # re-attribution moves bob's key to alice
             store.load_directory(doc)
-    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    assert stored_rollups(store) == fresh_rollups(store)
     store.close()
 
 
@@ -228,14 +236,14 @@ many_record_strategy = st.fixed_dictionaries(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=st.lists(many_record_strategy, min_size=1, max_size=60), data=st.data())
-def test_rollups_equal_a_fresh_aggregation_on_shuffled_many_identity_years(tmp_path_factory, records, data):
-    store = Store(tmp_path_factory.mktemp("m") / "s.db")
+def test_rollups_equal_a_fresh_aggregation_on_shuffled_many_identity_years(emptied_store, records, data):
+    store = emptied_store()
     store.load_directory(DIRECTORY)
     shuffled = data.draw(st.permutations(records))
     size = data.draw(st.integers(1, 20))
     for i in range(0, len(shuffled), size):
         write(store, *shuffled[i:i + size])
-    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    assert stored_rollups(store) == fresh_rollups(store)
     store.close()
 
 
@@ -385,9 +393,9 @@ def test_a_batch_larger_than_one_stage_insert_is_written_whole(store):
     assert vars(write(store, *dicts)) == {"imported": n, "replaced": 0, "unchanged": 0}
     assert store.record_count() == n
     expected = sum(range(n)) - 3 + 1_000_000
-    assert store.conn.execute("SELECT SUM(prompt_tokens) FROM records").fetchone()[0] == expected
-    assert store.conn.execute("SELECT prompt_tokens FROM records WHERE id = 'r3'").fetchone()[0] == 1_000_000
-    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    assert store.execute("SELECT SUM(prompt_tokens) FROM records").fetchone()[0] == expected
+    assert store.execute("SELECT prompt_tokens FROM records WHERE id = 'r3'").fetchone()[0] == 1_000_000
+    assert stored_rollups(store) == fresh_rollups(store)
 
 
 def test_the_busy_timeout_is_chosen_when_the_store_opens(tmp_path, monkeypatch):

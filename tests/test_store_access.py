@@ -180,7 +180,7 @@ def immutable_reader(store, monkeypatch):
     """A read-only Store whose connection is immutable, as `_connect_readonly` opens it for a
     reader without write access to the folder while nobody is connected (root, who runs the
     tests, always has that access, so the connection is opened that way here)."""
-    from usage_tui import store as store_module
+    from usage_tui.store import sqlite as store_module
 
     write(store, {"id": "r1", "ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
                   "user": "alice", "cost_usd": 2.5})

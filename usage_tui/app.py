@@ -38,7 +38,7 @@ from .fmt import GRANULARITY_WORDS, METRIC_TITLES
 from .identity import resolve_identity
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
 from .query import QueryError, ScopeError, run_query, zone
-from .store import Store, StoreError
+from .store import StoreError, StorePermissionError, UsageStore, open_store
 from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv, export_name
 from .widgets.budget_panel import BudgetPanel
 from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScreen, span_label
@@ -165,7 +165,7 @@ class UsageApp(App):
                 tooltip="Command palette: every action by name", show=False),
     ]
 
-    def __init__(self, store: Store, viewer: str, *, poll_interval: float | None = POLL_S,
+    def __init__(self, store: UsageStore, viewer: str, *, poll_interval: float | None = POLL_S,
                  export_dir: Path | None = None) -> None:
         super().__init__()
         self.store = store
@@ -637,29 +637,30 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def create_app(db: str | Path | Store, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
+def create_app(db: str | Path | UsageStore, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
                export_dir: Path | None = None) -> UsageApp:
     """The factory the CLI and the tests share: on a path, or on the store the caller already
     opened (the CLI's, so a run opens it once). Raises StoreError for a store that cannot be used."""
-    if isinstance(db, Store):
-        store = db
-    else:
+    if isinstance(db, str | Path):
         # read-only when this user cannot write the store (another user's file, a group
         # given read access, a read-only mount)
-        store = Store.for_reading(db, on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
+        store = open_store(db, for_reading=True,
+                           on_upgrade=lambda line: print(f"usage-tui: {line}", file=sys.stderr))
+    else:
+        store = db
     if viewer is None:  # the CLI passes the viewer it resolved; anyone else gets the same rules
-        viewer = resolve_identity(store.directory(), store.path).viewer
+        viewer = resolve_identity(store.directory(), store.path, **store.identity_facts()).viewer
     return UsageApp(store, viewer, poll_interval=poll_interval, export_dir=export_dir)
 
 
-def run_app(db: str | Path | Store, as_user: str | None = None) -> None:
+def run_app(db: str | Path | UsageStore, as_user: str | None = None) -> None:
     try:
         app = create_app(db, as_user)
-    except ScopeError as exc:  # a login the directory gives to two users, or to another's id
+    except (ScopeError, StorePermissionError) as exc:  # a login the directory gives to two users, or to another's id
         print(f"usage-tui: error: {exc}", file=sys.stderr)
         sys.exit(3)
     except (StoreError, QueryError, sqlite3.Error) as exc:  # one clear line, never a traceback (§8)
-        where = db.path if isinstance(db, Store) else db
+        where = db if isinstance(db, str | Path) else db.path
         print(f"usage-tui: error: {where}: {exc}" if isinstance(exc, sqlite3.Error) else
               f"usage-tui: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -15,7 +15,6 @@ import click
 from platformdirs import user_data_dir
 
 from . import clock
-from . import store as store_module
 from .directory import DirectoryError, read_directory_doc
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
 from .identity import Identity, OwnUsageOnly, resolve_identity
@@ -34,17 +33,44 @@ from .model import (
     excerpt,
 )
 from .query import QueryError, ScopeError, check_named_viewer, parse_date, run_query
-from .store import Store, StoreError, wait_words, write_access_problem
+from .store import (
+    Store,
+    StoreError,
+    StorePermissionError,
+    UsageStore,
+    is_dsn,
+    wait_words,
+    write_access_problem,
+)
+from .store import open_store as open_engine
+from .store import sqlite as store_module
 
 EXIT_USAGE = 2
 EXIT_SCOPE = 3
 
 
-def default_db() -> Path:
+def default_db() -> Path | str:
     env = os.environ.get("USAGE_TUI_DB")
     if env:
-        return Path(env)
+        return env if is_dsn(env) else Path(env)
     return Path(user_data_dir("usage-tui", appauthor=False)) / "usage.db"
+
+
+def store_exists(db: Path | str) -> bool:
+    """Whether there is a store to open: an SQLite file; a server is asked when opened."""
+    return is_dsn(db) or Path(db).exists()
+
+
+class StoreLocation(click.ParamType):
+    """--db: an SQLite file (a Path) or a PostgreSQL DSN (`postgresql://…`, kept as text: a
+    Path would fold its `//`)."""
+
+    name = "path|dsn"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path) or is_dsn(value):
+            return value
+        return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -59,8 +85,9 @@ def notice(message: str) -> None:
 
 # -- shared options (as sqlite-utils does: every command takes them after its name) ------------
 def db_option(f):
-    return click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Usage store (default: $USAGE_TUI_DB, else the user data directory).")(f)
+    return click.option("--db", "db", type=StoreLocation(), default=None,
+                        help="Usage store: an SQLite file, or a PostgreSQL server as postgresql://… "
+                             "(default: $USAGE_TUI_DB, else the user data directory).")(f)
 
 
 def viewer_option(f):
@@ -74,34 +101,45 @@ def tz_option(f):
                         help="IANA time zone for days and weeks (default: the org's).")(f)
 
 
-def open_store(db: Path | None, *, create: bool = False, readonly: bool = False) -> Store:
+def open_store(db: Path | str | None, *, create: bool = False, readonly: bool = False) -> UsageStore:
     """The store, read-only when asked (readonly=True) or when this user cannot write it (a
     store shared with a group for reading, README "Who sees what"; a read-only folder or
     mount): commands that write say so with `require_writable` once they know who asks. A
-    store to create must be writable here."""
+    store to create must be writable here. On PostgreSQL the server decides who may write."""
     path = db or default_db()
     try:
+        if is_dsn(path):
+            return open_engine(path, create=create, for_reading=readonly, on_upgrade=notice)
         if readonly or (not create and path.exists() and write_access_problem(Path(path))):
             return Store.for_reading(path, on_upgrade=notice)
         problem = write_access_problem(Path(path))
         if problem:
             fail(f"cannot write to the store: {problem}")
         return Store(path, create=create, on_upgrade=notice)
-    except StoreError as exc:
-        fail(str(exc))
+    except StoreError as exc:  # a role refused by the server is a scope matter (exit 3)
+        fail(str(exc), EXIT_SCOPE if isinstance(exc, StorePermissionError) else EXIT_USAGE)
 
 
-def require_writable(store: Store) -> None:
+def require_writable(store: UsageStore) -> None:
     """Exit 2 naming the missing permission when a command that writes got a read-only store."""
     if store.readonly:
         fail(f"cannot write to the store: {write_access_problem(store.path) or f'{store.path}: opened read-only'}")
 
 
-def identity_of(store: Store, as_user: str | None) -> Identity:
+def require_full_view(store: UsageStore, identity: Identity, action: str) -> None:
+    """On the central store, row-level security hides other people's spend and budgets from a
+    member's role: a decision about someone else made from what it sees would say "allowed"
+    (fail open). Such decisions need the owner role or an org admin's (exit 3 otherwise)."""
+    if getattr(store, "row_security", False) and not identity.may_administer:
+        raise ScopeError(f"{identity.viewer} may not {action} on the central store: row-level security hides "
+                         "others' usage from this role (connect as the store's owner role or an org admin)")
+
+
+def identity_of(store: UsageStore, as_user: str | None) -> Identity:
     """Who runs the command (§2.4): a refused impersonation is a ScopeError (exit 3); an allowed
     one naming a user the directory does not know is a typo (exit 2, naming the closest users),
     never an empty report."""
-    identity = resolve_identity(store.directory(), store.path, as_user)
+    identity = resolve_identity(store.directory(), store.path, as_user, **store.identity_facts())
     if identity.impersonating:
         check_named_viewer(store.directory(), identity.viewer, "--as" if as_user else "USAGE_TUI_USER")
     return identity
@@ -114,7 +152,7 @@ def handles_errors(f):
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
-        except ScopeError as exc:
+        except (ScopeError, StorePermissionError) as exc:
             fail(str(exc), EXIT_SCOPE)
         except (QueryError, StoreError, DirectoryError, clock.ClockError) as exc:
             fail(str(exc))
@@ -184,15 +222,17 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
     path = db or default_db()
     # One store for the whole run: the one that built the demo, or the one that resolved who
     # asks, is the one the TUI reads.
-    if not path.exists():
-        click.echo(f"No usage store at {path}: building the demo store (usage-tui sample)…", err=True)
-        store = build_demo(path, events=20_000, days=30, seed=42)
-    else:
-        store = open_store(path)
     try:
+        if not store_exists(path):
+            click.echo(f"No usage store at {path}: building the demo store (usage-tui sample)…", err=True)
+            store = build_demo(path, events=20_000, days=30, seed=42)
+        else:
+            store = open_store(path)
         viewer = identity_of(store, as_user).viewer
-    except ScopeError as exc:
+    except (ScopeError, StorePermissionError) as exc:
         fail(str(exc), EXIT_SCOPE)
+    except StoreError as exc:
+        fail(str(exc))
     except QueryError as exc:  # --as naming nobody the directory knows
         fail(str(exc))
     try:
@@ -204,13 +244,14 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
 
 
 # -- sample ---------------------------------------------------------------------------------------
-def build_demo(path: Path, *, events: int, days: int, seed: int) -> Store:
+def build_demo(path: Path | str, *, events: int, days: int, seed: int) -> UsageStore:
     from .ingest import BATCH_SIZE
     from .sample import demo_directory, generate
 
-    store = Store(path, create=True)
+    store = open_engine(path, create=True)
     store.clear_records()
-    store.load_directory(demo_directory())
+    # whoever builds the demo is its org admin: the OS login, or on PostgreSQL the role
+    store.load_directory(demo_directory(store.identity_facts().get("login")))
     batch = []
     for record in generate(events=events, days=days, seed=seed):
         batch.append(record)
@@ -232,8 +273,8 @@ def build_demo(path: Path, *, events: int, days: int, seed: int) -> Store:
 def sample(events: int, days: int, seed: int, force: bool, db: Path | None) -> None:
     """(Re)build a demo store: a realistic organization with usage dated up to now."""
     path = db or default_db()
-    if path.exists():
-        existing = open_store(path)
+    if store_exists(path):
+        existing = open_store(path, create=True)
         identity_of(existing, None).require_admin("rebuild the store")
         require_writable(existing)
         if not force and existing.record_count() and existing.get_meta("demo") != "1":
@@ -327,6 +368,32 @@ def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None
         click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {raw}")
 
 
+# -- store --------------------------------------------------------------------------------------------
+@cli.group("store")
+def store_group() -> None:
+    """The store itself: an SQLite file, or a central PostgreSQL store."""
+
+
+@store_group.command("init")
+@db_option
+@handles_errors
+def store_init(db: Path | str | None) -> None:
+    """Create the store, or upgrade it to this version's schema; does nothing to a current one
+    (safe to run again).
+
+    For PostgreSQL (--db postgresql://…, or $USAGE_TUI_DB; libpq's PG* variables fill in
+    what the DSN leaves out), run it as the role that is to own the store: it creates the
+    tables in the DSN's schema (its search_path), with row-level security. Then load the
+    directory as that role (`usage-tui directory load`), which grants each person's role
+    what the policies let them see.
+    """
+    path = db or default_db()
+    existed = store_exists(path) and not is_dsn(path)
+    store = open_store(path, create=True)
+    created = getattr(store, "created", not existed)
+    click.echo(f"{'Created' if created else 'Store is current:'} {store.path} (schema {store.schema_version()}).")
+
+
 # -- directory ------------------------------------------------------------------------------------
 @cli.group()
 def directory() -> None:
@@ -342,13 +409,15 @@ def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     """Load FILE.toml: replaces the directory and re-attributes every stored record (org
     admins and the store's owner)."""
     path = db or default_db()
-    store = open_store(path) if path.exists() else None  # a new store is its creator's
+    store = open_store(path, create=True) if store_exists(path) else None  # a new store is its creator's
     if store is not None:
         identity_of(store, as_user).require_admin("load the directory")
         require_writable(store)
     doc = read_directory_doc(file)  # validates the whole file first; nothing changes on error
     store = store or open_store(path, create=True)
     count = store.load_directory(doc)
+    for line in getattr(store, "notices", ()):  # the central store's grants (store/postgres.py)
+        notice(line)
     d = store.directory()
     click.echo(f"Loaded {file}: {len(d.users)} users, {len(d.teams)} teams, {len(d.keys)} keys, "
                f"{len(d.agents)} agents, {len(d.budgets)} budgets, {len(d.prices)} prices; "
@@ -760,7 +829,10 @@ def budget_check(user: str, db: Path | None) -> None:
     from .budget import budget_status
 
     store = open_store(db, readonly=True)
-    may_enumerate = identity_of(store, None).may_administer
+    identity = identity_of(store, None)
+    may_enumerate = identity.may_administer
+    if user != identity.viewer:
+        require_full_view(store, identity, f"check {user}'s budget")
     status = budget_status(store, user)
     if status is None and may_enumerate and user not in store.directory().users:
         fail(f'unknown user "{user}" (not in the directory, no budget)')
@@ -836,13 +908,16 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     import uvicorn
 
     from .server import create_server_app
+    from .store.postgres import display_dsn
 
     path = db or default_db()
     token = read_token(token_file)
-    open_store(path, readonly=True).close()  # fail now, with one line, if the store is unusable
+    store = open_store(path, readonly=True)  # fail now, with one line, if the store is unusable
+    require_full_view(store, identity_of(store, None), "serve budget checks")
+    store.close()
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
-    click.echo(f"Serving budget checks for {path} on http://{host}:{bound}/v1/budget/check?user=USER"
+    click.echo(f"Serving budget checks for {display_dsn(path) if is_dsn(path) else path} on http://{host}:{bound}/v1/budget/check?user=USER"
                f" (admin token: {'yes' if token else 'no'})", err=True)
     app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
                             trust_user_header=trust_user_header)

@@ -21,7 +21,7 @@ from pathlib import Path
 from .directory import Directory
 from .model import Record, Reject
 from .query import ScopeError
-from .store import Store, record_fingerprint
+from .store import UsageStore, record_fingerprint
 
 IMPERSONATION_ENV = "USAGE_TUI_USER"
 ROOT_UID = 0
@@ -74,10 +74,13 @@ class Identity:
             raise ScopeError(f"{self.viewer} may not {action} (org admins or the store's owner only)")
 
 
-def resolve_identity(directory: Directory, store_path: str | Path, as_user: str | None = None) -> Identity:
+def resolve_identity(directory: Directory, store_path: str | Path, as_user: str | None = None, *,
+                     login: str | None = None, owner: bool | None = None) -> Identity:
     """The identity a command runs with. Impersonation by anyone but an org admin or the store's
-    owner is a ScopeError naming who tried."""
-    login = os_login()
+    owner is a ScopeError naming who tried. `login` and `owner` come from a central store
+    (Store.identity_facts): there the login is the database role the server authenticated, and
+    the owner the role owning the tables; for a file, the OS login and the file's owner."""
+    login = os_login() if login is None else login
     me = directory.user_by_login(login)
     # `directory load` refuses two users with one login; a directory stored before it did may
     # still hold them: which one runs the command is not ours to guess (fail closed).
@@ -85,7 +88,7 @@ def resolve_identity(directory: Directory, store_path: str | Path, as_user: str 
     if len(same) > 1:
         raise ScopeError(f"OS login {login} is the login of {len(same)} directory users ({', '.join(same)}): "
                          "refusing to pick one (fix the directory: one login, one user)")
-    owner = owns_store(store_path)
+    owner = owns_store(store_path) if owner is None else owner
     wanted = as_user or os.environ.get(IMPERSONATION_ENV) or None
     if me is not None:
         own_id, own_admin = me.id, directory.is_org_admin(me.id)
@@ -133,7 +136,7 @@ class OwnUsageOnly:
         self.member = member
         self.directory = directory
 
-    def screen(self, store: Store, records: list[Record], source: str) -> tuple[list[Record], list[Reject]]:
+    def screen(self, store: UsageStore, records: list[Record], source: str) -> tuple[list[Record], list[Reject]]:
         kept: list[Record] = []
         refused: list[Reject] = []
         for record in records:

@@ -46,12 +46,16 @@ from .store import (
     ROLLUPS,
     SUM_COLUMNS,
     TOTAL_DIM,
-    Store,
+    UsageStore,
+    quoted,
 )
+from .store.dialect import SQLITE, Dialect
+
+Store = UsageStore  # what the functions below take: either engine (store/__init__.py)
 
 DEFAULT_DAYS = 30
 MAX_BUCKETS = 100_000  # points of one series: 273 years by day, 1,900 by week
-UNION_TERMS = 400  # SELECTs per UNION ALL statement (SQLite's limit: 500)
+UNION_TERMS = 400  # SELECTs per UNION ALL statement (SQLite's limit: 500; PostgreSQL has none)
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
@@ -237,7 +241,7 @@ def _piece_select(scope: str, scope_value: str | None, dim: int, piece: Piece, f
     table, scope_col = ROLLUPS[scope]
     kind, start, end = piece
     if kind == "records":
-        column = f"COALESCE({DIM_COLUMNS[GROUPINGS[dim]]}, '')" if dim < TOTAL_DIM else "''"
+        column = f"COALESCE({quoted(DIM_COLUMNS[GROUPINGS[dim]])}, '')" if dim < TOTAL_DIM else "''"
         clauses, values = ["ts_us >= ?", "ts_us < ?"], [start, end]
         if focus is not None:
             clauses.append(f"{column} = ?")
@@ -253,7 +257,7 @@ def _piece_select(scope: str, scope_value: str | None, dim: int, piece: Piece, f
         source = table + (FINE[scope][0] if kind == "fine" else {"day": DAY_SUFFIX, "block": BLOCK_SUFFIX}[kind])
         first = lead
     if scope_col:
-        clauses.insert(0, f"{scope_col} = ?")
+        clauses.insert(0, f"{quoted(scope_col)} = ?")
         values.insert(0, scope_value)
     sql = f"SELECT {first} AS lead, {sums} FROM {source} WHERE " + " AND ".join(clauses)
     if group:
@@ -265,7 +269,7 @@ def _records_where(plan: Plan) -> tuple[str, list]:
     _, scope_col = ROLLUPS[plan.spec.scope]
     clauses, params = ["ts_us >= ?", "ts_us < ?"], [plan.edges_us[0], plan.edges_us[-1]]
     if scope_col:
-        clauses.insert(0, f"{scope_col} = ?")
+        clauses.insert(0, f"{quoted(scope_col)} = ?")
         params.insert(0, plan.scope_value)
     return "FROM records WHERE " + " AND ".join(clauses), params
 
@@ -281,9 +285,9 @@ def rows_sql(plan: Plan) -> tuple[str, list]:
             params += values
         if not parts:
             return f"SELECT '', {_TOTAL_SELECT} FROM {ROLLUPS['org'][0]}{DAY_SUFFIX} WHERE false", []
-        return f"SELECT lead, {_TOTAL_SELECT} FROM ({' UNION ALL '.join(parts)}) GROUP BY lead", params
+        return f"SELECT lead, {_TOTAL_SELECT} FROM ({' UNION ALL '.join(parts)}) AS pieces GROUP BY lead", params
     where, params = _records_where(plan)
-    col = DIM_COLUMNS[plan.spec.group_by]
+    col = quoted(DIM_COLUMNS[plan.spec.group_by])
     return f"SELECT COALESCE({col}, '') AS k, {_RECORD_TOTALS} {where} GROUP BY k", params
 
 
@@ -293,7 +297,7 @@ def series_sql(plan: Plan) -> tuple[str, list]:
     focus = plan.focus_key
     where, params = _records_where(plan)
     if focus is not None:
-        where += f" AND COALESCE({DIM_COLUMNS[plan.spec.group_by]}, '') = ?"
+        where += f" AND COALESCE({quoted(DIM_COLUMNS[plan.spec.group_by])}, '') = ?"
         params.append(focus)
     inner = list(plan.edges_us[1:-1])
     return (f"SELECT {_bucket_case('ts_us', len(inner))} AS b, {_RECORD_TOTALS} {where} GROUP BY b",
@@ -343,13 +347,13 @@ def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
     return statements
 
 
-def _series_by_days(conn, plan: Plan, pieces) -> list[Totals]:
+def _series_by_days(store: Store, plan: Plan, pieces) -> list[Totals]:
     edges, midnights, ranges = pieces
     n = len(plan.labels)
     acc = [[0] * len(SUM_COLUMNS) for _ in range(n)]
     first, last = midnights[0], midnights[-1]
     for day_rows, sql, params in series_day_sql(plan, ranges, midnights):
-        for bucket, *values in conn.execute(sql, params):
+        for bucket, *values in store.execute(sql, params):
             if values[0] is None:
                 continue  # a piece without usage
             q = bucket * DAY_US if day_rows else bucket
@@ -403,11 +407,10 @@ def execute(store: Store, plan: Plan, *, require_focus: bool = False) -> QueryRe
     """Answer a planned view. `require_focus`: a focus on a key with no row in the view is an
     error (the CLI: a typo); the TUI keeps a focus whose row left the view, showing zeros."""
     spec = plan.spec
-    conn = store.conn
     sql, params = rows_sql(plan)
     rows: list[Row] = []
     totals = Totals()
-    for key, *values in conn.execute(sql, params):
+    for key, *values in store.execute(sql, params):
         t = _totals(values)
         if t.requests == 0:  # rollup slices emptied by replacements
             continue
@@ -432,10 +435,10 @@ def execute(store: Store, plan: Plan, *, require_focus: bool = False) -> QueryRe
         sub = replace(plan, labels=plan.labels[lo:hi], edges_us=plan.edges_us[lo:hi + 1])
         pieces = series_day_pieces(sub)
         if pieces is not None:
-            buckets[lo:hi] = _series_by_days(conn, sub, pieces)
+            buckets[lo:hi] = _series_by_days(store, sub, pieces)
         else:
             sql, params = series_sql(sub)
-            for slot, *values in conn.execute(sql, params):
+            for slot, *values in store.execute(sql, params):
                 buckets[lo + slot].add(_totals(values))
     series = [SeriesPoint(label, b.metric(spec.metric)) for label, b in zip(plan.labels, buckets, strict=True)]
     return QueryResult(spec, plan.tz, plan.since, plan.until, totals, series, rows,
@@ -475,19 +478,19 @@ def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:
         params += values
     if not parts:
         return "SELECT 0", []
-    return f"SELECT SUM(cost_nano) FROM ({' UNION ALL '.join(parts)})", params
+    return f"SELECT SUM(cost_nano) FROM ({' UNION ALL '.join(parts)}) AS pieces", params
 
 
 def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
     sql, params = user_cost_sql(user, start_us, end_us)
-    return store.conn.execute(sql, params).fetchone()[0] or 0
+    return store.execute(sql, params).fetchone()[0] or 0
 
 
 # -- request history: the records behind a view or a row ------------------------------------------
 HISTORY_PAGE_MAX = 50_000  # records per page, at most (~25 MB of records)
 HISTORY_SEARCH_MAX = 256  # characters of a history search
 _HISTORY_COLUMNS = (
-    "r.id, r.ts_us, r.provider, r.model, r.user, r.team, r.user_raw, r.team_raw, r.key, r.agent, "
+    'r.id, r.ts_us, r.provider, r.model, r."user", r.team, r.user_raw, r.team_raw, r.key, r.agent, '
     "r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens, "
     "r.cache_write_tokens, r.requests, r.cost_logged_nano, r.cost_nano, r.status, r.verdict, "
     "r.metadata, r.cache_write_1h_tokens, r.service_tier, r.batch, r.source_line, s.format, s.path"
@@ -497,7 +500,8 @@ _HISTORY_SORT = {"time": "r.ts_us", "cost": "COALESCE(r.cost_nano, -1)"}
 
 
 def history_sql(plan: Plan, *, order: str = "time", search: str | None = None,
-                after: tuple[int, str] | None = None, limit: int = 50) -> tuple[str, list]:
+                after: tuple[int, str] | None = None, limit: int = 50,
+                dialect: Dialect = SQLITE) -> tuple[str, list]:
     """One page of the records of the view `plan` (its scope and date range; the focused row
     when it has one), newest or costliest first. Keyset paging: `after` is the (sort value, id)
     of the last record of the previous page, so page 100 costs what page 1 does. `search`
@@ -510,14 +514,15 @@ def history_sql(plan: Plan, *, order: str = "time", search: str | None = None,
     ts = "r.ts_us" if order == "time" else "+r.ts_us"
     clauses, params = [f"{ts} >= ?", f"{ts} < ?"], [plan.edges_us[0], plan.edges_us[-1]]
     if scope_col:
-        clauses.insert(0, f"r.{scope_col} = ?")
+        clauses.insert(0, f"r.{quoted(scope_col)} = ?")
         params.insert(0, plan.scope_value)
     focus = plan.focus_key
     if focus is not None:  # the row: the same key the rollups group by ('' = missing)
-        clauses.append(f"COALESCE(r.{DIM_COLUMNS[spec.group_by]}, '') = ?")
+        clauses.append(f"COALESCE(r.{quoted(DIM_COLUMNS[spec.group_by])}, '') = ?")
         params.append(focus)
     if search:
-        clauses.append("(instr(lower(r.id), ?) OR instr(lower(r.model), ?) OR instr(lower(COALESCE(r.user, '')), ?))")
+        user = "COALESCE(r.\"user\", '')"
+        clauses.append(f"({dialect.contains('r.id')} OR {dialect.contains('r.model')} OR {dialect.contains(user)})")
         params += [search.lower()] * 3
     if after is not None:
         clauses.append(f"({sort}, r.id) < (?, ?)")
@@ -550,10 +555,10 @@ def run_history(store: Store, spec: QuerySpec, *, order: str = "time", search: s
     if search is not None and len(search) > HISTORY_SEARCH_MAX:
         raise QueryError(f"search is longer than {HISTORY_SEARCH_MAX} characters")
     sql, params = history_sql(plan_query(spec, directory, force_records=True), order=order,
-                              search=search or None, after=after, limit=limit)
+                              search=search or None, after=after, limit=limit, dialect=store.dialect)
     records = []
     last = None
-    for row in store.conn.execute(sql, params):
+    for row in store.execute(sql, params):
         *values, sort_value = row
         values[20] = _metadata(values[20])
         values[23] = bool(values[23])  # batch

@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from . import clock
 from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
-from .store import Store
+from .store import open_store
 
 log = logging.getLogger("usage_tui.server")
 
@@ -96,7 +96,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     `allow_unknown_keys`: /auth allows requests without a key or with one the directory does
     not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
     authenticates users itself and sets that header (never pass a client's X-User through)."""
-    store = Store(db_path, readonly=True)
+    store = open_store(db_path, readonly=True)
     expected = token.encode() if token else None
 
     def has_admin_token(request: Request) -> bool:

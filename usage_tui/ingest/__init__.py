@@ -277,6 +277,20 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
     return recognised
 
 
+_TEXT_FIELDS = ("id", "provider", "model", "user", "key", "agent", "team", "verdict", "service_tier")
+
+
+def nul_in_text(record: Record) -> str | None:
+    """Why a record cannot be stored as text, or None: a NUL character (JSON's \\u0000) in one
+    of its text fields. PostgreSQL's text cannot hold one, and no name or id really has one:
+    a bad line on both engines alike, rather than a failed batch on one of them."""
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and "\x00" in value:
+            return f"NUL character in `{name}` (not text)"
+    return None
+
+
 def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
                  batch_size: int, writer: ThreadPoolExecutor, on_trial: bool = False) -> bool:
@@ -376,6 +390,10 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
                 for reject in held:
                     report(reject)
                 held = None
+            problem = nul_in_text(item)
+            if problem is not None:
+                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
+                continue
             if item.user is None and user is not None:
                 item.user = user
             if item.team is None and team is not None:

@@ -31,9 +31,10 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from .directory import Directory, parse_directory
-from .model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
-from .pricing import Pricer
+from ..directory import Directory, parse_directory
+from ..model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
+from ..pricing import Pricer
+from .dialect import SQLITE
 
 SCHEMA_VERSION = 5
 QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
@@ -504,6 +505,8 @@ def _torn_read(exc: sqlite3.DatabaseError) -> bool:
 class Store:
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
+    dialect = SQLITE
+
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False,
                  on_upgrade: Callable[[str], None] | None = None, busy_timeout_ms: int | None = None) -> None:
         """`on_upgrade` is told, in one line, before an existing store's schema is upgraded
@@ -566,6 +569,15 @@ class Store:
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
+
+    def execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
+        """A statement of the SQL both engines share (query.py), on this thread's connection."""
+        return self.conn.execute(sql, params)
+
+    def identity_facts(self) -> dict[str, Any]:
+        """What identity.resolve_identity reads from the store itself: nothing for a file (the
+        viewer is the process's OS login, its owner the file's owner)."""
+        return {}
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

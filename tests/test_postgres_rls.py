@@ -1,0 +1,271 @@
+"""Scopes enforced by PostgreSQL row-level security (issue 17, DESIGN §2.4): three real roles
+(an org admin, a team admin, a member), created for the test with unique names and dropped
+after, see through raw SQL exactly what their scope allows; usage-tui connected as each gives
+the same answers as the owner acting as them, and the same refusals (exit 3)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg import sql
+
+from usage_tui.cli import cli
+from usage_tui.store import ROLLUP_TABLES
+
+from .conftest import DIRECTORY, pg_schema, require_pg, write
+
+RECORDS = [
+    # id, user, team as attributed (DIRECTORY: alice org admin in platform; bob member in
+    # platform; carol member in research then platform, admin of platform; dave no team)
+    {"id": "a1", "ts": "2026-11-20T09:00:00Z", "provider": "p", "model": "m", "user": "alice", "cost_usd": 1.0},
+    {"id": "b1", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m", "user": "bob", "cost_usd": 2.0},
+    {"id": "b2", "ts": "2026-11-21T10:00:00Z", "provider": "p", "model": "n", "key": "k_bob", "cost_usd": 4.0},
+    {"id": "c1", "ts": "2026-11-21T11:00:00Z", "provider": "p", "model": "m", "user": "carol", "cost_usd": 8.0},
+    {"id": "c2", "ts": "2026-11-22T11:00:00Z", "provider": "p", "model": "m", "user": "carol", "team": "platform",
+     "cost_usd": 16.0},
+    {"id": "d1", "ts": "2026-11-22T12:00:00Z", "provider": "p", "model": "m", "agent": "bot", "cost_usd": 32.0},
+    {"id": "u1", "ts": "2026-11-22T13:00:00Z", "provider": "p", "model": "m", "cost_usd": 64.0},  # unattributed
+]
+# What each may see of them (by hand from §2.3/§2.4): bob his own; carol hers (c1 research,
+# c2 platform) and team platform's (alice's a1, bob's b1 and b2); alice everything.
+SEES = {"bob": {"b1", "b2"}, "carol": {"c1", "c2", "a1", "b1", "b2"},
+        "alice": {"a1", "b1", "b2", "c1", "c2", "d1", "u1"}}
+
+
+@pytest.fixture
+def central(monkeypatch):
+    """(DSN of the owner, {directory user: DSN as their own role}, roles) for a store whose
+    directory gives alice, bob and carol logins that are real roles (unique names)."""
+    from usage_tui.store.postgres import PostgresStore
+
+    base = require_pg()
+    tag = uuid.uuid4().hex[:8]
+    roles = {u: f"usage_tui_{tag}_{u}" for u in ("alice", "bob", "carol")}
+    admin = psycopg.connect(base, autocommit=True)
+    for role in roles.values():
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    doc = copy.deepcopy(DIRECTORY)
+    for user in doc["users"]:
+        user["login"] = roles.get(user["id"], f"usage_tui_{tag}_nobody_{user['id']}")
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    monkeypatch.delenv("USAGE_TUI_USER", raising=False)
+    monkeypatch.delenv("USAGE_TUI_DB", raising=False)
+    try:
+        with pg_schema("rls") as (_, dsn):
+            owner = PostgresStore(dsn)
+            owner.load_directory(doc)
+            write(owner, *RECORDS)
+            owner.close()
+            yield dsn, {u: as_role(dsn, r) for u, r in roles.items()}, roles, doc
+    finally:
+        for role in roles.values():
+            admin.execute(sql.SQL("DROP OWNED BY {0}; DROP ROLE {0}").format(sql.Identifier(role)))
+        admin.close()
+
+
+def as_role(dsn: str, role: str) -> str:
+    """The DSN with another user: how a person connects as their own role."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rsplit('@', 1)[-1]}"))
+
+
+def raw(dsn: str, query: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query).fetchall()
+
+
+# -- raw SQL, as psql would ----------------------------------------------------------------------
+@pytest.mark.parametrize("user", ["bob", "carol", "alice"])
+def test_each_role_reads_only_its_scope_of_the_records(central, user):
+    _, dsns, _, _ = central
+    assert {r for (r,) in raw(dsns[user], "SELECT id FROM records")} == SEES[user]
+
+
+def test_rollup_rows_by_role(central):
+    owner, dsns, _, _ = central
+    everything = {t: len(raw(owner, f"SELECT * FROM {t}")) for t in ROLLUP_TABLES}
+    assert all(everything.values())  # the owner sees rows in every table
+    for user, allowed in (("bob", {"bob"}), ("carol", {"carol"})):
+        for suffix in ("_day", "_block"):
+            assert {u for (u,) in raw(dsns[user], f'SELECT DISTINCT "user" FROM roll_user{suffix}')} == allowed
+    # team rollups: carol administers platform; bob administers nothing
+    for table in ("roll_team_day", "roll_team_block", "roll_team_hour"):
+        assert {t for (t,) in raw(dsns["carol"], f"SELECT DISTINCT team FROM {table}")} == {"platform"}
+        assert raw(dsns["bob"], f"SELECT * FROM {table}") == []
+    for table in ("roll_org_day", "roll_org_block", "roll_org_quarter"):
+        assert raw(dsns["bob"], f"SELECT * FROM {table}") == raw(dsns["carol"], f"SELECT * FROM {table}") == []
+    # the org admin reads every rollup row the owner does
+    assert {t: len(raw(dsns["alice"], f"SELECT * FROM {t}")) for t in ROLLUP_TABLES} == everything
+    # bob's own day totals: $6 (b1 $2, b2 $4) in nano-dollars
+    assert raw(dsns["bob"], 'SELECT SUM(cost_nano) FROM roll_user_day WHERE dim = 7') == [(6_000_000_000,)]
+
+
+def test_the_directory_a_member_may_read(central):
+    _, dsns, roles, _ = central
+    bob = dsns["bob"]
+    keys = dict(raw(bob, "SELECT key, value FROM meta"))
+    assert "directory" not in keys and "directory_public" in keys  # everyone's keys and budgets: admins only
+    assert "keys" not in json.loads(keys["directory_public"])
+    assert raw(bob, "SELECT id FROM dir_keys") == [("k_bob",)]  # his own key only
+    assert raw(bob, 'SELECT "user" FROM dir_budgets') == [("bob",)]
+    assert raw(bob, "SELECT * FROM rejects") == [] and raw(bob, "SELECT * FROM dir_agents") == []
+    assert len(raw(bob, "SELECT id FROM dir_users")) == 4  # who exists (the app needs it)
+    assert len(raw(dsns["alice"], "SELECT id FROM dir_keys")) == 3
+
+
+@pytest.mark.parametrize("user", ["bob", "carol"])
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO records (id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
+    "context_tokens, cache_write_tokens, requests, status, fingerprint, \"user\") "
+    "VALUES ('x', 0, 'p', 'm', 0, 0, 0, 0, 0, 1, 200, 0, 'bob')",
+    "UPDATE roll_user_day SET cost_nano = 0",
+    "DELETE FROM records",
+    "UPDATE dir_users SET role = 'org_admin'",
+])
+def test_members_and_team_admins_cannot_write(central, user, statement):
+    owner, dsns, _, _ = central
+    before = raw(owner, "SELECT count(*), SUM(cost_nano) FROM records")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        raw(dsns[user], statement)
+    assert raw(owner, "SELECT count(*), SUM(cost_nano) FROM records") == before
+
+
+def test_a_temp_table_cannot_make_a_member_an_org_admin(central):
+    # The policies' functions read the store's dir_users, never a same-named temp table.
+    _, dsns, roles, _ = central
+    with psycopg.connect(dsns["bob"]) as conn:
+        conn.execute("CREATE TEMP TABLE dir_users (id text, name text, login text, role text, primary_team text)")
+        conn.execute("INSERT INTO dir_users VALUES ('bob', 'b', %s, 'org_admin', NULL)", (roles["bob"],))
+        assert {r for (r,) in conn.execute("SELECT r.id FROM records r")} == SEES["bob"]
+
+
+# -- usage-tui as each role -----------------------------------------------------------------------
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def summary(db, *args):
+    result = run("spend", "summary", "--db", db, "--since", "2026-11-01", "--until", "2026-11-24",
+                 "--format", "json", *args)
+    return result.exit_code, (json.loads(result.output) if result.exit_code == 0 else result.output)
+
+
+@pytest.mark.parametrize("user, args", [
+    ("bob", []), ("carol", []), ("alice", []),
+    ("carol", ["--team", "platform", "--group-by", "user"]),
+    ("alice", ["--scope", "org", "--group-by", "user"]), ("alice", ["--team", "research"]),
+])
+def test_usage_tui_as_each_role_answers_as_the_owner_acting_as_them(central, user, args):
+    owner, dsns, _, _ = central
+    code, mine = summary(dsns[user], *args)
+    assert code == 0, mine
+    assert mine == summary(owner, "--as", user, *args)[1]
+    assert mine["viewer"] == user
+
+
+def test_a_members_personal_view_by_hand(central):
+    _, dsns, _, _ = central
+    code, out = summary(dsns["bob"], "--group-by", "model")
+    assert code == 0 and out["totals"]["cost_usd"] == 6.0 and out["totals"]["requests"] == 2
+    assert [(r["key"], r["cost_usd"]) for r in out["rows"]] == [("n", 4.0), ("m", 2.0)]
+
+
+@pytest.mark.parametrize("user, args", [
+    ("bob", ["spend", "summary", "--scope", "org"]), ("bob", ["spend", "summary", "--team", "platform"]),
+    ("carol", ["spend", "summary", "--team", "research"]), ("carol", ["spend", "summary", "--scope", "org"]),
+    ("bob", ["budget", "status", "alice"]), ("bob", ["rejects"]), ("bob", ["spend", "summary", "--as", "alice"]),
+    ("bob", ["budget", "set", "bob", "--limit-usd", "99", "--window", "daily"]),
+    # a member's role cannot see alice's spend: a decision about her would be a blind "allowed"
+    ("bob", ["budget", "check", "alice"]), ("carol", ["serve", "--port", "0"]),
+])
+def test_refusals_are_exit_3_with_one_line(central, user, args):
+    _, dsns, _, _ = central
+    result = run(*args, "--db", dsns[user])
+    assert result.exit_code == 3, result.output
+    assert result.output.count("\n") == 1 and "{" not in result.output
+
+
+def test_budget_checks_about_others_need_a_role_that_sees_their_spend(central, tmp_path):
+    owner, dsns, _, _ = central
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "b9", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", '
+                    '"cost_usd": 11}\n')
+    assert run("import", str(more), "--db", owner).exit_code == 0  # bob: $11 of his $10 weekly
+    for who in ("alice", "bob"):  # the org admin about bob, bob about himself
+        result = run("budget", "check", "bob", "--db", dsns[who])
+        assert (result.exit_code, result.output.splitlines()[0]) == (75, "429 Too Many Requests"), who
+
+
+def test_a_member_reads_their_budget_but_may_not_import(central, tmp_path):
+    owner, dsns, _, _ = central
+    status = run("budget", "status", "--db", dsns["bob"], "--format", "json")
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["spent_usd"] == 0.0  # b1, b2 are before the week of 2026-11-23
+    assert json.loads(status.output)["limit_usd"] == 10.0
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"id": "b9", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "cost_usd": 1}\n')
+    result = run("import", str(mine), "--db", dsns["bob"])
+    assert result.exit_code == 3 and result.output.count("\n") == 1, result.output
+    assert "b9" not in {r for (r,) in raw(owner, "SELECT id FROM records")}
+
+
+def test_an_org_admin_imports_and_the_others_see_it_at_once(central, tmp_path):
+    _, dsns, _, _ = central
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "b9", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", '
+                    '"cost_usd": 1}\n')
+    result = run("import", str(more), "--db", dsns["alice"])
+    assert result.exit_code == 0, result.output
+    assert {r for (r,) in raw(dsns["bob"], "SELECT id FROM records")} == {"b1", "b2", "b9"}
+    status = run("budget", "status", "--db", dsns["bob"], "--format", "json")
+    assert json.loads(status.output)["spent_usd"] == 1.0
+
+
+def test_directory_load_maintains_the_grants(central, tmp_path):
+    owner, dsns, roles, doc = central
+    # One more login without a role: named in one warning line; the load goes on.
+    result = run("directory", "load", str(_toml(tmp_path, doc)), "--db", owner)
+    assert result.exit_code == 0, result.output
+    nobody = sorted(u["login"] for u in doc["users"] if u["id"] not in roles)
+    assert [line for line in result.stderr.splitlines() if "no database role" in line] == [
+        f"usage-tui: no database role for the login {nobody[0]}: create it (CREATE ROLE … LOGIN) and load "
+        "the directory again to grant it access"]
+    # bob leaves the directory: his role loses access (exit 3, one line), the others keep theirs
+    doc = copy.deepcopy(doc)
+    doc["users"] = [u for u in doc["users"] if u["id"] != "bob"]
+    doc["keys"] = [k for k in doc["keys"] if k.get("owner") != "bob"]
+    doc["budgets"] = []
+    assert run("directory", "load", str(_toml(tmp_path, doc)), "--db", owner).exit_code == 0
+    with pytest.raises(psycopg.errors.UndefinedTable):  # without USAGE on the schema, psql sees no table
+        raw(dsns["bob"], "SELECT id FROM records")
+    gone = run("spend", "summary", "--db", dsns["bob"])
+    assert gone.exit_code == 3 and gone.output.count("\n") == 1, gone.output
+    assert f"role {roles['bob']} may not use schema" in gone.output
+    assert summary(dsns["carol"])[0] == 0
+    # an org admin's load works but cannot grant: it says so
+    by_admin = run("directory", "load", str(_toml(tmp_path, doc)), "--db", dsns["alice"])
+    assert by_admin.exit_code == 0, by_admin.output
+    assert "grants unchanged: only the store's owner role maintains them" in by_admin.stderr
+
+
+def _toml(tmp_path, doc) -> object:
+    """The directory as a TOML file (tomllib reads; the test writes the few shapes it needs)."""
+    def value(v):
+        return json.dumps(v)  # strings, numbers and lists of strings are the same in TOML
+
+    lines = []
+    for key, section in doc.items():
+        if isinstance(section, dict):
+            lines += [f"[{key}]", *(f"{k} = {value(v)}" for k, v in section.items()), ""]
+        else:
+            for entry in section:
+                lines += [f"[[{key}]]", *(f"{k} = {value(v)}" for k, v in entry.items()), ""]
+    path = tmp_path / f"directory-{uuid.uuid4().hex[:6]}.toml"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,120 @@
+"""The usage store: one interface, two engines.
+
+`sqlite.py` is the embedded store (a file, the default); `postgres.py` the central store on a
+PostgreSQL server (`--db postgresql://…`), with scopes enforced by row-level security. Both
+keep the same schema (records and the same rollup tables, versioned alike) and answer the
+same SQL from query.py, which asks the store's `dialect` for the few pieces spelled
+differently. `open_store` picks the engine from what `--db` / $USAGE_TUI_DB names.
+
+The interface the rest of the program uses (`UsageStore`) is what both classes implement;
+everything else here is re-exported from sqlite.py, where the schema's names live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from ..directory import Directory
+from ..model import Record, Reject
+from ..pricing import Pricer
+from .dialect import POSTGRES, SQLITE, Dialect, quoted
+from .sqlite import (
+    BLOCK_DAYS,
+    BLOCK_SUFFIX,
+    BUSY_TIMEOUT_MS,
+    DAY_SUFFIX,
+    DAY_US,
+    DIM_COLUMNS,
+    FINE,
+    MAX_TOTAL,
+    QUARTER_US,
+    ROLLUP_TABLES,
+    ROLLUPS,
+    SCHEMA_VERSION,
+    STAGE_ROWS,
+    SUM_COLUMNS,
+    TOTAL_DIM,
+    BatchResult,
+    StagedBatch,
+    Store,
+    StoreError,
+    file_stamp,
+    fingerprint,
+    record_fingerprint,
+    record_values,
+    wait_words,
+    write_access_problem,
+)
+
+T = TypeVar("T")
+
+__all__ = [
+    "BLOCK_DAYS", "BLOCK_SUFFIX", "BUSY_TIMEOUT_MS", "DAY_SUFFIX", "DAY_US", "DIM_COLUMNS", "FINE", "MAX_TOTAL",
+    "POSTGRES", "QUARTER_US", "ROLLUPS", "ROLLUP_TABLES", "SCHEMA_VERSION", "SQLITE", "STAGE_ROWS", "SUM_COLUMNS",
+    "TOTAL_DIM", "BatchResult", "Dialect", "StagedBatch", "Store", "StoreError", "StorePermissionError",
+    "UsageStore", "file_stamp", "fingerprint", "is_dsn", "open_store", "quoted", "record_fingerprint",
+    "record_values", "wait_words", "write_access_problem",
+]
+
+DSN_PREFIXES = ("postgresql://", "postgres://")
+
+
+class StorePermissionError(StoreError):
+    """The database refused the connected role something (exit 3, like a refused scope)."""
+
+
+def is_dsn(db: str | Path | None) -> bool:
+    """Whether `--db` names a PostgreSQL server (a libpq URI) rather than an SQLite file."""
+    return isinstance(db, str) and db.startswith(DSN_PREFIXES)
+
+
+class UsageStore(Protocol):
+    """What the CLI, the TUI, the server, ingest, query and budget use of a store."""
+
+    dialect: Dialect
+    path: Any  # the SQLite file, or the server as a DSN without its password (for messages)
+    readonly: bool
+
+    def execute(self, sql: str, params: Sequence = ()) -> Any: ...  # shared SQL, `?` placeholders
+    def reading(self, read: Callable[[], T]) -> T: ...
+    def close(self) -> None: ...
+    def schema_version(self) -> int: ...
+    def data_span(self) -> tuple[int, int] | None: ...
+    def data_version(self) -> tuple[int, int]: ...
+    def identity_facts(self) -> dict[str, Any]: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def directory(self) -> Directory: ...
+    def pricer(self) -> Pricer: ...
+    def load_directory(self, doc: dict[str, Any], progress=None) -> int: ...
+    def totals(self) -> dict[str, int | float]: ...
+    def source_id(self, fmt: str, path: str) -> int: ...
+    def write_batch(self, records: Sequence[Record], source_id: int | None,
+                    rejects: Iterable[Reject] = ()) -> BatchResult: ...
+    def stage_batch(self, records: Sequence[Record], source_id: int | None) -> StagedBatch: ...
+    def stage_rows(self, records: Iterable[Record], source_id: int | None, staged: dict[str, tuple]) -> None: ...
+    def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch: ...
+    def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult: ...
+    def write_rejects(self, rejects: Iterable[Reject]) -> None: ...
+    def rejects(self, source: str | None = None, limit: int | None = None) -> list[dict]: ...
+    def stored_versions(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]: ...
+    def record_count(self) -> int: ...
+    def clear_records(self) -> None: ...
+    def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None: ...
+    def budget_overrides(self) -> dict[str, tuple[float, str]]: ...
+
+
+def open_store(db: str | Path, *, create: bool = True, readonly: bool = False, for_reading: bool = False,
+               on_upgrade: Callable[[str], None] | None = None) -> UsageStore:
+    """The store `db` names: a PostgreSQL DSN (`postgresql://…`, `postgres://…`; libpq's PG*
+    variables fill in what it leaves out) or an SQLite file. `for_reading`: the read paths'
+    opening (Store.for_reading): read-only when this user cannot write the file."""
+    if is_dsn(db):
+        from .postgres import PostgresStore  # psycopg is loaded only for a central store
+
+        return PostgresStore(str(db), create=create and not readonly and not for_reading, on_upgrade=on_upgrade)
+    if for_reading:
+        return Store.for_reading(db, on_upgrade=on_upgrade)
+    return Store(db, create=create, readonly=readonly, on_upgrade=on_upgrade)
