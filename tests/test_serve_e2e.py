@@ -21,9 +21,9 @@ from click.testing import CliRunner
 
 from usage_tui.cli import cli
 from usage_tui.server import WORKER_CONFIG_ENV, worker_app
-from usage_tui.store import Store
+from usage_tui.store import open_store
 
-from .conftest import write
+from .conftest import location, write
 
 NOW = "2026-11-24T12:00:00Z"
 
@@ -34,6 +34,15 @@ def db(store):
                   "cost_usd": 12.0})
     store.close()
     return str(store.path)
+
+
+@pytest.fixture
+def engine_db(engine_store):
+    """The same store as `db`, on each engine (SQLite file, or a PostgreSQL schema as a DSN)."""
+    write(engine_store, {"id": "b1", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob",
+                         "cost_usd": 12.0})
+    engine_store.close()
+    return location(engine_store)
 
 
 def serve_command(db: str, *args: str) -> list[str]:
@@ -160,7 +169,8 @@ def worker_pids(proc: subprocess.Popen) -> list[int]:
     return [int(c) for c in children if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()]
 
 
-def test_workers_and_processes_give_the_same_decisions(db, start_serve, tmp_path):
+def test_workers_and_processes_give_the_same_decisions(engine_db, start_serve, tmp_path):
+    db = engine_db
     token_file = tmp_path / "token"
     token_file.write_text(f"{TOKEN}\n")
     one, _ = start_serve(db, "--token-file", str(token_file))
@@ -174,7 +184,7 @@ def test_workers_and_processes_give_the_same_decisions(db, start_serve, tmp_path
         assert (full["spent_usd"], full["limit_usd"]) == (12.0, 10.0)  # the token reached every worker
 
     # The store changes under them (carol gets a $5 weekly budget and spends $6): all of them see it.
-    store = Store(db)
+    store = open_store(db)
     store.set_budget_override("carol", 5.0, "weekly", "alice", NOW)
     write(store, {"id": "c1", "ts": "2026-11-24T10:00:00Z", "provider": "p", "model": "m", "user": "carol",
                   "cost_usd": 6.0})
@@ -185,7 +195,8 @@ def test_workers_and_processes_give_the_same_decisions(db, start_serve, tmp_path
             (403, "471600", carol_over)] * 8
 
 
-def test_workers_get_the_flags(db, start_serve):
+def test_workers_get_the_flags(engine_db, start_serve):
+    db = engine_db
     base, _ = start_serve(db, "--workers", "2", "--allow-unknown-keys", "--trust-user-header")
     for _ in range(8):
         assert httpx.get(f"{base}/v1/budget/auth", headers={"x-api-key": "nope"}).status_code == 204
