@@ -20,8 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from usage_tui.cli import cli
+from usage_tui.server import WORKER_CONFIG_ENV, worker_app
+from usage_tui.store import open_store
 
-from .conftest import write
+from .conftest import location, write
 
 NOW = "2026-11-24T12:00:00Z"
 
@@ -32,6 +34,15 @@ def db(store):
                   "cost_usd": 12.0})
     store.close()
     return str(store.path)
+
+
+@pytest.fixture
+def engine_db(engine_store):
+    """The same store as `db`, on each engine (SQLite file, or a PostgreSQL schema as a DSN)."""
+    write(engine_store, {"id": "b1", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob",
+                         "cost_usd": 12.0})
+    engine_store.close()
+    return location(engine_store)
 
 
 def serve_command(db: str, *args: str) -> list[str]:
@@ -122,3 +133,91 @@ def test_an_empty_or_missing_token_file_is_refused(db, tmp_path):
         done = CliRunner().invoke(cli, ["serve", "--db", db, "--port", "0", "--token-file", str(path)])
         assert (done.exit_code, done.stdout, done.stderr) == (
             2, "", f"usage-tui: error: --token-file {path}: {reason}\n")
+
+
+# -- serve --workers N: every worker, and every serve process on the store, decides alike ------------
+TOKEN = "tok-workers"
+# (method, path, headers) → (status, Retry-After or None, body) computed by hand from the store:
+# bob $12 of a $10 weekly budget (471,600 s to the window's end); carol owns k_team, no budget.
+BOB_OVER = {"user": "bob", "over": True, "retry_after_s": 471_600, "window_end": "2026-11-30T00:00:00+01:00"}
+NO_BUDGET = {"over": False, "retry_after_s": None, "window_end": None}
+PROBES = {
+    ("check", "bob", ()): (429, "471600", BOB_OVER),
+    ("check", "alice", ()): (200, None, {"user": "alice", **NO_BUDGET}),
+    ("check", "zed", ()): (200, None, {"user": "zed", **NO_BUDGET}),
+    ("check", "zed", (("authorization", f"Bearer {TOKEN}"),)): (404, None, None),
+    ("auth", "", (("x-api-key", "k_bob"),)): (403, "471600", BOB_OVER),
+    ("auth", "", (("x-api-key", "k_bob"), ("x-budget-deny-status", "429"))): (429, "471600", BOB_OVER),
+    ("auth", "", (("x-api-key", "k_team"),)): (204, None, None),
+    ("auth", "", (("x-api-key", "nope"),)): (403, None, None),
+}
+
+
+def ask(base: str, probe: tuple) -> tuple:
+    """One probe on a new connection (so that the kernel may hand it to any worker)."""
+    kind, user, headers = probe
+    url = f"{base}/v1/budget/check" if kind == "check" else f"{base}/v1/budget/auth"
+    r = httpx.get(url, params={"user": user} if kind == "check" else None, headers=dict(headers))
+    body = r.json() if r.status_code in (200, 429) or "retry-after" in r.headers else None
+    return r.status_code, r.headers.get("retry-after"), body
+
+
+def worker_pids(proc: subprocess.Popen) -> list[int]:
+    """The uvicorn workers of a serve process: its spawned children (not multiprocessing's
+    resource tracker)."""
+    children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+    return [int(c) for c in children if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()]
+
+
+def test_workers_and_processes_give_the_same_decisions(engine_db, start_serve, tmp_path):
+    db = engine_db
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{TOKEN}\n")
+    one, _ = start_serve(db, "--token-file", str(token_file))
+    two, proc = start_serve(db, "--token-file", str(token_file), "--workers", "2")
+    assert len(worker_pids(proc)) == 2
+    for base in (one, two):
+        for probe, expected in PROBES.items():
+            assert [ask(base, probe) for _ in range(8)] == [expected] * 8, (base, probe)
+        full = httpx.get(f"{base}/v1/budget/check", params={"user": "bob"},
+                         headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert (full["spent_usd"], full["limit_usd"]) == (12.0, 10.0)  # the token reached every worker
+
+    # The store changes under them (carol gets a $5 weekly budget and spends $6): all of them see it.
+    store = open_store(db)
+    store.set_budget_override("carol", 5.0, "weekly", "alice", NOW)
+    write(store, {"id": "c1", "ts": "2026-11-24T10:00:00Z", "provider": "p", "model": "m", "user": "carol",
+                  "cost_usd": 6.0})
+    store.close()
+    carol_over = {"user": "carol", "over": True, "retry_after_s": 471_600, "window_end": "2026-11-30T00:00:00+01:00"}
+    for base in (one, two):
+        assert [ask(base, ("auth", "", (("x-api-key", "k_team"),))) for _ in range(8)] == [
+            (403, "471600", carol_over)] * 8
+
+
+def test_workers_get_the_flags(engine_db, start_serve):
+    db = engine_db
+    base, _ = start_serve(db, "--workers", "2", "--allow-unknown-keys", "--trust-user-header")
+    for _ in range(8):
+        assert httpx.get(f"{base}/v1/budget/auth", headers={"x-api-key": "nope"}).status_code == 204
+        assert httpx.get(f"{base}/v1/budget/auth", headers={"X-User": "bob"}).status_code == 403
+        assert httpx.get(f"{base}/v1/budget/auth").status_code == 204  # no key, allowed
+        # no token was given: the full status stays locked
+        assert httpx.get(f"{base}/v1/budget/check", params={"user": "zed"},
+                         headers={"Authorization": "Bearer x"}).status_code == 200
+
+
+def test_workers_stop_cleanly(db, start_serve):
+    base, proc = start_serve(db, "--workers", "2")
+    workers = worker_pids(proc)
+    assert httpx.get(f"{base}/healthz").json() == {"ok": True}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0  # uvicorn's supervisor ends its workers, then itself
+    assert proc.stderr.read() == ""
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
+
+
+def test_a_worker_without_its_settings_refuses_to_start(monkeypatch):
+    monkeypatch.delenv(WORKER_CONFIG_ENV, raising=False)
+    with pytest.raises(RuntimeError, match="start workers with `usage-tui serve --workers N`"):
+        worker_app()

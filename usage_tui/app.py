@@ -39,6 +39,7 @@ from .identity import resolve_identity
 from .model import GRANULARITIES, GROUPINGS, METRICS, QueryResult, QuerySpec
 from .query import QueryError, ScopeError, run_query, zone
 from .store import StoreError, StorePermissionError, UsageStore, open_store
+from .store.changes import ChangeWatch, watch_changes
 from .widgets.breakdown_table import BreakdownPanel, BreakdownTable, export_csv, export_name
 from .widgets.budget_panel import BudgetPanel
 from .widgets.date_range_screen import CUSTOM, PRESETS, DateRange, DateRangeScreen, span_label
@@ -49,7 +50,7 @@ from .widgets.record_detail_screen import RecordDetailScreen
 from .widgets.sidebar import SCOPE_LABELS, Filters, SearchInput, Sidebar
 from .widgets.trend_plot import TrendPlot
 
-POLL_S = 2.0  # live refresh: how often the store's data_version is read
+POLL_S = 2.0  # live refresh: how often an SQLite store's data_version is read (PostgreSQL notifies)
 SLOW_QUERY_S = 0.15  # a query slower than this gets a loading indicator
 SEARCH_DEBOUNCE_S = 0.12  # typing in the search box re-queries once the keys pause
 
@@ -186,6 +187,7 @@ class UsageApp(App):
         self._slow_timer: Timer | None = None
         self._search_timer: Timer | None = None
         self._stopping = threading.Event()
+        self._watch: ChangeWatch | None = None  # the store's change watch, made by watch_store
         self._footer_without_focus = True
         self._gc_frozen = False
 
@@ -206,7 +208,9 @@ class UsageApp(App):
             self.watch_store()
 
     def on_unmount(self) -> None:
-        self._stopping.set()  # lets the polling thread end now, not at its next tick
+        self._stopping.set()  # lets the watching thread end now, not at its next tick
+        if self._watch is not None:
+            self._watch.wake()
         if self._gc_frozen:
             gc.unfreeze()  # the objects of this app become collectable again (tests run many)
             self._gc_frozen = False
@@ -251,19 +255,29 @@ class UsageApp(App):
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def watch_store(self) -> None:
-        """One long-lived thread, so every data_version read is on the same connection (values
-        from different connections are not comparable)."""
+        """One long-lived thread waiting for the store to change (the store's watch: LISTEN on
+        PostgreSQL, data_version polls on SQLite, read on this thread's connection) or for the
+        day to turn (a view's "today" moves), at least every poll_interval."""
         worker = get_current_worker()
         try:
-            def state():
-                return self.store.data_version(), clock.today(zone(self.store.directory().timezone))
+            def today():
+                return clock.today(zone(self.store.directory().timezone))
 
-            seen = state()
-            while not self._stopping.wait(self.poll_interval) and not worker.is_cancelled:
-                now = state()
-                if now != seen:
-                    seen = now
-                    self.post_message(StoreChanged())
+            watch = self._watch = watch_changes(self.store)
+            if self._stopping.is_set():
+                watch.wake()  # unmounted while the watch was being made
+            day = today()
+            try:
+                while not self._stopping.is_set() and not worker.is_cancelled:
+                    changed = watch.wait(self.poll_interval)
+                    if self._stopping.is_set():
+                        break
+                    now = today()
+                    if changed or now != day:
+                        day = now
+                        self.post_message(StoreChanged())
+            finally:
+                watch.close()
         finally:
             self.store.close()  # this thread's connection
 

@@ -891,10 +891,13 @@ def listening_socket(host: str, port: int):
 @click.option("--trust-user-header", is_flag=True,
               help="/v1/budget/auth takes the user from X-User: only behind a proxy that authenticates "
                    "users and sets that header itself.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port (uvicorn's); each reads the store itself, so "
+                   "every worker, and every serve process on the same store, gives the same answers.")
 @db_option
 @handles_errors
 def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: bool, trust_user_header: bool,
-          db: Path | None) -> None:
+          workers: int, db: Path | None) -> None:
     """HTTP budget checks for gateways (starlette on uvicorn).
 
     GET /v1/budget/check?user=U answers 200 or 429 + Retry-After with the decision only
@@ -904,10 +907,11 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     (Authorization: Bearer KEY or x-api-key; the key or its SHA-256 hex digest is a directory
     key id): 204, 403 + Retry-After when its owner is over budget, 403 for no or an unknown
     key. GET /healthz. The store is opened read-only and checks keep answering while imports run.
+    With --workers N, N processes answer on one port (nothing is cached, so they all agree).
     """
     import uvicorn
 
-    from .server import create_server_app
+    from .server import WORKER_APP, WORKER_CONFIG_ENV, create_server_app, worker_config
     from .store.postgres import display_dsn
 
     path = db or default_db()
@@ -918,8 +922,18 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     sock = listening_socket(host, port)
     bound = sock.getsockname()[1]
     click.echo(f"Serving budget checks for {display_dsn(path) if is_dsn(path) else path} on http://{host}:{bound}/v1/budget/check?user=USER"
-               f" (admin token: {'yes' if token else 'no'})", err=True)
-    app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
-                            trust_user_header=trust_user_header)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+               f" (admin token: {'yes' if token else 'no'}"
+               f"{f', {workers} workers' if workers > 1 else ''})", err=True)
+    if workers == 1:
+        app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
+                                trust_user_header=trust_user_header)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    # The workers are spawned (fresh interpreters that inherit this environment) and build their
+    # app from WORKER_APP; they all accept on the socket bound above.
+    os.environ[WORKER_CONFIG_ENV] = worker_config(path, token=token, allow_unknown_keys=allow_unknown_keys,
+                                                  trust_user_header=trust_user_header)
+    config = uvicorn.Config(WORKER_APP, factory=True, workers=workers, log_level="warning")
+    Multiprocess(config, sockets=[sock]).run()

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
+import os
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -35,6 +37,12 @@ from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
 from .store import open_store
 
 log = logging.getLogger("usage_tui.server")
+
+# `serve --workers N` hands its settings to the worker processes (uvicorn spawns them and imports
+# the app from an import string, so they cannot be given an app object) in this variable, as
+# JSON: never on a command line, where any user on the host could read the admin token with `ps`.
+WORKER_CONFIG_ENV = "_USAGE_TUI_SERVE_WORKER"
+WORKER_APP = "usage_tui.server:worker_app"  # the factory uvicorn's workers call
 
 # Answers depend on the moment they are asked: no cache between the gateway and us may keep one.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -206,3 +214,23 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         Route("/v1/budget/auth/{rest:path}", budget_auth, methods=_ANY_METHOD),
         Route("/healthz", healthz, methods=["GET"]),
     ])
+
+
+def worker_config(db: str | Path, *, token: str | None, allow_unknown_keys: bool,
+                  trust_user_header: bool) -> str:
+    """What `serve --workers N` puts in WORKER_CONFIG_ENV for its workers."""
+    return json.dumps({"db": str(db), "token": token, "allow_unknown_keys": allow_unknown_keys,
+                       "trust_user_header": trust_user_header})
+
+
+def worker_app() -> Starlette:
+    """The app of one `serve --workers N` worker: create_server_app with the settings the
+    parent passed in WORKER_CONFIG_ENV. Without them it refuses to start (a worker must never
+    fall back to defaults, e.g. serve without the flags the operator gave)."""
+    raw = os.environ.get(WORKER_CONFIG_ENV)
+    if not raw:
+        raise RuntimeError(f"{WORKER_CONFIG_ENV} is not set: start workers with `usage-tui serve --workers N`")
+    config = json.loads(raw)
+    return create_server_app(config["db"], token=config["token"],
+                             allow_unknown_keys=config["allow_unknown_keys"],
+                             trust_user_header=config["trust_user_header"])
