@@ -345,3 +345,40 @@ def test_nginx_auth_request(server, tmp_path, monkeypatch):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc, monkeypatch):
+    """serve answers on up to 40 threads; on PostgreSQL they share POOL_SIZE connections (one
+    per thread would reach the server's max_connections with a few workers). 30 concurrent
+    checks on a pool of 2: every answer right, and never more than 2 connections made."""
+    from usage_tui import server
+    from usage_tui.store.postgres import PostgresStore
+
+    from .conftest import pg_schema
+
+    monkeypatch.setenv("USAGE_TUI_NOW", NOW)
+    monkeypatch.setattr(server, "POOL_SIZE", 2)
+    with pg_schema() as (_, dsn):
+        store = PostgresStore(dsn)
+        store.load_directory(directory_doc)
+        write(store, {"id": "b", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob",
+                      "cost_usd": 12.0})
+        store.close()
+        served: list = []
+        real_open = server.open_store
+        monkeypatch.setattr(server, "open_store", lambda *a, **k: served.append(real_open(*a, **k)) or served[-1])
+        app = create_server_app(dsn, token=TOKEN)
+
+        async def burst():
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+                return await asyncio.gather(*(client.get("/v1/budget/check", params={"user": "bob"},
+                                                         headers=ADMIN) for _ in range(30)))
+
+        answers = asyncio.run(burst())
+        assert [(a.status_code, a.headers["Retry-After"]) for a in answers] == [(429, "471600")] * 30
+        assert all(a.json() == BOB_OVER for a in answers)
+        stats = served[0]._pool.get_stats()
+        assert stats["pool_max"] == 2 and stats["connections_num"] <= 2
+        assert stats["requests_num"] >= 30  # every answer borrowed from the pool
+        served[0].close()

@@ -43,6 +43,9 @@ log = logging.getLogger("usage_tui.server")
 # JSON: never on a command line, where any user on the host could read the admin token with `ps`.
 WORKER_CONFIG_ENV = "_USAGE_TUI_SERVE_WORKER"
 WORKER_APP = "usage_tui.server:worker_app"  # the factory uvicorn's workers call
+# Database connections per serve process (the PostgreSQL store's pool; SQLite has none): 4
+# workers hold at most 32, a third of PostgreSQL's default max_connections.
+POOL_SIZE = 8
 
 # Answers depend on the moment they are asked: no cache between the gateway and us may keep one.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -105,6 +108,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
     authenticates users itself and sets that header (never pass a client's X-User through)."""
     store = open_store(db_path, readonly=True)
+    store.use_pool(POOL_SIZE)
     expected = token.encode() if token else None
 
     def has_admin_token(request: Request) -> bool:
@@ -132,11 +136,15 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
             raise Refused("unknown gateway key")
         return found.owner
 
+    def borrowing(fn, *args):
+        with store.borrowed():
+            return fn(*args)
+
     async def in_thread(fn, *args):
         """Run a store read off the event loop. Any failure is a 503 with a JSON error, which
         every documented hook treats as a refusal: an error never allows a request."""
         try:
-            return await run_in_threadpool(fn, *args)
+            return await run_in_threadpool(borrowing, fn, *args)
         except Refused:
             raise
         except Exception as exc:
@@ -200,7 +208,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
 
     async def healthz(request: Request) -> JSONResponse:
         try:
-            await run_in_threadpool(store.schema_version)
+            await run_in_threadpool(borrowing, store.schema_version)
             clock.now()  # a bad USAGE_TUI_NOW fails every check: not healthy either
         except Exception as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=503, headers=_NO_STORE)

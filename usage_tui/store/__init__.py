@@ -13,6 +13,7 @@ everything else here is re-exported from sqlite.py, where the schema's names liv
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -80,6 +81,8 @@ class UsageStore(Protocol):
     def execute(self, sql: str, params: Sequence = ()) -> Any: ...  # shared SQL, `?` placeholders
     def reading(self, read: Callable[[], T]) -> T: ...
     def close(self) -> None: ...
+    def use_pool(self, max_size: int) -> None: ...  # connections from a bounded pool (serve)
+    def borrowed(self) -> AbstractContextManager[None]: ...  # one pooled connection, inside
     def schema_version(self) -> int: ...
     def data_span(self) -> tuple[int, int] | None: ...
     def data_version(self) -> tuple[int, int]: ...

@@ -76,6 +76,7 @@ _NOTIFY = ("SELECT pg_notify(%s, json_build_object('schema', current_schema(), '
 WRITE_LOCK = 0x75736167  # "usag"
 _TAKE_WRITE_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 CONNECT_TIMEOUT_S = 10
+_CONNECT_KWARGS = {"autocommit": True, "application_name": "usage-tui", "connect_timeout": CONNECT_TIMEOUT_S}
 COPY_ROWS = 5_000  # rows per staged chunk (a chunk is a list of rows, written by COPY)
 
 _C = 'COLLATE "C"'
@@ -373,6 +374,7 @@ class PostgresStore:
         self.readonly = readonly
         self._on_upgrade = on_upgrade
         self._local = threading.local()
+        self._pool = None  # psycopg_pool.ConnectionPool, after use_pool()
         self._pricer: Pricer | None = None
         self._directory: tuple[str, Directory] | None = None
         self.created = False  # this opening created the schema
@@ -394,14 +396,16 @@ class PostgresStore:
     # -- connections ---------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection:
         try:
-            conn = psycopg.connect(self.dsn, autocommit=True, application_name="usage-tui",
-                                   connect_timeout=CONNECT_TIMEOUT_S)
+            conn = psycopg.connect(self.dsn, **_CONNECT_KWARGS)
         except psycopg.Error as exc:
             raise describe(exc, self.path) from None
+        self._configure(conn)
+        return conn
+
+    def _configure(self, conn: psycopg.Connection) -> None:
         conn.adapters.register_loader("numeric", _IntegralNumeric)
         if self.readonly:
             conn.execute("SET default_transaction_read_only = on")
-        return conn
 
     @property
     def conn(self) -> psycopg.Connection:
@@ -410,11 +414,47 @@ class PostgresStore:
             conn = self._local.conn = self._connect()
         return conn
 
+    def use_pool(self, max_size: int) -> None:
+        """Connections from a bounded pool (psycopg_pool), each borrowed for one `borrowed()`
+        block, instead of one per thread for the thread's life: `serve` answers on up to 40
+        threads per worker, so 4 workers could hold 160 connections, past the server's default
+        max_connections of 100 (every answer past it a 503)."""
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(self.dsn, min_size=1, max_size=max_size, kwargs=_CONNECT_KWARGS,
+                                    configure=self._configure, timeout=self.busy_timeout_ms / 1000,
+                                    name="usage-tui", open=True)
+
+    @contextmanager
+    def borrowed(self) -> Iterator[None]:
+        """Inside: this thread's statements run on a connection of the pool (when there is
+        one), given back at the end. A pool that has none free within the busy timeout
+        raises StoreError (serve answers 503: a refusal)."""
+        if self._pool is None:
+            yield
+            return
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
+        except PoolTimeout:
+            raise StoreError(f"{self.path}: no free database connection within "
+                             f"{wait_words(self.busy_timeout_ms)} (all {self._pool.max_size} busy)") from None
+
     def close(self) -> None:
+        """This thread's connection; with a pool, outside a borrowed block, the whole pool."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._local.conn = None
+        if self._pool is None:
+            if conn is not None:
+                conn.close()
+        elif conn is None:  # (inside a borrowed block the connection goes back to the pool)
+            self._pool.close()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -585,6 +585,14 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    def use_pool(self, max_size: int) -> None:
+        """Nothing to pool: an SQLite connection is a file handle, one per thread (the
+        PostgreSQL store's pool bounds its server connections)."""
+
+    @contextmanager
+    def borrowed(self) -> Iterator[None]:
+        yield
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.conn
