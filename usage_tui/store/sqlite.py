@@ -293,9 +293,13 @@ def _fan_out_statements() -> tuple[str, ...]:
     """temp.agg → every rollup table, added to what is there.
 
     The crossing with the 8 groupings is the costly step, so it is done once, into temp.fine
-    keyed by (grouping, quarter-hour, user, team, row key); the finer tables and (summed by day
-    into temp.fine_day) the day tables read that smaller table. Each INSERT's GROUP BY yields
-    its rows in the target's key order, so the upserts walk each table's B-tree in order."""
+    keyed by (grouping, quarter-hour, user, team, row key). Each table's delta is then summed
+    into its own temp table from the smallest finer delta (a scope's finest grain from fine, its
+    day from that, its 32-day block from its day): summing the day and block deltas from fine
+    (or a day-grained copy of it) re-read and re-sorted ~75k rows per statement of a 10k batch,
+    most of their cost (200k shuffled realistic records: 58.8 s of SQL → see bench/RESULTS.md).
+    A GROUP BY yields its rows in key order, which the temp table keeps (rowid order), so each
+    upsert walks its table's B-tree in order without sorting again."""
     statements = [
         "DROP TABLE IF EXISTS temp.fine",
         f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
@@ -305,28 +309,32 @@ def _fan_out_statements() -> tuple[str, ...]:
         statements.append(
             f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
             f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
-    statements += ["DROP TABLE IF EXISTS temp.fine_day",
-                   f"CREATE TEMP TABLE fine_day AS SELECT r.dim AS dim, r.bucket / {DAY_QUARTERS} AS bucket, "
-                   f"r.user AS user, r.team AS team, r.key AS key, {_AGG_SUMS_NAMED} FROM temp.fine r "
-                   "GROUP BY 1, 2, 3, 4, 5"]
+    deltas = []
     for scope, (table, scope_col) in ROLLUPS.items():
-        scope_select = f"r.{scope_col}, " if scope_col else ""
+        scope_select = f"r.{scope_col} AS {scope_col}, " if scope_col else ""
         scope_insert = f"{scope_col}, " if scope_col else ""
         group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-        grains = []
+        # (table suffix, source delta or temp.fine, how many source buckets make one of its own)
         if scope in FINE:
             suffix, grain_us = FINE[scope]
-            grains.append((suffix, "temp.fine", grain_us // QUARTER_US))
-        grains += [(DAY_SUFFIX, "temp.fine_day", 1), (BLOCK_SUFFIX, "temp.fine_day", BLOCK_DAYS)]
-        for suffix, source, per in grains:
+            chain_ = [(suffix, "temp.fine", grain_us // QUARTER_US),
+                      (DAY_SUFFIX, f"temp.d{table}{suffix}", DAY_US // grain_us)]
+        else:
+            chain_ = [(DAY_SUFFIX, "temp.fine", DAY_QUARTERS)]
+        chain_.append((BLOCK_SUFFIX, f"temp.d{table}{DAY_SUFFIX}", BLOCK_DAYS))
+        for suffix, source, per in chain_:
             bucket = "r.bucket" if per == 1 else f"r.bucket / {per}"
-            statements.append(
-                f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, "
-                f"{', '.join(SUM_COLUMNS)}) SELECT {scope_select}r.dim, {bucket}, r.key, {_AGG_SUMS} "
-                f"FROM {source} r WHERE true GROUP BY {group} "
-                f"ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
-            )
-    statements += ["DROP TABLE temp.fine", "DROP TABLE temp.fine_day"]
+            delta = f"d{table}{suffix}"
+            deltas.append(delta)
+            statements += [
+                f"DROP TABLE IF EXISTS temp.{delta}",
+                f"CREATE TEMP TABLE {delta} AS SELECT {scope_select}r.dim AS dim, {bucket} AS bucket, "
+                f"r.key AS key, {_AGG_SUMS_NAMED} FROM {source} r GROUP BY {group}",
+                f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+                f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.{delta} "
+                f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}",
+            ]
+    statements += ["DROP TABLE temp.fine", *(f"DROP TABLE temp.{d}" for d in deltas)]
     return tuple(statements)
 
 
