@@ -24,18 +24,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--viewer", default="alice", help="an org admin of the store's directory (bench/run.py's "
+                        "realistic shape: u000)")
+    parser.add_argument("--team", default="platform", help="a team of it (realistic: t00)")
     args = parser.parse_args()
     store = Store(args.db, create=False)
-    org = run_query(store, QuerySpec(viewer="alice", scope="org"))
+    viewer = args.viewer
+    org = run_query(store, QuerySpec(viewer=viewer, scope="org"))
     biggest, smallest = org.rows[0], org.rows[-1]
+    by_user = run_query(store, QuerySpec(viewer=viewer, scope="org", group_by="user")).rows[0]
     views = [
-        ("org, whole view", QuerySpec(viewer="alice", scope="org"), org.totals.requests),
-        (f"org, largest model row ({biggest.key})", QuerySpec(viewer="alice", scope="org", focus=biggest.key),
+        ("org, whole view", QuerySpec(viewer=viewer, scope="org"), org.totals.requests),
+        (f"org, largest model row ({biggest.key})", QuerySpec(viewer=viewer, scope="org", focus=biggest.key),
          biggest.totals.requests),
-        (f"org, smallest model row ({smallest.key})", QuerySpec(viewer="alice", scope="org", focus=smallest.key),
+        (f"org, smallest model row ({smallest.key})", QuerySpec(viewer=viewer, scope="org", focus=smallest.key),
          smallest.totals.requests),
-        ("personal (alice)", QuerySpec(viewer="alice"), None),
-        ("team platform", QuerySpec(viewer="alice", scope="team", team="platform"), None),
+        (f"org, largest user row ({by_user.key})",
+         QuerySpec(viewer=viewer, scope="org", group_by="user", focus=by_user.key), by_user.totals.requests),
+        (f"personal ({viewer})", QuerySpec(viewer=viewer), None),
+        (f"team {args.team}", QuerySpec(viewer=viewer, scope="team", team=args.team), None),
     ]
     print(f"{store.record_count():,} records in the store; page = {PAGE} records; medians of {args.repeat} runs\n")
     print("| view | requests | time: page 1 | time: page 2 | cost: page 1 | cost: page 2 |")

@@ -156,6 +156,37 @@ def test_pages_are_keyset_and_ordered(dst_store):
     assert by_cost[-1].cost_nano is None and by_cost[0].cost_nano is not None  # unpriced last
 
 
+def test_org_history_by_time_is_every_record_of_the_range_newest_first(dst_store):
+    """The org's history by time walks the (ts_us) index: the same records, in the same order,
+    as sorting the range's records by (time, id) here, in pages of any size."""
+    store, _ = dst_store
+    spec = QuerySpec(viewer="alice", scope="org", since=SINCE, until=UNTIL, tz="Europe/Berlin")
+    plan = plan_query(spec, store.directory())
+    lo, hi = plan.edges_us[0], plan.edges_us[-1]
+    rows = store.conn.execute("SELECT id, ts_us, team FROM records").fetchall()
+    expected = sorted(((ts, rid) for rid, ts, _ in rows if lo <= ts < hi), reverse=True)
+    assert len({ts for ts, _ in expected}) < len(expected)  # ties in time: broken by id
+    for size in (1, 7, 1000):
+        assert [(r.ts_us, r.id) for r in iter_history(store, spec, page_size=size)] == expected
+
+
+def test_history_by_time_reads_a_time_index_not_every_record(dst_store):
+    store, _ = dst_store
+    directory = store.directory()
+    for scope, team, focus, group_by, index in (
+            ("org", None, None, "model", "records_ts"), ("org", None, "llama", "model", "records_ts"),
+            ("org", None, "bob", "user", "records_user_ts"), ("org", None, "web", "team", "records_team_ts"),
+            ("team", "platform", None, "model", "records_team_ts"), ("personal", None, "llama", "model", "records_user_ts")):
+        spec = QuerySpec(viewer="alice", scope=scope, team=team, since=SINCE, until=UNTIL, group_by=group_by,
+                         focus=focus)
+        for after in (None, (1, "x")):
+            sql, params = history_sql(plan_query(spec, directory), after=after)
+            steps = [row[-1] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            reads = [step for step in steps if step.startswith(("SCAN r", "SEARCH r"))]
+            assert len(reads) == 1 and f"SEARCH r USING INDEX {index} " in reads[0], (scope, focus, steps)
+            assert not any("TEMP B-TREE FOR ORDER BY" in step for step in steps), steps  # walked in order
+
+
 def test_last_page_says_there_is_no_more(dst_store):
     store, _ = dst_store
     spec = QuerySpec(viewer="alice", scope="org", since=SINCE, until=UNTIL, tz="Europe/Berlin")

@@ -472,7 +472,7 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
     assert told == [f"upgrading {path} from schema 4 to {SCHEMA_VERSION} (once; about 20 s per million records)"]
-    assert migrated.schema_version() == SCHEMA_VERSION == 5
+    assert migrated.schema_version() == SCHEMA_VERSION == 6
     conn = migrated.conn
     assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -486,6 +486,27 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     assert conn.execute("SELECT * FROM roll_org_quarter ORDER BY dim, bucket, key").fetchall() == org
     # It takes writes and answers views like a new store.
     write(migrated, {**BASE, "id": "new", "user": "alice", "cost_usd": 1.0})
+    assert stored_rollups(conn) == fresh_rollups(conn)
+
+
+def test_a_store_written_by_schema_5_gets_its_time_index_in_place(tmp_path):
+    path = tmp_path / "v5.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice"}, {**BASE, "id": "b", "ts": "2026-11-02T10:00:00Z"})
+    s.conn.execute("DROP INDEX records_ts")  # as schema 5 left it
+    s.conn.execute("PRAGMA user_version = 5")
+    records = s.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+    s.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 5 to 6 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 6
+    conn = migrated.conn
+    assert conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records_ts'").fetchone() == (
+        "CREATE INDEX records_ts ON records (ts_us)",)
+    assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert stored_rollups(conn) == fresh_rollups(conn)
 
 
