@@ -13,6 +13,7 @@ from datetime import date, datetime
 import pytest
 from click.testing import CliRunner
 
+from usage_tui import query
 from usage_tui.cli import cli
 from usage_tui.directory import parse_directory
 from usage_tui.history import Explainer
@@ -185,6 +186,29 @@ def test_history_by_time_reads_a_time_index_not_every_record(dst_store):
             reads = [step for step in steps if step.startswith(("SCAN r", "SEARCH r"))]
             assert len(reads) == 1 and f"SEARCH r USING INDEX {index} " in reads[0], (scope, focus, steps)
             assert not any("TEMP B-TREE FOR ORDER BY" in step for step in steps), steps  # walked in order
+
+
+def test_a_rare_org_row_scans_its_range_instead_of_walking_the_time_index(dst_store, monkeypatch):
+    """A row with few records in the range would make the (ts_us) walk look up nearly every
+    record of it at random: below HISTORY_WALK_MIN_SHARE of the range's requests its pages scan
+    instead, with the same records in the same order."""
+    store, _ = dst_store
+    spec = QuerySpec(viewer="alice", scope="org", since=SINCE, until=UNTIL, group_by="model", focus="mystery")
+    plan = plan_query(spec, store.directory())
+    lo, hi = plan.edges_us[0], plan.edges_us[-1]
+    expected = sorted(((ts, rid) for rid, ts in store.conn.execute("SELECT id, ts_us FROM records WHERE model = 'mystery'")
+                       if lo <= ts < hi), reverse=True)
+    share = sum(1 for _ in expected) / sum(1 for (ts,) in store.conn.execute("SELECT ts_us FROM records") if lo <= ts < hi)
+    assert 0.2 < share < 0.5  # about a third of the records (requests 1-3 each: about a third of them too)
+    for min_share, walked in ((0.1, True), (0.6, False)):
+        monkeypatch.setattr(query, "HISTORY_WALK_MIN_SHARE", min_share)
+        ran: list[str] = []
+        store.conn.set_trace_callback(ran.append)
+        got = [(r.ts_us, r.id) for r in iter_history(store, spec, page_size=7)]
+        store.conn.set_trace_callback(None)
+        assert got == expected
+        pages = [sql for sql in ran if sql.startswith("SELECT r.id")]
+        assert pages and all(("+r.ts_us" not in sql) == walked for sql in pages), min_share
 
 
 def test_last_page_says_there_is_no_more(dst_store):

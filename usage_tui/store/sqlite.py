@@ -11,7 +11,8 @@ through a time index: a team view's sub-hour slivers in a :30/:45 zone ((team, t
 personal view's partial days ((user, ts_us)). A user's hour rows barely collapse (~1.5
 requests an hour at 1M records/300 users/90 days), so a personal hour table would be about as
 large as the records it sums; schema 4's quarter-hour tables for every scope added ~20 rollup
-rows a record on a real organization's data.
+rows a record on a real organization's data. Schema 6 adds a (ts_us) index, read only by the
+org's request history newest first (query.history_sql).
 """
 
 from __future__ import annotations
