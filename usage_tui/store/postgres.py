@@ -229,7 +229,10 @@ CREATE TABLE granted_roles (role TEXT PRIMARY KEY, org_admin BOOLEAN NOT NULL); 
 """
 
 # version → the script taking a store from it to the next one that has a script; 0 is none.
-MIGRATIONS: dict[int, tuple[int, str]] = {0: (SCHEMA_VERSION, _SCHEMA_V5 + _SECURITY_TABLES + _FUNCTIONS)}
+# Schema 6 (shared with SQLite): the org's request history by time walks a (ts_us) index.
+_SCHEMA_V6 = "CREATE INDEX records_ts ON records (ts_us);\n"
+MIGRATIONS: dict[int, tuple[int, str]] = {0: (SCHEMA_VERSION, _SCHEMA_V5 + _SCHEMA_V6 + _SECURITY_TABLES + _FUNCTIONS),
+                                          5: (6, _SCHEMA_V6)}
 
 # -- the write path: the SQLite store's statements in PostgreSQL's spelling -----------------------
 _AGG_DIMS = ", ".join(f"r.{quoted(c)} AS {quoted(c)}" for c in ("user", "team", "provider", "model", "agent",
