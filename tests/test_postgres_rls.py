@@ -269,3 +269,34 @@ def _toml(tmp_path, doc) -> object:
     path = tmp_path / f"directory-{uuid.uuid4().hex[:6]}.toml"
     path.write_text("\n".join(lines))
     return path
+
+
+def test_serve_refuses_every_answer_once_its_role_is_demoted(central, tmp_path):
+    """serve started as an org admin's role decides for everyone; when the owner's directory
+    load makes that person a member, row-level security hides bob's spend and budget from the
+    running serve, which would then read "no budget" and allow: it answers 503 instead."""
+    import asyncio
+
+    import httpx
+
+    from usage_tui.server import create_server_app
+
+    owner, dsns, _, doc = central
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "b9", "ts": "2026-11-23T10:00:00Z", "provider": "p", "model": "m", "user": "bob", '
+                    '"cost_usd": 11}\n')
+    assert run("import", str(more), "--db", owner).exit_code == 0  # bob: $11 of his $10 weekly
+    app = create_server_app(dsns["alice"])
+
+    async def ask() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+            return [(await client.get(path)).status_code
+                    for path in ("/v1/budget/check?user=bob", "/v1/budget/check?user=dave", "/healthz")]
+
+    assert asyncio.run(ask()) == [429, 200, 200]
+    demoted = copy.deepcopy(doc)
+    for user in demoted["users"]:
+        if user["id"] == "alice":
+            user["role"] = "member"
+    assert run("directory", "load", str(_toml(tmp_path, demoted)), "--db", owner).exit_code == 0
+    assert asyncio.run(ask()) == [503, 503, 503]

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from . import clock
 from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
-from .store import open_store
+from .store import StoreError, open_store
 
 log = logging.getLogger("usage_tui.server")
 
@@ -44,7 +44,8 @@ log = logging.getLogger("usage_tui.server")
 WORKER_CONFIG_ENV = "_USAGE_TUI_SERVE_WORKER"
 WORKER_APP = "usage_tui.server:worker_app"  # the factory uvicorn's workers call
 # Database connections per serve process (the PostgreSQL store's pool; SQLite has none): 4
-# workers hold at most 32, a third of PostgreSQL's default max_connections.
+# workers hold at most 36 (each pool, plus the connection that opened the store), about a third of
+# PostgreSQL's default max_connections.
 POOL_SIZE = 8
 
 # Answers depend on the moment they are asked: no cache between the gateway and us may keep one.
@@ -137,8 +138,17 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         return found.owner
 
     def borrowing(fn, *args):
-        with store.borrowed():
+        """`fn` on a pooled connection, in one read snapshot that first establishes that this
+        connection sees everyone's usage: on the central store a role demoted while serve runs
+        would otherwise read others' spend and budgets as nothing, and allow (fail open)."""
+        def answer():
+            if not store.sees_everything():
+                raise StoreError("serve's database role no longer sees everyone's usage (it is not an org "
+                                 "admin or the store's owner): no decision can be made")
             return fn(*args)
+
+        with store.borrowed():
+            return store.reading(answer)
 
     async def in_thread(fn, *args):
         """Run a store read off the event loop. Any failure is a 503 with a JSON error, which

@@ -99,7 +99,7 @@ def _rollup_ddl(table: str, scope: str | None) -> str:
             f"key {_TEXT} NOT NULL, {_SUM_DDL}, PRIMARY KEY ({keys}dim, bucket, key));\n")
 
 
-# Schema 5, the SQLite store's current one, created at once (no store on PostgreSQL predates it).
+# Schema 5 as SQLite has it, created at once (MIGRATIONS takes it to the current version).
 _SCHEMA_V5 = f"""
 CREATE TABLE meta (key {_TEXT} PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources (
@@ -394,6 +394,11 @@ class PostgresStore:
                 raise StoreError(f"{self.path}: written by a newer usage-tui (schema {version}, "
                                  f"this one knows {SCHEMA_VERSION}); upgrade usage-tui")
             elif version < SCHEMA_VERSION:
+                # Only the owner role upgrades, and never on a read-only opening (serve): a
+                # migration takes the write lock and builds indexes, not a budget decision's job.
+                if readonly or not self.identity_facts()["owner"]:
+                    raise StoreError(f"{self.path}: the store is at schema {version} and this usage-tui needs "
+                                     f"{SCHEMA_VERSION}: run `usage-tui store init` as its owner role")
                 self.init_schema()
 
     # -- connections ---------------------------------------------------------------------------
@@ -536,6 +541,19 @@ class PostgresStore:
                 "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
                 "FROM pg_class c WHERE c.oid = 'records'::regclass").fetchone()
         return {"login": login, "owner": bool(owner)}
+
+    def sees_everything(self) -> bool:
+        """Whether row-level security hides nothing from the connected role: the owner, a
+        superuser or a BYPASSRLS role, or an org admin by the directory as it is now. A decision
+        about someone else made by a role that does not would read "no spend, no budget" and
+        allow (serve checks this in each answer's snapshot: a role demoted while serve runs
+        gets 503s, never 200s)."""
+        with self._errors():
+            (yes,) = self.conn.execute(
+                "SELECT pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
+                "OR usage_tui_is_org_admin(current_user::text) FROM pg_class c, pg_roles r "
+                "WHERE c.oid = 'records'::regclass AND r.rolname = current_user").fetchone()
+        return bool(yes)
 
     # -- schema ----------------------------------------------------------------------------------
     def schema_version(self) -> int:

@@ -601,6 +601,10 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    def sees_everything(self) -> bool:
+        """Whoever can read the file reads all of it (§2.4: its permissions are the wall)."""
+        return True
+
     def use_pool(self, max_size: int) -> None:
         """Nothing to pool: an SQLite connection is a file handle, one per thread (the
         PostgreSQL store's pool bounds its server connections)."""
