@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from usage_tui.directory import parse_directory
 from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS
@@ -530,3 +531,34 @@ def test_a_failed_version_5_migration_leaves_the_version_4_store_as_it_was(tmp_p
     assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%hour' OR name LIKE '%quarter' "
                             "OR name = 'records_user_ts'").fetchall()
     conn.close()
+
+
+def test_a_directory_load_that_waited_for_another_reprices_against_what_that_one_committed(engine_store):
+    """Two loads at once: A raises llama's input price to $3/M and commits while B (which puts
+    back $2/M) waits for the write lock. B must compare against A's committed prices, not the
+    ones it saw before it waited, or it skips re-pricing and leaves the record at $3 under a
+    directory that says $2. 1,000,000 input tokens at $2/M = $2 = 2,000,000,000 nano-dollars."""
+    import copy
+
+    from usage_tui.store import open_store
+
+    from .conftest import location
+
+    b = engine_store  # the small directory: internal/llama at $2/M in, $4/M out
+    write(b, {"id": "r", "ts": "2026-11-20T09:00:00Z", "provider": "internal", "model": "llama", "user": "bob",
+              "prompt_tokens": 1_000_000, "completion_tokens": 0})
+    raised = copy.deepcopy(DIRECTORY)
+    raised["prices"][0]["input_per_mtok"] = 3.0
+    a = open_store(location(b))
+    real_transaction = b.transaction
+
+    def after_a(*args, **kwargs):  # A commits between B's start and B's taking the lock
+        a.load_directory(raised)
+        return real_transaction(*args, **kwargs)
+
+    b.transaction = after_a
+    b.load_directory(copy.deepcopy(DIRECTORY))
+    b.transaction = real_transaction
+    a.close()
+    assert b.execute("SELECT cost_nano FROM records WHERE id = 'r'").fetchone()[0] == 2_000_000_000
+    assert b.directory().prices == parse_directory(DIRECTORY).prices

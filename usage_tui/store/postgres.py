@@ -669,10 +669,12 @@ class PostgresStore:
             if me is None or not directory.is_org_admin(me.id):
                 raise StorePermissionError(f"{self.path}: role {facts['login']} would not be an org admin in this "
                                            "directory: only the store's owner role may load it")
-        old_prices = self.directory().prices
         pricer = Pricer(directory.prices)
         self.notices = []
         with self.transaction() as conn:
+            # the prices being replaced, read under the write lock: a load that committed while
+            # this one waited for it is what these prices replace
+            old_prices = self.directory().prices
             self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
             public = {k: v for k, v in doc.items() if k not in ("keys", "agents", "budgets")}
             self._set_meta(conn, "directory_public", json.dumps(public, sort_keys=True, default=str))

@@ -737,9 +737,11 @@ class Store:
         """Replace the directory with `doc` (already validated), re-price and re-attribute every
         record and rebuild the rollups, all in one transaction. Returns the number of records."""
         directory = parse_directory(doc)
-        old_prices = self.directory().prices
         pricer = Pricer(directory.prices)
         with self.transaction() as conn:
+            # the prices being replaced, read under the write lock: a load that committed while
+            # this one waited for it is what these prices replace
+            old_prices = self.directory().prices
             self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
             conn.execute("DELETE FROM dir_users")
             conn.execute("DELETE FROM dir_keys")
