@@ -90,6 +90,12 @@ def _pg_columns(columns: Iterable[str]) -> list[str]:
 _INPUT_COLS = _pg_columns(_RECORD_INPUT_COLUMNS)
 _RECORD_COLS = ", ".join([*_INPUT_COLS, '"user"', "team"])
 _SUM_DDL = ", ".join(f"{c} BIGINT NOT NULL" for c in SUM_COLUMNS)
+# Constant statements (table names from the schema, never values).
+_DELETE = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", "dir_keys", "dir_agents",
+                                            "dir_team_admins", "dir_budgets", *ROLLUP_TABLES)}
+_REPRICE_TABLE = f"CREATE TEMP TABLE reprice (id {_TEXT} PRIMARY KEY, cost BIGINT) ON COMMIT DROP"
+_REJECTS = ("SELECT id, source, line, reason, raw FROM rejects WHERE (%s::text IS NULL OR source = %s) "
+            "ORDER BY id DESC LIMIT %s")
 
 
 def _rollup_ddl(table: str, scope: str | None) -> str:
@@ -366,6 +372,7 @@ class PostgresStore:
     # The engine-independent halves of a write (values, fingerprints, prices, duplicates within
     # a batch) are the SQLite store's own code.
     stage_rows = Store.stage_rows
+    pricer = Store.pricer
     stage_batch = Store.stage_batch
     write_batch = Store.write_batch
 
@@ -651,12 +658,6 @@ class PostgresStore:
             self._directory = (raw, parse_directory(json.loads(raw)))
         return self._directory[1]
 
-    def pricer(self) -> Pricer:
-        directory = self.directory()
-        if self._pricer is None or self._pricer.overrides != {(p.provider, p.model): p for p in directory.prices}:
-            self._pricer = Pricer(directory.prices)
-        return self._pricer
-
     def load_directory(self, doc: dict[str, Any], progress=None) -> int:
         """Replace the directory with `doc` (already validated), re-price and re-attribute every
         record and rebuild the rollups, all in one transaction. Returns the number of records."""
@@ -679,7 +680,7 @@ class PostgresStore:
             public = {k: v for k, v in doc.items() if k not in ("keys", "agents", "budgets")}
             self._set_meta(conn, "directory_public", json.dumps(public, sort_keys=True, default=str))
             for table in ("dir_keys", "dir_agents", "dir_team_admins", "dir_budgets"):
-                conn.execute(f"DELETE FROM {table}")
+                conn.execute(_DELETE[table])
             with conn.cursor() as cur:
                 # Users in place (an org admin loading stays one in every statement), then the
                 # ones no longer listed go.
@@ -755,7 +756,7 @@ class PostgresStore:
             "SELECT id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
             "cache_write_tokens, cache_write_1h_tokens, service_tier, batch FROM records "
             "WHERE cost_logged_nano IS NULL").fetchall()
-        conn.execute(f"CREATE TEMP TABLE reprice (id {_TEXT} PRIMARY KEY, cost BIGINT) ON COMMIT DROP")
+        conn.execute(_REPRICE_TABLE)
         with conn.cursor().copy("COPY pg_temp.reprice (id, cost) FROM STDIN") as copy:
             for rid, ts_us, provider, model, p, c, cached, cw, cw_1h, tier, batch in rows:
                 rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
@@ -787,7 +788,7 @@ class PostgresStore:
 
     def _rebuild_rollups(self, conn: psycopg.Connection) -> None:
         for table in ROLLUP_TABLES:
-            conn.execute(f"DELETE FROM {table}")
+            conn.execute(_DELETE[table])
         self._apply_rollups(conn, 1, "true")
 
     def rebuild_rollups(self) -> None:
@@ -849,12 +850,8 @@ class PostgresStore:
 
     def rejects(self, source: str | None = None, limit: int | None = None) -> list[dict]:
         """Rejected lines, newest first."""
-        where, params = ("WHERE source = %s", [source]) if source else ("", [])
-        if limit is not None:
-            params.append(limit)
-        with self._errors():
-            cur = self.conn.execute(f"SELECT id, source, line, reason, raw FROM rejects {where} ORDER BY id DESC"
-                                    + (" LIMIT %s" if limit is not None else ""), params)
+        with self._errors():  # (LIMIT NULL is no limit)
+            cur = self.conn.execute(_REJECTS, (source or None, source or None, limit))
             names = [c.name for c in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur]
 
@@ -871,7 +868,7 @@ class PostgresStore:
     def clear_records(self) -> None:
         with self.transaction() as conn:
             for table in ("records", "rejects", "sources", *ROLLUP_TABLES):
-                conn.execute(f"DELETE FROM {table}")
+                conn.execute(_DELETE[table])
 
     # -- budgets set from the CLI --------------------------------------------------------------------
     def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None:
