@@ -162,6 +162,12 @@ def write(store: Store, *dicts: dict):
     return store.write_batch([to_record(d) for d in dicts], None)
 
 
+def append(store: Store, *dicts: dict):
+    """Write dicts in one batch as an import does: appended, not rolled up until the import
+    ends (store.refresh_rollups)."""
+    return store.write_staged(store.stage_batch([to_record(d) for d in dicts], None))
+
+
 V4_COLUMNS = ("cache_write_1h_tokens", "service_tier", "batch", "source_line")
 
 

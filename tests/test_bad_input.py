@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from usage_tui.cli import cli
 from usage_tui.ingest import import_path
+from usage_tui.store import Store, StoreError
 
-from .conftest import write
+from .conftest import DIRECTORY, append, write
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 REJECT_EXCERPT_CHARS = 1024  # the excerpt the rejects keep (usage_tui.model)
@@ -185,6 +186,25 @@ def test_the_store_holds_totals_up_to_the_64_bit_bound_exactly_and_refuses_past_
         write(store, at(9_224, 1e-9))
     assert store.totals()["cost_nano"] == MAX_TOTAL
     assert store.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 9_224
+    assert store.conn.execute("SELECT count(*) FROM roll_org_quarter WHERE typeof(cost_nano) != 'integer'"
+                              ).fetchone()[0] == 0
+
+
+def test_records_not_rolled_up_yet_count_toward_the_bound(tmp_path):
+    """An import's batches are rolled up when it ends: until then their sums are kept beside the
+    rollups, and the bound holds for the two together."""
+    store = Store(tmp_path / "s.db")
+    store.load_directory(DIRECTORY)
+    append(store, *[at(i, 1e6) for i in range(9_000)])
+    append(store, *[at(i, 1e6) for i in range(9_000, 9_223)], at(9_223, 372_036.854775807))
+    assert store.pending_rollups() == 0 and store.totals()["cost_nano"] == MAX_TOTAL
+    with pytest.raises(StoreError, match="this batch would take the store's total cost past"):
+        append(store, at(9_224, 1e-9))
+    # Replacing a pending record with a cheaper one takes its old cost out of the pending sums.
+    assert append(store, at(0, 0.5)).replaced == 1
+    assert store.totals()["cost_nano"] == MAX_TOTAL - 10**15 + 5 * 10**8
+    assert store.refresh_rollups() == 9_224
+    assert store.pending_rollups() is None and store.totals()["cost_nano"] == MAX_TOTAL - 10**15 + 5 * 10**8
     assert store.conn.execute("SELECT count(*) FROM roll_org_quarter WHERE typeof(cost_nano) != 'integer'"
                               ).fetchone()[0] == 0
 

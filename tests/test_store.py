@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,12 @@ from hypothesis import strategies as st
 from usage_tui.directory import parse_directory
 from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
-from usage_tui.model import GROUPINGS
+from usage_tui.model import GROUPINGS, QuerySpec
+from usage_tui.query import run_query
 from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
 from usage_tui.store import sqlite as store_module
 
-from .conftest import DIRECTORY, V4_COLUMNS, make_schema_2, make_schema_3, make_schema_4, write
+from .conftest import DIRECTORY, V4_COLUMNS, append, make_schema_2, make_schema_3, make_schema_4, write
 
 BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
 
@@ -242,8 +244,13 @@ def test_rollups_equal_a_fresh_aggregation_on_shuffled_many_identity_years(empti
     store.load_directory(DIRECTORY)
     shuffled = data.draw(st.permutations(records))
     size = data.draw(st.integers(1, 20))
+    # Batches from `deferred` on are appended as an import writes them (rolled up at its end),
+    # replacing records rolled up before and records still pending alike.
+    deferred = data.draw(st.integers(0, len(shuffled)))
     for i in range(0, len(shuffled), size):
-        write(store, *shuffled[i:i + size])
+        (append if i >= deferred else write)(store, *shuffled[i:i + size])
+    store.refresh_rollups()
+    assert store.pending_rollups() is None
     assert stored_rollups(store) == fresh_rollups(store)
     store.close()
 
@@ -269,8 +276,23 @@ def test_kill_9_during_import_leaves_a_consistent_store(tmp_path):
     count = after.record_count()
     assert 0 < count < 300_000, "killed between batches: some but not all records committed"
     assert count % BATCH_SIZE == 0, "only whole batches are committed"
-    assert stored_rollups(after.conn) == fresh_rollups(after.conn)
     assert after.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # The import was killed before rolling its batches up: the views read them from the records
+    # and answer exactly what the records say, until the next import rolls them up.
+    assert after.pending_rollups() is not None
+    rows = after.conn.execute('SELECT "user", count(*) FROM records GROUP BY 1 ORDER BY 2 DESC, 1').fetchall()
+    assert [u for u, _ in rows] in (["alice", "bob"], ["bob", "alice"]) and sum(n for _, n in rows) == count
+    spec = QuerySpec(viewer="alice", scope="org", group_by="user", since=date(2026, 11, 1),
+                     until=date(2026, 11, 30), tz="Asia/Kathmandu")
+    assert [(r.key, r.totals.requests) for r in run_query(after, spec).rows] == rows
+    assert run_query(after, spec).as_json() == run_query(after, spec, force_records=True).as_json()
+    above = after.conn.execute("SELECT count(*) FROM records WHERE rowid > ?",
+                                (after.pending_rollups(),)).fetchone()[0]
+    assert above > 0
+    before = stored_rollups(after.conn)
+    assert after.refresh_rollups() == above
+    assert before != stored_rollups(after.conn) == fresh_rollups(after.conn)
+    assert after.pending_rollups() is None
 
 
 def test_streamed_duplicates_reimported_change_nothing(store):
@@ -473,7 +495,7 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
     assert told == [f"upgrading {path} from schema 4 to {SCHEMA_VERSION} (once; about 20 s per million records)"]
-    assert migrated.schema_version() == SCHEMA_VERSION == 6
+    assert migrated.schema_version() == SCHEMA_VERSION == 7
     conn = migrated.conn
     assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -501,14 +523,67 @@ def test_a_store_written_by_schema_5_gets_its_time_index_in_place(tmp_path):
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 5 to 6 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 6
+    assert told == [f"upgrading {path} from schema 5 to 7 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 7
     conn = migrated.conn
     assert conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records_ts'").fetchone() == (
         "CREATE INDEX records_ts ON records (ts_us)",)
     assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert stored_rollups(conn) == fresh_rollups(conn)
+
+
+def test_a_store_written_by_schema_6_marks_its_rollups_complete_in_place(tmp_path):
+    path = tmp_path / "v6.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    s.conn.execute("DELETE FROM meta WHERE key = 'rolled_up_through'")  # schema 6 had no mark
+    s.conn.execute("PRAGMA user_version = 6")
+    records = s.conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall()
+    rollups = stored_rollups(s.conn)
+    s.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 6 to 7 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 7
+    conn = migrated.conn
+    # Its rollups held every record: all are rolled up (rowids 1 and 2), nothing is pending.
+    assert conn.execute("SELECT value FROM meta WHERE key = 'rolled_up_through'").fetchone() == ("2",)
+    assert migrated.pending_rollups() is None
+    assert conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall() == records
+    assert stored_rollups(conn) == rollups == fresh_rollups(conn)
+    # An import appends above the mark; its end rolls the new records up.
+    append(migrated, {**BASE, "id": "c", "user": "bob", "cost_usd": 2.0})
+    assert migrated.pending_rollups() == 2 and stored_rollups(conn) == rollups
+    assert migrated.totals()["cost_nano"] == 3 * 10**9  # $1 rolled up + $2 pending
+    assert migrated.refresh_rollups() == 1
+    assert migrated.pending_rollups() is None and stored_rollups(conn) == fresh_rollups(conn)
+
+
+def test_replacing_the_newest_rolled_up_record_never_reuses_its_rowid(tmp_path):
+    """SQLite gives a new row max(rowid) + 1: replacing the record with the highest rowid would
+    give the new version that same rowid, at or below the mark, as if it were rolled up."""
+    store = Store(tmp_path / "s.db")
+    store.load_directory(DIRECTORY)
+    write(store, {**BASE, "id": "a", "user": "alice", "prompt_tokens": 1},
+          {**BASE, "id": "b", "user": "bob", "prompt_tokens": 10})
+    top = store.conn.execute("SELECT MAX(rowid) FROM records").fetchone()[0]
+    assert store.pending_rollups() is None
+    assert vars(append(store, {**BASE, "id": "b", "user": "bob", "prompt_tokens": 500})) == {
+        "imported": 0, "replaced": 1, "unchanged": 0}
+    assert store.conn.execute("SELECT rowid FROM records WHERE id = 'b'").fetchone()[0] == top + 1
+    assert store.pending_rollups() == top
+    spec = QuerySpec(viewer="alice", scope="org", group_by="user", since=date(2026, 11, 20), until=date(2026, 11, 20),
+                     tz="UTC")
+    assert {r.key: r.totals.prompt_tokens for r in run_query(store, spec).rows} == {"bob": 500, "alice": 1}
+    # Replaced again while pending: the pending sums drop the old version, the rollups are untouched.
+    append(store, {**BASE, "id": "b", "user": "bob", "prompt_tokens": 7})
+    assert store.totals()["prompt_tokens"] == 8
+    assert {r.key: r.totals.prompt_tokens for r in run_query(store, spec).rows} == {"bob": 7, "alice": 1}
+    store.refresh_rollups()
+    assert stored_rollups(store) == fresh_rollups(store)
+    assert {r.key: r.totals.prompt_tokens for r in run_query(store, spec).rows} == {"bob": 7, "alice": 1}
 
 
 def test_a_failed_version_5_migration_leaves_the_version_4_store_as_it_was(tmp_path):

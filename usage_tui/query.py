@@ -137,6 +137,10 @@ class Plan:
     labels: tuple[date, ...]  # bucket labels (days, or the Mondays of ISO weeks)
     edges_us: tuple[int, ...]  # len(labels) + 1 UTC edges; bucket i is [edges[i], edges[i+1])
     use_rollups: bool
+    # The rowid through which the rollups hold the records, when some are not rolled up yet
+    # (an SQLite import running, or killed): pieces read from the records then take only those
+    # at or below it, and the ones above are read on their own. None: the rollups hold all.
+    rolled_through: int | None = None
 
     @property
     def scope_value(self) -> str | None:
@@ -199,7 +203,8 @@ _RECORD_TOTALS = ("SUM(requests), SUM(prompt_tokens), SUM(completion_tokens), SU
 
 
 # A piece of a range: ("block" | "day" | "fine", first bucket, end bucket) read from a rollup table, or
-# ("records", from µs, to µs) read from the records through a time index.
+# ("records" | "pending", from µs, to µs) read from the records through a time index (pending:
+# those the rollups do not hold yet, see Plan.rolled_through).
 Piece = tuple[str, int, int]
 
 
@@ -234,15 +239,20 @@ _RECORD_SUMS_NAMED = ("SUM(requests) AS requests, SUM(prompt_tokens) AS prompt_t
 
 
 def _piece_select(scope: str, scope_value: str | None, dim: int, piece: Piece, focus: str | None,
-                  lead: str, group: bool) -> tuple[str, list]:
+                  lead: str, group: bool, through: int | None = None) -> tuple[str, list]:
     """One SELECT of (lead, the 7 sums named as SUM_COLUMNS) over one piece, every value bound.
     `lead` is "key" (the row key; `group` sums per key), "bucket" (one row per stored row; day
-    pieces only) or "?" (a tag the caller binds first; the piece summed into one row)."""
+    pieces only) or "?" (a tag the caller binds first; the piece summed into one row). A
+    "records" piece takes the records the rollups hold (`through`, see Plan), or, for the kind
+    "pending", only the others."""
     table, scope_col = ROLLUPS[scope]
     kind, start, end = piece
-    if kind == "records":
+    if kind in ("records", "pending"):
         column = f"COALESCE({quoted(DIM_COLUMNS[GROUPINGS[dim]])}, '')" if dim < TOTAL_DIM else "''"
         clauses, values = ["ts_us >= ?", "ts_us < ?"], [start, end]
+        if through is not None:
+            clauses.append("rowid <= ?" if kind == "records" else "rowid > ?")
+            values.append(through)
         if focus is not None:
             clauses.append(f"{column} = ?")
             values.append(focus)
@@ -265,9 +275,13 @@ def _piece_select(scope: str, scope_value: str | None, dim: int, piece: Piece, f
     return sql, ([None] if lead == "?" else []) + values
 
 
-def _records_where(plan: Plan) -> tuple[str, list]:
+def _records_where(plan: Plan, pending: bool = False) -> tuple[str, list]:
+    """The view's records; `pending`: only those the rollups do not hold yet (see Plan)."""
     _, scope_col = ROLLUPS[plan.spec.scope]
     clauses, params = ["ts_us >= ?", "ts_us < ?"], [plan.edges_us[0], plan.edges_us[-1]]
+    if pending:
+        clauses.append("rowid > ?")
+        params.append(plan.rolled_through)
     if scope_col:
         clauses.insert(0, f"{quoted(scope_col)} = ?")
         params.insert(0, plan.scope_value)
@@ -279,8 +293,12 @@ def rows_sql(plan: Plan) -> tuple[str, list]:
     if plan.use_rollups:
         dim = GROUPINGS.index(plan.spec.group_by)
         parts, params = [], []
-        for piece in cover(plan.spec.scope, plan.edges_us[0], plan.edges_us[-1]):
-            sql, values = _piece_select(plan.spec.scope, plan.scope_value, dim, piece, None, "key", True)
+        pieces = cover(plan.spec.scope, plan.edges_us[0], plan.edges_us[-1])
+        if plan.rolled_through is not None:
+            pieces.append(("pending", plan.edges_us[0], plan.edges_us[-1]))
+        for piece in pieces:
+            sql, values = _piece_select(plan.spec.scope, plan.scope_value, dim, piece, None, "key", True,
+                                        plan.rolled_through)
             parts.append(sql)
             params += values
         if not parts:
@@ -291,11 +309,12 @@ def rows_sql(plan: Plan) -> tuple[str, list]:
     return f"SELECT COALESCE({col}, '') AS k, {_RECORD_TOTALS} {where} GROUP BY k", params
 
 
-def series_sql(plan: Plan) -> tuple[str, list]:
+def series_sql(plan: Plan, pending: bool = False) -> tuple[str, list]:
     """Totals per local bucket (day or week) from the records, its index computed in SQL from
-    the bucket edges (the forced records path, and ranges the day pieces do not apply to)."""
+    the bucket edges (the forced records path, ranges the day pieces do not apply to, and
+    with `pending` the records the rollups do not hold yet)."""
     focus = plan.focus_key
-    where, params = _records_where(plan)
+    where, params = _records_where(plan, pending)
     if focus is not None:
         where += f" AND COALESCE({quoted(DIM_COLUMNS[plan.spec.group_by])}, '') = ?"
         params.append(focus)
@@ -338,7 +357,7 @@ def series_day_sql(plan: Plan, ranges: list[tuple[int, int]],
     parts = []
     for start, end in ranges:
         for piece in cover(scope, start, end):
-            sql, values = _piece_select(scope, value, dim, piece, focus, "?", False)
+            sql, values = _piece_select(scope, value, dim, piece, focus, "?", False, plan.rolled_through)
             parts.append((sql, [start, *values[1:]]))  # tagged with the range's start
     # At most UNION_TERMS SELECTs per statement (SQLite refuses a compound SELECT of more than 500).
     for i in range(0, len(parts), UNION_TERMS):
@@ -407,6 +426,8 @@ def execute(store: Store, plan: Plan, *, require_focus: bool = False) -> QueryRe
     """Answer a planned view. `require_focus`: a focus on a key with no row in the view is an
     error (the CLI: a typo); the TUI keeps a focus whose row left the view, showing zeros."""
     spec = plan.spec
+    if plan.use_rollups:
+        plan = replace(plan, rolled_through=store.pending_rollups())
     sql, params = rows_sql(plan)
     rows: list[Row] = []
     totals = Totals()
@@ -436,6 +457,10 @@ def execute(store: Store, plan: Plan, *, require_focus: bool = False) -> QueryRe
         pieces = series_day_pieces(sub)
         if pieces is not None:
             buckets[lo:hi] = _series_by_days(store, sub, pieces)
+            if sub.rolled_through is not None:
+                sql, params = series_sql(sub, pending=True)
+                for slot, *values in store.execute(sql, params):
+                    buckets[lo + slot].add(_totals(values))
         else:
             sql, params = series_sql(sub)
             for slot, *values in store.execute(sql, params):
@@ -468,12 +493,16 @@ def data_buckets(edges_us: tuple[int, ...], span: tuple[int, int] | None) -> tup
     return max(0, bisect_right(edges_us, first) - 1), min(len(edges_us) - 1, bisect_left(edges_us, end))
 
 
-def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:
+def user_cost_sql(user: str, start_us: int, end_us: int, through: int | None = None) -> tuple[str, list]:
     """The cost attributed to `user` in [start_us, end_us): whole UTC days from the rollups (the
-    totals grouping, so each record counts once), the rest from the user's records."""
+    totals grouping, so each record counts once), the rest from the user's records (and those
+    not rolled up yet: `through`, see Plan)."""
     parts, params = [], []
-    for piece in cover("personal", start_us, end_us):
-        sql, values = _piece_select("personal", user, TOTAL_DIM, piece, None, "''", False)
+    pieces = cover("personal", start_us, end_us)
+    if through is not None:
+        pieces.append(("pending", start_us, end_us))
+    for piece in pieces:
+        sql, values = _piece_select("personal", user, TOTAL_DIM, piece, None, "''", False, through)
         parts.append(sql)
         params += values
     if not parts:
@@ -482,7 +511,7 @@ def user_cost_sql(user: str, start_us: int, end_us: int) -> tuple[str, list]:
 
 
 def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
-    sql, params = user_cost_sql(user, start_us, end_us)
+    sql, params = user_cost_sql(user, start_us, end_us, store.pending_rollups())
     return store.execute(sql, params).fetchone()[0] or 0
 
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from ..identity import OwnUsageOnly
 from ..model import Record, Reject
-from ..store import Store
+from ..store import Store, StoreError
 
 # Formats in the order auto-detection tries them (native last: it is the loosest match).
 FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code", "native": "native"}
@@ -222,6 +222,13 @@ def import_path(
             try:
                 recognised = _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
                                            on_reject, on_progress, batch_size, writer)
+            except (ImportFatal, StoreError):
+                writer.submit(store.refresh_rollups).result()  # what committed before the error
+                raise
+            else:
+                # The batches appended records only: they are rolled up now, in one pass sorted
+                # by the rollups' keys (an interrupted import leaves them to the next one).
+                writer.submit(store.refresh_rollups).result()
             finally:
                 writer.submit(store.close).result()  # the writer thread's connection
     finally:

@@ -237,8 +237,13 @@ CREATE TABLE granted_roles (role TEXT PRIMARY KEY, org_admin BOOLEAN NOT NULL); 
 # version → the script taking a store from it to the next one that has a script; 0 is none.
 # Schema 6 (shared with SQLite): the org's request history by time walks a (ts_us) index.
 _SCHEMA_V6 = "CREATE INDEX records_ts ON records (ts_us);\n"
-MIGRATIONS: dict[int, tuple[int, str]] = {0: (SCHEMA_VERSION, _SCHEMA_V5 + _SCHEMA_V6 + _SECURITY_TABLES + _FUNCTIONS),
-                                          5: (6, _SCHEMA_V6)}
+# Schema 7 defers an SQLite import's rollups to its end (a mark in meta); here every batch still
+# rolls itself up in its own transaction (concurrent writers, row-level security), so there is
+# nothing to change: the step records the version only.
+_SCHEMA_V7 = "SELECT 1;\n"
+MIGRATIONS: dict[int, tuple[int, str]] = {
+    0: (SCHEMA_VERSION, _SCHEMA_V5 + _SCHEMA_V6 + _SECURITY_TABLES + _FUNCTIONS),
+    5: (6, _SCHEMA_V6), 6: (7, _SCHEMA_V7)}
 
 # -- the write path: the SQLite store's statements in PostgreSQL's spelling -----------------------
 _AGG_DIMS = ", ".join(f"r.{quoted(c)} AS {quoted(c)}" for c in ("user", "team", "provider", "model", "agent",
@@ -618,6 +623,13 @@ class PostgresStore:
                 if first is not None:
                     return first * DAY_US, (last + 1) * DAY_US
         return None
+
+    def pending_rollups(self) -> int | None:
+        """Never any: each batch is rolled up in its own transaction."""
+        return None
+
+    def refresh_rollups(self) -> int:
+        return 0
 
     def data_version(self) -> tuple[int, int]:
         """Changes when any connection commits a write (meta data_version, bumped by each)."""
