@@ -320,49 +320,63 @@ def _agg_statement(source: str, where: str) -> str:
 def _fan_out_statements() -> tuple[str, ...]:
     """temp.agg → every rollup table, added to what is there.
 
-    The crossing with the 8 groupings is the costly step, so it is done once, into temp.fine
-    keyed by (grouping, quarter-hour, user, team, row key). Each table's delta is then summed
-    into its own temp table from the smallest finer delta (a scope's finest grain from fine, its
-    day from that, its 32-day block from its day): summing the day and block deltas from fine
-    (or a day-grained copy of it) re-read and re-sorted ~75k rows per statement of a 10k batch,
-    most of their cost (200k shuffled realistic records: 58.8 s of SQL → see bench/RESULTS.md).
-    A GROUP BY yields its rows in key order, which the temp table keeps (rowid order), so each
-    upsert walks its table's B-tree in order without sorting again."""
-    statements = [
-        "DROP TABLE IF EXISTS temp.fine",
-        f"CREATE TEMP TABLE fine (dim, bucket, user, team, key, {', '.join(SUM_COLUMNS)})",
-    ]
-    for dim in range(TOTAL_DIM + 1):  # one plain GROUP BY per grouping: cheaper than a CASE
-        key = f"COALESCE(r.{DIM_COLUMNS[GROUPINGS[dim]]}, '')" if dim < TOTAL_DIM else "''"
-        statements.append(
-            f"INSERT INTO fine SELECT {dim}, r.bucket, COALESCE(r.user, ''), COALESCE(r.team, ''), {key}, "
-            f"{_AGG_SUMS} FROM temp.agg r GROUP BY 2, 3, 4, 5")
+    Each scope's finest delta (the users' days, the teams' hours, the org's quarter-hours) is
+    summed from temp.agg once per grouping; its totals from its verdict grouping (every record
+    has one verdict key, '' when none) and a scope's own grouping (a user's rows by user, a
+    team's by team) from its totals, whose only key is the scope's: those re-read a delta, not
+    every record. Its day delta is summed from the finest, its 32-day block from its day.
+    (Schema 6 crossed temp.agg with the 8 groupings into one table of ~8 rows per record, then
+    re-sorted it for each scope: 1M shuffled realistic records took 38 s of fan-out, see
+    bench/RESULTS.md.) A GROUP BY yields its rows in key order, which the temp table keeps
+    (rowid order), so each upsert walks its table's B-tree in order without sorting again."""
+    statements: list[str] = []
     deltas = []
+    verdict_dim = GROUPINGS.index("verdict")
     for scope, (table, scope_col) in ROLLUPS.items():
-        scope_select = f"r.{scope_col} AS {scope_col}, " if scope_col else ""
+        suffix, grain_us = FINE.get(scope, (DAY_SUFFIX, DAY_US))
+        per = grain_us // QUARTER_US
         scope_insert = f"{scope_col}, " if scope_col else ""
+        scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
+        bucket = "r.bucket" if per == 1 else f"r.bucket / {per}"
+        finest = f"d{table}{suffix}"
+        deltas.append(finest)
+        statements += [f"DROP TABLE IF EXISTS temp.{finest}",
+                       f"CREATE TEMP TABLE {finest} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)})"]
+        own = GROUPINGS.index(scope_col) if scope_col else None
+        for dim in range(TOTAL_DIM):
+            if dim == own:
+                continue
+            statements.append(
+                f"INSERT INTO temp.{finest} SELECT {scope_select}{dim}, {bucket}, "
+                f"COALESCE(r.{DIM_COLUMNS[GROUPINGS[dim]]}, ''), {_AGG_SUMS} FROM temp.agg r "
+                f"GROUP BY {'1, ' if scope_col else ''}{3 if scope_col else 2}, {4 if scope_col else 3}")
+        statements.append(
+            f"INSERT INTO temp.{finest} SELECT {scope_insert}{TOTAL_DIM}, bucket, '', {_AGG_SUMS} "
+            f"FROM temp.{finest} r WHERE dim = {verdict_dim} GROUP BY {scope_insert}bucket")
+        if scope_col:
+            statements.append(
+                f"INSERT INTO temp.{finest} SELECT {scope_col}, {own}, bucket, {scope_col}, "
+                f"{', '.join(SUM_COLUMNS)} FROM temp.{finest} WHERE dim = {TOTAL_DIM}")
+        statements.append(
+            f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+            f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.{finest} "
+            f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}")
         group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-        # (table suffix, source delta or temp.fine, how many source buckets make one of its own)
-        if scope in FINE:
-            suffix, grain_us = FINE[scope]
-            chain_ = [(suffix, "temp.fine", grain_us // QUARTER_US),
-                      (DAY_SUFFIX, f"temp.d{table}{suffix}", DAY_US // grain_us)]
-        else:
-            chain_ = [(DAY_SUFFIX, "temp.fine", DAY_QUARTERS)]
+        chain_ = [(DAY_SUFFIX, f"temp.{finest}", DAY_US // grain_us)] if scope in FINE else []
         chain_.append((BLOCK_SUFFIX, f"temp.d{table}{DAY_SUFFIX}", BLOCK_DAYS))
-        for suffix, source, per in chain_:
-            bucket = "r.bucket" if per == 1 else f"r.bucket / {per}"
-            delta = f"d{table}{suffix}"
+        for level, source, coarser in chain_:
+            delta = f"d{table}{level}"
             deltas.append(delta)
             statements += [
                 f"DROP TABLE IF EXISTS temp.{delta}",
-                f"CREATE TEMP TABLE {delta} AS SELECT {scope_select}r.dim AS dim, {bucket} AS bucket, "
-                f"r.key AS key, {_AGG_SUMS_NAMED} FROM {source} r GROUP BY {group}",
-                f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+                f"CREATE TEMP TABLE {delta} AS SELECT {'r.' + scope_col + ' AS ' + scope_col + ', ' if scope_col else ''}"
+                f"r.dim AS dim, r.bucket / {coarser} AS bucket, r.key AS key, {_AGG_SUMS_NAMED} FROM {source} r "
+                f"GROUP BY {group}",
+                f"INSERT INTO {table}{level} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
                 f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.{delta} "
                 f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}",
             ]
-    statements += ["DROP TABLE temp.fine", *(f"DROP TABLE temp.{d}" for d in deltas)]
+    statements += [f"DROP TABLE temp.{d}" for d in deltas]
     return tuple(statements)
 
 
