@@ -586,6 +586,51 @@ def test_replacing_the_newest_rolled_up_record_never_reuses_its_rowid(tmp_path):
     assert {r.key: r.totals.prompt_tokens for r in run_query(store, spec).rows} == {"bob": 7, "alice": 1}
 
 
+def test_a_roll_up_summed_before_a_batch_replaced_one_of_its_records_is_not_added(tmp_path):
+    """The import's roll-up thread sums pending records in a read snapshot while the writer
+    appends; a batch that replaces one of them meanwhile (its new version goes above) makes the
+    sums stale: they are dropped, and the next step sums the records again."""
+    db = tmp_path / "s.db"
+    writer = Store(db)
+    writer.load_directory(DIRECTORY)
+    append(writer, *[{**BASE, "id": f"r{i}", "user": "alice", "prompt_tokens": 1} for i in range(5)])
+    roller = Store(db)
+    step = roller._sum_pending(target=5)
+    assert step is not None and step[:3] == (0, 5, 5) and step[3][1] == 5  # 5 records, 5 prompt tokens
+    append(writer, {**BASE, "id": "r2", "user": "bob", "prompt_tokens": 100})  # r2 moves to rowid 6
+    assert roller._add_pending(*step) is False
+    assert stored_rollups(roller.conn) == {} and roller.pending_rollups() == 0
+    assert roller.refresh_rollups() == 5  # rowids 1-6, of which 5 remain
+    assert roller.pending_rollups() is None and stored_rollups(roller.conn) == fresh_rollups(roller.conn)
+    assert roller.totals()["prompt_tokens"] == 104
+
+
+def test_an_import_rolls_up_as_it_goes_and_ends_with_every_record_rolled_up(tmp_path, monkeypatch):
+    """Small roll-ups every few batches on their own thread, with ids replaced across batches
+    (rolled up or not yet): the rollups end equal to a fresh aggregation of the records."""
+    import random
+
+    from usage_tui import ingest
+
+    monkeypatch.setattr(ingest, "ROLLUP_EVERY", 250)
+    monkeypatch.setattr(store_module, "REFRESH_ROWS", 120)
+    rng = random.Random(5)
+    lines = [{**BASE, "id": f"r{rng.randrange(1500)}", "ts": f"2026-11-{1 + rng.randrange(28):02d}T"
+              f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:00Z", "user": rng.choice(["alice", "bob", "zed"]),
+              "prompt_tokens": rng.randrange(1000), "team": rng.choice(["platform", "research"])}
+             for _ in range(3000)]
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    store = Store(tmp_path / "s.db")
+    store.load_directory(DIRECTORY)
+    summary = ingest.import_path(store, str(path), batch_size=50)
+    latest = {d["id"]: d for d in lines}
+    assert summary.imported == len(latest) and store.record_count() == len(latest)
+    assert store.pending_rollups() is None
+    assert stored_rollups(store.conn) == fresh_rollups(store.conn)
+    assert store.totals()["prompt_tokens"] == sum(d["prompt_tokens"] for d in latest.values())
+
+
 def test_a_failed_version_5_migration_leaves_the_version_4_store_as_it_was(tmp_path):
     # A v4 store that already has an index named records_team_ts (a user's own, say) makes the
     # migration's last CREATE INDEX fail after the hour table was filled, the org's renamed and

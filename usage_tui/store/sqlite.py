@@ -43,6 +43,9 @@ SCHEMA_VERSION = 7
 QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
 DAY_US = 86_400_000_000
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
+CACHE_KIB = -32768  # 32 MiB of page cache a connection: keeps an import under 200 MB RSS
+# A roll-up's cache (its sorts spill to temp files past it): it runs beside the import's writer.
+ROLLUP_CACHE_KIB = -8192
 
 
 def wait_words(ms: int) -> str:
@@ -381,6 +384,11 @@ def _fan_out_statements() -> tuple[str, ...]:
 
 
 _FAN_OUT = _fan_out_statements()
+# The same split in two: summing the deltas (temp tables only: a reader may run them, beside the
+# writer) and adding them to the rollup tables (the write), then dropping the temp tables.
+_FAN_OUT_APPLY = tuple(st for st in _FAN_OUT if st.startswith("INSERT INTO roll_"))
+_FAN_OUT_DROP = tuple(st for st in _FAN_OUT if st.startswith("DROP TABLE temp."))
+_FAN_OUT_DELTAS = tuple(st for st in _FAN_OUT if st not in _FAN_OUT_APPLY and st not in _FAN_OUT_DROP)
 # The rollup rebuild as one SQL script (no parameters: sign 1), for migrations.
 _REBUILD_SCRIPT = "; ".join([*(_DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_statement("records", "1")
                              .replace("?", "1"), *_FAN_OUT, "DROP TABLE temp.agg"])
@@ -599,7 +607,7 @@ class Store:
                 # rollup pages, so fewer checkpoints copy each page fewer times (~7% of an import).
                 conn.execute("PRAGMA wal_autocheckpoint=16384")
             conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")  # an int: PRAGMA takes no parameters
-            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: keeps an import under 200 MB RSS
+            conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -974,39 +982,68 @@ class Store:
         return result
 
     def refresh_rollups(self) -> int:
-        """Roll up the records appended since the last refresh (an import's, or what a killed
-        import committed), REFRESH_ROWS at a time, each step one transaction that moves the
-        mark: a crash loses no step already done. Returns how many records were rolled up.
-        The pending records of a step are summed once, sorted, so the rollups are written in key
-        order whatever order the records came in."""
+        """Roll up the records appended before this call (an import's, or what a killed import
+        committed), REFRESH_ROWS at a time: each step sums its records in a read snapshot, then
+        adds the sums to the rollups in one short transaction that moves the mark, so a crash
+        loses no step already done, and an import's writer may append meanwhile (its batches
+        wait only for the short part). Returns how many records were rolled up. The records of a
+        step are summed once, sorted, so the rollups are written in key order whatever order the
+        records came in."""
         done = 0
         # The step's GROUP BYs sort up to REFRESH_ROWS records: in temp files, not in memory
         # (changing temp_store drops temp tables: the stage is created again when needed).
         self.conn.execute("PRAGMA temp_store=FILE")
+        self.conn.execute(f"PRAGMA cache_size={ROLLUP_CACHE_KIB}")
         try:
+            target = self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0]
             while True:
-                with self.transaction() as conn:
-                    through = self._rolled_up_through(conn)
-                    top = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0]
-                    if top <= through:
-                        if self._pending_sums(conn) != [0] * len(SUM_COLUMNS):  # cannot happen; keep it true
-                            self._set_rolled_up(conn, through, ())
-                        return done
-                    end = min(top, through + REFRESH_ROWS)
-                    step = "r.rowid > ? AND r.rowid <= ?"
-                    pending = self._pending_sums(conn)
-                    if end < top:
-                        rolled = conn.execute(_RECORD_SUMS.format("records", step), (through, end)).fetchone()
-                        pending = [p - (v or 0) for p, v in zip(pending, rolled, strict=True)]
-                    else:
-                        pending = []
-                    with _overflow_refused("rolling up the imported records"):
-                        self._apply_rollups(conn, 1, step, params=(through, end))
-                    self._set_rolled_up(conn, end, pending)
-                    done += conn.execute("SELECT count(*) FROM records WHERE rowid > ? AND rowid <= ?",
-                                         (through, end)).fetchone()[0]
+                step = self._sum_pending(target)
+                if step is None:
+                    return done
+                done += step[2] if self._add_pending(*step) else 0
         finally:
             self.conn.execute("PRAGMA temp_store=MEMORY")
+            self.conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
+
+    def _sum_pending(self, target: int) -> tuple[int, int, int, list[int]] | None:
+        """In one read snapshot: the deltas of the records above the mark, up to REFRESH_ROWS of
+        them and not past rowid `target`, into this connection's temp tables. Returns (mark,
+        end rowid, how many records, their sums), or None when none is left."""
+        with self.snapshot() as conn:
+            through = self._rolled_up_through(conn)
+            end = min(target, through + REFRESH_ROWS)
+            if end <= through:
+                return None
+            step = "r.rowid > ? AND r.rowid <= ?"
+            count, *sums = conn.execute(_RECORD_SUMS.format("records", step).replace(
+                "SELECT ", "SELECT count(*), ", 1), (through, end)).fetchone()
+            conn.execute("DROP TABLE IF EXISTS temp.agg")
+            with _overflow_refused("rolling up the imported records"):
+                conn.execute(_agg_statement("records", step), (1,) * len(SUM_COLUMNS) + (through, end))
+                for statement in _FAN_OUT_DELTAS:
+                    conn.execute(statement)
+        return through, end, count, [v or 0 for v in sums]
+
+    def _add_pending(self, through: int, end: int, count: int, sums: list[int]) -> bool:
+        """Add the deltas `_sum_pending` left in the temp tables to the rollups and move the
+        mark, unless the records they were summed from changed meanwhile (another refresh moved
+        the mark, or a batch replaced one of them: a new version is appended above): then
+        nothing is written and False is returned (the next step sums them again)."""
+        try:
+            with self.transaction() as conn:
+                now = conn.execute("SELECT count(*) FROM records WHERE rowid > ? AND rowid <= ?",
+                                   (through, end)).fetchone()[0]
+                if self._rolled_up_through(conn) != through or now != count:
+                    return False
+                with _overflow_refused("rolling up the imported records"):
+                    for statement in _FAN_OUT_APPLY:
+                        conn.execute(statement)
+                pending = [p - v for p, v in zip(self._pending_sums(conn), sums, strict=True)]
+                self._set_rolled_up(conn, end, pending)
+                return True
+        finally:
+            for statement in (*_FAN_OUT_DROP, "DROP TABLE IF EXISTS temp.agg"):
+                self.conn.execute(statement.replace("DROP TABLE temp.", "DROP TABLE IF EXISTS temp."))
 
     def _write_rejects(self, conn: sqlite3.Connection, rejects: Iterable[Reject]) -> None:
         conn.executemany("INSERT OR IGNORE INTO rejects (source, line, reason, raw) VALUES (?, ?, ?, ?)",
