@@ -605,6 +605,29 @@ def test_a_roll_up_summed_before_a_batch_replaced_one_of_its_records_is_not_adde
     assert roller.totals()["prompt_tokens"] == 104
 
 
+def test_an_imports_threads_take_turns_without_the_busy_timeout(tmp_path):
+    """The writer's next batch waits for the import's own roll-up step however long it takes;
+    the busy timeout is for other processes. With a timeout of 0, the batch would fail at once."""
+    import threading
+
+    store = Store(tmp_path / "s.db", busy_timeout_ms=0)
+    store.load_directory(DIRECTORY)
+    holding, release = threading.Event(), threading.Event()
+
+    def long_roll_up_step() -> None:
+        with store.transaction():
+            holding.set()
+            release.wait(5)
+
+    other = threading.Thread(target=long_roll_up_step)
+    other.start()
+    holding.wait(5)
+    threading.Timer(0.3, release.set).start()
+    assert append(store, {**BASE, "id": "a", "user": "alice"}).imported == 1  # waited ~0.3 s
+    other.join()
+    assert store.record_count() == 1
+
+
 def test_an_import_rolls_up_as_it_goes_and_ends_with_every_record_rolled_up(tmp_path, monkeypatch):
     """Small roll-ups every few batches on their own thread, with ids replaced across batches
     (rolled up or not yet): the rollups end equal to a fresh aggregation of the records."""

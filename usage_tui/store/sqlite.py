@@ -575,6 +575,10 @@ class Store:
         self._on_upgrade = on_upgrade
         self.readonly = readonly
         self._local = threading.local()
+        # This object's threads (an import's writer and its roll-up) take turns here, not in
+        # SQLite's busy handler: a long roll-up step must not time out the writer's next batch
+        # (10M records over three years: one step's upserts took over the 10 s busy timeout).
+        self._writing = threading.RLock()
         self._pricer: Pricer | None = None
         self._directory: tuple[str, Directory] | None = None
         if not self.path.exists():
@@ -658,13 +662,14 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._writing:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -896,9 +901,9 @@ class Store:
 
     # -- records ---------------------------------------------------------------------------------
     def source_id(self, fmt: str, path: str) -> int:
-        conn = self.conn
-        conn.execute("INSERT OR IGNORE INTO sources (format, path) VALUES (?, ?)", (fmt, path))
-        return conn.execute("SELECT id FROM sources WHERE format = ? AND path = ?", (fmt, path)).fetchone()[0]
+        with self.transaction() as conn:  # in turn with this store's other writing threads
+            conn.execute("INSERT OR IGNORE INTO sources (format, path) VALUES (?, ?)", (fmt, path))
+            return conn.execute("SELECT id FROM sources WHERE format = ? AND path = ?", (fmt, path)).fetchone()[0]
 
     def write_batch(self, records: Sequence[Record], source_id: int | None,
                     rejects: Iterable[Reject] = ()) -> BatchResult:
