@@ -285,7 +285,7 @@ _PENDING_SPAN = "SELECT MIN(ts_us), MAX(ts_us) FROM records WHERE rowid > ?"
 _RECORD_SUMS = ("SELECT SUM(r.requests), SUM(r.prompt_tokens), SUM(r.completion_tokens), "
                 "SUM(r.cached_input_tokens), SUM(r.context_tokens), SUM(COALESCE(r.cost_nano, 0)), "
                 "SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END) FROM {} r WHERE {}")
-# Records rolled up per transaction when an import ends: a bound on the temp tables' size.
+# Records summed per roll-up step (one short transaction each): a bound on the temp tables' size.
 REFRESH_ROWS = 1_000_000
 
 # Constant statements (column lists and attribution SQL, no values), built once.
@@ -946,7 +946,7 @@ class Store:
 
     def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
         """The SQL half of `write_batch`: one transaction, appending the batch's records without
-        rolling them up (`refresh_rollups` does, once the import ends). Rolling up each batch
+        rolling them up (`refresh_rollups` does, as the import goes and when it ends). Rolling up each batch
         upserted ~24 rollup rows a record at places all over the tables on a real organization's
         data (high cardinality, any order): 1M shuffled realistic records took 856 s, 24× a plain
         load. Reads stay exact meanwhile: whatever is above the rollups' mark is read from the
