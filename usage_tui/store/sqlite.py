@@ -46,6 +46,9 @@ BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before givin
 CACHE_KIB = -32768  # 32 MiB of page cache a connection: keeps an import under 200 MB RSS
 # A roll-up's cache (its sorts spill to temp files past it): it runs beside the import's writer.
 ROLLUP_CACHE_KIB = -8192
+# PRAGMA takes no parameters: the statements, from the int constants above, built once.
+_CACHE_PRAGMA = f"PRAGMA cache_size={int(CACHE_KIB)}"
+_ROLLUP_CACHE_PRAGMA = f"PRAGMA cache_size={int(ROLLUP_CACHE_KIB)}"
 
 
 def wait_words(ms: int) -> str:
@@ -281,8 +284,9 @@ def _attribution(a: str) -> tuple[str, str]:
 _ORG_DAY_TOTALS = f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
 _ORG_DAY_SPAN = f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
 _PENDING_SPAN = "SELECT MIN(ts_us), MAX(ts_us) FROM records WHERE rowid > ?"
-# The 7 sums of the records matching a condition on `r` (for the sums kept of pending records).
-_RECORD_SUMS = ("SELECT SUM(r.requests), SUM(r.prompt_tokens), SUM(r.completion_tokens), "
+_TOP_ROWID = "SELECT COALESCE(MAX(rowid), 0) FROM records"  # 0 for no record
+# How many records match a condition on `r`, and their 7 sums (the sums kept of pending records).
+_RECORD_SUMS = ("SELECT count(*), SUM(r.requests), SUM(r.prompt_tokens), SUM(r.completion_tokens), "
                 "SUM(r.cached_input_tokens), SUM(r.context_tokens), SUM(COALESCE(r.cost_nano, 0)), "
                 "SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END) FROM {} r WHERE {}")
 # Records summed per roll-up step (one short transaction each): a bound on the temp tables' size.
@@ -320,8 +324,10 @@ def _agg_statement(source: str, where: str) -> str:
             f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
 
 
-def _fan_out_statements() -> tuple[str, ...]:
-    """temp.agg → every rollup table, added to what is there.
+def _fan_out_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """temp.agg → every rollup table, added to what is there, in three parts: summing the
+    deltas (temp tables only: a reader may run them, beside the writer), adding them to the
+    rollup tables (the write), and dropping the temp tables.
 
     Each scope's finest delta (the users' days, the teams' hours, the org's quarter-hours) is
     summed from temp.agg once per grouping; its totals from its verdict grouping (every record
@@ -332,7 +338,8 @@ def _fan_out_statements() -> tuple[str, ...]:
     re-sorted it for each scope: 1M shuffled realistic records took 38 s of fan-out, see
     bench/RESULTS.md.) A GROUP BY yields its rows in key order, which the temp table keeps
     (rowid order), so each upsert walks its table's B-tree in order without sorting again."""
-    statements: list[str] = []
+    statements: list[str] = []  # the deltas' sums
+    adds: list[str] = []
     deltas = []
     verdict_dim = GROUPINGS.index("verdict")
     for scope, (table, scope_col) in ROLLUPS.items():
@@ -360,10 +367,6 @@ def _fan_out_statements() -> tuple[str, ...]:
             statements.append(
                 f"INSERT INTO temp.{finest} SELECT {scope_col}, {own}, bucket, {scope_col}, "
                 f"{', '.join(SUM_COLUMNS)} FROM temp.{finest} WHERE dim = {TOTAL_DIM}")
-        statements.append(
-            f"INSERT INTO {table}{suffix} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-            f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.{finest} "
-            f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}")
         group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
         chain_ = [(DAY_SUFFIX, f"temp.{finest}", DAY_US // grain_us)] if scope in FINE else []
         chain_.append((BLOCK_SUFFIX, f"temp.d{table}{DAY_SUFFIX}", BLOCK_DAYS))
@@ -375,20 +378,16 @@ def _fan_out_statements() -> tuple[str, ...]:
                 f"CREATE TEMP TABLE {delta} AS SELECT {'r.' + scope_col + ' AS ' + scope_col + ', ' if scope_col else ''}"
                 f"r.dim AS dim, r.bucket / {coarser} AS bucket, r.key AS key, {_AGG_SUMS_NAMED} FROM {source} r "
                 f"GROUP BY {group}",
-                f"INSERT INTO {table}{level} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-                f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.{delta} "
-                f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}",
             ]
-    statements += [f"DROP TABLE temp.{d}" for d in deltas]
-    return tuple(statements)
+        adds += [f"INSERT INTO {table}{level} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
+                 f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.d{table}{level} "
+                 f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
+                 for level in (suffix, *(level for level, _, _ in chain_))]
+    return tuple(statements), tuple(adds), tuple(f"DROP TABLE IF EXISTS temp.{d}" for d in deltas)
 
 
-_FAN_OUT = _fan_out_statements()
-# The same split in two: summing the deltas (temp tables only: a reader may run them, beside the
-# writer) and adding them to the rollup tables (the write), then dropping the temp tables.
-_FAN_OUT_APPLY = tuple(st for st in _FAN_OUT if st.startswith("INSERT INTO roll_"))
-_FAN_OUT_DROP = tuple(st for st in _FAN_OUT if st.startswith("DROP TABLE temp."))
-_FAN_OUT_DELTAS = tuple(st for st in _FAN_OUT if st not in _FAN_OUT_APPLY and st not in _FAN_OUT_DROP)
+_FAN_OUT_DELTAS, _FAN_OUT_APPLY, _FAN_OUT_DROP = _fan_out_statements()
+_FAN_OUT = (*_FAN_OUT_DELTAS, *_FAN_OUT_APPLY, *_FAN_OUT_DROP)
 # The rollup rebuild as one SQL script (no parameters: sign 1), for migrations.
 _REBUILD_SCRIPT = "; ".join([*(_DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_statement("records", "1")
                              .replace("?", "1"), *_FAN_OUT, "DROP TABLE temp.agg"])
@@ -611,7 +610,7 @@ class Store:
                 # rollup pages, so fewer checkpoints copy each page fewer times (~7% of an import).
                 conn.execute("PRAGMA wal_autocheckpoint=16384")
             conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")  # an int: PRAGMA takes no parameters
-            conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
+            conn.execute(_CACHE_PRAGMA)
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -721,8 +720,7 @@ class Store:
         through which they do: the records above it (the batches of an import still running, or
         of one that was killed) are read from the records table, so every answer stays exact."""
         through = self._rolled_up_through(self.conn)
-        top = self.conn.execute("SELECT MAX(rowid) FROM records").fetchone()[0]
-        return through if top is not None and top > through else None
+        return through if self.conn.execute(_TOP_ROWID).fetchone()[0] > through else None
 
     def data_version(self) -> tuple[int, int]:
         """Changes when another connection commits: cheap to poll for live refresh. Compare
@@ -891,7 +889,7 @@ class Store:
             for table in ROLLUP_TABLES:
                 c.execute(_DELETE_ALL[table])
             self._apply_rollups(c, 1, "1")
-            self._set_rolled_up(c, c.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0], ())
+            self._set_rolled_up(c, c.execute(_TOP_ROWID).fetchone()[0], ())
 
         if conn is None:
             with self.transaction() as c:
@@ -973,13 +971,13 @@ class Store:
                 if same < len(existing):  # the replaced records leave the rollups, or the pending sums
                     replaced = "r.id IN (SELECT id FROM temp.stage) AND r.rowid {} ?"
                     self._apply_rollups(conn, -1, replaced.format("<="), params=(through,))
-                    old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
+                    _, *old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
                     pending = [p - (o or 0) for p, o in zip(pending, old, strict=True)]
             conn.execute(_STAGE_ATTRIBUTE)
-            top = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0]
+            top = conn.execute(_TOP_ROWID).fetchone()[0]
             conn.execute(_STAGE_TO_RECORDS, (max(top, through),))
             with _overflow_refused("this batch"):
-                added = conn.execute(_RECORD_SUMS.format("temp.stage", "true")).fetchone()
+                _, *added = conn.execute(_RECORD_SUMS.format("temp.stage", "true")).fetchone()
             pending = [p + (a or 0) for p, a in zip(pending, added, strict=True)]
             self._set_rolled_up(conn, through, pending)
             self._check_totals(conn, "this batch")
@@ -998,9 +996,9 @@ class Store:
         # The step's GROUP BYs sort up to REFRESH_ROWS records: in temp files, not in memory
         # (changing temp_store drops temp tables: the stage is created again when needed).
         self.conn.execute("PRAGMA temp_store=FILE")
-        self.conn.execute(f"PRAGMA cache_size={ROLLUP_CACHE_KIB}")
+        self.conn.execute(_ROLLUP_CACHE_PRAGMA)
         try:
-            target = self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0]
+            target = self.conn.execute(_TOP_ROWID).fetchone()[0]
             while True:
                 step = self._sum_pending(target)
                 if step is None:
@@ -1008,7 +1006,7 @@ class Store:
                 done += step[2] if self._add_pending(*step) else 0
         finally:
             self.conn.execute("PRAGMA temp_store=MEMORY")
-            self.conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
+            self.conn.execute(_CACHE_PRAGMA)
 
     def _sum_pending(self, target: int) -> tuple[int, int, int, list[int]] | None:
         """In one read snapshot: the deltas of the records above the mark, up to REFRESH_ROWS of
@@ -1020,8 +1018,7 @@ class Store:
             if end <= through:
                 return None
             step = "r.rowid > ? AND r.rowid <= ?"
-            count, *sums = conn.execute(_RECORD_SUMS.format("records", step).replace(
-                "SELECT ", "SELECT count(*), ", 1), (through, end)).fetchone()
+            count, *sums = conn.execute(_RECORD_SUMS.format("records", step), (through, end)).fetchone()
             conn.execute("DROP TABLE IF EXISTS temp.agg")
             with _overflow_refused("rolling up the imported records"):
                 conn.execute(_agg_statement("records", step), (1,) * len(SUM_COLUMNS) + (through, end))
@@ -1048,7 +1045,7 @@ class Store:
                 return True
         finally:
             for statement in (*_FAN_OUT_DROP, "DROP TABLE IF EXISTS temp.agg"):
-                self.conn.execute(statement.replace("DROP TABLE temp.", "DROP TABLE IF EXISTS temp."))
+                self.conn.execute(statement)
 
     def _write_rejects(self, conn: sqlite3.Connection, rejects: Iterable[Reject]) -> None:
         conn.executemany("INSERT OR IGNORE INTO rejects (source, line, reason, raw) VALUES (?, ?, ?, ?)",
