@@ -7,10 +7,12 @@ import sys
 # Every module of the core, required by name: one that went missing fails the import below
 # instead of being skipped. Modules added later are found by walking the package as well.
 HEADLESS = [
-    "usage_tui", "usage_tui.budget", "usage_tui.cli", "usage_tui.clock", "usage_tui.directory", "usage_tui.fmt",
+    "usage_tui", "usage_tui.budget", "usage_tui.cli", "usage_tui.cli.budget", "usage_tui.cli.common",
+    "usage_tui.cli.directory", "usage_tui.cli.imports", "usage_tui.cli.serve", "usage_tui.cli.spend",
+    "usage_tui.cli.store", "usage_tui.clock", "usage_tui.directory", "usage_tui.fmt",
     "usage_tui.history", "usage_tui.ingest", "usage_tui.ingest._common", "usage_tui.ingest.claude_code", "usage_tui.ingest.litellm",
     "usage_tui.ingest.native", "usage_tui.ingest.openai", "usage_tui.model", "usage_tui.pricing",
-    "usage_tui.query", "usage_tui.sample", "usage_tui.server", "usage_tui.store",
+    "usage_tui.query", "usage_tui.sample", "usage_tui.server", "usage_tui.store", "usage_tui.view_options",
 ]
 # The TUI, and `python -m usage_tui`, which runs the command line when imported.
 NOT_HEADLESS = ("usage_tui.app", "usage_tui.widgets", "usage_tui.__main__")

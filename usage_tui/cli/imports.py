@@ -1,0 +1,94 @@
+"""`usage-tui import` (files, folders, stdin) and `usage-tui rejects` (the lines it refused)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..identity import OwnUsageOnly
+from ..model import FORMAT_NAMES, REJECT_EXCERPT_CHARS, excerpt
+from ..query import ScopeError
+from .common import db_option, fail, handles_errors, identity_of, open_store, viewer_option
+
+
+@click.command("import")
+@click.argument("path", metavar="FILE|DIR|-")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="auto", show_default=True,
+              help="Input format; auto detects it from the content.")
+@click.option("--user", metavar="U", default=None, help="User for records that name none.")
+@click.option("--team", metavar="T", default=None, help="Team for records that name none.")
+@db_option
+@viewer_option
+@handles_errors
+def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | None, as_user: str | None) -> None:
+    """Import usage records from a file, a folder (recursively) or stdin (-).
+
+    Bad lines are reported as FILE:LINE: reason and kept in the store's rejects table; the
+    good lines still import. Exit 0 when every line was good, 1 when some were rejected,
+    2 when the input could not be read at all. A member (not an org admin, not the store's
+    owner) only adds their own usage: records of others, and replacements, are rejects.
+    """
+    from ..ingest import ImportFatal, import_path
+
+    store = open_store(db, create=True)
+    identity = identity_of(store, as_user)
+    guard = None
+    if not identity.may_administer:  # a member imports only their own usage (§2.4)
+        if user is not None and user != identity.viewer:
+            raise ScopeError(f"{identity.viewer} may not import usage attributed to {user}")
+        guard = OwnUsageOnly(identity.viewer, store.directory())
+        if team is not None and team not in guard.teams():
+            raise ScopeError(f'{identity.viewer} may not import usage charged to team "{team}": only their own teams')
+    show_progress = sys.stderr.isatty() and path != "-"
+    bar = None
+    last = [0]
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not show_progress or total < 1_000_000:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="Importing", file=sys.stderr, show_eta=True)
+            bar.__enter__()
+        bar.update(done - last[0])
+        last[0] = done
+
+    def reject(j) -> None:
+        click.echo(f"{j.source}:{j.line}: {j.reason}", err=True)
+
+    try:
+        summary = import_path(store, path, fmt, user=user, team=team,
+                              viewer=identity.viewer, guard=guard,
+                              on_reject=reject, on_progress=progress)
+    except ImportFatal as exc:
+        fail(str(exc))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for skipped in summary.skipped:
+        click.echo(f"{skipped}: skipped (not a recognised usage file)", err=True)
+    click.echo(summary.line())
+    sys.exit(1 if summary.rejected else 0)
+
+
+@click.command()
+@click.option("--source", metavar="FILE", default=None, help="Only lines rejected from FILE.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="How many to show.")
+@db_option
+@viewer_option
+@handles_errors
+def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None) -> None:
+    """List rejected lines, newest first, as FILE:LINE: reason and the raw text (org admins
+    and the store's owner: the lines may hold anyone's usage)."""
+    store = open_store(db)
+    identity_of(store, as_user).require_admin("read the rejected lines")
+    rows = store.rejects(source, limit)
+    if not rows:
+        click.echo("No rejected lines.")
+    for row in rows:
+        raw = row["raw"]  # bounded here too: older versions kept whole lines (what fits the
+        if len(raw) > REJECT_EXCERPT_CHARS + 80:  # excerpt and its length note is shown as is)
+            raw = excerpt(raw)
+        click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {raw}")

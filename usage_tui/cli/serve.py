@@ -1,0 +1,104 @@
+"""`usage-tui serve`: the HTTP budget endpoint for gateways (starlette on uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..store import is_dsn
+from .common import db_option, default_db, fail, handles_errors, identity_of, open_store, require_full_view
+
+SERVE_TOKEN_ENV = "USAGE_TUI_SERVE_TOKEN"
+
+
+def read_token(token_file: Path | None) -> str | None:
+    """The admin token: the first line of --token-file, else $USAGE_TUI_SERVE_TOKEN, else None."""
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"--token-file {token_file}: {getattr(exc, 'strerror', None) or exc}")
+        if not text:
+            fail(f"--token-file {token_file}: the file is empty")
+        return text.splitlines()[0].strip()
+    return os.environ.get(SERVE_TOKEN_ENV, "").strip() or None
+
+
+def listening_socket(host: str, port: int):
+    """Bind before saying anything, so that a port in use is one error line (exit 2)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        fail(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port, named in the first line on stderr).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"File holding the admin token (default: ${SERVE_TOKEN_ENV}); with it, "
+                   "/v1/budget/check answers the full status JSON.")
+@click.option("--allow-unknown-keys", is_flag=True,
+              help="/v1/budget/auth allows requests without a gateway key or with an unknown one (default: 403).")
+@click.option("--trust-user-header", is_flag=True,
+              help="/v1/budget/auth takes the user from X-User: only behind a proxy that authenticates "
+                   "users and sets that header itself.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port (uvicorn's); each reads the store itself, so "
+                   "every worker, and every serve process on the same store, gives the same answers.")
+@db_option
+@handles_errors
+def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: bool, trust_user_header: bool,
+          workers: int, db: Path | None) -> None:
+    """HTTP budget checks for gateways (starlette on uvicorn).
+
+    GET /v1/budget/check?user=U answers 200 or 429 + Retry-After with the decision only
+    ({user, over, retry_after_s, window_end}; an unknown user gets the no-budget answer), or,
+    with Authorization: Bearer <admin token>, the status JSON (404 for an unknown user).
+    /v1/budget/auth (any method) decides by the gateway key of the original request
+    (Authorization: Bearer KEY or x-api-key; the key or its SHA-256 hex digest is a directory
+    key id): 204, 403 + Retry-After when its owner is over budget, 403 for no or an unknown
+    key. GET /healthz. The store is opened read-only and checks keep answering while imports run.
+    With --workers N, N processes answer on one port (nothing is cached, so they all agree).
+    """
+    import uvicorn
+
+    from ..server import WORKER_APP, WORKER_CONFIG_ENV, create_server_app, worker_config
+    from ..store.postgres import display_dsn
+
+    path = db or default_db()
+    token = read_token(token_file)
+    store = open_store(path, readonly=True)  # fail now, with one line, if the store is unusable
+    require_full_view(store, identity_of(store, None), "serve budget checks")
+    store.close()
+    sock = listening_socket(host, port)
+    bound = sock.getsockname()[1]
+    click.echo(f"Serving budget checks for {display_dsn(path) if is_dsn(path) else path} on http://{host}:{bound}/v1/budget/check?user=USER"
+               f" (admin token: {'yes' if token else 'no'}"
+               f"{f', {workers} workers' if workers > 1 else ''})", err=True)
+    if workers == 1:
+        app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
+                                trust_user_header=trust_user_header)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    # The workers are spawned (fresh interpreters that inherit this environment) and build their
+    # app from WORKER_APP; they all accept on the socket bound above.
+    os.environ[WORKER_CONFIG_ENV] = worker_config(path, token=token, allow_unknown_keys=allow_unknown_keys,
+                                                  trust_user_header=trust_user_header)
+    config = uvicorn.Config(WORKER_APP, factory=True, workers=workers, log_level="warning")
+    Multiprocess(config, sockets=[sock]).run()
