@@ -608,7 +608,9 @@ class UsageApp(App):
     def action_leave_search(self, how: str) -> None:
         search = self.query_one(SearchInput)
         if how == "clear":
-            search.value = ""  # Input.Changed: the search is cleared like any edit
+            # Input.Changed: the search is cleared like any edit, once the keys typed into the
+            # box before escape are in (they are still on their way to it)
+            search.call_later(setattr, search, "value", "")
         self.screen.set_focus(self.query_one(BreakdownTable))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..query import QueryError, parse_date
+from .in_order_input import InOrderInput
 
 PRESETS = {"7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "mtd": "Month to date"}
 CUSTOM = "custom"
@@ -58,8 +59,9 @@ HINTS = {"presets": "enter picks · tab: custom dates · esc cancels",
          "until": "enter applies these dates · esc cancels"}
 
 
-class DateInput(Input):
-    """Enter is a priority binding, so it acts in key order: typing on after it lands in To."""
+class DateInput(InOrderInput):
+    """Enter is a priority binding, so typing on after it lands in To at once; the dates are
+    read only once the keys typed before it have reached the boxes."""
 
     BINDINGS = [Binding("enter", "screen.enter_date", "Next / apply", id="range.enter", priority=True)]
 
@@ -134,8 +136,16 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
         self.dismiss(DateRange(event.option.id or "30d"))
 
     def action_enter_date(self) -> None:
-        if self.focused is self.query_one("#since", Input):  # enter in From moves on to To
-            self.set_focus(self.query_one("#until", Input))
+        since, until = self.query_one("#since", Input), self.query_one("#until", Input)
+        if self.focused is since:  # enter in From moves on to To
+            self.set_focus(until)
+            return
+        # Keys typed before this enter may still be on their way to From, then To: read the
+        # dates behind them (each box runs a callback after what is already in its queue).
+        since.call_later(until.call_later, self._apply_dates)
+
+    def _apply_dates(self) -> None:
+        if self is not self.app.screen:  # closed meanwhile (escape typed right behind enter)
             return
         try:
             since = parse_date(self.query_one("#since", Input).value.strip(), "From")

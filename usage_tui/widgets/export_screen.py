@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from .in_order_input import InOrderInput
+
 PATH_MAX = 4096  # characters of a path typed here
 
 
@@ -69,7 +71,7 @@ class ExportScreen(ModalScreen[Path | None]):
             dialog.border_title = "Export the table as CSV"
             yield Label(f"{self.rows} row{'s' if self.rows != 1 else ''}, as `spend summary --format csv` "
                         "writes them, to:")
-            yield Input(str(self.default), id="export-path", compact=True, max_length=PATH_MAX)
+            yield InOrderInput(str(self.default), id="export-path", compact=True, max_length=PATH_MAX)
             yield Static(id="export-error")
             yield Static("enter writes · esc cancels", id="export-hint")
 

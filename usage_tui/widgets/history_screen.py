@@ -26,6 +26,7 @@ from ..history import Explainer, detail_rows, record_time
 from ..model import HistoryRecord, QuerySpec, Totals, missing_key_label
 from ..query import run_history
 from ..store import Store
+from .in_order_input import InOrderInput
 from .record_detail_screen import RecordDetailScreen
 
 PAGE = 100  # records per page: one scan of the records each (the store has no time index)
@@ -86,7 +87,7 @@ class HistoryTable(DataTable):
     ]
 
 
-class HistorySearch(Input):
+class HistorySearch(InOrderInput):
     BINDINGS = [
         Binding("enter", "screen.leave_search('keep')", "Done", id="history.search.done"),
         Binding("escape", "screen.leave_search('clear')", "Clear", id="history.search.clear"),

@@ -19,6 +19,7 @@ from ..fmt import METRIC_TITLES
 from ..model import GROUPINGS, METRICS, QuerySpec
 from .budget_panel import BudgetPanel
 from .date_range_screen import CUSTOM, PRESETS, DateRange
+from .in_order_input import InOrderInput
 
 SCOPE_LABELS = {"personal": "Personal", "team": "Team", "org": "Org"}
 GROUPING_LABELS = {g: g.capitalize() for g in GROUPINGS}
@@ -51,7 +52,7 @@ class Filters:
         return replace(self, **changes)
 
 
-class SearchInput(Input):
+class SearchInput(InOrderInput):
     """Filters the table as you type; enter keeps the search, escape clears it. Both hand the
     keyboard back to the table at once: priority bindings run when the app first sees the key,
     so keys typed right behind them already go to the table."""
@@ -112,7 +113,10 @@ class Sidebar(VerticalScroll, can_focus=False):
         self.post_message(self.SearchChanged(event.value))
 
     def show(self, filters: Filters, *, viewer: str, teams: list[str], span: str) -> None:
-        """Mirror the filters of the view; never posts FilterChanged or SearchChanged."""
+        """Mirror the filters of the view; never posts FilterChanged or SearchChanged. The search
+        box is left alone: every search comes from it, and writing the view's search back while
+        keys typed ahead were still on their way to it lost some and misplaced others ("gpt"
+        became "gtp")."""
         self.query_one("#viewer", Static).update(viewer)
         self._set("scope", filters.scope)
         team_select = self.query_one("#team", Select)
@@ -130,10 +134,6 @@ class Sidebar(VerticalScroll, can_focus=False):
         self._set("granularity", filters.granularity)
         self._set("dates", filters.dates.preset)
         self.query_one("#span", Static).update(span)
-        search = self.query_one(SearchInput)
-        if search.value != filters.search:
-            with search.prevent(Input.Changed):
-                search.value = filters.search
 
     def _set(self, name: str, value: str | None) -> None:
         select = self.query_one(f"#{name}", Select)

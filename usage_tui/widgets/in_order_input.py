@@ -1,0 +1,28 @@
+"""A text box whose editing keys act in the order they were typed.
+
+Textual's Input inserts a character when the key reaches the box, but runs its bound keys
+(backspace, delete, ctrl+u, ctrl+k, arrows, home, end) only once the key has bubbled up
+through every ancestor to the app: in a burst of keys (a paste, tmux send-keys, an SSH
+round trip, a loaded machine) the characters typed behind such a key are inserted first.
+ctrl+u then `2020-01-01` gave `020-01-01`: the 2 went in, then ctrl+u deleted it
+(Textualize/textual#6605). Here the box runs its own bindings when the key reaches it,
+in the order of its queue, as it does with characters.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+
+class InOrderInput(Input):
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            # Priority bindings were run by the app before the key was sent here; the rest
+            # start with this box's own (the first in the chain the app would walk).
+            for binding in self._bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    return
+        await super()._on_key(event)
