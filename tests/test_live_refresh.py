@@ -16,8 +16,8 @@ from usage_tui.app import create_app
 from usage_tui.ingest.native import to_record
 from usage_tui.store import Store
 from usage_tui.store.changes import NotifiedChanges, PolledChanges, watch_changes
+from usage_tui.view_state import Filters
 from usage_tui.widgets.breakdown_table import BreakdownTable
-from usage_tui.widgets.sidebar import Filters
 
 from .conftest import DIRECTORY, pg_schema, require_pg
 from .test_tui import NOW, RECORDS, settle

@@ -26,12 +26,15 @@ from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS, METRICS, QuerySpec
 from usage_tui.query import run_query
 from usage_tui.store import Store, StoreError
-from usage_tui.widgets.breakdown_table import BreakdownPanel, BreakdownTable
+from usage_tui.view_state import Filters
+from usage_tui.widgets.breakdown_panel import BreakdownPanel
+from usage_tui.widgets.breakdown_table import BreakdownTable
 from usage_tui.widgets.budget_panel import BudgetPanel
 from usage_tui.widgets.date_range_screen import DateRangeScreen
 from usage_tui.widgets.export_screen import ExportScreen
 from usage_tui.widgets.help_screen import HelpScreen
-from usage_tui.widgets.sidebar import Filters, SearchInput, Sidebar
+from usage_tui.widgets.search_input import SearchInput
+from usage_tui.widgets.sidebar import Sidebar
 from usage_tui.widgets.trend_plot import TrendPlot
 
 from . import reference

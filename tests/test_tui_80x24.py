@@ -9,7 +9,8 @@ from textual.widgets._footer import FooterKey
 
 from usage_tui.fmt import fit_middle
 from usage_tui.model import Row, Totals
-from usage_tui.widgets.breakdown_table import BreakdownPanel, BreakdownTable, fit_keys
+from usage_tui.widgets.breakdown_panel import BreakdownPanel
+from usage_tui.widgets.breakdown_table import BreakdownTable, fit_keys
 from usage_tui.widgets.date_range_screen import DateRangeScreen
 
 from .test_tui import make_app, notices, query, settle, table_texts

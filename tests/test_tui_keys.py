@@ -20,7 +20,7 @@ from textual import events
 from usage_tui import app as app_module
 from usage_tui.query import run_query
 from usage_tui.widgets.date_range_screen import DateRangeScreen
-from usage_tui.widgets.sidebar import SearchInput
+from usage_tui.widgets.search_input import SearchInput
 
 from . import test_tui
 from .test_tui import make_app, settle
@@ -122,3 +122,33 @@ async def test_a_text_box_runs_its_editing_keys_in_the_order_they_reach_it(small
             box.post_message(key_event(key))
         await pilot.pause(0.1)
         assert box.value == "2020-01305"
+
+
+
+async def test_an_answer_arriving_while_a_dialog_is_open_is_shown(demo_db, monkeypatch):
+    """m, then ? before the answer: the answer is drawn under the help (the app keeps its view's
+    widgets rather than looking them up on the screen on top)."""
+    held, release = threading.Event(), threading.Event()
+
+    def query(store, spec, **kw):
+        if spec.metric == "requests":
+            held.set()
+            release.wait(10)
+        return run_query(store, spec, **kw)
+
+    monkeypatch.setattr(app_module, "run_query", query)
+    app = make_app(demo_db, "alice")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("m")
+            assert held.wait(10)
+            await pilot.press("question_mark")
+            assert app.screen.is_modal
+            release.set()
+            await settle(pilot)
+            assert app.screen.is_modal and app.result.spec.metric == "requests"
+            await pilot.press("escape")
+            assert app.query_one("#metric").value == "requests"
+    finally:
+        release.set()

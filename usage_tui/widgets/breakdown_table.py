@@ -1,18 +1,33 @@
-"""The breakdown table: one row per key of the grouping, sorted by the metric, with totals."""
+"""The breakdown table: one row per key of the grouping, sorted by the metric, with totals.
+
+Its keys (enter, esc, e, h) act here: focus the graph on a row, clear the focus, export the
+rows, open a row's history (the app routes `table.…` actions to this widget).
+"""
 
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from ..fmt import compact, fit_middle, metric_value, money, percent
 from ..model import METRICS, QueryResult, Row, Totals
+from ..view_state import span_label
+from .export_screen import ExportScreen
+from .history_screen import HistoryScreen, HistoryView
+
+if TYPE_CHECKING:
+    from ..app import UsageApp
 
 FOCUS_MARK = "● "
 UNPRICED_MARK = " *"
@@ -102,6 +117,12 @@ def totals_line(result: QueryResult, width: int = 1000) -> str:
     return next((c for c in candidates if len(c) <= width), candidates[-1])
 
 
+def default_export_dir() -> Path:
+    """The current directory when it is writable (where the user ran the command), else temp."""
+    cwd = Path.cwd()
+    return cwd if os.access(cwd, os.W_OK) else Path(tempfile.gettempdir())
+
+
 def export_name(result: QueryResult) -> str:
     """`usage-team-platform-model-2026-10-26-2026-11-24.csv`: the view, in the file's name."""
     spec = result.spec
@@ -126,6 +147,8 @@ HEADERS = {"cost": "Cost", "requests": "Requests", "tokens": "Tokens", "share": 
 # Used when the full headers would squeeze the key column (80 columns with the sidebar).
 SHORT_HEADERS = {**HEADERS, "requests": "Reqs", "context": "Ctx"}
 KEY_MIN = 18  # cells the key column keeps before it is cut: secondary columns go first
+# The view-changing actions: refused while a dialog is open, so keys typed there never leak.
+VIEW_ACTIONS = {"clear_focus", "export", "history"}
 
 
 class BreakdownTable(DataTable):
@@ -139,6 +162,8 @@ class BreakdownTable(DataTable):
         Binding("enter", "select_cursor", "Focus", id="table.focus_row",
                 tooltip="Focus the graph on the selected row"),
     ]
+
+    app: UsageApp
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -247,44 +272,68 @@ class BreakdownTable(DataTable):
         return [[c.plain if isinstance(c, Text) else str(c) for c in self.get_row_at(i)]
                 for i in range(self.row_count)]
 
+    # -- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in VIEW_ACTIONS and not self.app.view_keys_on:
+            return False
+        if action == "clear_focus":
+            return self.app.pending.focus is not None
+        return super().check_action(action, parameters)
 
-class BreakdownPanel(Vertical):
-    """The table in a titled frame: row count in the title, totals in the subtitle, and a
-    compact empty state under the column headers when the view has no usage."""
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter (or a click) on a row: the graph shows only that row."""
+        if event.row_key.value is not None:
+            self.app.request_with(focus=event.row_key.value)
 
-    DEFAULT_CSS = """
-    BreakdownPanel { height: 1fr; }
-    BreakdownPanel > BreakdownTable { height: 1fr; }
-    BreakdownPanel > #table-empty { display: none; height: auto; padding: 0 1; color: $text-muted; }
-    BreakdownPanel.-empty > BreakdownTable { height: 1; }  /* the headers only */
-    BreakdownPanel.-empty > #table-empty { display: block; }
-    """
+    def action_focus_row(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.app.request_with(focus=key)
 
-    empty_message: str | None = None
-    _result: QueryResult | None = None
+    def action_clear_focus(self) -> None:
+        self.app.request_with(focus=None)
 
-    def on_resize(self) -> None:
-        if self._result is not None:
-            self.border_subtitle = totals_line(self._result, self.size.width - 4)
+    def action_export(self) -> None:
+        app = self.app
+        result = app.result
+        if result is None or not result.rows:
+            app.notify("Nothing to export: the table has no rows." if result is not None else
+                       "Nothing to export yet.", title="Export", severity="warning")
+            return
+        default = (app.export_dir or default_export_dir()) / export_name(result)
 
-    def compose(self) -> ComposeResult:
-        yield BreakdownTable(id="table")
-        yield Static(id="table-empty")
+        def written(path: Path | None) -> None:
+            if path is not None:
+                rows = len(result.rows)
+                app.notify(f"{rows} row{'s' if rows != 1 else ''} written to {path}", title="Exported CSV",
+                           timeout=8)
 
-    @property
-    def table(self) -> BreakdownTable:
-        return self.query_one(BreakdownTable)
+        app.push_screen(ExportScreen(default, len(result.rows), partial(export_csv, result)), written)
 
-    def show(self, result: QueryResult, focus: str | None, empty_message: str | None) -> None:
-        spec = result.spec
-        self.table.show(result, focus)
-        count = len(result.rows)
-        title = f"By {spec.group_by} · {count} row{'s' if count != 1 else ''}"
-        if spec.search:
-            title += f" matching “{spec.search}”"
-        self.border_title = title
-        self._result = result
-        self.border_subtitle = totals_line(result, self.size.width - 4 if self.size.width else 1000)
-        self.empty_message = empty_message
-        self.set_class(empty_message is not None, "-empty")
-        self.query_one("#table-empty", Static).update(empty_message or "")
+    def history_view(self) -> HistoryView | None:
+        """The selected row of the view on screen, as a history: same scope, dates and zone."""
+        result = self.app.result
+        key = self.selected_key()
+        if result is None or key is None:
+            return None
+        row = next((r for r in result.rows if r.key == key), None)
+        spec = replace(result.spec, since=result.since, until=result.until, tz=result.tz, focus=key, search=None)
+        who = {"personal": "personal", "team": f"team {spec.team}", "org": "org"}[spec.scope]
+        title = f"Requests — {spec.group_by} {key} ({who} scope) · {span_label(result.since, result.until)}"
+        return HistoryView(spec, result.tz, title, row.totals if row is not None else None)
+
+    def action_history(self) -> None:
+        view = self.history_view()
+        if view is None:
+            self.app.notify("No row selected: the history is of a row of the table.", severity="warning")
+            return
+        self.app.push_screen(HistoryScreen(self.app.store, view))
+
+    def system_commands(self) -> Iterator[SystemCommand]:
+        """The command palette's entries for the table (ctrl+p)."""
+        yield SystemCommand("Focus the graph on the selected row", "enter in the table", self.action_focus_row)
+        yield SystemCommand("History of the selected row", "The requests behind its numbers (h)",
+                            self.action_history)
+        yield SystemCommand("Clear the focus", "The graph shows the whole scope again (escape)",
+                            self.action_clear_focus)
+        yield SystemCommand("Export the table as CSV", "Writes a file and says where (e)", self.action_export)

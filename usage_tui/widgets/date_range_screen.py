@@ -1,9 +1,8 @@
-"""The date range: presets (7, 30, 90 days, month to date) and custom inclusive dates."""
+"""The date range dialog: presets (7, 30, 90 days, month to date) and custom inclusive dates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,45 +12,8 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..query import QueryError, parse_date
+from ..view_state import CUSTOM, PRESETS, DateRange
 from .in_order_input import InOrderInput
-
-PRESETS = {"7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "mtd": "Month to date"}
-CUSTOM = "custom"
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """A preset (resolved against today, so a view left open follows the calendar) or two
-    inclusive custom dates."""
-
-    preset: str = "30d"
-    since: date | None = None
-    until: date | None = None
-
-    def resolve(self, today: date) -> tuple[date | None, date | None]:
-        """(since, until) for the query. The default preset leaves both to the query layer,
-        exactly as `spend summary` without --since/--until does."""
-        if self.preset == "30d":
-            return None, None
-        if self.preset == "7d":
-            return today - timedelta(days=6), today
-        if self.preset == "90d":
-            return today - timedelta(days=89), today
-        if self.preset == "mtd":
-            return today.replace(day=1), today
-        return self.since, self.until
-
-    @property
-    def label(self) -> str:
-        return PRESETS.get(self.preset, "Custom")
-
-
-def span_label(since: date, until: date) -> str:
-    """`Oct 27 – Nov 25`, with years only when they are needed."""
-    if since.year != until.year:
-        return f"{since:%b %d %Y} – {until:%b %d %Y}"
-    return f"{since:%b %d} – {until:%b %d}"
-
 
 # What enter does where the keyboard is: the hint follows the focus.
 HINTS = {"presets": "enter picks · tab: custom dates · esc cancels",

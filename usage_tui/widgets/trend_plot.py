@@ -8,8 +8,15 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from .. import clock
 from ..fmt import compact
 from ..model import QueryResult
+from ..query import zone
+from ..view_state import graph_title, span_label
+
+EMPTY_GRAPH = ("No attributed usage in this view.\n"
+               "Broaden the date range (d), change the scope (1 2 3),\n"
+               "or import data: usage-tui import FILE")
 
 
 def nice_ticks(top: float, count: int) -> list[float]:
@@ -66,6 +73,17 @@ class TrendPlot(PlotextPlot):
         self.title = title
         self.border_title = title
         self.border_subtitle = subtitle
+
+    def show_view(self, result: QueryResult) -> None:
+        """The view's series under its title, with the range, zone and time it was read; or why
+        there is nothing to draw."""
+        title = graph_title(result.spec)
+        now = clock.now().astimezone(zone(result.tz))
+        subtitle = f"{span_label(result.since, result.until)} ({result.tz}) · {now:%H:%M:%S}"
+        if result.totals.requests == 0:
+            self.show_empty(title, EMPTY_GRAPH, subtitle)
+        else:
+            self.show(result, title, subtitle)
 
     def show(self, result: QueryResult, title: str, subtitle: str = "") -> None:
         self._titles(title, subtitle)
