@@ -28,7 +28,7 @@ from .test_tui import make_app, settle
 small_db = test_tui.small_db  # the fixture: the hand-written store of test_tui
 
 CHARACTERS = {"ctrl+u": None, "enter": "\r", "escape": "\x1b", "tab": "\t", "slash": "/", "minus": "-",
-              "backspace": "\x7f", "left": None, "end": None}
+              "backspace": "\x7f", "left": None, "end": None, "question_mark": "?"}
 
 
 def key_event(key: str) -> events.Key:
@@ -152,3 +152,15 @@ async def test_an_answer_arriving_while_a_dialog_is_open_is_shown(demo_db, monke
             assert app.query_one("#metric").value == "requests"
     finally:
         release.set()
+
+
+async def test_keys_typed_right_behind_q_open_nothing(demo_db):
+    """q, then e (or d, ?, h) before the app is gone: a dialog pushed while the app closes was
+    mounted without its widgets (NoMatches), or a key reached the app after its screens were
+    gone (ScreenStackError): a traceback on exit."""
+    app = make_app(demo_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, "q", *"eueh")  # (d and ? are priority keys: they act before q has bubbled up)
+        await pilot.pause(0.5)
+    assert app.return_code == 0

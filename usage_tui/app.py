@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -359,6 +359,18 @@ class UsageApp(App):
         if action == "help" and (isinstance(self.focused, Input) or isinstance(self.screen, HelpScreen)):
             return False  # `?` is text in a text box; on the help, `?` closes it
         return True
+
+    # Once q has asked to quit, keys typed right behind it act no more: a dialog pushed while
+    # the app closes was mounted without its widgets (NoMatches), and a key reaching the app
+    # after its screens were gone raised ScreenStackError (a traceback on exit either way).
+    async def on_event(self, event: events.Event) -> None:
+        if not (isinstance(event, events.Key) and self.return_code is not None):
+            await super().on_event(event)
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        if self.return_code is not None:
+            return False
+        return await super().run_action(action, default_namespace, namespaces)
 
     def action_refresh(self) -> None:
         self.request(self.pending)
