@@ -12,6 +12,7 @@ them, is that burst. Three ways the app could reorder or lose such keys, each te
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import date
 
@@ -48,7 +49,9 @@ def typed(text: str) -> list[str]:
 async def test_the_view_catching_up_never_rewrites_the_search_box_being_typed_in(demo_db, monkeypatch):
     """"gpt" typed while the answer for "g" is on its way once arrived as "gtp": the answer put
     "g" back in the box (the p lost, the cursor after g), the request for "gp" put "gp" back
-    with the cursor still after g, and t went in there."""
+    with the cursor still after g, and t went in there. Deterministic: the answer for "g" is
+    held by a gate, and the debounce is long while p is typed, so the answer arrives while the
+    box holds "gp" and the view does not yet."""
     held, release = threading.Event(), threading.Event()
 
     def query(store, spec, **kw):
@@ -58,28 +61,28 @@ async def test_the_view_catching_up_never_rewrites_the_search_box_being_typed_in
         return run_query(store, spec, **kw)
 
     monkeypatch.setattr(app_module, "run_query", query)
-    app = make_app(demo_db, "alice")
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
+    app = make_app(demo_db, "alice", search_debounce_s=0.01)
+    async with app.run_test(size=(80, 24)) as pilot:
+        try:
             await settle(pilot)
             await pilot.press("slash", "g")
-            for _ in range(500):  # the search for "g" is asked for and held in its worker
-                if held.is_set():
-                    break
-                await pilot.pause(0.02)
-            assert held.is_set()
+            assert await asyncio.to_thread(held.wait, 10)  # the search for "g" is in its worker
+            app.sidebar.search_debounce_s = 3600  # p is typed; the view does not ask for it yet
             await pilot.press("p")
             release.set()  # the answer for "g" arrives while the box holds "gp"
             for _ in range(500):
                 await pilot.pause(0.02)
-                if app.result.spec.search == "gp" and app.settled:
+                if app.result.spec.search == "g":
                     break
+            assert app.result.spec.search == "g"
+            assert app.query_one(SearchInput).value == "gp"  # was "g"
+            app.sidebar.search_debounce_s = 0.01
             await pilot.press("t")
             await settle(pilot)
-            assert app.query_one(SearchInput).value == "gpt"
+            assert app.query_one(SearchInput).value == "gpt"  # was "gtp"
             assert app.filters.search == "gpt"
-    finally:
-        release.set()
+        finally:
+            release.set()  # before the app closes: its worker would otherwise wait out the gate
 
 
 async def test_a_burst_in_the_search_box_then_escape_leaves_no_search(demo_db):
@@ -138,8 +141,8 @@ async def test_an_answer_arriving_while_a_dialog_is_open_is_shown(demo_db, monke
 
     monkeypatch.setattr(app_module, "run_query", query)
     app = make_app(demo_db, "alice")
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
+        try:
             await settle(pilot)
             await pilot.press("m")
             assert held.wait(10)
@@ -150,8 +153,8 @@ async def test_an_answer_arriving_while_a_dialog_is_open_is_shown(demo_db, monke
             assert app.screen.is_modal and app.result.spec.metric == "requests"
             await pilot.press("escape")
             assert app.query_one("#metric").value == "requests"
-    finally:
-        release.set()
+        finally:
+            release.set()  # before the app closes: its worker would otherwise wait out the gate
 
 
 async def test_keys_typed_right_behind_q_open_nothing(demo_db):

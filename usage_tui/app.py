@@ -397,10 +397,10 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def create_app(db: str | Path | UsageStore, viewer: str | None = None, *, poll_interval: float | None = POLL_S,
-               export_dir: Path | None = None) -> UsageApp:
+def create_app(db: str | Path | UsageStore, viewer: str | None = None, **options) -> UsageApp:
     """The factory the CLI and the tests share: on a path, or on the store the caller already
-    opened (the CLI's, so a run opens it once). Raises StoreError for a store that cannot be used."""
+    opened (the CLI's, so a run opens it once); `options` are UsageApp's (poll_interval,
+    export_dir, the timings). Raises StoreError for a store that cannot be used."""
     if isinstance(db, str | Path):
         # read-only when this user cannot write the store (another user's file, a group
         # given read access, a read-only mount)
@@ -410,7 +410,7 @@ def create_app(db: str | Path | UsageStore, viewer: str | None = None, *, poll_i
         store = db
     if viewer is None:  # the CLI passes the viewer it resolved; anyone else gets the same rules
         viewer = resolve_identity(store.directory(), store.path, **store.identity_facts()).viewer
-    return UsageApp(store, viewer, poll_interval=poll_interval, export_dir=export_dir)
+    return UsageApp(store, viewer, **options)
 
 
 def run_app(db: str | Path | UsageStore, as_user: str | None = None) -> None:
