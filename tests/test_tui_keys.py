@@ -105,10 +105,11 @@ async def test_ctrl_u_then_a_date_typed_in_a_burst_in_the_date_dialog(small_db):
         await settle(pilot)
         await pilot.press("d", "tab")
         assert isinstance(app.screen, DateRangeScreen)
-        burst(app, "ctrl+u", *typed("2026-11-21"), "enter", "ctrl+u", *typed("2026-11-22"), "enter")
+        burst(app, "ctrl+u", *typed("2026-11-21"), "enter", "ctrl+u", *typed("2026-11-22"), "enter", "m")
         await settle(pilot)
         assert not isinstance(app.screen, DateRangeScreen)
         assert (app.result.since, app.result.until) == (date(2026, 11, 21), date(2026, 11, 22))
+        assert app.result.spec.metric == "requests"  # m, typed behind enter, reached the view
 
 
 async def test_a_text_box_runs_its_editing_keys_in_the_order_they_reach_it(small_db):
@@ -167,3 +168,17 @@ async def test_keys_typed_right_behind_q_open_nothing(demo_db):
         burst(app, "q", *"eueh")  # (d and ? are priority keys: they act before q has bubbled up)
         await pilot.pause(0.5)
     assert app.return_code == 0
+
+
+async def test_keys_typed_right_behind_d_wait_for_the_dialog(small_db):
+    """d, then tab, ctrl+u and a date in one burst (tmux send-keys, a paste): the keys reached
+    the dialog before its widgets were mounted, and were lost."""
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, "d", "tab", "ctrl+u", *typed("2026-11-21"), "enter", "ctrl+u", *typed("2026-11-22"), "enter",
+              "m")
+        await settle(pilot)
+        assert not isinstance(app.screen, DateRangeScreen)
+        assert (app.result.since, app.result.until) == (date(2026, 11, 21), date(2026, 11, 22))
+        assert app.result.spec.metric == "requests"

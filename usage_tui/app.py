@@ -117,6 +117,11 @@ class UsageApp(App):
                 tooltip="Quit (on the history and on a record, q goes back, as escape does)"),
         Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
                 tooltip="Command palette: every action by name", show=False),
+        # The screen's own tab and shift+tab, with priority: they move the focus when the app
+        # first sees them, so the keys typed right behind them (d tab 2026-11-21) go where the
+        # focus went, not where it was while tab bubbled up.
+        Binding("tab", "focus_next", "Next", id="focus.next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous", id="focus.previous", show=False, priority=True),
     ]
 
     def __init__(self, store: UsageStore, viewer: str, *, poll_interval: float | None = POLL_S,

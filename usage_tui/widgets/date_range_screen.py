@@ -22,8 +22,8 @@ HINTS = {"presets": "enter picks · tab: custom dates · esc cancels",
 
 
 class DateInput(InOrderInput):
-    """Enter is a priority binding, so typing on after it lands in To at once; the dates are
-    read only once the keys typed before it have reached the boxes."""
+    """Enter is a priority binding, so the keys typed after it go where it sends the focus (To,
+    or the view); the dates are read once the keys typed before it are in the boxes."""
 
     BINDINGS = [Binding("enter", "screen.enter_date", "Next / apply", id="range.enter", priority=True)]
 
@@ -97,18 +97,15 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
         event.stop()
         self.dismiss(DateRange(event.option.id or "30d"))
 
-    def action_enter_date(self) -> None:
-        since, until = self.query_one("#since", Input), self.query_one("#until", Input)
+    async def action_enter_date(self) -> None:
+        since, until = self.query_one("#since", DateInput), self.query_one("#until", DateInput)
         if self.focused is since:  # enter in From moves on to To
             self.set_focus(until)
             return
-        # Keys typed before this enter may still be on their way to From, then To: read the
-        # dates behind them (each box runs a callback after what is already in its queue).
-        since.call_later(until.call_later, self._apply_dates)
-
-    def _apply_dates(self) -> None:
-        if self is not self.app.screen:  # closed meanwhile (escape typed right behind enter)
-            return
+        # The digits typed before this enter may still be on their way to From and To: the
+        # dates are read once both boxes have taken them.
+        await since.keys_taken()
+        await until.keys_taken()
         try:
             since = parse_date(self.query_one("#since", Input).value.strip(), "From")
             until = parse_date(self.query_one("#until", Input).value.strip(), "To")

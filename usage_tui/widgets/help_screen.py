@@ -28,7 +28,7 @@ def view_help(bindings: list[Binding], key_display: Callable[[Binding], str]) ->
                                       "it is not yours to see)"))
         elif action in ("quit", "help", "command_palette"):
             general.append((keys, b.tooltip or b.description))
-        elif action != "clear_focus":
+        elif action not in ("clear_focus", "focus_next", "focus_previous"):  # tab: in "Anywhere"
             view.append((keys, b.tooltip or b.description))
     table = [("↑ ↓ pgup pgdn", "Move the row cursor"),
              ("enter", "Focus the graph on the selected row"),

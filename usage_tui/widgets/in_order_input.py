@@ -7,12 +7,21 @@ round trip, a loaded machine) the characters typed behind such a key are inserte
 ctrl+u then `2020-01-01` gave `020-01-01`: the 2 went in, then ctrl+u deleted it
 (Textualize/textual#6605). Here the box runs its own bindings when the key reaches it,
 in the order of its queue, as it does with characters.
+
+A key that leaves the box (enter, escape: priority keys, run by the app when it first sees
+them) first waits for the box to take the keys typed before it (`keys_taken`): the app takes
+no other key meanwhile, so the box's text is whole when it is read, and the keys typed after
+it go where the focus goes next.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import events
 from textual.widgets import Input
+
+KEYS_TAKEN_MAX_S = 1.0  # a box that takes longer than this is read as it is
 
 
 class InOrderInput(Input):
@@ -26,3 +35,13 @@ class InOrderInput(Input):
                     event.prevent_default()
                     return
         await super()._on_key(event)
+
+    async def keys_taken(self) -> None:
+        """Return once this box has handled every key sent to it so far (a callback queued
+        behind them has run)."""
+        taken = asyncio.Event()
+        if self.call_later(taken.set):
+            try:
+                await asyncio.wait_for(taken.wait(), KEYS_TAKEN_MAX_S)
+            except TimeoutError:
+                pass

@@ -17,9 +17,8 @@ class SearchInput(InOrderInput):
         Binding("escape", "leave_search('clear')", "Clear search", id="search.clear", priority=True),
     ]
 
-    def action_leave_search(self, how: str) -> None:
+    async def action_leave_search(self, how: str) -> None:
+        await self.keys_taken()  # the characters typed before enter or escape are in first
         if how == "clear":
-            # Input.Changed: the search is cleared like any edit, once the keys typed into the
-            # box before escape are in (they are still on their way to it)
-            self.call_later(setattr, self, "value", "")
+            self.value = ""  # Input.Changed: the search is cleared like any edit
         self.screen.set_focus(self.app.table)
