@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from usage_tui.budget import BudgetStatus
 from usage_tui.widgets.budget_panel import BudgetPanel
 
-from .test_tui import screen_colours
+from .test_tui_workers import screen_colours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # bob's weekly window: Mon 2026-11-23 00:00 → Mon 2026-11-30 00:00 in Berlin (= 2026-11-29T23:00Z)
