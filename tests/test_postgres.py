@@ -316,10 +316,10 @@ def test_a_nul_character_in_a_name_is_a_bad_line_on_both_engines(engine, new_sto
 
 
 def test_every_schema_version_reaches_the_current_one_on_postgresql():
-    # sqlite.py's SCHEMA_VERSION is both engines': a new version there needs its PostgreSQL
+    # schema.py's SCHEMA_VERSION is both engines': a new version there needs its PostgreSQL
     # migration here too, else a central store at the old version could not be opened.
     from usage_tui.store import SCHEMA_VERSION
-    from usage_tui.store.postgres import MIGRATIONS
+    from usage_tui.store.schema import PG_MIGRATIONS as MIGRATIONS
 
     targets = {target for target, _ in MIGRATIONS.values()}
     assert SCHEMA_VERSION in targets and max(targets) == SCHEMA_VERSION

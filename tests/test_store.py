@@ -22,7 +22,7 @@ from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS, QuerySpec
 from usage_tui.query import run_query
-from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
+from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, schema, wait_words
 from usage_tui.store import sqlite as store_module
 
 from .conftest import DIRECTORY, V4_COLUMNS, append, make_schema_2, make_schema_3, make_schema_4, write
@@ -464,12 +464,12 @@ def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, mo
             conn.close()
 
     before = dump()
-    v3 = store_module.MIGRATIONS[2]
+    v3 = schema.SQLITE_MIGRATIONS[2]
     half = v3[:v3.index("ALTER TABLE records_v3")]  # records copied, the old table dropped: then a failure
     assert "DROP TABLE records;" in half
-    migrations = list(store_module.MIGRATIONS)
+    migrations = list(schema.SQLITE_MIGRATIONS)
     migrations[2] = half + "INSERT INTO no_such_table VALUES (1);"
-    monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
+    monkeypatch.setattr(schema, "SQLITE_MIGRATIONS", migrations)
     with pytest.raises(StoreError, match=r"could not upgrade the store from schema 1 \(no such table: no_such_table\)"):
         Store(path)
     assert dump() == before

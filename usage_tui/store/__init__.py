@@ -7,7 +7,7 @@ same SQL from query.py, which asks the store's `dialect` for the few pieces spel
 differently. `open_store` picks the engine from what `--db` / $USAGE_TUI_DB names.
 
 The interface the rest of the program uses (`UsageStore`) is what both classes implement;
-everything else here is re-exported from sqlite.py, where the schema's names live.
+the schema's names (schema.py) and the SQLite store's helpers are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from ..directory import Directory
 from ..model import Record, Reject
 from ..pricing import Pricer
 from .dialect import POSTGRES, SQLITE, Dialect, quoted
-from .sqlite import (
+from .schema import (
     BLOCK_DAYS,
     BLOCK_SUFFIX,
-    BUSY_TIMEOUT_MS,
     DAY_SUFFIX,
     DAY_US,
     DIM_COLUMNS,
@@ -34,9 +33,12 @@ from .sqlite import (
     ROLLUP_TABLES,
     ROLLUPS,
     SCHEMA_VERSION,
-    STAGE_ROWS,
     SUM_COLUMNS,
     TOTAL_DIM,
+)
+from .sqlite import (
+    BUSY_TIMEOUT_MS,
+    STAGE_ROWS,
     BatchResult,
     StagedBatch,
     Store,

@@ -1,20 +1,10 @@
-"""The SQLite usage store: schema, migrations, connections, attribution and rollups.
+"""The SQLite usage store: connections, migrating a file, and the write path's SQL.
 
-This is the only module that writes DDL. Records are unique by `id`. An import's batches append
-records (one transaction each, WAL) and `refresh_rollups` adds them to the pre-aggregated rollups
-when it ends (schema 7); a mark in `meta` says through which rowid the rollups hold the records,
-so a view reads whatever is above it from the records and stays exact meanwhile, even after a
-crash. A replaced record leaves the rollups (or the pending sums) in its batch's transaction.
-
-Rollups (schema 5) are kept per scope at UTC-day grain, the org's also at quarter-hours and
-the teams' at UTC hours (FINE); each table is keyed by (scope key, grouping dimension, bucket,
-row key), so a view reads only its own slice. What no rollup covers is read from the records
-through a time index: a team view's sub-hour slivers in a :30/:45 zone ((team, ts_us)), and a
-personal view's partial days ((user, ts_us)). A user's hour rows barely collapse (~1.5
-requests an hour at 1M records/300 users/90 days), so a personal hour table would be about as
-large as the records it sums; schema 4's quarter-hour tables for every scope added ~20 rollup
-rows a record on a real organization's data. Schema 6 adds a (ts_us) index, read only by the
-org's request history newest first (query.history_sql).
+The schema and its migrations are schema.py's. An import's batches append records (one
+transaction each, WAL) and `refresh_rollups` adds them to the pre-aggregated rollups when it
+ends (schema 7); a mark in `meta` says through which rowid the rollups hold the records, so a
+view reads whatever is above it from the records and stays exact meanwhile, even after a crash.
+A replaced record leaves the rollups (or the pending sums) in its batch's transaction.
 """
 
 from __future__ import annotations
@@ -37,11 +27,35 @@ import sqlite_utils
 from ..directory import Directory, parse_directory
 from ..model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
 from ..pricing import Pricer
-from .dialect import SQLITE
+from . import schema
+from .dialect import SQLITE, quoted
+from .schema import (
+    BLOCK_DAYS,
+    BLOCK_SUFFIX,
+    COPY_RECORDS_AT,
+    DAY_SUFFIX,
+    DAY_US,
+    DELETE_ALL,
+    DIM_COLUMNS,
+    FINE,
+    FINGERPRINT_AT,
+    INDEX_ONLY_AT,
+    MAX_TOTAL,
+    PENDING_SUMS,
+    QUARTER_US,
+    REBUILD_ROLLUPS_AT,
+    RECORD_COLUMNS,
+    RECORD_INPUT_COLUMNS,
+    ROLLED_UP_THROUGH,
+    ROLLUP_TABLES,
+    ROLLUPS,
+    SCHEMA_VERSION,
+    SUM_COLUMNS,
+    TOTAL_DIM,
+    USAGE_TABLES,
+    attribution_sql,
+)
 
-SCHEMA_VERSION = 7
-QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
-DAY_US = 86_400_000_000
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
 CACHE_KIB = -32768  # 32 MiB of page cache a connection: keeps an import under 200 MB RSS
 # A roll-up's cache (its sorts spill to temp files past it): it runs beside the import's writer.
@@ -61,197 +75,6 @@ class StoreError(Exception):
     """A store that cannot be used: missing, corrupt, or written by a newer version."""
 
 
-# Every column the store sums is >= 0 in every record, so when the org's grand totals fit in
-# SQLite's 64-bit integers, every sum of any part of them (a scope, a row, a bucket, a rollup
-# cell) fits as well. Each write checks those totals in its own transaction and is refused
-# (rolled back) rather than letting SQLite turn a sum into an inexact REAL or fail later.
-MAX_TOTAL = 2**63 - 1
-
-
-# What a source gives for a record (the stage's input), and every column of the records table.
-_RECORD_INPUT_COLUMNS_V3 = (
-    "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
-    "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
-    "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
-    "metadata", "source_id", "fingerprint",
-)
-# v4 added these (at the end of the table, as ALTER TABLE puts them).
-_RECORD_INPUT_COLUMNS = (*_RECORD_INPUT_COLUMNS_V3, "cache_write_1h_tokens", "service_tier", "batch", "source_line")
-_RECORD_COLUMNS = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
-_FINGERPRINT_AT = _RECORD_INPUT_COLUMNS.index("fingerprint")
-# The columns the schema-3 migration copies: the ones the records table had then, frozen.
-_RECORD_COLUMNS_V3 = ", ".join((*_RECORD_INPUT_COLUMNS_V3, "user", "team"))
-
-# The records' columns after the id (every version has them).
-_RECORDS_COLUMNS = """    ts_us INTEGER NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    user_raw TEXT,
-    key TEXT,
-    agent TEXT,
-    team_raw TEXT,
-    user TEXT,                      -- attributed user (§2.3), NULL = unattributed
-    team TEXT,                      -- attributed team, NULL = none
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cached_input_tokens INTEGER NOT NULL,
-    context_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    cost_logged_nano INTEGER,       -- cost as logged by the source
-    cost_nano INTEGER,              -- cost used everywhere; NULL = unpriced
-    status INTEGER NOT NULL,
-    verdict TEXT,
-    source_id INTEGER REFERENCES sources(id),
-    metadata TEXT,
-    fingerprint INTEGER NOT NULL    -- hash of the normalized input: same id + same hash = unchanged
-"""
-
-_SCHEMA_V1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE sources (
-    id INTEGER PRIMARY KEY,
-    format TEXT NOT NULL,
-    path TEXT NOT NULL,
-    UNIQUE (format, path)
-);
-CREATE TABLE records (
-    id TEXT PRIMARY KEY,
-{records_columns}) WITHOUT ROWID;
-CREATE TABLE rejects (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    raw TEXT NOT NULL,
-    UNIQUE (source, line, raw)
-);
-CREATE TABLE dir_users (id TEXT PRIMARY KEY, name TEXT, login TEXT, role TEXT NOT NULL, primary_team TEXT);
-CREATE TABLE dir_keys (id TEXT PRIMARY KEY, owner TEXT, team TEXT);
-CREATE TABLE dir_agents (id TEXT PRIMARY KEY, manager TEXT);
-CREATE TABLE budget_overrides (
-    user TEXT PRIMARY KEY,
-    limit_usd REAL NOT NULL,
-    window TEXT NOT NULL,
-    set_by TEXT,
-    set_at TEXT
-);
-""".replace("{records_columns}", _RECORDS_COLUMNS)
-
-_SUMS = (
-    "requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
-    "cached_input_tokens INTEGER NOT NULL, context_tokens INTEGER NOT NULL, cost_nano INTEGER NOT NULL, "
-    "unpriced_requests INTEGER NOT NULL"
-)
-SUM_COLUMNS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_tokens",
-               "context_tokens", "cost_nano", "unpriced_requests")
-
-# scope kind -> (rollup table, scope column in records or None for the whole org). Schemas 1-4
-# named the quarter-hour tables so; schema 5 has the UTC-day twins (DAY_SUFFIX) of every scope
-# and UTC-hour tables (HOUR_SUFFIX) of the scopes in HOUR_SCOPES.
-ROLLUPS = {"personal": ("roll_user", "user"), "team": ("roll_team", "team"), "org": ("roll_org", None)}
-DAY_SUFFIX = "_day"
-DAY_QUARTERS = 96
-# Blocks of 32 UTC days (since 1970-01-01) per scope: a view of years reads ~12 rows a year per
-# row key instead of 365 (a three-year org view by user read ~330,000 day rows).
-BLOCK_SUFFIX = "_block"
-BLOCK_DAYS = 32
-# The scopes with a grain finer than a day: (table suffix, grain in µs). The org's quarter-hours
-# serve every zone in use (all offsets are whole quarter-hours) with no sliver; a quarter-hour
-# of the whole org collapses well (~115 records at 1M over 90 days). A team's hour collapses
-# (~30 records) where its quarter-hour does not; its sub-hour slivers in :30/:45 zones are read
-# through the (team, ts_us) index. A user's hour barely collapses (~1.5 records): her partial
-# days come from the (user, ts_us) index.
-FINE = {"team": ("_hour", 3_600_000_000), "org": ("_quarter", QUARTER_US)}
-ROLLUP_TABLES = (*(ROLLUPS[s][0] + suffix for s, (suffix, _) in FINE.items()),
-                 *(t + suffix for t, _ in ROLLUPS.values() for suffix in (DAY_SUFFIX, BLOCK_SUFFIX)))
-
-
-def _rollup_ddl(table: str, scope: str | None) -> str:
-    scope_def = f"{scope} TEXT NOT NULL, " if scope else ""
-    return (f"CREATE TABLE IF NOT EXISTS {table} ({scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
-            f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({scope + ', ' if scope else ''}dim, bucket, key)) "
-            "WITHOUT ROWID;\n")
-
-
-_SCHEMA_V2 = ""  # the UTC-day rollups, and the totals pseudo-grouping (rollups rebuilt)
-for _table, _scope in ROLLUPS.values():
-    _SCHEMA_V1 += _rollup_ddl(_table, _scope)  # quarter-hours (dropped by v5)
-    _SCHEMA_V2 += _rollup_ddl(_table + DAY_SUFFIX, _scope)
-del _table, _scope
-
-# v3: records in a rowid table in arrival order, the id kept unique by an index. Keyed by id
-# (WITHOUT ROWID), each batch inserted its ~10k rows at random places in a table far larger than
-# the page cache; now rows are appended and only the narrow id index takes random inserts:
-# writing 1M demo records took 9.8 s instead of 18.0 s. The copy keeps the records' time order.
-_SCHEMA_V3 = f"""
-CREATE TABLE records_v3 (
-    id TEXT NOT NULL UNIQUE,
-{_RECORDS_COLUMNS});
-INSERT INTO records_v3 ({_RECORD_COLUMNS_V3}) SELECT {_RECORD_COLUMNS_V3} FROM records ORDER BY ts_us;
-DROP TABLE records;
-ALTER TABLE records_v3 RENAME TO records;
-"""
-
-# v4: what the source said about how a request was billed, and where the record came from.
-# Added in place (ALTER TABLE ADD COLUMN rewrites no row: instant at any size); existing
-# records get the defaults, which are what they were priced as (no 1-hour cache writes, the
-# standard tier, not a batch) and an unknown line.
-_SCHEMA_V4 = """
-ALTER TABLE records ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;  -- part of cache_write_tokens
-ALTER TABLE records ADD COLUMN service_tier TEXT;                   -- NULL = the standard tier
-ALTER TABLE records ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;   -- 1 = a batch API request
-ALTER TABLE records ADD COLUMN source_line INTEGER;                 -- 1-based line in its source, NULL = unknown
-"""
-
-# v5: an hour table for the team scope, summed from its quarter-hour table (consistent with the
-# records, as every committed rollup is: no pass over the records); the org's quarter-hour table
-# renamed; the users' and teams' quarter-hour tables dropped; the day tables unchanged. The
-# time indexes serve what no rollup covers.
-_blocks_from_days = ""
-for _table, _scope in ROLLUPS.values():
-    _keys = f"{_scope}, " if _scope else ""
-    _blocks_from_days += _rollup_ddl(_table + BLOCK_SUFFIX, _scope) + (
-        f"INSERT INTO {_table}{BLOCK_SUFFIX} ({_keys}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-        f"SELECT {_keys}dim, bucket / {BLOCK_DAYS}, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} "
-        f"FROM {_table}{DAY_SUFFIX} GROUP BY {_keys}dim, bucket / {BLOCK_DAYS}, key;\n")
-del _table, _scope, _keys
-_SCHEMA_V5 = _rollup_ddl("roll_team_hour", "team") + f"""
-INSERT INTO roll_team_hour (team, dim, bucket, key, {', '.join(SUM_COLUMNS)})
-    SELECT team, dim, bucket / 4, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)}
-    FROM roll_team GROUP BY team, dim, bucket / 4, key;
-ALTER TABLE roll_org RENAME TO roll_org_quarter;
-{_blocks_from_days}
-DROP TABLE roll_team;
-DROP TABLE roll_user;
-CREATE INDEX records_user_ts ON records (user, ts_us);
-CREATE INDEX records_team_ts ON records (team, ts_us);
-"""
-
-# v6: a time index for the org's request history (issue 16): newest first, a page of the org's
-# records (or of a large row of it) read 0.8 s scanning 1M realistic records, a few ms walking
-# this. ~17-22 bytes a record, built in ~3 s per million records. (Merging one (team, ts_us) walk
-# per team cost no bytes but took 20-80 ms a page at 16 teams and walked far more for a row.)
-_SCHEMA_V6 = "CREATE INDEX records_ts ON records (ts_us);\n"
-
-# v7: rollups deferred to the end of an import (see `write_staged`). The rollups of a store
-# written by schema 6 hold every record: all of them are rolled up.
-ROLLED_UP_THROUGH = "rolled_up_through"  # meta: the highest rowid whose record the rollups hold
-PENDING_SUMS = "pending_sums"  # meta: the SUM_COLUMNS of the records above it (JSON), absent = none
-_SCHEMA_V7 = (f"INSERT OR REPLACE INTO meta (key, value) SELECT '{ROLLED_UP_THROUGH}', "
-              "COALESCE(MAX(rowid), 0) FROM records;\n")
-
-MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6,
-                         _SCHEMA_V7]  # version i → i + 1
-REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
-COPY_RECORDS_AT = 3  # migrating across this version copies every record (the v3 rowid table)
-INDEX_ONLY_AT = 5  # migrating from this version on only adds an index (or a meta row)
-
-# The records column each grouping reads; absent keys are '' in rollups (NULLs never conflict).
-DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team": "team",
-               "agent": "agent", "key": "key", "verdict": "verdict"}
-# One more pseudo-grouping with the single key '': the totals, for graphs of a whole scope.
-TOTAL_DIM = len(GROUPINGS)
 # The signed sums of a set of records `r`, named as the rollup columns.
 _SUM_SELECT = (
     "? * SUM(r.requests) AS requests, ? * SUM(r.prompt_tokens) AS prompt_tokens, "
@@ -263,20 +86,6 @@ _SUM_UPDATE = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
 _AGG_DIMS = ", ".join(f"r.{c} AS {c}" for c in ("user", "team", "provider", "model", "agent", "key", "verdict"))
 _AGG_SUMS = ", ".join(f"SUM(r.{c})" for c in SUM_COLUMNS)
 _AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c}) AS {c}" for c in SUM_COLUMNS)
-
-
-_DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", *ROLLUP_TABLES)}
-
-
-def _attribution(a: str) -> tuple[str, str]:
-    """Attribution (§2.3) as SQL over the row alias `a`, shared by import and re-attribution:
-    user = the record's user, else its key's owner, else its agent's manager;
-    team = the record's team, else its key's team, else the attributed user's primary team."""
-    user = (f"COALESCE({a}.user_raw, (SELECT owner FROM dir_keys WHERE id = {a}.key), "
-            f"(SELECT manager FROM dir_agents WHERE id = {a}.agent))")
-    team = (f"COALESCE({a}.team_raw, (SELECT team FROM dir_keys WHERE id = {a}.key), "
-            f"(SELECT primary_team FROM dir_users WHERE id = {user}))")
-    return user, team
 
 
 # The org's per-day totals rows: what the store holds in all (totals, the 64-bit check) and
@@ -293,10 +102,11 @@ _RECORD_SUMS = ("SELECT count(*), SUM(r.requests), SUM(r.prompt_tokens), SUM(r.c
 REFRESH_ROWS = 1_000_000
 
 # Constant statements (column lists and attribution SQL, no values), built once.
-_REATTRIBUTE_RECORDS = "UPDATE records SET user = {}, team = {}".format(*_attribution("records"))
+_RECORD_COLS = ", ".join(quoted(c) for c in RECORD_COLUMNS)
+_REATTRIBUTE_RECORDS = "UPDATE records SET user = {}, team = {}".format(*attribution_sql("records"))
 _STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
-                 f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
-_STAGE_ROW = f"({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})"
+                 f"{', '.join(RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
+_STAGE_ROW = f"({', '.join('?' * len(RECORD_INPUT_COLUMNS))})"
 
 
 @functools.cache
@@ -307,14 +117,14 @@ def _stage_insert(rows: int) -> str:
     (one call per row) made that most of a batch's time. 200k records: executemany 8.8 s;
     500 rows per INSERT 7.4 s, 1,000 7.2 s, 2,000 7.0 s, a whole batch in one 7.6 s (its
     statement costs more CPU than it saves)."""
-    return f"INSERT INTO stage ({', '.join(_RECORD_INPUT_COLUMNS)}) VALUES {', '.join([_STAGE_ROW] * rows)}"
+    return f"INSERT INTO stage ({', '.join(RECORD_INPUT_COLUMNS)}) VALUES {', '.join([_STAGE_ROW] * rows)}"
 
 
-_STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*_attribution("stage"))
+_STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*attribution_sql("stage"))
 # Appended above every rowid in use and above the rollups' mark (`?`): a replaced record's
 # rowid is never reused by a record that is not rolled up yet. In time order within the batch.
-_STAGE_TO_RECORDS = (f"INSERT OR REPLACE INTO records (rowid, {_RECORD_COLUMNS}) "
-                     f"SELECT ? + row_number() OVER (ORDER BY ts_us), {_RECORD_COLUMNS} FROM stage")
+_STAGE_TO_RECORDS = (f"INSERT OR REPLACE INTO records (rowid, {_RECORD_COLS}) "
+                     f"SELECT ? + row_number() OVER (ORDER BY ts_us), {_RECORD_COLS} FROM stage")
 
 
 def _agg_statement(source: str, where: str) -> str:
@@ -389,7 +199,7 @@ def _fan_out_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, 
 _FAN_OUT_DELTAS, _FAN_OUT_APPLY, _FAN_OUT_DROP = _fan_out_statements()
 _FAN_OUT = (*_FAN_OUT_DELTAS, *_FAN_OUT_APPLY, *_FAN_OUT_DROP)
 # The rollup rebuild as one SQL script (no parameters: sign 1), for migrations.
-_REBUILD_SCRIPT = "; ".join([*(_DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_statement("records", "1")
+_REBUILD_SCRIPT = "; ".join([*(DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_statement("records", "1")
                              .replace("?", "1"), *_FAN_OUT, "DROP TABLE temp.agg"])
 
 
@@ -745,7 +555,7 @@ class Store:
                     "about 20 s per million records" if version < INDEX_ONLY_AT else "a few seconds per million records")
             self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION} (once; {cost})")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
-        script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
+        script = "".join(schema.SQLITE_MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
         rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else _REBUILD_SCRIPT
         # The index builds and GROUP BYs sort every record: in temp files, not in memory (1M
         # records: peak RSS 311 MB with temp_store=MEMORY).
@@ -887,7 +697,7 @@ class Store:
     def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
         def run(c: sqlite3.Connection) -> None:
             for table in ROLLUP_TABLES:
-                c.execute(_DELETE_ALL[table])
+                c.execute(DELETE_ALL[table])
             self._apply_rollups(c, 1, "1")
             self._set_rolled_up(c, c.execute(_TOP_ROWID).fetchone()[0], ())
 
@@ -929,7 +739,7 @@ class Store:
             logged = values[14]
             fp = fingerprint(values)
             previous = staged.get(r.id)
-            if previous is not None and previous[_FINGERPRINT_AT] == fp:
+            if previous is not None and previous[FINGERPRINT_AT] == fp:
                 continue
             cost = logged if logged is not None else _priced(pricer, r)
             # The source line is where the record was read, not what it says: like the
@@ -938,7 +748,7 @@ class Store:
 
     def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
         """Staged rows (one per id) as one batch: chunks of parameters for multi-row INSERTs."""
-        per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_RECORD_INPUT_COLUMNS))
+        per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(RECORD_INPUT_COLUMNS))
         chunks = [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
         return StagedBatch(chunks, BatchResult(imported=len(rows)))
 
@@ -955,7 +765,7 @@ class Store:
             conn.execute(_STAGE_CREATE)
             conn.execute("DELETE FROM stage")
             for chunk in batch.chunks:
-                conn.execute(_stage_insert(len(chunk) // len(_RECORD_INPUT_COLUMNS)), chunk)
+                conn.execute(_stage_insert(len(chunk) // len(RECORD_INPUT_COLUMNS)), chunk)
             through = self._rolled_up_through(conn)
             pending = self._pending_sums(conn)
             existing = conn.execute(
@@ -1076,8 +886,8 @@ class Store:
 
     def clear_records(self) -> None:
         with self.transaction() as conn:
-            for table in ("records", "rejects", "sources", *ROLLUP_TABLES):
-                conn.execute(_DELETE_ALL[table])
+            for table in USAGE_TABLES:
+                conn.execute(DELETE_ALL[table])
             self._set_rolled_up(conn, 0, ())
 
     # -- budgets set from the CLI --------------------------------------------------------------------
