@@ -20,6 +20,16 @@ from typing import Any, Protocol, TypeVar
 from ..directory import Directory
 from ..model import Record, Reject
 from ..pricing import Pricer
+from .base import (
+    BatchResult,
+    StagedBatch,
+    StoreError,
+    StorePermissionError,
+    fingerprint,
+    record_fingerprint,
+    record_values,
+    wait_words,
+)
 from .dialect import POSTGRES, SQLITE, Dialect, quoted
 from .schema import (
     BLOCK_DAYS,
@@ -36,20 +46,7 @@ from .schema import (
     SUM_COLUMNS,
     TOTAL_DIM,
 )
-from .sqlite import (
-    BUSY_TIMEOUT_MS,
-    STAGE_ROWS,
-    BatchResult,
-    StagedBatch,
-    Store,
-    StoreError,
-    file_stamp,
-    fingerprint,
-    record_fingerprint,
-    record_values,
-    wait_words,
-    write_access_problem,
-)
+from .sqlite import BUSY_TIMEOUT_MS, STAGE_ROWS, Store, file_stamp, write_access_problem
 
 T = TypeVar("T")
 
@@ -62,10 +59,6 @@ __all__ = [
 ]
 
 DSN_PREFIXES = ("postgresql://", "postgres://")
-
-
-class StorePermissionError(StoreError):
-    """The database refused the connected role something (exit 3, like a refused scope)."""
 
 
 def is_dsn(db: str | Path | None) -> bool:

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -35,10 +34,10 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.adapt import Loader
 
-from ..directory import Directory, parse_directory
-from ..model import GROUPINGS, Record, Reject
-from ..pricing import Pricer
-from . import StorePermissionError, sqlite
+from ..directory import Directory
+from ..model import GROUPINGS
+from . import sqlite
+from .base import BaseStore, StagedBatch, StoreError, StorePermissionError, full_message, wait_words
 from .dialect import POSTGRES, quoted
 from .schema import (
     BLOCK_DAYS,
@@ -49,7 +48,6 @@ from .schema import (
     DELETE_ALL,
     DIM_COLUMNS,
     FINE,
-    MAX_TOTAL,
     PG_MIGRATIONS,
     PG_PINNED,
     PG_READ_POLICIES,
@@ -61,19 +59,9 @@ from .schema import (
     STAGE,
     SUM_COLUMNS,
     TOTAL_DIM,
-    USAGE_TABLES,
     attribution_sql,
     create_table,
     pg_security,
-)
-from .sqlite import (
-    BatchResult,
-    StagedBatch,
-    Store,
-    StoreError,
-    _full_message,
-    _priced,
-    wait_words,
 )
 
 T = TypeVar("T")
@@ -176,7 +164,6 @@ _STAGE_ATTRIBUTE = 'UPDATE pg_temp.stage SET "user" = {}, team = {}'.format(*att
 _STAGE_TO_RECORDS = (
     f"INSERT INTO records ({_RECORD_COLS}) SELECT {_RECORD_COLS} FROM pg_temp.stage ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in [*_INPUT_COLS[1:], '"user"', "team"]))
-_REATTRIBUTE_RECORDS = 'UPDATE records SET "user" = {}, team = {}'.format(*attribution_sql("records"))
 
 
 def _present(**fields: Any) -> dict[str, Any]:
@@ -215,34 +202,28 @@ def _overflow_refused(what: str) -> Iterator[None]:
     try:
         yield
     except errors.NumericValueOutOfRange:
-        raise StoreError(_full_message(what)) from None
+        raise StoreError(full_message(what)) from None
 
 
-class PostgresStore:
+class PostgresStore(BaseStore):
     """A usage store in the current schema of a PostgreSQL database (the DSN's search_path).
     One connection per thread, in autocommit: every read snapshot and every write is an
     explicit transaction."""
 
     dialect = POSTGRES
     row_security = True  # what a role reads is narrowed to its scope (cli.require_full_view)
-    # The engine-independent halves of a write (values, fingerprints, prices, duplicates within
-    # a batch) are the SQLite store's own code.
-    stage_rows = Store.stage_rows
-    pricer = Store.pricer
-    stage_batch = Store.stage_batch
-    write_batch = Store.write_batch
+    _MATCH_STAGE = "SELECT s.id, s.fingerprint = r.fingerprint FROM pg_temp.stage s JOIN records r ON r.id = s.id"
+    _DROP_UNCHANGED = "DELETE FROM pg_temp.stage s USING records r WHERE r.id = s.id AND r.fingerprint = s.fingerprint"
+    _overflow_refused = staticmethod(_overflow_refused)
 
     def __init__(self, dsn: str, *, create: bool = True, readonly: bool = False,
                  on_upgrade: Callable[[str], None] | None = None, busy_timeout_ms: int | None = None) -> None:
+        # (SQLite's busy timeout, read at open: a writer waits as long on either engine)
+        super().__init__(readonly=readonly, on_upgrade=on_upgrade,
+                         busy_timeout_ms=sqlite.BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
         self.dsn = dsn
-        self.busy_timeout_ms = int(sqlite.BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
         self.path = display_dsn(dsn)
-        self.readonly = readonly
-        self._on_upgrade = on_upgrade
-        self._local = threading.local()
         self._pool = None  # psycopg_pool.ConnectionPool, after use_pool()
-        self._pricer: Pricer | None = None
-        self._directory: tuple[str, Directory] | None = None
         self.created = False  # this opening created the schema
         self.notices: list[str] = []  # what the last directory load has to tell (grants)
         with self._errors():
@@ -333,11 +314,6 @@ class PostgresStore:
             yield
         except psycopg.Error as exc:
             raise describe(exc, self.path) from None
-
-    def execute(self, sql: str, params: Sequence = ()) -> psycopg.Cursor:
-        """A statement of the SQL both engines share (query.py: `?` placeholders)."""
-        with self._errors():
-            return self.conn.execute(self.dialect.sql(sql), params)
 
     def _in_transaction(self) -> bool:
         return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
@@ -488,19 +464,6 @@ class PostgresStore:
         return 0, int(value) if value else 0
 
     # -- meta and directory ---------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        with self._errors():
-            row = self.conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
-            self._set_meta(conn, key, value)
-
-    def _set_meta(self, conn: psycopg.Connection, key: str, value: str) -> None:
-        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                     "SET value = excluded.value", (key, value))
-
     def directory(self) -> Directory:
         """The loaded directory (an empty one with UTC when none was loaded). A role that may
         not read the whole of it (row-level security: org admins only) gets its public part
@@ -516,15 +479,9 @@ class PostgresStore:
                 doc["budgets"] = [{"user": u, "limit_usd": limit, "window": w} for u, limit, w in conn.execute(
                     'SELECT "user", limit_usd, "window" FROM dir_budgets ORDER BY "user"')]
                 raw = json.dumps(doc, sort_keys=True)
-        raw = raw or "{}"
-        if self._directory is None or self._directory[0] != raw:
-            self._directory = (raw, parse_directory(json.loads(raw)))
-        return self._directory[1]
+        return self._parsed_directory(raw or "{}")
 
-    def load_directory(self, doc: dict[str, Any], progress=None) -> int:
-        """Replace the directory with `doc` (already validated), re-price and re-attribute every
-        record and rebuild the rollups, all in one transaction. Returns the number of records."""
-        directory = parse_directory(doc)
+    def _may_load(self, directory: Directory) -> None:
         facts = self.identity_facts()
         if not facts["owner"]:
             # An org admin's load goes through the policies, which read dir_users as it is being
@@ -533,46 +490,33 @@ class PostgresStore:
             if me is None or not directory.is_org_admin(me.id):
                 raise StorePermissionError(f"{self.path}: role {facts['login']} would not be an org admin in this "
                                            "directory: only the store's owner role may load it")
-        pricer = Pricer(directory.prices)
         self.notices = []
-        with self.transaction() as conn:
-            # the prices being replaced, read under the write lock: a load that committed while
-            # this one waited for it is what these prices replace
-            old_prices = self.directory().prices
-            self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
-            public = {k: v for k, v in doc.items() if k not in ("keys", "agents", "budgets")}
-            self._set_meta(conn, "directory_public", json.dumps(public, sort_keys=True, default=str))
-            for table in ("dir_keys", "dir_agents", "dir_team_admins", "dir_budgets"):
-                conn.execute(DELETE_ALL[table])
-            with conn.cursor() as cur:
-                # Users in place (an org admin loading stays one in every statement), then the
-                # ones no longer listed go.
-                cur.executemany("INSERT INTO dir_users VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-                                "name = excluded.name, login = excluded.login, role = excluded.role, "
-                                "primary_team = excluded.primary_team",
-                                [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
-                cur.execute("DELETE FROM dir_users WHERE NOT (id = ANY(%s))", (list(directory.users),))
-                cur.executemany("INSERT INTO dir_keys VALUES (%s, %s, %s)",
-                                [(k.id, k.owner, k.team) for k in directory.keys.values()])
-                cur.executemany("INSERT INTO dir_agents VALUES (%s, %s)",
-                                [(a.id, a.manager) for a in directory.agents.values()])
-                cur.executemany("INSERT INTO dir_team_admins VALUES (%s, %s)",
-                                [(t.id, u) for t in directory.teams.values() for u in t.admins])
-                cur.executemany("INSERT INTO dir_budgets VALUES (%s, %s, %s)",
-                                [(b.user, b.limit_usd, b.window) for b in directory.budgets.values()])
-                # A budget the directory names replaces one set with `budget set`.
-                cur.executemany('DELETE FROM budget_overrides WHERE "user" = %s', [(u,) for u in directory.budgets])
-            if old_prices != directory.prices:
-                self._reprice(conn, pricer)
-            conn.execute(_REATTRIBUTE_RECORDS)
-            with _overflow_refused("re-pricing with these prices"):
-                self._rebuild_rollups(conn)
-            self._check_totals(conn, "re-pricing with these prices")
-            (count,) = conn.execute("SELECT count(*) FROM records").fetchone()
-            self.notices = self._maintain_grants(conn, directory)
-        self._directory = None
-        self._pricer = None
-        return count
+
+    def _write_users(self, conn: psycopg.Connection, directory: Directory) -> None:
+        for table in ("dir_keys", "dir_agents", "dir_team_admins", "dir_budgets"):
+            conn.execute(DELETE_ALL[table])
+        with conn.cursor() as cur:
+            # Users in place (an org admin loading stays one in every statement), then the
+            # ones no longer listed go.
+            cur.executemany("INSERT INTO dir_users VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                            "name = excluded.name, login = excluded.login, role = excluded.role, "
+                            "primary_team = excluded.primary_team",
+                            [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
+            cur.execute("DELETE FROM dir_users WHERE NOT (id = ANY(%s))", (list(directory.users),))
+
+    def _write_directory(self, conn: psycopg.Connection, directory: Directory, doc: dict[str, Any]) -> None:
+        """Also what only row-level security reads: the directory's public part, the team
+        admins and the budgets as rows."""
+        super()._write_directory(conn, directory, doc)
+        public = {k: v for k, v in doc.items() if k not in ("keys", "agents", "budgets")}
+        self._set_meta(conn, "directory_public", json.dumps(public, sort_keys=True, default=str))
+        self._many(conn, "INSERT INTO dir_team_admins VALUES (?, ?)",
+                   [(t.id, u) for t in directory.teams.values() for u in t.admins])
+        self._many(conn, "INSERT INTO dir_budgets VALUES (?, ?, ?)",
+                   [(b.user, b.limit_usd, b.window) for b in directory.budgets.values()])
+
+    def _loaded(self, conn: psycopg.Connection, directory: Directory) -> None:
+        self.notices = self._maintain_grants(conn, directory)
 
     def _maintain_grants(self, conn: psycopg.Connection, directory: Directory) -> list[str]:
         """Give each directory login's role what the policies let it see: USAGE on the schema
@@ -612,39 +556,15 @@ class PostgresStore:
         return [f"no database role for the login{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
                 "create it (CREATE ROLE … LOGIN) and load the directory again to grant it access"]
 
-    def _reprice(self, conn: psycopg.Connection, pricer: Pricer) -> None:
-        """Recompute the cost of every record without a logged cost (prices changed): the new
-        costs are copied into a temp table and set in one UPDATE."""
-        rows = conn.execute(
-            "SELECT id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
-            "cache_write_tokens, cache_write_1h_tokens, service_tier, batch FROM records "
-            "WHERE cost_logged_nano IS NULL").fetchall()
+    def _set_costs(self, conn: psycopg.Connection, costs: list[tuple[str, int | None]]) -> None:
+        """The new costs copied into a temp table and set in one UPDATE."""
         conn.execute(_REPRICE_TABLE)
         with conn.cursor().copy("COPY pg_temp.reprice (id, cost) FROM STDIN") as copy:
-            for rid, ts_us, provider, model, p, c, cached, cw, cw_1h, tier, batch in rows:
-                rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
-                             cached_input_tokens=cached, cache_write_tokens=cw, cache_write_1h_tokens=cw_1h,
-                             service_tier=tier, batch=bool(batch))
-                copy.write_row((rid, _priced(pricer, rec, "the directory was not loaded")))
+            for row in costs:
+                copy.write_row(row)
         conn.execute("UPDATE records r SET cost_nano = p.cost FROM pg_temp.reprice p WHERE r.id = p.id")
 
     # -- rollups ---------------------------------------------------------------------------------
-    def totals(self, conn: psycopg.Connection | None = None) -> dict[str, int | float]:
-        """The org's grand totals per summed column, added up in Python from the day rollup's
-        totals rows (as the SQLite store does)."""
-        conn = conn or self.conn
-        sums: dict[str, int | float] = dict.fromkeys(SUM_COLUMNS, 0)
-        with self._errors():
-            for row in conn.execute(_ORG_DAY_TOTALS, (TOTAL_DIM,)):
-                for name, value in zip(SUM_COLUMNS, row, strict=True):
-                    sums[name] += value
-        return sums
-
-    def _check_totals(self, conn: psycopg.Connection, what: str) -> None:
-        for name, total in self.totals(conn).items():
-            if total > MAX_TOTAL:
-                raise StoreError(_full_message(what, name))
-
     def _apply_rollups(self, conn: psycopg.Connection, sign: int, where: str, source: str = "records") -> None:
         conn.execute(_agg_statement(source, where), {"sign": sign})
         conn.execute(_FAN_OUT)
@@ -658,90 +578,34 @@ class PostgresStore:
         with self.transaction() as conn, _overflow_refused("rebuilding the rollups"):
             self._rebuild_rollups(conn)
 
-    # -- records ---------------------------------------------------------------------------------
-    def source_id(self, fmt: str, path: str) -> int:
-        with self.transaction() as conn:
-            conn.execute("INSERT INTO sources (format, path) VALUES (%s, %s) ON CONFLICT DO NOTHING", (fmt, path))
-            return conn.execute("SELECT id FROM sources WHERE format = %s AND path = %s", (fmt, path)).fetchone()[0]
+    # -- the write path ------------------------------------------------------------------------------
+    # Every batch rolls itself up in its own transaction, under the write lock: writers on many
+    # machines, each seeing only what row-level security lets it (no deferred mark to agree on).
+    def _chunks(self, rows: Sequence[tuple]) -> list[tuple]:
+        """Staged rows as chunks of rows for COPY."""
+        return [tuple(rows[i:i + COPY_ROWS]) for i in range(0, len(rows), COPY_ROWS)]
 
-    def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
-        """Staged rows (one per id) as one batch: chunks of rows for COPY."""
-        chunks = [tuple(rows[i:i + COPY_ROWS]) for i in range(0, len(rows), COPY_ROWS)]
-        return StagedBatch(chunks, BatchResult(imported=len(rows)))
+    def _fill_stage(self, conn: psycopg.Connection, batch: StagedBatch) -> None:
+        """The batch copied (COPY) into the temp stage, keyed by id (emptied first: a transaction
+        may write several batches)."""
+        conn.execute("DELETE FROM pg_temp.stage")
+        with conn.cursor().copy(_STAGE_COPY) as copy:
+            for chunk in batch.chunks:
+                for row in chunk:
+                    copy.write_row(row)
 
-    def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
-        """The SQL half of `write_batch`: one transaction, under the write lock. The batch is
-        copied (COPY) into a temp stage keyed by id and matched against the records there."""
-        result = batch.result
-        with self.transaction() as conn:
-            with conn.cursor().copy(_STAGE_COPY) as copy:
-                for chunk in batch.chunks:
-                    for row in chunk:
-                        copy.write_row(row)
-            existing = conn.execute(
-                "SELECT s.id, s.fingerprint = r.fingerprint FROM pg_temp.stage s JOIN records r ON r.id = s.id"
-            ).fetchall()
-            if existing:
-                same = sum(1 for _, eq in existing if eq)
-                result.unchanged += same
-                result.replaced += len(existing) - same
-                result.imported -= len(existing)
-                if same:
-                    conn.execute("DELETE FROM pg_temp.stage s USING records r "
-                                 "WHERE r.id = s.id AND r.fingerprint = s.fingerprint")
-                if same < len(existing):
-                    with _overflow_refused("this batch"):
-                        self._apply_rollups(conn, -1, "r.id IN (SELECT id FROM pg_temp.stage)")
-            conn.execute(_STAGE_ATTRIBUTE)
-            conn.execute(_STAGE_TO_RECORDS)
-            with _overflow_refused("this batch"):
-                self._apply_rollups(conn, 1, "true", source="pg_temp.stage")
-            self._check_totals(conn, "this batch")
-            self._write_rejects(conn, rejects)
-        return result
+    def _retract_replaced(self, conn: psycopg.Connection, what: str) -> None:
+        with _overflow_refused(what):
+            self._apply_rollups(conn, -1, "r.id IN (SELECT id FROM pg_temp.stage)")
 
-    def _write_rejects(self, conn: psycopg.Connection, rejects: Iterable[Reject]) -> None:
-        rows = [(j.source, j.line, j.reason, j.raw) for j in rejects]
-        if rows:
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO rejects (source, line, reason, raw) VALUES (%s, %s, %s, %s) "
-                                "ON CONFLICT DO NOTHING", rows)
-
-    def write_rejects(self, rejects: Iterable[Reject]) -> None:
-        with self.transaction() as conn:
-            self._write_rejects(conn, rejects)
-
-    def rejects(self, source: str | None = None, limit: int | None = None) -> list[dict]:
-        """Rejected lines, newest first."""
-        with self._errors():  # (LIMIT NULL is no limit)
-            cur = self.conn.execute(_REJECTS, (source or None, source or None, limit))
-            names = [c.name for c in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur]
+    def _add_stage(self, conn: psycopg.Connection, what: str) -> None:
+        conn.execute(_STAGE_ATTRIBUTE)
+        conn.execute(_STAGE_TO_RECORDS)
+        with _overflow_refused(what):
+            self._apply_rollups(conn, 1, "true", source="pg_temp.stage")
 
     def stored_versions(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(attributed user, fingerprint) of each of `ids` already in the store."""
         with self._errors():
             return {rid: (user, fp) for rid, user, fp in self.conn.execute(
                 'SELECT id, "user", fingerprint FROM records WHERE id = ANY(%s)', (list(ids),))}
-
-    def record_count(self) -> int:
-        with self._errors():
-            return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def clear_records(self) -> None:
-        with self.transaction() as conn:
-            for table in USAGE_TABLES:
-                conn.execute(DELETE_ALL[table])
-
-    # -- budgets set from the CLI --------------------------------------------------------------------
-    def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                'INSERT INTO budget_overrides VALUES (%s, %s, %s, %s, %s) ON CONFLICT ("user") DO UPDATE SET '
-                'limit_usd = excluded.limit_usd, "window" = excluded."window", set_by = excluded.set_by, '
-                "set_at = excluded.set_at", (user, limit_usd, window, set_by, set_at))
-
-    def budget_overrides(self) -> dict[str, tuple[float, str]]:
-        with self._errors():
-            return {u: (lim, w) for u, lim, w in
-                    self.conn.execute('SELECT "user", limit_usd, "window" FROM budget_overrides')}

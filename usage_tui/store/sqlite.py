@@ -10,24 +10,20 @@ A replaced record leaves the rollups (or the pending sums) in its batch's transa
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
-
-from ..directory import Directory, parse_directory
-from ..model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
-from ..pricing import Pricer
+from ..directory import Directory
+from ..model import GROUPINGS
 from . import schema
+from .base import BaseStore, StagedBatch, StoreError, full_message
 from .dialect import SQLITE, quoted
 from .schema import (
     BLOCK_DAYS,
@@ -38,9 +34,7 @@ from .schema import (
     DELETE_ALL,
     DIM_COLUMNS,
     FINE,
-    FINGERPRINT_AT,
     INDEX_ONLY_AT,
-    MAX_TOTAL,
     PENDING_SUMS,
     QUARTER_US,
     REBUILD_ROLLUPS_AT,
@@ -52,7 +46,6 @@ from .schema import (
     SCHEMA_VERSION,
     SUM_COLUMNS,
     TOTAL_DIM,
-    USAGE_TABLES,
     attribution_sql,
 )
 
@@ -65,14 +58,7 @@ _CACHE_PRAGMA = f"PRAGMA cache_size={int(CACHE_KIB)}"
 _ROLLUP_CACHE_PRAGMA = f"PRAGMA cache_size={int(ROLLUP_CACHE_KIB)}"
 
 
-def wait_words(ms: int) -> str:
-    """A busy timeout as a person reads it: "10 s", "1.5 s", "100 ms"."""
-    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms} ms"
 STAGE_ROWS = 2_000  # rows per multi-row INSERT into the stage
-
-
-class StoreError(Exception):
-    """A store that cannot be used: missing, corrupt, or written by a newer version."""
 
 
 # The signed sums of a set of records `r`, named as the rollup columns.
@@ -88,9 +74,7 @@ _AGG_SUMS = ", ".join(f"SUM(r.{c})" for c in SUM_COLUMNS)
 _AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c}) AS {c}" for c in SUM_COLUMNS)
 
 
-# The org's per-day totals rows: what the store holds in all (totals, the 64-bit check) and
-# which days hold any record (data_span).
-_ORG_DAY_TOTALS = f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
+# Which days hold any record (data_span).
 _ORG_DAY_SPAN = f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
 _PENDING_SPAN = "SELECT MIN(ts_us), MAX(ts_us) FROM records WHERE rowid > ?"
 _TOP_ROWID = "SELECT COALESCE(MAX(rowid), 0) FROM records"  # 0 for no record
@@ -103,7 +87,6 @@ REFRESH_ROWS = 1_000_000
 
 # Constant statements (column lists and attribution SQL, no values), built once.
 _RECORD_COLS = ", ".join(quoted(c) for c in RECORD_COLUMNS)
-_REATTRIBUTE_RECORDS = "UPDATE records SET user = {}, team = {}".format(*attribution_sql("records"))
 _STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
                  f"{', '.join(RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
 _STAGE_ROW = f"({', '.join('?' * len(RECORD_INPUT_COLUMNS))})"
@@ -203,30 +186,6 @@ _REBUILD_SCRIPT = "; ".join([*(DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_state
                              .replace("?", "1"), *_FAN_OUT, "DROP TABLE temp.agg"])
 
 
-def fingerprint(values: tuple) -> int:
-    """A stable 63-bit hash of everything a source said about a record (its staged values).
-    `repr` of str/int/float/None is stable across runs, unlike `hash()`."""
-    return int.from_bytes(hashlib.blake2b(repr(values).encode(), digest_size=8).digest(), "big") >> 1
-
-
-def record_values(r: Record) -> tuple:
-    """What a record says, in the staged columns' order (without the cost, the source, the
-    fingerprint and the source line): what its fingerprint is computed from."""
-    logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
-    return (
-        r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
-        r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
-        r.cache_write_tokens, r.requests, logged, r.status, r.verdict,
-        json.dumps(r.metadata, sort_keys=True) if r.metadata else None,
-        r.cache_write_1h_tokens, r.service_tier, int(r.batch),
-    )
-
-
-def record_fingerprint(r: Record) -> int:
-    """The fingerprint a record is stored with: equal means re-importing it changes nothing."""
-    return fingerprint(record_values(r))
-
-
 _USAGE_TABLES = frozenset(("meta", "records", "rejects", "sources"))
 
 
@@ -261,25 +220,6 @@ def write_access_problem(path: Path) -> str | None:
     return None
 
 
-def _priced(pricer: Pricer, record: Record, undone: str = "nothing of this batch was written") -> int | None:
-    """The record's cost from its price, refused (StoreError: the batch or the directory load
-    is rolled back, with one line) past the per-record bound: a price that makes one request
-    cost more than $1,000,000 is a typo, and its nano-dollars might not even fit SQLite."""
-    cost = pricer.cost_nano(record)
-    if cost is not None and cost > MAX_RECORD_COST_NANO:
-        raise StoreError(f'record "{record.id}" would cost ${cost / NANO:,.2f} at the price of '
-                         f"{record.provider}/{record.model}, over the per-record bound of "
-                         f"${MAX_RECORD_COST_NANO // NANO:,}: check that price; {undone}")
-    return cost
-
-
-def _full_message(what: str, column: str = "") -> str:
-    shown = {"cost_nano": "cost"}.get(column, column.replace("_", " "))
-    return (f"{what} would take the store's total {shown or 'sums'} past what it can add up exactly "
-            f"({MAX_TOTAL:,} {'nano-dollars' if column == 'cost_nano' else 'units'}); nothing of it was "
-            "written. Such totals are not real usage: check the input, or start a new store.")
-
-
 @contextmanager
 def _overflow_refused(what: str) -> Iterator[None]:
     """SQLite's SUM raises on a 64-bit overflow: the same refusal as _check_totals."""
@@ -287,23 +227,8 @@ def _overflow_refused(what: str) -> Iterator[None]:
         yield
     except sqlite3.OperationalError as exc:
         if "integer overflow" in str(exc):
-            raise StoreError(_full_message(what)) from None
+            raise StoreError(full_message(what)) from None
         raise
-
-
-@dataclass
-class BatchResult:
-    imported: int = 0
-    replaced: int = 0
-    unchanged: int = 0
-
-
-@dataclass
-class StagedBatch:
-    """A batch ready for SQL: its rows, one per id, flattened into chunks of parameters for
-    multi-row INSERTs (the stage's columns), and what staging counted."""
-    chunks: list[tuple]
-    result: BatchResult
 
 
 def _create_owner_only(path: Path) -> None:
@@ -369,27 +294,27 @@ def _torn_read(exc: sqlite3.DatabaseError) -> bool:
             or "malformed" in str(exc))
 
 
-class Store:
+class Store(BaseStore):
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
     dialect = SQLITE
+    _MATCH_STAGE = "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id"
+    _DROP_UNCHANGED = ("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
+                       "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
+    _overflow_refused = staticmethod(_overflow_refused)
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False,
                  on_upgrade: Callable[[str], None] | None = None, busy_timeout_ms: int | None = None) -> None:
         """`on_upgrade` is told, in one line, before an existing store's schema is upgraded
         (a copy of the records: seconds per million). `busy_timeout_ms`: how long a write waits
         for another writer (default BUSY_TIMEOUT_MS, read now, not when the module loaded)."""
+        super().__init__(readonly=readonly, on_upgrade=on_upgrade,
+                         busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
         self.path = Path(path)
-        self.busy_timeout_ms = int(BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
-        self._on_upgrade = on_upgrade
-        self.readonly = readonly
-        self._local = threading.local()
         # This object's threads (an import's writer and its roll-up) take turns here, not in
         # SQLite's busy handler: a long roll-up step must not time out the writer's next batch
         # (10M records over three years: one step's upserts took over the 10 s busy timeout).
         self._writing = threading.RLock()
-        self._pricer: Pricer | None = None
-        self._directory: tuple[str, Directory] | None = None
         if not self.path.exists():
             if not create or readonly:
                 raise StoreError(f"{self.path}: no usage store here (run `usage-tui sample` or `usage-tui import`)")
@@ -440,10 +365,6 @@ class Store:
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
-
-    def execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
-        """A statement of the SQL both engines share (query.py), on this thread's connection."""
-        return self.conn.execute(sql, params)
 
     def identity_facts(self) -> dict[str, Any]:
         """What identity.resolve_identity reads from the store itself: nothing for a file (the
@@ -573,90 +494,17 @@ class Store:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    # -- meta and directory ---------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    # -- the directory ------------------------------------------------------------------------------
+    def _write_users(self, conn: sqlite3.Connection, directory: Directory) -> None:
+        for table in ("dir_users", "dir_keys", "dir_agents"):
+            conn.execute(DELETE_ALL[table])
+        conn.executemany("INSERT INTO dir_users VALUES (?, ?, ?, ?, ?)",
+                         [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
 
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
-            self._set_meta(conn, key, value)
-
-    def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
-    def directory(self) -> Directory:
-        """The loaded directory (an empty one with UTC when none was loaded)."""
-        raw = self.get_meta("directory") or "{}"
-        if self._directory is None or self._directory[0] != raw:
-            self._directory = (raw, parse_directory(json.loads(raw)))
-        return self._directory[1]
-
-    def pricer(self) -> Pricer:
-        directory = self.directory()
-        if self._pricer is None or self._pricer.overrides != {(p.provider, p.model): p for p in directory.prices}:
-            self._pricer = Pricer(directory.prices)
-        return self._pricer
-
-    def load_directory(self, doc: dict[str, Any], progress=None) -> int:
-        """Replace the directory with `doc` (already validated), re-price and re-attribute every
-        record and rebuild the rollups, all in one transaction. Returns the number of records."""
-        directory = parse_directory(doc)
-        pricer = Pricer(directory.prices)
-        with self.transaction() as conn:
-            # the prices being replaced, read under the write lock: a load that committed while
-            # this one waited for it is what these prices replace
-            old_prices = self.directory().prices
-            self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
-            conn.execute("DELETE FROM dir_users")
-            conn.execute("DELETE FROM dir_keys")
-            conn.execute("DELETE FROM dir_agents")
-            conn.executemany("INSERT INTO dir_users VALUES (?, ?, ?, ?, ?)",
-                             [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
-            conn.executemany("INSERT INTO dir_keys VALUES (?, ?, ?)",
-                             [(k.id, k.owner, k.team) for k in directory.keys.values()])
-            conn.executemany("INSERT INTO dir_agents VALUES (?, ?)",
-                             [(a.id, a.manager) for a in directory.agents.values()])
-            # A budget the directory names replaces one set with `budget set`.
-            conn.executemany("DELETE FROM budget_overrides WHERE user = ?",
-                             [(u,) for u in directory.budgets])
-            if old_prices != directory.prices:
-                self._reprice(conn, pricer)
-            conn.execute(_REATTRIBUTE_RECORDS)
-            with _overflow_refused("re-pricing with these prices"):
-                self.rebuild_rollups(conn)
-            self._check_totals(conn, "re-pricing with these prices")
-        self._directory = None
-        self._pricer = None
-        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def _reprice(self, conn: sqlite3.Connection, pricer: Pricer) -> None:
-        """Recompute the cost of every record without a logged cost (prices changed)."""
-        rows = conn.execute(
-            "SELECT id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
-            "cache_write_tokens, cache_write_1h_tokens, service_tier, batch FROM records "
-            "WHERE cost_logged_nano IS NULL").fetchall()
-        updates = []
-        for rid, ts_us, provider, model, p, c, cached, cw, cw_1h, tier, batch in rows:
-            rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
-                         cached_input_tokens=cached, cache_write_tokens=cw, cache_write_1h_tokens=cw_1h,
-                         service_tier=tier, batch=bool(batch))
-            updates.append((_priced(pricer, rec, "the directory was not loaded"), rid))
-        conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
+    def _set_costs(self, conn: sqlite3.Connection, costs: list[tuple[str, int | None]]) -> None:
+        conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", [(cost, rid) for rid, cost in costs])
 
     # -- rollups ---------------------------------------------------------------------------------
-    def totals(self, conn: sqlite3.Connection | None = None) -> dict[str, int | float]:
-        """The org's grand totals per summed column, added up in Python (which cannot overflow)
-        from the day rollup's totals rows (one row per UTC day with usage) and the sums kept of
-        the records not rolled up yet."""
-        conn = conn or self.conn
-        sums: dict[str, int | float] = dict(zip(SUM_COLUMNS, self._pending_sums(conn), strict=True))
-        for row in conn.execute(_ORG_DAY_TOTALS, (TOTAL_DIM,)):
-            for name, value in zip(SUM_COLUMNS, row, strict=True):
-                sums[name] += value
-        return sums
-
     def _rolled_up_through(self, conn: sqlite3.Connection) -> int:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROLLED_UP_THROUGH,)).fetchone()
         return int(row[0]) if row else 0
@@ -671,13 +519,6 @@ class Store:
             self._set_meta(conn, PENDING_SUMS, json.dumps(list(pending)))
         else:
             conn.execute("DELETE FROM meta WHERE key = ?", (PENDING_SUMS,))
-
-    def _check_totals(self, conn: sqlite3.Connection, what: str) -> None:
-        """Refuse (raise, so the transaction rolls back) a write after which a grand total no
-        longer fits in a 64-bit integer, or became a REAL (SQLite's `+` does that on overflow)."""
-        for name, total in self.totals(conn).items():
-            if not isinstance(total, int) or total > MAX_TOTAL:
-                raise StoreError(_full_message(what, name))
 
     def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str, source: str = "records",
                        params: Sequence = ()) -> None:
@@ -694,105 +535,45 @@ class Store:
             conn.execute(statement)
         conn.execute("DROP TABLE temp.agg")
 
-    def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
-        def run(c: sqlite3.Connection) -> None:
-            for table in ROLLUP_TABLES:
-                c.execute(DELETE_ALL[table])
-            self._apply_rollups(c, 1, "1")
-            self._set_rolled_up(c, c.execute(_TOP_ROWID).fetchone()[0], ())
+    def _rebuild_rollups(self, conn: sqlite3.Connection) -> None:
+        for table in ROLLUP_TABLES:
+            conn.execute(DELETE_ALL[table])
+        self._apply_rollups(conn, 1, "1")
+        self._set_rolled_up(conn, conn.execute(_TOP_ROWID).fetchone()[0], ())
 
-        if conn is None:
-            with self.transaction() as c:
-                run(c)
-        else:
-            run(conn)
-
-    # -- records ---------------------------------------------------------------------------------
-    def source_id(self, fmt: str, path: str) -> int:
-        with self.transaction() as conn:  # in turn with this store's other writing threads
-            conn.execute("INSERT OR IGNORE INTO sources (format, path) VALUES (?, ?)", (fmt, path))
-            return conn.execute("SELECT id FROM sources WHERE format = ? AND path = ?", (fmt, path)).fetchone()[0]
-
-    def write_batch(self, records: Sequence[Record], source_id: int | None,
-                    rejects: Iterable[Reject] = ()) -> BatchResult:
-        """Write one batch atomically: new ids are imported, known ids with other content
-        replace the old record, identical ones are left alone; then roll them up."""
-        result = self.write_staged(self.stage_batch(records, source_id), rejects)
-        self.refresh_rollups()
-        return result
-
-    def stage_batch(self, records: Sequence[Record], source_id: int | None) -> StagedBatch:
-        """The Python half of `write_batch` (values, fingerprints, prices, duplicates within
-        the batch), writing nothing: the importer runs it on its parsing thread so that the
-        writer thread, which holds the GIL only between SQLite calls, overlaps with it."""
-        staged: dict[str, tuple] = {}
-        self.stage_rows(records, source_id, staged)
-        return self.staged_batch(list(staged.values()))
-
-    def stage_rows(self, records: Iterable[Record], source_id: int | None, staged: dict[str, tuple]) -> None:
-        """Add `records` to `staged` (id → the stage's row): values, fingerprint, price. The
-        counts are of records, not lines: the same id again (a streamed message written once
-        per content block) is the same record, the later one wins."""
-        pricer = self.pricer()
-        for r in records:
-            values = record_values(r)
-            logged = values[14]
-            fp = fingerprint(values)
-            previous = staged.get(r.id)
-            if previous is not None and previous[FINGERPRINT_AT] == fp:
-                continue
-            cost = logged if logged is not None else _priced(pricer, r)
-            # The source line is where the record was read, not what it says: like the
-            # source, it is not in the fingerprint (the same record moved is unchanged).
-            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
-
-    def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
-        """Staged rows (one per id) as one batch: chunks of parameters for multi-row INSERTs."""
+    # -- the write path ------------------------------------------------------------------------------
+    # A batch appends its records without rolling them up (`refresh_rollups` does, as an import
+    # goes and when it ends). Rolling up each batch upserted ~24 rollup rows a record at places
+    # all over the tables on a real organization's data (high cardinality, any order): 1M
+    # shuffled realistic records took 856 s, 24× a plain load. Reads stay exact meanwhile:
+    # whatever is above the rollups' mark is read from the records (`pending_rollups`).
+    def _chunks(self, rows: Sequence[tuple]) -> list[tuple]:
+        """Staged rows as the parameters of multi-row INSERTs."""
         per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(RECORD_INPUT_COLUMNS))
-        chunks = [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
-        return StagedBatch(chunks, BatchResult(imported=len(rows)))
+        return [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
 
-    def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
-        """The SQL half of `write_batch`: one transaction, appending the batch's records without
-        rolling them up (`refresh_rollups` does, as the import goes and when it ends). Rolling up each batch
-        upserted ~24 rollup rows a record at places all over the tables on a real organization's
-        data (high cardinality, any order): 1M shuffled realistic records took 856 s, 24× a plain
-        load. Reads stay exact meanwhile: whatever is above the rollups' mark is read from the
-        records (`pending_rollups`)."""
-        result = batch.result  # the counts go on from staging's
-        with self.transaction() as conn:
-            # Keyed by id: the batch is matched against records and pruned by id.
-            conn.execute(_STAGE_CREATE)
-            conn.execute("DELETE FROM stage")
-            for chunk in batch.chunks:
-                conn.execute(_stage_insert(len(chunk) // len(RECORD_INPUT_COLUMNS)), chunk)
-            through = self._rolled_up_through(conn)
-            pending = self._pending_sums(conn)
-            existing = conn.execute(
-                "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id").fetchall()
-            if existing:
-                same = sum(1 for _, eq in existing if eq)
-                result.unchanged += same
-                result.replaced += len(existing) - same
-                result.imported -= len(existing)
-                if same:
-                    conn.execute("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
-                                 "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
-                if same < len(existing):  # the replaced records leave the rollups, or the pending sums
-                    replaced = "r.id IN (SELECT id FROM temp.stage) AND r.rowid {} ?"
-                    self._apply_rollups(conn, -1, replaced.format("<="), params=(through,))
-                    _, *old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
-                    pending = [p - (o or 0) for p, o in zip(pending, old, strict=True)]
-            conn.execute(_STAGE_ATTRIBUTE)
-            top = conn.execute(_TOP_ROWID).fetchone()[0]
-            conn.execute(_STAGE_TO_RECORDS, (max(top, through),))
-            with _overflow_refused("this batch"):
-                _, *added = conn.execute(_RECORD_SUMS.format("temp.stage", "true")).fetchone()
-            pending = [p + (a or 0) for p, a in zip(pending, added, strict=True)]
-            self._set_rolled_up(conn, through, pending)
-            self._check_totals(conn, "this batch")
-            self._write_rejects(conn, rejects)
-        return result
+    def _fill_stage(self, conn: sqlite3.Connection, batch: StagedBatch) -> None:
+        conn.execute(_STAGE_CREATE)
+        conn.execute("DELETE FROM stage")
+        for chunk in batch.chunks:
+            conn.execute(_stage_insert(len(chunk) // len(RECORD_INPUT_COLUMNS)), chunk)
+
+    def _retract_replaced(self, conn: sqlite3.Connection, what: str) -> None:
+        """The replaced records leave the rollups, or the pending sums."""
+        through = self._rolled_up_through(conn)
+        replaced = "r.id IN (SELECT id FROM temp.stage) AND r.rowid {} ?"
+        self._apply_rollups(conn, -1, replaced.format("<="), params=(through,))
+        _, *old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
+        self._set_rolled_up(conn, through, [p - (o or 0) for p, o in zip(self._pending_sums(conn), old, strict=True)])
+
+    def _add_stage(self, conn: sqlite3.Connection, what: str) -> None:
+        conn.execute(_STAGE_ATTRIBUTE)
+        through = self._rolled_up_through(conn)
+        top = conn.execute(_TOP_ROWID).fetchone()[0]
+        conn.execute(_STAGE_TO_RECORDS, (max(top, through),))
+        with _overflow_refused(what):
+            _, *added = conn.execute(_RECORD_SUMS.format("temp.stage", "true")).fetchone()
+        self._set_rolled_up(conn, through, [p + (a or 0) for p, a in zip(self._pending_sums(conn), added, strict=True)])
 
     def refresh_rollups(self) -> int:
         """Roll up the records appended before this call (an import's, or what a killed import
@@ -857,20 +638,6 @@ class Store:
             for statement in (*_FAN_OUT_DROP, "DROP TABLE IF EXISTS temp.agg"):
                 self.conn.execute(statement)
 
-    def _write_rejects(self, conn: sqlite3.Connection, rejects: Iterable[Reject]) -> None:
-        conn.executemany("INSERT OR IGNORE INTO rejects (source, line, reason, raw) VALUES (?, ?, ?, ?)",
-                         [(j.source, j.line, j.reason, j.raw) for j in rejects])
-
-    def write_rejects(self, rejects: Iterable[Reject]) -> None:
-        with self.transaction() as conn:
-            self._write_rejects(conn, rejects)
-
-    def rejects(self, source: str | None = None, limit: int | None = None) -> list[dict]:
-        """Rejected lines, newest first (sqlite-utils builds the parameterized query)."""
-        table = sqlite_utils.Database(self.conn)["rejects"]
-        where, args = ("source = ?", [source]) if source else (None, None)
-        return list(table.rows_where(where, args, order_by="id desc", limit=limit))
-
     def stored_versions(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(attributed user, fingerprint) of each of `ids` already in the store."""
         found: dict[str, tuple[str | None, int]] = {}
@@ -881,23 +648,5 @@ class Store:
                 f"SELECT id, user, fingerprint FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
         return found
 
-    def record_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def clear_records(self) -> None:
-        with self.transaction() as conn:
-            for table in USAGE_TABLES:
-                conn.execute(DELETE_ALL[table])
-            self._set_rolled_up(conn, 0, ())
-
-    # -- budgets set from the CLI --------------------------------------------------------------------
-    def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO budget_overrides VALUES (?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET "
-                "limit_usd = excluded.limit_usd, window = excluded.window, set_by = excluded.set_by, "
-                "set_at = excluded.set_at", (user, limit_usd, window, set_by, set_at))
-
-    def budget_overrides(self) -> dict[str, tuple[float, str]]:
-        return {u: (lim, w) for u, lim, w in
-                self.conn.execute("SELECT user, limit_usd, window FROM budget_overrides")}
+    def _cleared(self, conn: sqlite3.Connection) -> None:
+        self._set_rolled_up(conn, 0, ())
