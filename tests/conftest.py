@@ -15,7 +15,7 @@ import pytest
 
 from usage_tui.ingest.native import to_record
 from usage_tui.sample import demo_directory, generate
-from usage_tui.store import Store
+from usage_tui.store import Batch, Store
 
 # The PostgreSQL tests run against the server this names (a libpq URI whose user may create
 # schemas and roles), e.g. postgresql:///test; without it they are skipped (one line says so).
@@ -165,7 +165,8 @@ def write(store: Store, *dicts: dict):
 def append(store: Store, *dicts: dict):
     """Write dicts in one batch as an import does: appended, not rolled up until the import
     ends (store.refresh_rollups)."""
-    return store.write_staged(store.stage_batch([to_record(d) for d in dicts], None))
+    (result,) = store.write_batches([Batch([to_record(d) for d in dicts])])
+    return result
 
 
 V4_COLUMNS = ("cache_write_1h_tokens", "service_tier", "batch", "source_line")

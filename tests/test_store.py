@@ -634,8 +634,9 @@ def test_an_import_rolls_up_as_it_goes_and_ends_with_every_record_rolled_up(tmp_
     import random
 
     from usage_tui import ingest
+    from usage_tui.store import bulk
 
-    monkeypatch.setattr(ingest, "ROLLUP_EVERY", 250)
+    monkeypatch.setattr(bulk, "ROLLUP_EVERY", 250)
     monkeypatch.setattr(store_module, "REFRESH_ROWS", 120)
     rng = random.Random(5)
     lines = [{**BASE, "id": f"r{rng.randrange(1500)}", "ts": f"2026-11-{1 + rng.randrange(28):02d}T"

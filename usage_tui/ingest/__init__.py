@@ -12,35 +12,24 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
 
 from ..identity import OwnUsageOnly
 from ..model import Record, Reject
-from ..store import Store, StoreError
+from ..store import BatchResult, StoreError, UsageStore
+from ..store.bulk import BATCH_SIZE, BulkImport
 
 # Formats in the order auto-detection tries them (native last: it is the loosest match).
 FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code", "native": "native"}
 FORMATS = ("auto", *FORMAT_MODULES)
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
-BATCH_SIZE = 10_000  # records per transaction: 20k gained ~7% speed for +80 MB RSS at 1M
-SORT_WINDOW_BATCHES = 4  # batches' worth of staged rows sorted by time before they are written
-# Records appended between two roll-ups during an import. A third thread (its own connection)
-# sums them while this one parses and the writer appends (SQLite releases the GIL), then adds the
-# sums in one short transaction between two batches: parsing is the slowest of the three, so the
-# roll-up mostly costs no time. Each roll-up passes over the rollup tables once: fewer, larger
-# ones cost less at 10M records.
-ROLLUP_EVERY = 500_000
-_ROW_TIME = itemgetter(1)  # a staged row's ts_us
 HEAD_BYTES = 65_536
 # A forced format that does not recognise a file's start gets this many rejects before its first
 # record; beyond them the file is not that format (its rejects would be junk) and is refused.
 TRIAL_REJECTS_MAX = 1_000
-IMPORT_SWITCH_INTERVAL_S = 0.0001
 
 
 class ImportFatal(Exception):
@@ -193,7 +182,7 @@ def _parse_open(raw: BinaryIO, path: str, fmt: str, options: dict) -> Iterator[R
 
 
 def import_path(
-    store: Store,
+    store: UsageStore,
     path: str,
     fmt: str = "auto",
     *,
@@ -216,35 +205,23 @@ def import_path(
     # in the session's progress lines (two files), and the summary counts records, not copies.
     options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set()}
     in_folder = Path(path).is_dir() if path != "-" else False
-    # Batches are written by one writer thread (its own connection) while this thread parses
-    # and stages the next ones: SQLite releases the GIL while it works, so the two overlap.
-    # After each SQLite call the writer needs the GIL back, and waits for this thread to be
-    # told to give it up: a switch interval of 0.1 ms instead of 5 ms cut those waits, and
-    # a 200k-record import from 7.9 to 6.2 s. Restored afterwards (it is process-wide).
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-import") as writer, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-rollup") as roller:
-            roll = _RollUps(store, roller)
-            options["roll"] = roll
-            try:
-                recognised = _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
-                                           on_reject, on_progress, batch_size, writer)
-            except (ImportFatal, StoreError):
-                roll.finish()
-                writer.submit(store.refresh_rollups).result()  # what committed before the error
-                raise
-            else:
-                # The batches appended records only: the last of them are rolled up now, sorted
-                # by the rollups' keys (an interrupted import leaves them to the next one).
-                roll.finish()
-                writer.submit(store.refresh_rollups).result()
-            finally:
-                roll.close()
-                writer.submit(store.close).result()  # the writer thread's connection
-    finally:
-        sys.setswitchinterval(switch_interval)
+
+    def written(result: BatchResult, position: int | None) -> None:
+        summary.imported += result.imported
+        summary.replaced += result.replaced
+        summary.unchanged += result.unchanged
+        if on_progress is not None and position is not None:
+            on_progress(position, total_bytes)
+
+    # This thread parses and stages; the store's bulk writer writes and rolls up on threads of
+    # its own (store/bulk.py).
+    with store.bulk_import(batch_size=batch_size, on_written=written) as bulk:
+        try:
+            recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk)
+        except (ImportFatal, StoreError):
+            bulk.finish()  # what committed before the error
+            raise
+        bulk.finish()
     # A forced format that found nothing of its own is a mistake, not an empty import.
     if fmt != "auto" and not recognised and not (summary.imported or summary.replaced or summary.unchanged
                                                   or summary.rejected):
@@ -257,37 +234,9 @@ def import_path(
     return summary
 
 
-class _RollUps:
-    """Rolls up what an import appended, every ROLLUP_EVERY records, on its own thread (and
-    connection), one roll-up at a time; its errors surface at the next one or at the end."""
-
-    def __init__(self, store: Store, roller: ThreadPoolExecutor) -> None:
-        self.store, self.roller = store, roller
-        self.appended = 0
-        self.running: Future | None = None
-
-    def appended_batch(self, records: int) -> None:
-        self.appended += records
-        if self.appended >= ROLLUP_EVERY and (self.running is None or self.running.done()):
-            self.finish()
-            self.appended = 0
-            self.running = self.roller.submit(self.store.refresh_rollups)
-
-    def finish(self) -> None:
-        running, self.running = self.running, None
-        if running is not None:
-            running.result()
-
-    def close(self) -> None:
-        if self.running is not None:
-            self.running.exception()  # wait; the error (if any) was not this one's to raise
-        self.roller.submit(self.store.close).result()
-
-
-def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
-                  total_bytes: int, options: dict, summary: ImportSummary,
-                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int, int], None] | None,
-                  batch_size: int, writer: ThreadPoolExecutor) -> int:
+def _import_files(store: UsageStore, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
+                  options: dict, summary: ImportSummary, on_reject: Callable[[Reject], None] | None,
+                  bulk: BulkImport) -> int:
     """Import each file; returns how many of them a forced format recognised as its own."""
     done_bytes = 0
     recognised = 0
@@ -311,9 +260,8 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
             forced = format_module(fmt) if fmt != "auto" else None
             detected = forced is None or forced.detect(head)
             recognised += forced is not None and detected
-            matched = _import_file(store, raw, file, source_fmt, options, summary, on_reject,
-                                   (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes))
-                                   if on_progress else None, batch_size, writer, on_trial=not detected)
+            matched = _import_file(store, raw, file, source_fmt, options, summary, on_reject, done_bytes, bulk,
+                                   on_trial=not detected)
             if matched:
                 summary.files += 1
                 recognised += not detected
@@ -337,13 +285,11 @@ def nul_in_text(record: Record) -> str | None:
     return None
 
 
-def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
-                 on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
-                 batch_size: int, writer: ThreadPoolExecutor, on_trial: bool = False) -> bool:
-    """Stream one file into the store, a batch (one transaction) at a time. This thread parses
-    and stages (the Python work); `writer` runs a batch's SQL while this thread works on the
-    next one. One batch at a time is in the writer, so a failed batch stops the import before
-    any later one commits.
+def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
+                 on_reject: Callable[[Reject], None] | None, done_bytes: int, bulk: BulkImport,
+                 on_trial: bool = False) -> bool:
+    """Stream one file into the store's bulk writer, a batch at a time (the writer commits
+    each in one transaction; a failed batch stops the import before any later one commits).
 
     `on_trial`: a forced format that did not recognise the file's start. Its rejects are held
     back until a line parses as a record of the format; when none does (or more than
@@ -353,27 +299,10 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
     held: list[Reject] | None = [] if on_trial else None
     batch: list[Record] = []
     rejects: list[Reject] = []
-    pending: list[tuple[Future, int, bool]] = []  # (write, file position, whether it counts)
 
-    def settle() -> None:
-        """Wait for the batch being written; its errors surface here."""
-        while pending:
-            future, position, counts = pending.pop()
-            result = future.result()
-            if not counts:
-                continue
-            summary.imported += result.imported
-            summary.replaced += result.replaced
-            summary.unchanged += result.unchanged
-            if on_progress is not None and file != "-":
-                on_progress(position)
-
-    # Records in any order (merged exports) would make every batch touch pages all over the
-    # rollups and time indexes: the staged rows of SORT_WINDOW_BATCHES batches are sorted by
-    # time before they are cut into batches, so each batch covers a fraction of the time span
-    # (1M shuffled realistic records: see bench/RESULTS.md). The last line of an id in the
-    # window wins, as within a batch; each batch is still one transaction.
-    window: dict[str, tuple] = {}
+    def position() -> int | None:
+        """Where the file is read to, for the progress bar; a pipe (stdin) has none: tell() fails."""
+        return None if file == "-" else done_bytes + raw.tell()
 
     def flush() -> None:
         if guard is not None:
@@ -392,28 +321,12 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             if repeats:
                 batch[:] = [r for r in batch if r.id not in counted]
             counted.update(r.id for r in batch)
-        store.stage_rows(batch, source_id, window)
-        if repeats:  # after what the window holds (an earlier line of the same id may be there)
-            write_window()
-            position = raw.tell() if file != "-" else 0
-            pending.append((writer.submit(store.write_staged, store.stage_batch(repeats, source_id), []),
-                            position, False))
+        bulk.reject(rejects)
+        rejects.clear()
+        bulk.add(batch, source_id, position())
+        if repeats:
+            bulk.add_uncounted(repeats, source_id, position())
         batch.clear()
-        if len(window) >= batch_size * SORT_WINDOW_BATCHES:
-            write_window()
-
-    def write_window() -> None:
-        rows = sorted(window.values(), key=_ROW_TIME)
-        window.clear()
-        for start in range(0, max(len(rows), 1), batch_size):
-            staged = store.staged_batch(rows[start:start + batch_size])
-            settle()
-            # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
-            position = raw.tell() if file != "-" else 0
-            pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position, True))
-            rejects.clear()
-            if roll is not None:
-                roll.appended_batch(min(batch_size, len(rows) - start))
 
     def report(reject: Reject) -> None:
         summary.rejected += 1
@@ -423,8 +336,7 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
 
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
     counted: set[str] | None = options.get("counted") if fmt == "claude-code" else None
-    roll: _RollUps | None = options.get("roll")
-    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted", "roll")}
+    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
     try:
         for item in _parse_open(raw, file, fmt, parse_options):
             if isinstance(item, Reject):
@@ -448,15 +360,14 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             if item.team is None and team is not None:
                 item.team = team
             batch.append(item)
-            if len(batch) >= batch_size:
+            if len(batch) >= bulk.batch_size:
                 flush()
         if held is not None:
             summary.unmatched = summary.unmatched or (held[0] if held else None)
             return False
         if batch or rejects:
             flush()
-        if window or rejects:
-            write_window()
+        bulk.flush(position())
     finally:
-        settle()
+        bulk.settle()
     return True

@@ -21,6 +21,7 @@ from typing import Any
 from ..directory import Directory, parse_directory
 from ..model import MAX_RECORD_COST_NANO, NANO, Record, Reject
 from ..pricing import Pricer
+from .bulk import BATCH_SIZE, BulkImport, Written
 from .dialect import Dialect
 from .schema import (
     DAY_SUFFIX,
@@ -52,6 +53,14 @@ class BatchResult:
     imported: int = 0
     replaced: int = 0
     unchanged: int = 0
+
+
+@dataclass
+class Batch:
+    """One caller's unit of writing (write_batches)."""
+    records: Sequence[Record]
+    rejects: Sequence[Reject] = ()
+    source_id: int | None = None
 
 
 @dataclass
@@ -287,7 +296,7 @@ class BaseStore:
                 raise StoreError(full_message(what, name))
 
     # -- staging (Python) and writing ---------------------------------------------------------------
-    def stage_rows(self, records: Iterable[Record], source_id: int | None, staged: dict[str, tuple]) -> None:
+    def _stage_rows(self, records: Iterable[Record], source_id: int | None, staged: dict[str, tuple]) -> None:
         """Add `records` to `staged` (id → the stage's row): values, fingerprint, price. The
         counts are of records, not lines: the same id again (a streamed message written once
         per content block) is the same record, the later one wins."""
@@ -304,33 +313,47 @@ class BaseStore:
             # source, it is not in the fingerprint (the same record moved is unchanged).
             staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
 
-    def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
+    def _staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
         """Staged rows (one per id) as one batch, in the engine's chunks."""
         return StagedBatch(self._chunks(rows), len(rows))
 
-    def stage_batch(self, records: Sequence[Record], source_id: int | None) -> StagedBatch:
+    def _stage(self, records: Sequence[Record], source_id: int | None) -> StagedBatch:
         """The Python half of a write (values, fingerprints, prices, duplicates within the
         batch), writing nothing: an import runs it on its parsing thread so that the writer
         thread, which holds the GIL only between SQL calls, overlaps with it."""
         staged: dict[str, tuple] = {}
-        self.stage_rows(records, source_id, staged)
-        return self.staged_batch(list(staged.values()))
+        self._stage_rows(records, source_id, staged)
+        return self._staged_batch(list(staged.values()))
+
+    def write_batches(self, batches: Sequence[Batch]) -> list[BatchResult]:
+        """Every batch in ONE transaction, committed when this returns (nothing of it when it
+        raises): each batch's records by id (new: imported; same id, other content: replaced;
+        same fingerprint: unchanged), as if the batches were written one after another (the
+        same id in two of them: the later wins, each batch counting what happened to its own),
+        and their rejects. Appended above the rollups' mark, not rolled up (`refresh_rollups`);
+        every read stays exact meanwhile."""
+        staged = [self._stage(b.records, b.source_id) for b in batches]
+        return self._write(staged, [j for b in batches for j in b.rejects])
 
     def write_batch(self, records: Sequence[Record], source_id: int | None,
                     rejects: Iterable[Reject] = ()) -> BatchResult:
-        """Write one batch atomically: new ids are imported, known ids with other content
-        replace the old record, identical ones are left alone; then roll them up."""
-        result = self.write_staged(self.stage_batch(records, source_id), rejects)
+        """Write one batch atomically (write_batches), then roll up what is pending: a one-off
+        write leaves the rollups holding every record, as the CLI's demo and tests expect."""
+        (result,) = self.write_batches([Batch(records, tuple(rejects), source_id)])
         self.refresh_rollups()
         return result
 
-    def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
-        """The SQL half of `write_batch`: one transaction."""
+    def bulk_import(self, *, batch_size: int = BATCH_SIZE, on_written: Written | None = None) -> BulkImport:
+        """The file import's fast path (store/bulk.py), used as a context manager."""
+        return BulkImport(self, batch_size=batch_size, on_written=on_written)
+
+    def _write(self, staged: Sequence[StagedBatch], rejects: Iterable[Reject]) -> list[BatchResult]:
+        what = "this batch" if len(staged) == 1 else "these batches"
         with self.transaction() as conn:
-            result = self._append(conn, batch, "this batch")
-            self._check_totals(conn, "this batch")
+            results = [self._append(conn, batch, what) for batch in staged]
+            self._check_totals(conn, what)
             self._write_rejects(conn, rejects)
-        return result
+        return results
 
     def _append(self, conn: Any, batch: StagedBatch, what: str) -> BatchResult:
         """One staged batch into the records, inside the caller's transaction: new ids are
@@ -353,10 +376,6 @@ class BaseStore:
     def _write_rejects(self, conn: Any, rejects: Iterable[Reject]) -> None:
         self._many(conn, "INSERT INTO rejects (source, line, reason, raw) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                    [(j.source, j.line, j.reason, j.raw) for j in rejects])
-
-    def write_rejects(self, rejects: Iterable[Reject]) -> None:
-        with self.transaction() as conn:
-            self._write_rejects(conn, rejects)
 
     # -- sources, rejects, records, budget overrides ---------------------------------------------
     def source_id(self, fmt: str, path: str) -> int:
