@@ -634,10 +634,10 @@ def test_an_import_rolls_up_as_it_goes_and_ends_with_every_record_rolled_up(tmp_
     import random
 
     from usage_tui import ingest
-    from usage_tui.store import bulk
+    from usage_tui.store import bulk, sqlite_rollups
 
     monkeypatch.setattr(bulk, "ROLLUP_EVERY", 250)
-    monkeypatch.setattr(store_module, "REFRESH_ROWS", 120)
+    monkeypatch.setattr(sqlite_rollups, "REFRESH_ROWS", 120)
     rng = random.Random(5)
     lines = [{**BASE, "id": f"r{rng.randrange(1500)}", "ts": f"2026-11-{1 + rng.randrange(28):02d}T"
               f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:00Z", "user": rng.choice(["alice", "bob", "zed"]),

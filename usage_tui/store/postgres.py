@@ -24,7 +24,6 @@ _maintain_grants below, README "Outgrowing one machine").
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -35,32 +34,23 @@ from psycopg import errors, sql
 from psycopg.adapt import Loader
 
 from ..directory import Directory
-from ..model import GROUPINGS
 from . import sqlite
-from .base import BaseStore, StagedBatch, StoreError, StorePermissionError, full_message, wait_words
+from .base import BaseStore, StagedBatch, StoreError, full_message, wait_words
 from .dialect import POSTGRES, quoted
+from .postgres_access import RowSecurity, describe, display_dsn
+from .postgres_rollups import FAN_OUT, TEMP_TABLES, agg_statement
 from .schema import (
-    BLOCK_DAYS,
-    BLOCK_SUFFIX,
-    DAY_QUARTERS,
     DAY_SUFFIX,
     DAY_US,
     DELETE_ALL,
-    DIM_COLUMNS,
-    FINE,
     PG_MIGRATIONS,
     PG_PINNED,
     PG_READ_POLICIES,
-    QUARTER_US,
     RECORD_INPUT_COLUMNS,
     ROLLUP_TABLES,
-    ROLLUPS,
     SCHEMA_VERSION,
-    STAGE,
-    SUM_COLUMNS,
     TOTAL_DIM,
     attribution_sql,
-    create_table,
     pg_security,
 )
 
@@ -77,87 +67,12 @@ CONNECT_TIMEOUT_S = 10
 _CONNECT_KWARGS = {"autocommit": True, "application_name": "usage-tui", "connect_timeout": CONNECT_TIMEOUT_S}
 COPY_ROWS = 5_000  # rows per staged chunk (a chunk is a list of rows, written by COPY)
 
-_C = 'COLLATE "C"'
-_TEXT = f"TEXT {_C}"
-
-
 _INPUT_COLS = [quoted(c) for c in RECORD_INPUT_COLUMNS]
 _RECORD_COLS = ", ".join([*_INPUT_COLS, '"user"', "team"])
 # Constant statements (table names from the schema, never values).
-_REPRICE_TABLE = f"CREATE TEMP TABLE reprice (id {_TEXT} PRIMARY KEY, cost BIGINT) ON COMMIT DROP"
-_REJECTS = ("SELECT id, source, line, reason, raw FROM rejects WHERE (%s::text IS NULL OR source = %s) "
-            "ORDER BY id DESC LIMIT %s")
+_REPRICE_TABLE = 'CREATE TEMP TABLE reprice (id TEXT COLLATE "C" PRIMARY KEY, cost BIGINT) ON COMMIT DROP'
 
 
-# -- the write path: the SQLite store's statements in PostgreSQL's spelling -----------------------
-_AGG_DIMS = ", ".join(f"r.{quoted(c)} AS {quoted(c)}" for c in ("user", "team", "provider", "model", "agent",
-                                                                   "key", "verdict"))
-_SIGNED_SUMS = ", ".join(
-    f"(%(sign)s * SUM({expr}))::bigint AS {name}" for name, expr in (
-        ("requests", "r.requests"), ("prompt_tokens", "r.prompt_tokens"),
-        ("completion_tokens", "r.completion_tokens"), ("cached_input_tokens", "r.cached_input_tokens"),
-        ("context_tokens", "r.context_tokens"), ("cost_nano", "COALESCE(r.cost_nano, 0)"),
-        ("unpriced_requests", "CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END")))
-_AGG_SUMS = ", ".join(f"SUM(r.{c})::bigint" for c in SUM_COLUMNS)
-_AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c})::bigint AS {c}" for c in SUM_COLUMNS)
-
-
-_SUMS_BIGINT = ", ".join(f"{c} BIGINT" for c in SUM_COLUMNS)
-# The write path's work tables, created once per connection (not per write: creating and
-# dropping tables writes the catalog), emptied at each commit.
-_TEMP_TABLES = (
-    f'CREATE TEMP TABLE IF NOT EXISTS agg (bucket BIGINT, "user" {_TEXT}, team {_TEXT}, provider {_TEXT}, '
-    f"model {_TEXT}, agent {_TEXT}, key {_TEXT}, verdict {_TEXT}, {_SUMS_BIGINT}) ON COMMIT DELETE ROWS; "
-    f'CREATE TEMP TABLE IF NOT EXISTS fine (dim SMALLINT, bucket BIGINT, "user" {_TEXT}, team {_TEXT}, '
-    f"key {_TEXT}, {_SUMS_BIGINT}) ON COMMIT DELETE ROWS; "
-    f'CREATE TEMP TABLE IF NOT EXISTS fine_day (dim SMALLINT, bucket BIGINT, "user" {_TEXT}, team {_TEXT}, '
-    f"key {_TEXT}, {_SUMS_BIGINT}) ON COMMIT DELETE ROWS; "
-    + create_table(STAGE, "postgres", temp=True, if_not_exists=True, tail=" ON COMMIT DELETE ROWS")
-)
-
-
-def _agg_statement(source: str, where: str) -> str:
-    """The records of `source` matching `where` (constant SQL on `r`) summed per quarter-hour
-    and every dimension into pg_temp.agg; %(sign)s is +1 (add) or -1 (subtract)."""
-    return (f"INSERT INTO pg_temp.agg SELECT r.ts_us / {QUARTER_US} AS bucket, {_AGG_DIMS}, {_SIGNED_SUMS} "
-            f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
-
-
-def _fan_out_script() -> str:
-    """pg_temp.agg → every rollup table, added to what is there (sqlite.py's
-    _fan_out_statements), as one script: one round trip to the server, not 23."""
-    statements = []
-    for dim in range(TOTAL_DIM + 1):
-        key = f"COALESCE(r.{quoted(DIM_COLUMNS[GROUPINGS[dim]])}, '')" if dim < TOTAL_DIM else "''"
-        statements.append(
-            f"INSERT INTO pg_temp.fine SELECT {dim}, r.bucket, COALESCE(r.\"user\", ''), COALESCE(r.team, ''), "
-            f"{key}, {_AGG_SUMS} FROM pg_temp.agg r GROUP BY 2, 3, 4, 5")
-    statements.append(f'INSERT INTO pg_temp.fine_day SELECT r.dim, r.bucket / {DAY_QUARTERS}, r."user", r.team, '
-                      f"r.key, {_AGG_SUMS} FROM pg_temp.fine r GROUP BY 1, 2, 3, 4, 5")
-    for scope, (table, scope_col) in ROLLUPS.items():
-        scope_select = f"r.{quoted(scope_col)}, " if scope_col else ""
-        scope_insert = f"{quoted(scope_col)}, " if scope_col else ""
-        group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-        grains = []
-        if scope in FINE:
-            suffix, grain_us = FINE[scope]
-            grains.append((suffix, "pg_temp.fine", grain_us // QUARTER_US))
-        grains += [(DAY_SUFFIX, "pg_temp.fine_day", 1), (BLOCK_SUFFIX, "pg_temp.fine_day", BLOCK_DAYS)]
-        for suffix, source, per in grains:
-            target = table + suffix
-            bucket = "r.bucket" if per == 1 else f"r.bucket / {per}"
-            update = ", ".join(f"{c} = {target}.{c} + excluded.{c}" for c in SUM_COLUMNS)
-            statements.append(
-                f"INSERT INTO {target} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-                f"SELECT {scope_select}r.dim, {bucket}, r.key, {_AGG_SUMS} FROM {source} r GROUP BY {group} "
-                f"ON CONFLICT ({scope_insert}dim, bucket, key) DO UPDATE SET {update}")
-    # emptied for a second pass in the same transaction (a replacement subtracts, then adds)
-    statements += ["DELETE FROM pg_temp.agg", "DELETE FROM pg_temp.fine", "DELETE FROM pg_temp.fine_day"]
-    return "; ".join(statements)
-
-
-_FAN_OUT = _fan_out_script()
-_ORG_DAY_TOTALS = f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = %s"
 _SPAN = "SELECT MIN(bucket), MAX(bucket) FROM {} WHERE dim = %s"
 _STAGE_COPY = f"COPY pg_temp.stage ({', '.join(_INPUT_COLS)}) FROM STDIN"
 _STAGE_ATTRIBUTE = 'UPDATE pg_temp.stage SET "user" = {}, team = {}'.format(*attribution_sql("stage"))
@@ -181,21 +96,6 @@ class _IntegralNumeric(Loader):
         return Decimal(text.decode())
 
 
-def display_dsn(dsn: str) -> str:
-    """The DSN for messages: without its password."""
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", dsn))
-
-
-def describe(exc: psycopg.Error, where: str) -> StoreError:
-    """A psycopg error as one line: a refused permission is a StorePermissionError (exit 3)."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if isinstance(exc, errors.InsufficientPrivilege):
-        return StorePermissionError(f"{where}: the database refused: {text} (ask the store's owner for access)")
-    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, errors.QueryCanceled):
-        return StoreError(f"{where}: cannot use the PostgreSQL server: {text}")
-    return StoreError(f"{where}: {text}")
-
-
 @contextmanager
 def _overflow_refused(what: str) -> Iterator[None]:
     """A bigint overflow (a sum past 2^63-1 cast or stored): the same refusal as SQLite's."""
@@ -205,7 +105,7 @@ def _overflow_refused(what: str) -> Iterator[None]:
         raise StoreError(full_message(what)) from None
 
 
-class PostgresStore(BaseStore):
+class PostgresStore(RowSecurity, BaseStore):
     """A usage store in the current schema of a PostgreSQL database (the DSN's search_path).
     One connection per thread, in autocommit: every read snapshot and every write is an
     explicit transaction."""
@@ -326,7 +226,7 @@ class PostgresStore(BaseStore):
         with self._errors():
             if getattr(self._local, "temp_for", None) is not conn:
                 # outside the transaction, so that a rolled-back write does not take them along
-                conn.execute(_TEMP_TABLES)
+                conn.execute(TEMP_TABLES)
                 self._local.temp_for = conn
             conn.execute("BEGIN")
             try:
@@ -370,30 +270,6 @@ class PostgresStore(BaseStore):
         with self.snapshot():
             return read()
 
-    def identity_facts(self) -> dict[str, Any]:
-        """Who is connected: the database role is the login (the server authenticated it), and
-        the store's owner is the role owning its tables (or a superuser: both bypass row-level
-        security and may read everything)."""
-        with self._errors():
-            login, owner = self.conn.execute(
-                "SELECT current_user::text, pg_get_userbyid(c.relowner) = current_user "
-                "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
-                "FROM pg_class c WHERE c.oid = 'records'::regclass").fetchone()
-        return {"login": login, "owner": bool(owner)}
-
-    def sees_everything(self) -> bool:
-        """Whether row-level security hides nothing from the connected role: the owner, a
-        superuser or a BYPASSRLS role, or an org admin by the directory as it is now. A decision
-        about someone else made by a role that does not would read "no spend, no budget" and
-        allow (serve checks this in each answer's snapshot: a role demoted while serve runs
-        gets 503s, never 200s)."""
-        with self._errors():
-            (yes,) = self.conn.execute(
-                "SELECT pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
-                "OR usage_tui_is_org_admin(current_user::text) FROM pg_class c, pg_roles r "
-                "WHERE c.oid = 'records'::regclass AND r.rolname = current_user").fetchone()
-        return bool(yes)
-
     # -- schema ----------------------------------------------------------------------------------
     def schema_version(self) -> int:
         with self._errors():
@@ -402,19 +278,6 @@ class PostgresStore(BaseStore):
                 return 0
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
-
-    def _refuse_hidden_schema(self) -> None:
-        """A schema on the search_path that exists but this role may not use looks like no
-        store at all (PostgreSQL hides it): say what it is, a missing permission (exit 3)."""
-        role, hidden = self.conn.execute(
-            "SELECT current_user::text, array_agg(nspname::text ORDER BY nspname) FILTER "
-            "(WHERE NOT has_schema_privilege(oid, 'USAGE')) FROM pg_namespace "
-            "WHERE nspname = ANY(string_to_array(replace(current_setting('search_path'), ' ', ''), ','))"
-        ).fetchone()
-        if hidden:
-            raise StorePermissionError(
-                f"{self.path}: role {role} may not use schema {', '.join(hidden)} (no USAGE privilege): the "
-                "store's owner grants it to the directory's logins with `usage-tui directory load`")
 
     def init_schema(self) -> bool:
         """Create (or upgrade) the schema in one transaction; True when something was done.
@@ -481,17 +344,6 @@ class PostgresStore(BaseStore):
                 raw = json.dumps(doc, sort_keys=True)
         return self._parsed_directory(raw or "{}")
 
-    def _may_load(self, directory: Directory) -> None:
-        facts = self.identity_facts()
-        if not facts["owner"]:
-            # An org admin's load goes through the policies, which read dir_users as it is being
-            # written: it must leave them an org admin (else its later rows would be refused).
-            me = directory.user_by_login(facts["login"])
-            if me is None or not directory.is_org_admin(me.id):
-                raise StorePermissionError(f"{self.path}: role {facts['login']} would not be an org admin in this "
-                                           "directory: only the store's owner role may load it")
-        self.notices = []
-
     def _write_users(self, conn: psycopg.Connection, directory: Directory) -> None:
         for table in ("dir_keys", "dir_agents", "dir_team_admins", "dir_budgets"):
             conn.execute(DELETE_ALL[table])
@@ -515,47 +367,6 @@ class PostgresStore(BaseStore):
         self._many(conn, "INSERT INTO dir_budgets VALUES (?, ?, ?)",
                    [(b.user, b.limit_usd, b.window) for b in directory.budgets.values()])
 
-    def _loaded(self, conn: psycopg.Connection, directory: Directory) -> None:
-        self.notices = self._maintain_grants(conn, directory)
-
-    def _maintain_grants(self, conn: psycopg.Connection, directory: Directory) -> list[str]:
-        """Give each directory login's role what the policies let it see: USAGE on the schema
-        and SELECT on its tables (row-level security narrows the rows); org admins' roles also
-        write. Roles granted before and no longer listed (or no longer admins) lose it. Only
-        the owner may grant: anyone else's load says so. Returns lines for the user."""
-        if not self.identity_facts()["owner"]:
-            return ["grants unchanged: only the store's owner role maintains them (run `usage-tui "
-                    "directory load` as that role to give new logins access)"]
-        schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
-        wanted = {u.login: directory.is_org_admin(u.id) for u in directory.users.values() if u.login}
-        me = conn.execute("SELECT current_user::text").fetchone()[0]
-        wanted.pop(me, None)
-        roles = {r for (r,) in conn.execute("SELECT rolname::text FROM pg_roles WHERE rolname = ANY(%s)",
-                                            (list(wanted),))}
-        granted = dict(conn.execute("SELECT role, org_admin FROM granted_roles").fetchall())
-        writes = sql.SQL("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}; "
-                         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}")
-        unwrites = sql.SQL("REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} FROM {r}; "
-                           "REVOKE USAGE ON ALL SEQUENCES IN SCHEMA {s} FROM {r}")
-        for role in granted:
-            if role not in roles and conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}; REVOKE ALL ON ALL "
-                                     "SEQUENCES IN SCHEMA {s} FROM {r}; REVOKE USAGE ON SCHEMA {s} FROM {r}")
-                             .format(s=schema, r=sql.Identifier(role)))
-        for role in sorted(roles):
-            r = sql.Identifier(role)
-            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {s} TO {r}; GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r}")
-                         .format(s=schema, r=r))
-            conn.execute((writes if wanted[role] else unwrites).format(s=schema, r=r))
-        conn.execute("DELETE FROM granted_roles")
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO granted_roles VALUES (%s, %s)", [(r, wanted[r]) for r in sorted(roles)])
-        missing = sorted(set(wanted) - roles)
-        if not missing:
-            return []
-        return [f"no database role for the login{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
-                "create it (CREATE ROLE … LOGIN) and load the directory again to grant it access"]
-
     def _set_costs(self, conn: psycopg.Connection, costs: list[tuple[str, int | None]]) -> None:
         """The new costs copied into a temp table and set in one UPDATE."""
         conn.execute(_REPRICE_TABLE)
@@ -566,8 +377,8 @@ class PostgresStore(BaseStore):
 
     # -- rollups ---------------------------------------------------------------------------------
     def _apply_rollups(self, conn: psycopg.Connection, sign: int, where: str, source: str = "records") -> None:
-        conn.execute(_agg_statement(source, where), {"sign": sign})
-        conn.execute(_FAN_OUT)
+        conn.execute(agg_statement(source, where), {"sign": sign})
+        conn.execute(FAN_OUT)
 
     def _rebuild_rollups(self, conn: psycopg.Connection) -> None:
         for table in ROLLUP_TABLES:
