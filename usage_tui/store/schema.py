@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..directory import ATTRIBUTED_USER, ATTRIBUTION
 from ..model import GROUPINGS
 from .dialect import quoted
 
@@ -230,15 +231,22 @@ DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", "
 USAGE_TABLES = ("records", "rejects", "sources", *ROLLUP_TABLES)
 
 # -- attribution (§2.3) as SQL ---------------------------------------------------------------------
+# directory.ATTRIBUTION is the order; a lookup reads the directory's table of the same name.
+_SAID_COLUMN = {"user": "user_raw", "team": "team_raw", "key": "key", "agent": "agent"}
+
+
 def attribution_sql(a: str) -> tuple[str, str]:
-    """Attribution (§2.3) as SQL over the row alias `a`, shared by import and re-attribution:
-    user = the record's user, else its key's owner, else its agent's manager;
-    team = the record's team, else its key's team, else the attributed user's primary team."""
-    user = (f"COALESCE({a}.user_raw, (SELECT owner FROM dir_keys WHERE id = {a}.key), "
-            f"(SELECT manager FROM dir_agents WHERE id = {a}.agent))")
-    team = (f"COALESCE({a}.team_raw, (SELECT team FROM dir_keys WHERE id = {a}.key), "
-            f"(SELECT primary_team FROM dir_users WHERE id = {user}))")
-    return user, team
+    """The attributed user and team as SQL over the row alias `a` (its raw columns), shared by
+    import and re-attribution: each the first of directory.ATTRIBUTION's sources that is set."""
+    spelled: dict[str, str] = {}
+    for target, sources in ATTRIBUTION.items():
+        terms = []
+        for source in sources:
+            by = spelled["user"] if source.field == ATTRIBUTED_USER else f"{a}.{_SAID_COLUMN[source.field]}"
+            terms.append(by if source.entries is None else
+                         f"(SELECT {source.attribute} FROM dir_{source.entries} WHERE id = {by})")
+        spelled[target] = f"COALESCE({', '.join(terms)})"
+    return spelled["user"], spelled["team"]
 
 
 # -- SQLite's migrations -------------------------------------------------------------------------
