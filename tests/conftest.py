@@ -178,7 +178,7 @@ _V4_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_toke
 
 def make_schema_4(store: Store, close: bool = True) -> None:
     """Turn `store` into what schema 4 wrote: quarter-hour rollups per scope (written here from
-    the records, in Python), no team hour table, no time indexes."""
+    the records, in Python), no team hour table, no time indexes, no cursors (schema 8)."""
     from collections import defaultdict
 
     conn = store.conn
@@ -196,7 +196,7 @@ def make_schema_4(store: Store, close: bool = True) -> None:
                 row = acc[(*target, dim, ts_us // 900_000_000, key)]
                 for i, v in enumerate(sums):
                     row[i] += v
-    script = ["DROP INDEX records_ts", "DROP INDEX records_user_ts", "DROP INDEX records_team_ts", "DROP TABLE roll_team_hour",
+    script = ["DROP TABLE cursors", "DROP INDEX records_ts", "DROP INDEX records_user_ts", "DROP INDEX records_team_ts", "DROP TABLE roll_team_hour",
               "DROP TABLE roll_org_quarter", "DROP TABLE roll_user_block", "DROP TABLE roll_team_block",
               "DROP TABLE roll_org_block"]
     sums_ddl = ", ".join(f"{c} INTEGER NOT NULL" for c in _V4_SUMS)

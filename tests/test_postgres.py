@@ -269,8 +269,8 @@ def test_a_database_without_a_store_says_how_to_create_one():
     with pg_schema("empty") as (_, dsn):
         result = run("spend", "summary", "--db", dsn)
         assert result.exit_code == 2 and "no usage store" in result.output and "store init" in result.output
-        assert run("store", "init", "--db", dsn).output == f"Created {dsn} (schema 7).\n"
-        assert run("store", "init", "--db", dsn).output == f"Store is current: {dsn} (schema 7).\n"
+        assert run("store", "init", "--db", dsn).output == f"Created {dsn} (schema 8).\n"
+        assert run("store", "init", "--db", dsn).output == f"Store is current: {dsn} (schema 8).\n"
 
 
 def test_usage_tui_db_names_the_server(pg, monkeypatch):

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from psycopg import sql
 
 from usage_tui.cli import cli
+from usage_tui.ingest.native import to_record
 from usage_tui.store import ROLLUP_TABLES
 
 from .conftest import DIRECTORY, pg_schema, require_pg, write
@@ -225,6 +226,58 @@ def test_an_org_admin_imports_and_the_others_see_it_at_once(central, tmp_path):
     assert {r for (r,) in raw(dsns["bob"], "SELECT id FROM records")} == {"b1", "b2", "b9"}
     status = run("budget", "status", "--db", dsns["bob"], "--format", "json")
     assert json.loads(status.output)["spent_usd"] == 1.0
+
+
+def test_cursors_are_for_whoever_may_write_records(central):
+    """Schema 8's cursors: the owner and org admins write and read them; a member and a team
+    admin see none and may write none (row-level security and grants, as for the rejects)."""
+    from usage_tui.store import Batch, StorePermissionError
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, _ = central
+    admin = PostgresStore(dsns["alice"])
+    admin.write_batches([Batch([to_record({**RECORDS[0], "id": "a9"})])], cursors={"sync:litellm:x": '{"id": 3}'})
+    assert admin.cursor("sync:litellm:x") == '{"id": 3}'
+    assert raw(owner, "SELECT name, value FROM cursors") == [("sync:litellm:x", '{"id": 3}')]
+    for user in ("bob", "carol"):
+        assert raw(dsns[user], "SELECT count(*) FROM cursors") == [(0,)]
+        member = PostgresStore(dsns[user])
+        assert member.cursor("sync:litellm:x") is None
+        with pytest.raises(StorePermissionError):
+            member.write_batches([], cursors={"sync:litellm:x": "mine"})
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw(dsns[user], "INSERT INTO cursors VALUES ('follow:z', 'v')")
+        member.close()
+    admin.close()
+    assert raw(owner, "SELECT name, value FROM cursors") == [("sync:litellm:x", '{"id": 3}')]
+
+
+def test_a_central_store_at_schema_7_gets_its_cursors_in_place_with_the_grants_it_had(central):
+    """The owner's upgrade adds the cursors table with its policy, and gives it to the roles
+    `directory load` granted before (no load needed): the org admin writes, the others see none."""
+    from usage_tui.store import StorePermissionError
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, _ = central
+    with psycopg.connect(owner, autocommit=True) as conn:  # as schema 7 left it
+        conn.execute("DROP TABLE cursors")
+        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    records = raw(owner, "SELECT id, cost_nano FROM records ORDER BY id")
+    with pytest.raises(Exception, match="at schema 7 and this usage-tui needs 8"):
+        PostgresStore(dsns["alice"])  # only the owner upgrades
+    told: list[str] = []
+    migrated = PostgresStore(owner, on_upgrade=told.append)
+    assert told == [f"upgrading {migrated.path} from schema 7 to 8"] and migrated.schema_version() == 8
+    assert raw(owner, "SELECT id, cost_nano FROM records ORDER BY id") == records
+    assert raw(owner, "SELECT relrowsecurity FROM pg_class WHERE oid = 'cursors'::regclass") == [(True,)]
+    migrated.close()
+    admin = PostgresStore(dsns["alice"])
+    admin.write_batches([], cursors={"follow:a": "1"})
+    assert admin.cursors("follow:") == {"follow:a": "1"}
+    admin.close()
+    assert raw(dsns["bob"], "SELECT count(*) FROM cursors") == [(0,)]
+    with pytest.raises(StorePermissionError):
+        PostgresStore(dsns["bob"]).write_batches([], cursors={"follow:b": "1"})
 
 
 def test_directory_load_maintains_the_grants(central, tmp_path):

@@ -495,7 +495,7 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
     assert told == [f"upgrading {path} from schema 4 to {SCHEMA_VERSION} (once; about 20 s per million records)"]
-    assert migrated.schema_version() == SCHEMA_VERSION == 7
+    assert migrated.schema_version() == SCHEMA_VERSION == 8
     conn = migrated.conn
     assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -518,13 +518,14 @@ def test_a_store_written_by_schema_5_gets_its_time_index_in_place(tmp_path):
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice"}, {**BASE, "id": "b", "ts": "2026-11-02T10:00:00Z"})
     s.conn.execute("DROP INDEX records_ts")  # as schema 5 left it
+    s.conn.execute("DROP TABLE cursors")
     s.conn.execute("PRAGMA user_version = 5")
     records = s.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 5 to 7 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 7
+    assert told == [f"upgrading {path} from schema 5 to 8 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 8
     conn = migrated.conn
     assert conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records_ts'").fetchone() == (
         "CREATE INDEX records_ts ON records (ts_us)",)
@@ -539,14 +540,15 @@ def test_a_store_written_by_schema_6_marks_its_rollups_complete_in_place(tmp_pat
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
     s.conn.execute("DELETE FROM meta WHERE key = 'rolled_up_through'")  # schema 6 had no mark
+    s.conn.execute("DROP TABLE cursors")
     s.conn.execute("PRAGMA user_version = 6")
     records = s.conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall()
     rollups = stored_rollups(s.conn)
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 6 to 7 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 7
+    assert told == [f"upgrading {path} from schema 6 to 8 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 8
     conn = migrated.conn
     # Its rollups held every record: all are rolled up (rowids 1 and 2), nothing is pending.
     assert conn.execute("SELECT value FROM meta WHERE key = 'rolled_up_through'").fetchone() == ("2",)
@@ -626,6 +628,30 @@ def test_an_imports_threads_take_turns_without_the_busy_timeout(tmp_path):
     assert append(store, {**BASE, "id": "a", "user": "alice"}).imported == 1  # waited ~0.3 s
     other.join()
     assert store.record_count() == 1
+
+
+def test_a_store_written_by_schema_7_gets_its_cursors_table_in_place(tmp_path):
+    path = tmp_path / "v7.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    s.conn.execute("DROP TABLE cursors")  # as schema 7 left it
+    s.conn.execute("PRAGMA user_version = 7")
+    records = s.conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall()
+    rollups = stored_rollups(s.conn)
+    s.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 7 to 8 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 8
+    conn = migrated.conn
+    assert conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall() == records
+    assert stored_rollups(conn) == rollups == fresh_rollups(conn)
+    assert conn.execute("PRAGMA table_info(cursors)").fetchall() == [
+        (0, "name", "TEXT", 0, None, 1), (1, "value", "TEXT", 1, None, 0)]
+    assert migrated.cursor("follow:x") is None
+    migrated.write_batch([to_record({**BASE, "id": "c", "user": "bob"})], None, cursors={"follow:x": "1"})
+    assert migrated.cursor("follow:x") == "1" and migrated.record_count() == 3
 
 
 def test_an_import_rolls_up_as_it_goes_and_ends_with_every_record_rolled_up(tmp_path, monkeypatch):

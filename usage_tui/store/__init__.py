@@ -12,7 +12,7 @@ the schema's names (schema.py) and the SQLite store's helpers are re-exported he
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -100,11 +100,14 @@ class UsageStore(Protocol):
     def load_directory(self, doc: dict[str, Any], progress=None) -> int: ...
     # -- writing usage (docs in base.py)
     def source_id(self, fmt: str, path: str) -> int: ...
-    def write_batches(self, batches: Sequence[Batch]) -> list[BatchResult]: ...  # one transaction
-    def write_batch(self, records: Sequence[Record], source_id: int | None,
-                    rejects: Iterable[Reject] = ()) -> BatchResult: ...
+    def write_batches(self, batches: Sequence[Batch], *,
+                      cursors: Mapping[str, str] | None = None) -> list[BatchResult]: ...  # one transaction
+    def write_batch(self, records: Sequence[Record], source_id: int | None, rejects: Iterable[Reject] = (), *,
+                    cursors: Mapping[str, str] | None = None) -> BatchResult: ...
     def bulk_import(self, *, batch_size: int = ..., on_written: Written | None = None) -> BulkImport: ...
     def refresh_rollups(self) -> int: ...  # roll up what was appended
+    def cursor(self, name: str) -> str | None: ...  # a writer's saved position (None: never saved)
+    def cursors(self, prefix: str) -> dict[str, str]: ...  # every position whose name starts so
     def clear_records(self) -> None: ...
     # -- budgets set from the CLI
     def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None: ...

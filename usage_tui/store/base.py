@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +105,30 @@ def priced(pricer: Pricer, record: Record, undone: str = "nothing of this batch 
                          f"{record.provider}/{record.model}, over the per-record bound of "
                          f"${MAX_RECORD_COST_NANO // NANO:,}: check that price; {undone}")
     return cost
+
+
+# A cursor's name is a key (PostgreSQL's B-tree entries must fit a page); its value, the writer's
+# JSON, is bounded like any input.
+MAX_CURSOR_NAME_BYTES = 1_000
+MAX_CURSOR_VALUE_BYTES = 1 << 20
+
+
+def _checked_cursors(cursors: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """The cursors to save, refused (StoreError, nothing written) when a name or value is not
+    text both engines store alike: empty, too long, or with a NUL character."""
+    rows = list((cursors or {}).items())
+    for name, value in rows:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise StoreError(f"cursor {name!r}: its name and value must be text")
+        for what, text, bound in (("name", name, MAX_CURSOR_NAME_BYTES), ("value", value, MAX_CURSOR_VALUE_BYTES)):
+            try:
+                size = len(text.encode("utf-8"))  # (a lone surrogate is not UTF-8: refused)
+            except UnicodeEncodeError:
+                size = bound + 1
+            if not text or "\x00" in text or size > bound:
+                raise StoreError(f"cursor {name[:80]!r}: its {what} must be 1 to {bound:,} bytes of UTF-8 text "
+                                 "without NUL characters; nothing was written")
+    return rows
 
 
 def full_message(what: str, column: str = "") -> str:
@@ -325,21 +349,23 @@ class BaseStore:
         self._stage_rows(records, source_id, staged)
         return self._staged_batch(list(staged.values()))
 
-    def write_batches(self, batches: Sequence[Batch]) -> list[BatchResult]:
+    def write_batches(self, batches: Sequence[Batch], *, cursors: Mapping[str, str] | None = None) -> list[BatchResult]:
         """Every batch in ONE transaction, committed when this returns (nothing of it when it
         raises): each batch's records by id (new: imported; same id, other content: replaced;
         same fingerprint: unchanged), as if the batches were written one after another (the
         same id in two of them: the later wins, each batch counting what happened to its own),
-        and their rejects. Appended above the rollups' mark, not rolled up (`refresh_rollups`);
-        every read stays exact meanwhile."""
+        their rejects, and `cursors` (name → value), so that a position and the records it
+        covers commit together. The group commit of many writers' batches (serve's pushes).
+        On SQLite the records are appended above the rollups' mark, not rolled up
+        (`refresh_rollups`, by the writer's own policy); every read stays exact meanwhile."""
         staged = [self._stage(b.records, b.source_id) for b in batches]
-        return self._write(staged, [j for b in batches for j in b.rejects])
+        return self._write(staged, [j for b in batches for j in b.rejects], cursors)
 
-    def write_batch(self, records: Sequence[Record], source_id: int | None,
-                    rejects: Iterable[Reject] = ()) -> BatchResult:
-        """Write one batch atomically (write_batches), then roll up what is pending: a one-off
-        write leaves the rollups holding every record, as the CLI's demo and tests expect."""
-        (result,) = self.write_batches([Batch(records, tuple(rejects), source_id)])
+    def write_batch(self, records: Sequence[Record], source_id: int | None, rejects: Iterable[Reject] = (), *,
+                    cursors: Mapping[str, str] | None = None) -> BatchResult:
+        """write_batches of one batch, then a roll-up of what is pending: a one-off write leaves
+        the rollups holding every record (the CLI's demo, tests)."""
+        (result,) = self.write_batches([Batch(records, tuple(rejects), source_id)], cursors=cursors)
         self.refresh_rollups()
         return result
 
@@ -347,13 +373,28 @@ class BaseStore:
         """The file import's fast path (store/bulk.py), used as a context manager."""
         return BulkImport(self, batch_size=batch_size, on_written=on_written)
 
-    def _write(self, staged: Sequence[StagedBatch], rejects: Iterable[Reject]) -> list[BatchResult]:
+    def _write(self, staged: Sequence[StagedBatch], rejects: Iterable[Reject],
+               cursors: Mapping[str, str] | None = None) -> list[BatchResult]:
+        saved = _checked_cursors(cursors)
         what = "this batch" if len(staged) == 1 else "these batches"
         with self.transaction() as conn:
             results = [self._append(conn, batch, what) for batch in staged]
             self._check_totals(conn, what)
             self._write_rejects(conn, rejects)
+            self._many(conn, "INSERT INTO cursors (name, value) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value", saved)
         return results
+
+    def cursor(self, name: str) -> str | None:
+        """A writer's saved position (None: never saved)."""
+        row = self._one("SELECT value FROM cursors WHERE name = ?", (name,))
+        return row[0] if row else None
+
+    def cursors(self, prefix: str) -> dict[str, str]:
+        """Every saved position whose name starts with `prefix` (e.g. one follower's)."""
+        with self._errors():
+            return dict(self._run(self.conn, "SELECT name, value FROM cursors WHERE substr(name, 1, ?) = ? "
+                                             "ORDER BY name", (len(prefix), prefix)))
 
     def _append(self, conn: Any, batch: StagedBatch, what: str) -> BatchResult:
         """One staged batch into the records, inside the caller's transaction: new ids are

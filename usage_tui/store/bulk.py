@@ -3,7 +3,7 @@
     with store.bulk_import(on_written=count) as bulk:   # count(result, position) per batch written
         bulk.add(records, source_id, position)          # staged (this thread), written when enough
         bulk.reject(rejects)                            # kept with the next batch written
-        bulk.flush(position)                            # write what is staged (a file's end)
+        bulk.flush(position, cursors={...})             # write what is staged (a file's end)
         bulk.settle()                                   # wait for the batch being written
         bulk.finish()                                   # roll up the rest (the import succeeded)
 
@@ -20,7 +20,7 @@ still one transaction.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -115,27 +115,29 @@ class BulkImport:
         """Write `records` again without counting them (written earlier in this import), after
         what is staged (an earlier line of the same id may be there)."""
         self.flush(position)
-        self._submit(self.store._stage(records, source_id), [], position, counts=False)
+        self._submit(self.store._stage(records, source_id), [], None, position, counts=False)
 
     def reject(self, rejects: Iterable[Reject]) -> None:
         self._rejects.extend(rejects)
 
-    def flush(self, position: Any = None) -> None:
+    def flush(self, position: Any = None, cursors: Mapping[str, str] | None = None) -> None:
         """Write what is staged, sorted by time, in batches; the rejects kept so far go with the
-        first."""
+        first, `cursors` with the last (committed with the records they cover)."""
         rows = sorted(self._window.values(), key=_ROW_TIME)
         self._window.clear()
-        if not rows and not self._rejects:
+        if not rows and not self._rejects and not cursors:
             return
-        for start in range(0, max(len(rows), 1), self.batch_size):
+        starts = range(0, max(len(rows), 1), self.batch_size)
+        for start in starts:
             staged = self.store._staged_batch(rows[start:start + self.batch_size])
             self.settle()
-            self._submit(staged, self._rejects, position, counts=True)
+            self._submit(staged, self._rejects, cursors if start == starts[-1] else None, position, counts=True)
             self._rejects = []
             self._roll.appended_batch(staged.rows)
 
-    def _submit(self, staged, rejects: list[Reject], position: Any, counts: bool) -> None:
-        write = self._writer.submit(self.store._write, [staged], rejects)
+    def _submit(self, staged, rejects: list[Reject], cursors: Mapping[str, str] | None, position: Any,
+                counts: bool) -> None:
+        write = self._writer.submit(self.store._write, [staged], rejects, cursors)
         self._pending.append((write, position, counts))
 
     def settle(self) -> None:

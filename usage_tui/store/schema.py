@@ -15,7 +15,8 @@ user's hour rows barely collapse (~1.5 requests an hour at 1M records/300 users/
 personal hour table would be about as large as the records it sums; schema 4's quarter-hour
 tables for every scope added ~20 rollup rows a record on a real organization's data. Schema 6
 adds a (ts_us) index, read only by the org's request history newest first (query.history_sql).
-Schema 7 defers SQLite's rollups (a mark in meta, see sqlite.py).
+Schema 7 defers SQLite's rollups (a mark in meta, see sqlite_rollups.py); schema 8 adds the
+writers' cursors (a position in a source, committed with the records it covers).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..directory import ATTRIBUTED_USER, ATTRIBUTION
 from ..model import GROUPINGS
 from .dialect import quoted
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
 DAY_US = 86_400_000_000
 DAY_QUARTERS = 96
@@ -159,6 +160,10 @@ DIR_KEYS = Table("dir_keys", _cols("id name\nowner name\nteam name"), key=("id",
 DIR_AGENTS = Table("dir_agents", _cols("id name\nmanager name"), key=("id",))
 BUDGET_OVERRIDES = Table("budget_overrides", _cols("user name\nlimit_usd real !\nwindow name !\nset_by name\nset_at text"),
                          key=("user",))
+# Schema 8: where a writer is in its source (a followed file, a synced database), saved in the
+# transaction of the records it covers, so that a writer killed at any point re-reads nothing
+# and misses nothing. Names (e.g. `follow:<device>:<inode>`) and values (JSON) are the writer's.
+CURSORS = Table("cursors", (Column("name", "name"), Column("value", "text", required=True)), key=("name",))
 # Only PostgreSQL's row-level security reads these: who administers which team, the directory's
 # budgets as rows (each readable by its user), and what `directory load` granted to which role.
 DIR_TEAM_ADMINS = Table("dir_team_admins", _cols("team name !\nuser name !"), key=("team", "user"))
@@ -225,10 +230,10 @@ def rollup_tables() -> list[Table]:
 
 
 # Constant statements (table names from the schema, never values).
-DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", "dir_users", "dir_keys",
+DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", "cursors", "dir_users", "dir_keys",
                                               "dir_agents", "dir_team_admins", "dir_budgets", *ROLLUP_TABLES)}
-# What `clear_records` empties: the usage and where it came from.
-USAGE_TABLES = ("records", "rejects", "sources", *ROLLUP_TABLES)
+# What `clear_records` empties: the usage, where it came from, and the positions it was read to.
+USAGE_TABLES = ("records", "rejects", "sources", "cursors", *ROLLUP_TABLES)
 
 # -- attribution (§2.3) as SQL ---------------------------------------------------------------------
 # directory.ATTRIBUTION is the order; a lookup reads the directory's table of the same name.
@@ -316,7 +321,7 @@ _SQLITE_V7 = (f"INSERT OR REPLACE INTO meta (key, value) SELECT '{ROLLED_UP_THRO
               "COALESCE(MAX(rowid), 0) FROM records;\n")
 
 SQLITE_MIGRATIONS: list[str] = [_SQLITE_V1, _SQLITE_V2, _SQLITE_V3, _SQLITE_V4, _SQLITE_V5, _TS_INDEX,
-                                _SQLITE_V7]  # version i → i + 1
+                                _SQLITE_V7, create_table(CURSORS, "sqlite")]  # version i → i + 1
 REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
 COPY_RECORDS_AT = 3  # migrating across this version copies every record (the v3 rowid table)
 INDEX_ONLY_AT = 5  # migrating from this version on only adds an index, a table or a meta row
@@ -365,6 +370,7 @@ PG_READ_POLICIES: dict[str, str | None] = {
     "meta": "key <> 'directory'",
     "sources": "true",  # file paths, shown beside the records one may read
     "rejects": None, "granted_roles": None,  # anyone's raw lines; the grants' bookkeeping
+    "cursors": None,  # the writers' positions: for whoever may write records
 }
 for _scope, (_table, _) in ROLLUPS.items():
     for _suffix in (DAY_SUFFIX, BLOCK_SUFFIX, *([FINE[_scope][0]] if _scope in FINE else [])):
@@ -394,8 +400,19 @@ _PG_CREATE = (
     + _TIME_INDEXES.replace("(user,", '("user",')
     + _pg_tables(REJECTS, DIR_USERS, DIR_KEYS, DIR_AGENTS, DIR_TEAM_ADMINS, DIR_BUDGETS, BUDGET_OVERRIDES,
                  *rollup_tables())
-    + _TS_INDEX + _pg_tables(GRANTED_ROLES) + PG_FUNCTIONS
+    + _TS_INDEX + _pg_tables(GRANTED_ROLES, CURSORS) + PG_FUNCTIONS
 )
+# Schema 8 on a store that has its policies and grants: the cursors table gets its policy, and
+# the roles `directory load` granted get it too (SELECT; org admins also write), as a load
+# would have given them.
+_PG_V8 = _pg_tables(CURSORS) + pg_security(["cursors"]) + """
+DO $$ DECLARE r record; BEGIN
+    FOR r IN SELECT g.role, g.org_admin FROM granted_roles g JOIN pg_roles p ON p.rolname = g.role LOOP
+        EXECUTE format('GRANT SELECT ON cursors TO %I', r.role);
+        IF r.org_admin THEN EXECUTE format('GRANT INSERT, UPDATE, DELETE ON cursors TO %I', r.role); END IF;
+    END LOOP;
+END $$;
+"""
 # version → (the version it reaches, the script); 0 is no store. The row-level security of a
 # new store is added by postgres.py after its functions' search_path is pinned.
 PG_MIGRATIONS: dict[int, tuple[int, str]] = {
@@ -406,4 +423,5 @@ PG_MIGRATIONS: dict[int, tuple[int, str]] = {
     # still rolls itself up in its own transaction (concurrent writers, row-level security), so
     # there is nothing to change: the step records the version only.
     6: (7, "SELECT 1;\n"),
+    7: (8, _PG_V8),
 }
