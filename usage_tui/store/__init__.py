@@ -1,13 +1,18 @@
 """The usage store: one interface, two engines.
 
-`sqlite.py` is the embedded store (a file, the default); `postgres.py` the central store on a
-PostgreSQL server (`--db postgresql://…`), with scopes enforced by row-level security. Both
-keep the same schema (records and the same rollup tables, versioned alike) and answer the
-same SQL from query.py, which asks the store's `dialect` for the few pieces spelled
-differently. `open_store` picks the engine from what `--db` / $USAGE_TUI_DB names.
+    schema.py      the tables, the rollups' definitions, the version and the migrations of both
+    base.py        what both engines do alike (staging, counting, the directory, totals, cursors)
+    sqlite.py      the embedded store (a file, the default); sqlite_rollups.py its deferred rollups
+    postgres.py    the central store on a PostgreSQL server (`--db postgresql://…`), scopes
+                   enforced by row-level security; postgres_access.py its roles and grants,
+                   postgres_rollups.py its rollup statements
+    bulk.py        the file import's fast path (store.bulk_import)
+    dialect.py     the few pieces of the shared SQL each engine spells differently
+    changes.py     waiting for another process's commit (live refresh)
 
-The interface the rest of the program uses (`UsageStore`) is what both classes implement;
-the schema's names (schema.py) and the SQLite store's helpers are re-exported here.
+Both engines keep the same schema and answer the same SQL from query.py. `open_store` picks the
+engine from what `--db` / $USAGE_TUI_DB names. The interface the rest of the program uses is
+`UsageStore`; the schema's names and the SQLite store's helpers are re-exported here.
 """
 
 from __future__ import annotations

@@ -313,7 +313,7 @@ DROP TABLE roll_user;
 # per team cost no bytes but took 20-80 ms a page at 16 teams and walked far more for a row.)
 _TS_INDEX = "CREATE INDEX records_ts ON records (ts_us);\n"
 
-# v7: rollups deferred to the end of an import (sqlite.py). The rollups of a store written by
+# v7: rollups deferred to the end of an import (sqlite_rollups.py). The rollups of a store written by
 # schema 6 hold every record: all of them are rolled up.
 ROLLED_UP_THROUGH = "rolled_up_through"  # meta: the highest rowid whose record the rollups hold
 PENDING_SUMS = "pending_sums"  # meta: the SUM_COLUMNS of the records above it (JSON), absent = none
