@@ -423,6 +423,18 @@ def test_amp_rewritten_thread_replaces_and_a_bad_event_is_one_reject(tmp_path):
                                                   "amp:T-test-thread-123:event-3": 1}
 
 
+def test_amp_ids_that_are_not_names_do_not_match(tmp_path):
+    """A messageId or toMessageId that is a list or an object names no message (no crash)."""
+    path = tmp_path / "T-1.json"
+    path.write_text(json.dumps({"v": 1, "id": "T-1", "messages": [
+        {"role": "assistant", "messageId": [1], "usage": {"cacheReadInputTokens": 7}}], "usageLedger": {"events": [
+            {"id": "e", "timestamp": "2026-01-01T00:00:00Z", "model": "claude-haiku-4-5", "tokens": {"input": 3},
+             "toMessageId": {"a": 1}}]}}))
+    store, summary, rejects = load(tmp_path, path)
+    assert (summary.imported, rejects) == (1, [])
+    assert (totals(store)["prompt"], totals(store)["cached"]) == (3, 0)
+
+
 # -- every agent -------------------------------------------------------------------------------------
 FIXTURES = {
     "codex": "codex/snapshot-home/sessions/2026/01/05/rollout-2026-01-05T23-59-00-0199a1b2-0000-7000-8000-"
@@ -444,6 +456,13 @@ def test_each_agent_format_claims_only_its_own_files(fmt):
     for other in ("litellm_spendlogs.json", "litellm_spendlogs.csv", "openai_usage_completions.json", "example.jsonl",
                   "example.csv", "claude-code/projects/-home-alice-src-shop/5b1e0c3a-7d2f-4c1e-9a8b-2f3e4d5c6b7a.jsonl"):
         assert detect_format(head(SAMPLES / other)) != fmt, other
+
+
+def test_detection_takes_any_json_value_in_any_field():
+    """Found by test_fuzz_agents: a `type` that is a list made codex.detect raise (a set lookup)
+    for every file in auto mode."""
+    for value in ([], {}, [1], 1.5, None):
+        assert detect_format(json.dumps({"type": value, "payload": {}, "timestamp": "x", "id": value}) + "\n") is None
 
 
 @pytest.mark.parametrize("fmt", FIXTURES)

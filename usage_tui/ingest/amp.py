@@ -72,13 +72,19 @@ def _record(thread: dict[str, Any], rid: str, ts: Any, model: Any, inp: int, out
                   "total_tokens": total or None})
 
 
+def _cache_counts(usage_of: dict[Any, dict[str, Any]], message_id: Any) -> dict[str, Any]:
+    """The usage of the assistant message an event names (for its cache counts), or none."""
+    return usage_of.get(message_id, {}) if isinstance(message_id, int | str) else {}
+
+
 def _items(thread: dict[str, Any], owner: str | None) -> Iterator[tuple[str, Record | BadRecord | None]]:
     """(raw, record) per usage event of a thread; a bad one is a BadRecord naming where it is."""
     messages = [m for m in thread.get("messages") or [] if isinstance(m, dict) and m.get("role") == "assistant"]
     ledger = thread.get("usageLedger")
     events = ledger.get("events") if isinstance(ledger, dict) else None
     if isinstance(events, list):
-        usage_of = {m.get("messageId"): m.get("usage") for m in messages if isinstance(m.get("usage"), dict)}
+        usage_of = {m.get("messageId"): m.get("usage") for m in messages
+                    if isinstance(m.get("usage"), dict) and isinstance(m.get("messageId"), int | str)}
         for i, event in enumerate(events):
             try:
                 if not isinstance(event, dict):
@@ -90,7 +96,7 @@ def _items(thread: dict[str, Any], owner: str | None) -> Iterator[tuple[str, Rec
                 yield dumped(event), _record(
                     thread, f"amp:{thread['id']}:{event_id}", event.get("timestamp"), event.get("model"),
                     count(tokens, "input", "tokens.input"), count(tokens, "output", "tokens.output"),
-                    count(tokens, "total", "tokens.total"), usage_of.get(event.get("toMessageId")) or {},
+                    count(tokens, "total", "tokens.total"), _cache_counts(usage_of, event.get("toMessageId")),
                     event.get("credits"), event.get("operationType"), owner)
             except BadRecord as exc:
                 yield dumped(event), BadRecord(f"usageLedger.events[{i}]: {exc}")

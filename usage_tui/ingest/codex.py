@@ -35,7 +35,8 @@ from ._common import first_objects
 from .native import BadRecord, json_lines, shown
 
 NAME = "codex"
-_LINE_TYPES = frozenset(("session_meta", "turn_context", "event_msg", "response_item", "compacted"))
+# a tuple, not a set: a line's `type` may be any JSON value (a list is not hashable)
+_LINE_TYPES = ("session_meta", "turn_context", "event_msg", "response_item", "compacted")
 _FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
 FALLBACK_MODEL = "gpt-5"  # builds of early September 2025 wrote no turn_context
 # The model behind Codex's `codex-auto-review` label, by the event's UTC date (ccusage's

@@ -106,7 +106,8 @@ def record(message_id: str, session_id: str | None, data: Any, owner: str | None
         cache_write=write, cost=logged_cost(data.get("cost"), "cost"), names=_NAMES,
         metadata={"reasoning_tokens": reasoning, "total_tokens": total or None,
                   "session": text(session_id, "sessionID"), "mode": data.get("mode"),
-                  "cwd": table(data, "path", "path").get("cwd"), "finish": data.get("finish"),
+                  "cwd": data["path"].get("cwd") if isinstance(data.get("path"), dict) else None,
+                  "finish": data.get("finish"),
                   "error": error.get("name") if isinstance(error, dict) else None})
 
 
