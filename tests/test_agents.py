@@ -125,6 +125,29 @@ def test_codex_replay_skip_keeps_the_cumulative_baseline(tmp_path):
     assert (totals(store)["prompt"], totals(store)["cached"], totals(store)["completion"]) == (90, 10, 20)
 
 
+def test_codex_replay_lookahead_is_bounded(tmp_path, monkeypatch):
+    """A fork's lines are held until its second usage event; past the bound (3 here) the file is
+    read as not replayed: its two events in one second both count."""
+    from usage_tui.ingest import codex
+    monkeypatch.setattr(codex, "REPLAY_LOOKAHEAD_LINES", 3)
+    t = "2026-05-12T08:03:00"
+
+    def tc(ms, n):
+        return {"timestamp": f"{t}.{ms:03d}Z", "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "last_token_usage": {"input_tokens": n, "output_tokens": 1}}}}
+    context = {"timestamp": f"{t}.000Z", "type": "turn_context", "payload": {"model": "gpt-5.2"}}
+    lines = [{"timestamp": f"{t}.000Z", "type": "session_meta", "payload": {"id": "f", "forked_from_id": "p"}},
+             context, tc(1, 10), context, context, context, tc(2, 20)]
+    path = tmp_path / "fork.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    store, _, _ = load(tmp_path, path)
+    assert totals(store)["prompt"] == 30
+    monkeypatch.setattr(codex, "REPLAY_LOOKAHEAD_LINES", 10)  # within the bound: a replay, skipped
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + json.dumps(tc(3, 40)).replace(t, t[:-2] + "09") + "\n")
+    again = import_path(store, str(path), "codex", viewer="carol")
+    assert again.imported == 1 and totals(store)["prompt"] == 30 + 40
+
+
 def test_codex_daily_report_cost(tmp_path):
     """Legacy TS apps/codex/src/daily-report.ts: gpt-5 1000/200/500 + gpt-5-mini 400/100/200 (r50)
     → input 1400 (cached included), cached 300, output 700, reasoning 50, $0.006611 at gpt-5

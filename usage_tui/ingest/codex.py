@@ -43,9 +43,10 @@ FALLBACK_MODEL = "gpt-5"  # builds of early September 2025 wrote no turn_context
 # codex-auto-review-fallbacks.json @ 5816e64), newest first.
 AUTO_REVIEW = (("2026-04-23", "gpt-5.5"), ("2026-03-05", "gpt-5.4"), ("2026-02-05", "gpt-5.3-codex"),
                ("2025-12-11", "gpt-5.2-codex"), ("2025-11-13", "gpt-5.1-codex"), ("2025-09-15", "gpt-5-codex"))
-# A replayed history is held until its first two usage events show whether it is one; beyond
-# this many lines in one second it is taken as not replayed (the lines are not held forever).
-REPLAY_LOOKAHEAD_LINES = 100_000
+# A subagent's or fork's token counts (and the contexts between them) are held from its first
+# usage event until its second shows whether they are a replay; beyond this many held lines it
+# is taken as not one (the lines are not held without end).
+REPLAY_LOOKAHEAD_LINES = 10_000
 _NAMES = {"ts": "timestamp", "model": "turn_context.payload.model"}
 
 
@@ -221,6 +222,9 @@ def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, 
         if held is None and session.replay_candidate and not usage_seconds and _usage_second(obj) is not None:
             held = []
         if held is not None:
+            if not _changes_state(obj):  # messages, tool calls, bad lines: nothing to wait for
+                yield from handle(number, raw, obj)
+                continue
             held.append((number, raw, obj))
             second = _usage_second(obj)
             if second is not None:
@@ -231,6 +235,13 @@ def parse(stream: TextIO, source: str, head: str = "", user: str | None = None, 
         yield from handle(number, raw, obj)
     if held is not None:
         yield from decide()
+
+
+def _changes_state(obj: Any) -> bool:
+    """Whether a line's place among the token counts matters (a token count, or the session or
+    turn context that sets the model); only those are held while a replay is undecided."""
+    return _is_rollout_line(obj) and (obj["type"] in ("session_meta", "turn_context")
+                                      or obj["payload"].get("type") == "token_count")
 
 
 def _usage_second(obj: Any) -> str | None:
