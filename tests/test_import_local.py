@@ -56,7 +56,7 @@ def test_local_imports_every_agents_default_folder(env, store):
         # tests/data/claude-code: 3 transcripts (one a subagent's), 5 records (test_real_exports)
         f"Claude Code: {home}/.claude/projects, {home}/.config/claude/projects: 3 files, 5 records "
         "(imported 5, replaced 0, unchanged 0, rejected 0)",
-        f"Codex: {home}/.codex/archived_sessions, {home}/.codex/sessions: 4 files, 3 records "
+        f"Codex: {home}/.codex/sessions, {home}/.codex/archived_sessions: 4 files, 3 records "
         "(imported 3, replaced 0, unchanged 0, rejected 0)",
         f"OpenCode: {share}/opencode: 4 files, 2 records (imported 2, replaced 0, unchanged 0, rejected 1)",
         f"Gemini CLI: {home}/.gemini/tmp: 2 files, 1 record (imported 1, replaced 0, unchanged 0, rejected 0)",
@@ -73,6 +73,10 @@ def test_local_imports_every_agents_default_folder(env, store):
         "SELECT s.format, count(*) FROM records r JOIN sources s ON s.id = r.source_id GROUP BY 1"))
     assert formats == {"claude-code": 5, "codex": 3, "opencode": 2, "gemini": 1, "pi": 1, "amp": 3}
 
+    codex_sources = {path for (path,) in store.conn.execute(
+        "SELECT s.path FROM records r JOIN sources s ON s.id = r.source_id WHERE s.format = 'codex'")}
+    assert {Path(p).relative_to(home / ".codex").parts[0] for p in codex_sources} == {"sessions"}  # not the archive
+
     again = run("import", "--local", "--db", str(store.path))
     assert again.stdout.splitlines()[-1] == "imported 0, replaced 0, unchanged 15, rejected 1"
 
@@ -83,7 +87,7 @@ def test_local_with_nothing_found_exits_2_naming_where_it_looked(env, store):
     share = env / ".local" / "share"
     assert result.stderr == (
         f"usage-tui: error: no coding agent's sessions found (looked in {env}/.claude/projects, "
-        f"{env}/.config/claude/projects, {env}/.codex/archived_sessions, {env}/.codex/sessions, "
+        f"{env}/.config/claude/projects, {env}/.codex/sessions, {env}/.codex/archived_sessions, "
         f"{share}/opencode, {env}/.gemini/tmp, {env}/.pi/agent/sessions, {share}/amp/threads)\n")
 
 
@@ -98,7 +102,7 @@ def test_local_says_what_it_skipped(env, store):
     result = run("import", "--local", "--db", str(store.path))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1] == (f"Codex: {env}/.codex/archived_sessions, {sessions}: 2 files, 1 skipped, 1 record "
+    assert lines[1] == (f"Codex: {sessions}, {env}/.codex/archived_sessions: 2 files, 1 skipped, 1 record "
                         "(imported 1, replaced 0, unchanged 0, rejected 0)")
     assert lines[4] == (f"pi: {env}/.pi/agent/sessions: 1 file, none imported (nothing in them is pi usage "
                         "(no line was recognised as --format pi; try --format auto))")
@@ -117,7 +121,7 @@ def test_each_agents_own_override_variable(monkeypatch, tmp_path):
     places = {s.name: [str(p) for p in s.places] for s in discover(env, home)}
     assert places == {
         "Claude Code": [f"{other}/claude/projects"],
-        "Codex": [f"{other}/codex/archived_sessions", f"{other}/codex/sessions"],
+        "Codex": [f"{other}/codex/sessions", f"{other}/codex/archived_sessions"],
         "OpenCode": [f"{other}/data/opencode"],
         "Gemini CLI": [f"{other}/g/.gemini/tmp"],
         "pi": [f"{other}/pi-agent/sessions"],

@@ -5,7 +5,7 @@ source by source, each saying what it found and what it skipped.
 | source | where (default) | the agent's own override |
 | --- | --- | --- |
 | Claude Code | `~/.claude/projects`, `~/.config/claude/projects` | `CLAUDE_CONFIG_DIR` (then `<it>/projects`) |
-| Codex | `~/.codex/archived_sessions`, `~/.codex/sessions` | `CODEX_HOME` |
+| Codex | `~/.codex/sessions`, `~/.codex/archived_sessions` | `CODEX_HOME` |
 | OpenCode | `~/.local/share/opencode`: `storage/message/**/*.json`, `opencode*.db` | `XDG_DATA_HOME` |
 | Gemini CLI | `~/.gemini/tmp/*/chats/**` | `GEMINI_CLI_HOME` (replaces `~`) |
 | pi | `~/.pi/agent/sessions` | `PI_CODING_AGENT_DIR` (the agent dir) |
@@ -17,9 +17,9 @@ xdg-basedir `Global.Path.data`) and ccusage's adapters' paths.rs. ccusage's own 
 (`OPENCODE_DATA_DIR`, `GEMINI_DATA_DIR`, `PI_AGENT_DIR`, `AMP_DATA_DIR`) are not read here: a
 plain folder import (`usage-tui import DIR`) covers any other place.
 
-Within a source, files are imported in an order that lets the right copy win when one event is
-in two files (the later one replaces): an archived Codex rollout before the active one, a
-legacy Gemini `.json` chat before its `.jsonl` continuation.
+An event in two files is one record (its id is made of what it says), and an identical copy read
+later leaves the record, and the file it names as its source, alone: so the active Codex
+rollouts are read before the archived ones.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def discover(env: Mapping[str, str] | None = None, home: Path | None = None) -> 
                                [f for place in claude for f in _files(place, "**/*.jsonl")]))
 
     codex_home = _env_path(env, "CODEX_HOME") or home / ".codex"
-    codex = [codex_home / "archived_sessions", codex_home / "sessions"]  # archived first: the active copy wins
+    codex = [codex_home / "sessions", codex_home / "archived_sessions"]  # a record's source: the active file
     sources.append(LocalSource("Codex", "codex", codex, [f for place in codex for f in _files(place, "**/*.jsonl")]))
 
     opencode = data_home / "opencode"
