@@ -140,3 +140,18 @@ def test_local_takes_no_path_and_no_format(env, store):
         assert result.exit_code == 2
         assert result.stderr == ("usage-tui: error: import takes a FILE|DIR|- or --local (which detects each "
                                  "agent's format), not both, not neither\n")
+
+
+def test_local_on_each_engine(engine_store, tmp_path):
+    """The same sessions into SQLite and PostgreSQL. Token sums by hand: Claude Code 15,835 /
+    49,000 / 1,900 (tests/data/make_claude_code_samples.py), Codex 110 / 110 / 17, OpenCode
+    161 / 30 / 242, Gemini 3,808 / 11,526 / 942, pi 120 / 10 / 50, Amp 1,601 / 23,572 / 270."""
+    from usage_tui.ingest import local
+
+    home = fake_home(tmp_path / "home")
+    out, err = [], []
+    code = local.run(engine_store, out=out.append, err=err.append, sources=discover({}, home), viewer="carol")
+    assert code == 1 and len(err) == 1 and out[-1] == "imported 15, replaced 0, unchanged 0, rejected 1"
+    totals = engine_store.totals()
+    assert (totals["requests"], totals["prompt_tokens"], totals["cached_input_tokens"],
+            totals["completion_tokens"]) == (15, 21_635, 84_248, 3_421)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..identity import OwnUsageOnly
-from ..store import Store
+from ..store import UsageStore
 from . import ImportFatal, ImportSummary, import_path
 
 
@@ -120,7 +120,7 @@ class LocalImport:
                 f"{'s' if self.records != 1 else ''} ({s.line()})")
 
 
-def import_source(store: Store, source: LocalSource, **options) -> LocalImport:
+def import_source(store: UsageStore, source: LocalSource, **options) -> LocalImport:
     """Import one source's files in its own format (`options`: import_path's user, team, viewer,
     guard, on_reject). Files that hold nothing of the format are its problem, not an error."""
     result = LocalImport(source)
@@ -139,7 +139,7 @@ def nothing_found(sources: list[LocalSource]) -> str | None:
     return f"no coding agent's sessions found (looked in {', '.join(str(p) for s in sources for p in s.places)})"
 
 
-def run(store: Store, *, out: Callable[[str], None], err: Callable[[str], None], sources: list[LocalSource] | None = None,
+def run(store: UsageStore, *, out: Callable[[str], None], err: Callable[[str], None], sources: list[LocalSource] | None = None,
         user: str | None = None, team: str | None = None, viewer: str | None = None,
         guard: OwnUsageOnly | None = None) -> int:
     """`import --local`: a line per source (stdout), its rejects and skipped files (stderr), then
