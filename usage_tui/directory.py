@@ -70,6 +70,8 @@ class Price:
     input_per_mtok: float
     output_per_mtok: float
     cached_input_per_mtok: float
+    # Cache writes (part of the prompt tokens); None: the input price, as before this field.
+    cache_write_per_mtok: float | None = None
 
 
 @dataclass
@@ -320,7 +322,8 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
         seen_prices.add((provider, model))
         inp = _number(e, "input_per_mtok", w)
         d.prices.append(Price(provider, model, inp, _number(e, "output_per_mtok", w),
-                              _number(e, "cached_input_per_mtok", w, default=inp)))
+                              _number(e, "cached_input_per_mtok", w, default=inp),
+                              _number(e, "cache_write_per_mtok", w, default=inp)))
     return d
 
 
@@ -333,7 +336,8 @@ SCHEMA: dict[str, frozenset[str]] = {
     "keys": frozenset(("id", "owner", "team")),
     "agents": frozenset(("id", "manager")),
     "budgets": frozenset(("user", "limit_usd", "window")),
-    "prices": frozenset(("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok")),
+    "prices": frozenset(("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+                        "cache_write_per_mtok")),
 }
 
 

@@ -286,7 +286,7 @@ class QueryResult:
             "rows": [r.as_dict() for r in self.rows],
         }
 
-IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code")
+IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code", "codex", "opencode", "gemini", "pi", "amp")
 FORMAT_NAMES = ("auto", *IMPORT_FORMATS)
 
 

@@ -23,9 +23,15 @@ from ..store import BatchResult, StoreError, UsageStore
 from ..store.bulk import BATCH_SIZE, BulkImport
 
 # Formats in the order auto-detection tries them (native last: it is the loosest match).
-FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code", "native": "native"}
+FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code",
+                  # issue 25: local coding agents' sessions
+                  "codex": "codex", "opencode": "opencode", "gemini": "gemini", "pi": "pi_agent", "amp": "amp",
+                  "native": "native"}
 FORMATS = ("auto", *FORMAT_MODULES)
-FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
+FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson", ".db")  # .db: OpenCode's database (opencode.py)
+# Formats whose ids are made to collapse copies in other files (archived, resumed, branched
+# sessions): a copy met again in one import is written again, not counted again.
+COUNTED_ONCE = frozenset(("claude-code", "codex", "opencode", "gemini", "pi", "amp"))
 HEAD_BYTES = 65_536
 # A forced format that does not recognise a file's start gets this many rejects before its first
 # record; beyond them the file is not that format (its rejects would be junk) and is refused.
@@ -138,6 +144,10 @@ def _head(raw: BinaryIO) -> str:
     bytes that are not UTF-8 on its first line: gzip, SQLite, UTF-16...); a bad line later
     on is one reject, found by the parser."""
     head = raw.peek(HEAD_BYTES)
+    if head.startswith(b"SQLite format 3\x00"):  # issue 25: OpenCode's database, read by path (opencode.py)
+        database = format_module("opencode").database_head(getattr(raw, "name", None))
+        if database is not None:
+            return database
     first = head.lstrip(b"\r\n").split(b"\n", 1)[0]
     if b"\x00" in first:
         raise UnicodeDecodeError("utf-8", first, first.index(b"\x00"), first.index(b"\x00") + 1, "NUL byte")
@@ -183,7 +193,7 @@ def _parse_open(raw: BinaryIO, path: str, fmt: str, options: dict) -> Iterator[R
 
 def import_path(
     store: UsageStore,
-    path: str,
+    path: str | list[str],
     fmt: str = "auto",
     *,
     user: str | None = None,
@@ -198,13 +208,13 @@ def import_path(
     one is reported through `on_reject` and kept in the rejects table. With a `guard` (a
     member's import), the records it refuses are rejects too."""
     summary = ImportSummary()
-    files = _files(path)
+    files = _files(path) if isinstance(path, str) else list(path)  # issue 25: import --local names its files
     sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
     total_bytes = sum(sizes.values())
     # Claude Code ids written so far in this import: a subagent's message is in its own file and
     # in the session's progress lines (two files), and the summary counts records, not copies.
     options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set()}
-    in_folder = Path(path).is_dir() if path != "-" else False
+    in_folder = not isinstance(path, str) or (Path(path).is_dir() if path != "-" else False)
 
     def written(result: BatchResult, position: int | None) -> None:
         summary.imported += result.imported
@@ -335,7 +345,7 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             on_reject(reject)
 
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
-    counted: set[str] | None = options.get("counted") if fmt == "claude-code" else None
+    counted: set[str] | None = options.get("counted") if fmt in COUNTED_ONCE else None
     parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
     try:
         for item in _parse_open(raw, file, fmt, parse_options):
