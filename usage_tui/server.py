@@ -9,8 +9,9 @@
 
 Who may learn what (README, "Who sees what"): without the admin token, /check says only
 allowed or not, and a user the directory does not know gets the answer of a user without a
-budget, so nothing can be enumerated. /auth fails closed: no key, an unknown key, or any error
-is a refusal (403, or 503 for an internal error), never an allow.
+budget, so nothing can be enumerated. /auth fails closed: no key, an unknown key, two keys, an
+identity header given twice, or any error is a refusal (403, or 503 for an internal error),
+never an allow.
 
 The store is opened read-only with one SQLite connection per worker thread (checks run in
 starlette's thread pool, never on the event loop), so checks keep answering while another
@@ -60,8 +61,14 @@ class Refused(Exception):
     """/auth cannot tell whose request this is: a 403 saying why."""
 
 
-class TwoKeys(Refused):
-    """The request names two different gateway keys: a 403 even with --allow-unknown-keys."""
+class Ambiguous(Refused):
+    """The request could be two callers' (two different gateway keys, or an identity header
+    given twice): a 403 even with --allow-unknown-keys."""
+
+
+# Each at most once in a request to /auth: given twice, which one the proxy or the upstream
+# honours varies (first, last, or both joined), so whose request it is cannot be told.
+IDENTITY_HEADERS = ("Authorization", API_KEY_HEADER, USER_HEADER)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -98,7 +105,7 @@ def gateway_key(request: Request) -> str | None:
     an over-budget key pass beside a key that is not."""
     keys = gateway_keys(request)
     if len(keys) > 1:
-        raise TwoKeys(f"two different gateway keys (Authorization: Bearer and {API_KEY_HEADER})")
+        raise Ambiguous(f"two different gateway keys (Authorization: Bearer and {API_KEY_HEADER})")
     return next(iter(keys), None)
 
 
@@ -122,8 +129,11 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
 
     def caller(request: Request) -> str | None:
         """The user /auth decides for (None: a known key without an owner: no user budget)."""
+        for name in IDENTITY_HEADERS:  # first: refused whatever else is sent
+            if len(request.headers.getlist(name)) > 1:
+                raise Ambiguous(f"{name} header given more than once")
         directory = store.directory()
-        key = gateway_key(request)  # first: two different keys are refused whatever else is sent
+        key = gateway_key(request)  # two different keys are refused whatever else is sent
         if trust_user_header:
             user = request.headers.get(USER_HEADER, "").strip()
             if user:
@@ -205,7 +215,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         try:
             status = await in_thread(decide)
         except Refused as exc:
-            if allow_unknown_keys and not isinstance(exc, TwoKeys):
+            if allow_unknown_keys and not isinstance(exc, Ambiguous):
                 return Response(status_code=204, headers=_NO_STORE)
             return _error(403, str(exc))
         if isinstance(status, Response):
