@@ -181,3 +181,18 @@ def test_what_a_held_connection_may_make_serve_keep_is_bounded(db, start_serve):
     while chunk := sock.recv(4096):
         answer += chunk
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:100]
+
+
+def test_serve_takes_the_descriptors_its_hard_limit_allows(db, start_serve):
+    """A soft limit of 1,024 (a shell's usual) under a higher hard one: serve raises its own to
+    16,384 (what its cap of 4,096 connections and backlog of 2,048 need, with room to spare)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 16_384:
+        pytest.skip(f"this process's hard limit is {hard}: serve cannot get 16,384 descriptors")
+
+    def soft_1024():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    _, proc = start_serve(db, preexec_fn=soft_1024)
+    limits = open(f"/proc/{proc.pid}/limits").read()
+    assert [line.split()[3] for line in limits.splitlines() if line.startswith("Max open files")] == ["16384"]

@@ -38,6 +38,19 @@ MAX_BACKLOG = 2048  # uvicorn's default
 # Descriptors kept for the rest of serve: the store's connections (SQLite: a file, its -wal and
 # -shm per worker thread, 40 threads at most), the listening socket, logs, Python's own.
 FD_RESERVE = 160
+FD_WANTED = 16_384  # what the cap and backlog above use at most, and room to spare
+
+
+def raise_fd_limit() -> None:
+    """Take the descriptors the hard limit allows, up to what the cap can use: a shell's soft
+    limit is often 1,024 (a cap of 288) where the hard one is far higher."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = FD_WANTED if hard == resource.RLIM_INFINITY else min(hard, FD_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (OSError, ValueError):
+            pass  # keep the limit there is: the cap follows it
 
 
 def limits() -> tuple[int, int]:
@@ -58,6 +71,7 @@ class ServeConfig(uvicorn.Config):
     pickled, so it holds plain values; the cap is computed in each process)."""
 
     def __init__(self, app: Any, *, header_timeout: float = HEADER_TIMEOUT_S, **kwargs: Any) -> None:
+        raise_fd_limit()  # before the backlog is chosen from it; `--workers` processes inherit it
         super().__init__(app, http=GuardedH11Protocol, ws="none", timeout_keep_alive=IDLE_TIMEOUT_S,
                          h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=limits()[0],
                          log_level="warning", **kwargs)
