@@ -351,7 +351,7 @@ def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc
     """serve answers on up to 40 threads; on PostgreSQL they share POOL_SIZE connections (one
     per thread would reach the server's max_connections with a few workers). 30 concurrent
     checks on a pool of 2: every answer right, and never more than 2 connections made."""
-    from usage_tui import server
+    from usage_tui import server, server_store
     from usage_tui.store.postgres import PostgresStore
 
     from .conftest import pg_schema
@@ -365,8 +365,8 @@ def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc
                       "cost_usd": 12.0})
         store.close()
         served: list = []
-        real_open = server.open_store
-        monkeypatch.setattr(server, "open_store", lambda *a, **k: served.append(real_open(*a, **k)) or served[-1])
+        real_open = server_store.open_store
+        monkeypatch.setattr(server_store, "open_store", lambda *a, **k: served.append(real_open(*a, **k)) or served[-1])
         app = create_server_app(dsn, token=TOKEN)
 
         async def burst():
@@ -382,7 +382,6 @@ def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc
         assert stats["pool_max"] == 2 and stats["connections_num"] <= 2
         assert stats["requests_num"] >= 30  # every answer borrowed from the pool
         served[0].close()
-
 
 
 REPEATABLE = {"Authorization": ("Bearer k_team", "Bearer k_bob"), "x-api-key": ("k_team", "k_bob"),
