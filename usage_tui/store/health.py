@@ -4,11 +4,27 @@ budget_overrides table is gone still answers `PRAGMA user_version`, then refuses
 
 from __future__ import annotations
 
-from . import POSTGRES, ROLLUP_TABLES, SCHEMA_VERSION
+from .dialect import POSTGRES
+from .schema import (
+    BUDGET_OVERRIDES,
+    CURSORS,
+    DIR_AGENTS,
+    DIR_BUDGETS,
+    DIR_KEYS,
+    DIR_TEAM_ADMINS,
+    DIR_USERS,
+    GRANTED_ROLES,
+    META,
+    RECORDS,
+    REJECTS,
+    ROLLUP_TABLES,
+    SCHEMA_VERSION,
+    SOURCES,
+)
 
-TABLES = ("meta", "sources", "records", "rejects", "dir_users", "dir_keys", "dir_agents", "budget_overrides",
-          *ROLLUP_TABLES)
-POSTGRES_TABLES = ("dir_team_admins", "dir_budgets", "granted_roles")  # what row-level security reads
+TABLES = (*(t.name for t in (META, SOURCES, RECORDS, REJECTS, DIR_USERS, DIR_KEYS, DIR_AGENTS, BUDGET_OVERRIDES,
+                             CURSORS)), *ROLLUP_TABLES)
+POSTGRES_TABLES = tuple(t.name for t in (DIR_TEAM_ADMINS, DIR_BUDGETS, GRANTED_ROLES))  # row-level security's
 
 
 def schema_problem(store) -> str | None:
