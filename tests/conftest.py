@@ -303,10 +303,9 @@ def nobody_libs(tmp_path_factory) -> Path:
     """A copy of usage_tui and what it imports that the OS user nobody can read (tests/os_user.py)."""
     import tempfile
 
-    from .os_user import build_libs, why_not
+    from .os_user import build_libs, skip_or_fail
 
-    if (why := why_not()) is not None:
-        pytest.skip(f"second-OS-user test: {why}")
+    skip_or_fail()  # in CI (USAGE_TUI_TEST_REQUIRE_OS_USER) a failure instead of a skip
     base = Path(tempfile.mkdtemp(prefix="usage-tui-nobody-libs-"))
     yield build_libs(base / "libs")
     shutil.rmtree(base)

@@ -353,3 +353,28 @@ def test_serve_refuses_every_answer_once_its_role_is_demoted(central, tmp_path):
             user["role"] = "member"
     assert run("directory", "load", str(_toml(tmp_path, demoted)), "--db", owner).exit_code == 0
     assert asyncio.run(ask()) == [503, 503, 503]
+
+
+def test_budgets_and_overrides_each_member_reads_only_their_own(central):
+    """Two members with a directory budget (bob's, and one given to carol here) and an override
+    each (and dave one too): each member's role reads its own row of dir_budgets and of
+    budget_overrides only; the org admin reads them all (issue 27: with one budget in the
+    directory, a `true` policy on dir_budgets went unnoticed)."""
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, doc = central
+    doc = copy.deepcopy(doc)
+    doc["budgets"].append({"user": "carol", "limit_usd": 20.0, "window": "daily"})
+    store = PostgresStore(owner)
+    store.load_directory(doc)
+    for user, limit in (("bob", 7.0), ("carol", 5.0), ("dave", 3.0)):
+        store.set_budget_override(user, limit, "weekly", "alice", "2026-11-24T12:00:00Z")
+    store.close()
+    assert sorted(raw(owner, 'SELECT "user" FROM dir_budgets')) == [("bob",), ("carol",)]
+    for user in ("bob", "carol"):
+        assert raw(dsns[user], 'SELECT "user", limit_usd FROM dir_budgets') == [
+            (user, {"bob": 10.0, "carol": 20.0}[user])]
+        assert raw(dsns[user], 'SELECT "user", limit_usd FROM budget_overrides') == [
+            (user, {"bob": 7.0, "carol": 5.0}[user])]
+    assert sorted(raw(dsns["alice"], 'SELECT "user" FROM dir_budgets')) == [("bob",), ("carol",)]
+    assert sorted(raw(dsns["alice"], 'SELECT "user" FROM budget_overrides')) == [("bob",), ("carol",), ("dave",)]

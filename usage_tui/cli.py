@@ -422,6 +422,8 @@ def directory() -> None:
 def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     """Load FILE.toml: replaces the directory and re-attributes every stored record (org
     admins and the store's owner)."""
+    from .sample import as_loaded_on
+
     path = db or default_db()
     store = open_store(path, create=True) if store_exists(path) else None  # a new store is its creator's
     if store is not None:
@@ -429,6 +431,9 @@ def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
         require_writable(store)
     doc = read_directory_doc(file)  # validates the whole file first; nothing changes on error
     store = store or open_store(path, create=True)
+    doc, demo_note = as_loaded_on(store, doc)  # the demo directory keeps you alice (sample.py)
+    if demo_note:
+        notice(demo_note)
     count = store.load_directory(doc)
     for line in getattr(store, "notices", ()):  # the central store's grants (store/postgres.py)
         notice(line)
@@ -908,10 +913,12 @@ def listening_socket(host: str, port: int):
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes sharing the port (uvicorn's); each reads the store itself, so "
                    "every worker, and every serve process on the same store, gives the same answers.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600), metavar="SECONDS",
+              help="A connection whose request headers have not all arrived by then is closed (slow clients).")
 @db_option
 @handles_errors
 def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: bool, trust_user_header: bool,
-          workers: int, db: Path | None) -> None:
+          workers: int, header_timeout: float, db: Path | None) -> None:
     """HTTP budget checks for gateways (starlette on uvicorn).
 
     GET /v1/budget/check?user=U answers 200 or 429 + Retry-After with the decision only
@@ -926,6 +933,7 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     import uvicorn
 
     from .server import WORKER_APP, WORKER_CONFIG_ENV, create_server_app, worker_config
+    from .server_limits import ServeConfig
     from .store.postgres import display_dsn
 
     path = db or default_db()
@@ -941,7 +949,7 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     if workers == 1:
         app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
                                 trust_user_header=trust_user_header)
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        uvicorn.Server(ServeConfig(app, header_timeout=header_timeout)).run(sockets=[sock])
         return
     from uvicorn.supervisors import Multiprocess
 
@@ -949,5 +957,5 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     # app from WORKER_APP; they all accept on the socket bound above.
     os.environ[WORKER_CONFIG_ENV] = worker_config(path, token=token, allow_unknown_keys=allow_unknown_keys,
                                                   trust_user_header=trust_user_header)
-    config = uvicorn.Config(WORKER_APP, factory=True, workers=workers, log_level="warning")
+    config = ServeConfig(WORKER_APP, factory=True, workers=workers, header_timeout=header_timeout)
     Multiprocess(config, sockets=[sock]).run()

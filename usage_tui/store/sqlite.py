@@ -198,8 +198,11 @@ class Store(DeferredRollups, BaseStore):
         if not self.path.exists():
             if not create or readonly:
                 raise StoreError(f"{self.path}: no usage store here (run `usage-tui sample` or `usage-tui import`)")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _create_owner_only(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _create_owner_only(self.path)
+            except OSError as exc:  # a folder this user may not write, or not create
+                raise StoreError(f"{self.path}: cannot create the store ({exc.strerror}: {exc.filename})") from None
         self._migrate()
 
     @classmethod
