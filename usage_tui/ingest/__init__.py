@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import BinaryIO
 
 from ..identity import OwnUsageOnly
-from ..model import Record, Reject
+from ..model import Record, Reject, all_unicode, is_unicode
 from ..store import BatchResult, StoreError, UsageStore
 from ..store.bulk import BATCH_SIZE, BulkImport
 
@@ -284,14 +284,28 @@ def _import_files(store: UsageStore, files: list[str], fmt: str, in_folder: bool
 _TEXT_FIELDS = ("id", "provider", "model", "user", "key", "agent", "team", "verdict", "service_tier")
 
 
-def nul_in_text(record: Record) -> str | None:
+def not_text(record: Record) -> str | None:
     """Why a record cannot be stored as text, or None: a NUL character (JSON's \\u0000) in one
-    of its text fields. PostgreSQL's text cannot hold one, and no name or id really has one:
-    a bad line on both engines alike, rather than a failed batch on one of them."""
+    of its text fields (PostgreSQL's text cannot hold one, and no name or id really has one),
+    or a lone surrogate (not Unicode: a JSON escape such as \\ud800, or a byte that was not
+    UTF-8) in a text field or anywhere in its metadata. A bad line on both engines alike,
+    rather than a failed batch. (Metadata is stored as JSON, which spells a NUL as \\u0000.)"""
     for name in _TEXT_FIELDS:
         value = getattr(record, name)
-        if value is not None and "\x00" in value:
+        if value is None:
+            continue
+        if not value.isascii() and not is_unicode(value):
+            return f"not valid Unicode text in `{name}`"
+        if "\x00" in value:
             return f"NUL character in `{name}` (not text)"
+    for name, value in record.metadata.items():  # (keys are what the source named its fields)
+        if not name.isascii() and not is_unicode(name):
+            return "not valid Unicode text in a field's name"
+        if type(value) is str:  # the common case, without a call
+            if not value.isascii() and not is_unicode(value):
+                return f"not valid Unicode text in `{name}`"
+        elif not all_unicode(value):
+            return f"not valid Unicode text in `{name}`"
     return None
 
 
@@ -361,14 +375,14 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
                 for reject in held:
                     report(reject)
                 held = None
-            problem = nul_in_text(item)
-            if problem is not None:
-                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
-                continue
             if item.user is None and user is not None:
                 item.user = user
             if item.team is None and team is not None:
                 item.team = team
+            problem = not_text(item)
+            if problem is not None:
+                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
+                continue
             batch.append(item)
             if len(batch) >= bulk.batch_size:
                 flush()
