@@ -289,7 +289,7 @@ def test_a_writer_waits_for_another_as_long_as_sqlite_would_then_says_so(pg, mon
     good = tmp_path / "good.jsonl"
     good.write_text('{"id": "n1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m"}\n')
     other = psycopg.connect(pg.dsn)
-    other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (WRITE_LOCK,))  # a writer, mid-write
+    assert other.execute(WRITE_LOCK).fetchone() == (1,)  # a writer, mid-write (the owner's role)
     try:
         result = run("import", str(good), "--db", pg.dsn)
     finally:

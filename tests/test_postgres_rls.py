@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -378,3 +379,63 @@ def test_budgets_and_overrides_each_member_reads_only_their_own(central):
             (user, {"bob": 7.0, "carol": 5.0}[user])]
     assert sorted(raw(dsns["alice"], 'SELECT "user" FROM dir_budgets')) == [("bob",), ("carol",)]
     assert sorted(raw(dsns["alice"], 'SELECT "user" FROM budget_overrides')) == [("bob",), ("carol",), ("dave",)]
+
+
+# -- the write lock (issue 27) ----------------------------------------------------------------------
+def test_a_member_holding_the_old_advisory_lock_or_planning_an_insert_does_not_stop_the_owners_writes(
+        central, tmp_path, monkeypatch):
+    """Issue 27: any role could take the advisory lock every write took (advisory locks need no
+    privilege) and hold it: every import, directory load and `budget set` then failed with "the
+    store is busy". Neither that nor a table lock held while a member's INSERT is planned (the
+    plan folds a slow IMMUTABLE function of bob's own, before his privileges are checked)
+    keeps the owner from writing now."""
+    import threading
+
+    from usage_tui.store import sqlite as sqlite_store
+
+    owner, dsns, _, _ = central
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 200)  # the writer's wait (read at open)
+    (schema,) = raw(owner, "SELECT current_schema()")[0]
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": "n1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m", "user": "bob"}\n')
+    squatter = psycopg.connect(dsns["bob"], autocommit=True)
+    planner = psycopg.connect(dsns["bob"], autocommit=True)
+    try:
+        squatter.execute("SELECT pg_advisory_lock(1970495847, hashtext(%s))", (schema,))  # as the attack did
+        planner.execute("CREATE FUNCTION pg_temp.slow() RETURNS text IMMUTABLE LANGUAGE sql "
+                        "AS 'SELECT pg_sleep(3)::text'")
+        refused = []
+
+        def insert_slowly() -> None:
+            try:
+                planner.execute("INSERT INTO meta SELECT pg_temp.slow(), 'x'")
+            except psycopg.errors.InsufficientPrivilege as exc:
+                refused.append(exc)
+
+        thread = threading.Thread(target=insert_slowly)
+        thread.start()
+        time.sleep(0.5)  # bob's INSERT is being planned: it holds ROW EXCLUSIVE on meta
+        assert raw(owner, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                          f"WHERE c.relname = 'meta' AND c.relnamespace = '{schema}'::regnamespace "
+                          "AND l.mode = 'RowExclusiveLock' AND l.granted") == [(1,)]
+        result = run("import", str(good), "--db", owner)
+        assert (result.exit_code, result.output) == (0, "imported 1, replaced 0, unchanged 0, rejected 0\n")
+        assert run("budget", "set", "bob", "--limit-usd", "5", "--window", "weekly", "--db", owner).exit_code == 0
+        thread.join()
+        assert len(refused) == 1  # and then his INSERT was refused
+    finally:
+        squatter.close()
+        planner.close()
+
+
+@pytest.mark.parametrize("user", ["bob", "carol"])
+def test_only_a_role_that_writes_can_take_the_write_lock(central, user):
+    from usage_tui.store.postgres import WRITE_LOCK
+
+    _, dsns, _, _ = central
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # a member, a team admin
+        raw(dsns[user], WRITE_LOCK)
+    for mode in ("SHARE ROW EXCLUSIVE", "EXCLUSIVE"):  # nor lock meta as a writer would
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw(dsns[user], f"LOCK TABLE meta IN {mode} MODE")
+    assert raw(dsns["alice"], WRITE_LOCK) == [(1,)]  # the org admin writes: she takes it

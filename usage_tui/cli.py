@@ -369,7 +369,8 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
 @handles_errors
 def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None) -> None:
     """List rejected lines, newest first, as FILE:LINE: reason and the raw text (org admins
-    and the store's owner: the lines may hold anyone's usage)."""
+    and the store's owner: the lines may hold anyone's usage). An import keeps the first
+    10,000 rejected lines of a file, then one saying how many more were not kept."""
     store = open_store(db)
     identity_of(store, as_user).require_admin("read the rejected lines")
     rows = store.rejects(source, limit)

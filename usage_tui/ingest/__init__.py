@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import BinaryIO
 
 from ..identity import OwnUsageOnly
-from ..model import Record, Reject
+from ..model import Record, Reject, all_unicode, is_unicode
 from ..store import BatchResult, StoreError, UsageStore
 from ..store.bulk import BATCH_SIZE, BulkImport
 
@@ -36,6 +36,10 @@ HEAD_BYTES = 65_536
 # A forced format that does not recognise a file's start gets this many rejects before its first
 # record; beyond them the file is not that format (its rejects would be junk) and is refused.
 TRIAL_REJECTS_MAX = 1_000
+# The rejects of one file an import keeps in the store: the first this many, then one line
+# saying how many more there were (every one is still reported and counted). A file of junk
+# must not fill the disk: 300k bad lines made a 718 MB store.
+KEPT_REJECTS_PER_FILE = 10_000
 
 
 class ImportFatal(Exception):
@@ -64,14 +68,17 @@ class ImportSummary:
     replaced: int = 0
     unchanged: int = 0
     rejected: int = 0
+    not_kept: int = 0  # rejects counted but not kept in the store (past KEPT_REJECTS_PER_FILE)
     files: int = 0
     skipped: list[str] = field(default_factory=list)
     # a forced format's first reject in a file it did not match (for the error that says so)
     unmatched: Reject | None = None
 
     def line(self) -> str:
+        kept = (f" ({self.rejected - self.not_kept:,} kept: at most {KEPT_REJECTS_PER_FILE:,} a file)"
+                if self.not_kept else "")
         return (f"imported {self.imported}, replaced {self.replaced}, unchanged {self.unchanged}, "
-                f"rejected {self.rejected}")
+                f"rejected {self.rejected}{kept}")
 
 
 def _files(path: str) -> list[str]:
@@ -284,14 +291,28 @@ def _import_files(store: UsageStore, files: list[str], fmt: str, in_folder: bool
 _TEXT_FIELDS = ("id", "provider", "model", "user", "key", "agent", "team", "verdict", "service_tier")
 
 
-def nul_in_text(record: Record) -> str | None:
+def not_text(record: Record) -> str | None:
     """Why a record cannot be stored as text, or None: a NUL character (JSON's \\u0000) in one
-    of its text fields. PostgreSQL's text cannot hold one, and no name or id really has one:
-    a bad line on both engines alike, rather than a failed batch on one of them."""
+    of its text fields (PostgreSQL's text cannot hold one, and no name or id really has one),
+    or a lone surrogate (not Unicode: a JSON escape such as \\ud800, or a byte that was not
+    UTF-8) in a text field or anywhere in its metadata. A bad line on both engines alike,
+    rather than a failed batch. (Metadata is stored as JSON, which spells a NUL as \\u0000.)"""
     for name in _TEXT_FIELDS:
         value = getattr(record, name)
-        if value is not None and "\x00" in value:
+        if value is None:
+            continue
+        if not value.isascii() and not is_unicode(value):
+            return f"not valid Unicode text in `{name}`"
+        if "\x00" in value:
             return f"NUL character in `{name}` (not text)"
+    for name, value in record.metadata.items():  # (keys are what the source named its fields)
+        if not name.isascii() and not is_unicode(name):
+            return "not valid Unicode text in a field's name"
+        if type(value) is str:  # the common case, without a call
+            if not value.isascii() and not is_unicode(value):
+                return f"not valid Unicode text in `{name}`"
+        elif not all_unicode(value):
+            return f"not valid Unicode text in `{name}`"
     return None
 
 
@@ -304,11 +325,16 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
     `on_trial`: a forced format that did not recognise the file's start. Its rejects are held
     back until a line parses as a record of the format; when none does (or more than
     TRIAL_REJECTS_MAX lines are rejects first), the file is not that format: nothing of it is
-    written or reported, and this returns False (the caller says so). Else True."""
+    written or reported, and this returns False (the caller says so). Else True.
+
+    Rejects go to the bulk writer as they come (it writes them in bounded batches); past
+    KEPT_REJECTS_PER_FILE of them only one more is kept, saying how many were not."""
     source_id: int | None = None  # created with the first batch: a file that is not ours leaves no trace
     held: list[Reject] | None = [] if on_trial else None
     batch: list[Record] = []
-    rejects: list[Reject] = []
+    kept = 0
+    first_not_kept: Reject | None = None
+    not_kept = 0
 
     def position() -> int | None:
         """Where the file is read to, for the progress bar; a pipe (stdin) has none: tell() fails."""
@@ -317,11 +343,8 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
     def flush() -> None:
         if guard is not None:
             batch[:], refused = guard.screen(store, batch, "<stdin>" if file == "-" else file)
-            summary.rejected += len(refused)
-            rejects.extend(refused)
             for item in refused:
-                if on_reject is not None:
-                    on_reject(item)
+                report(item)
         nonlocal source_id
         if source_id is None:
             source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
@@ -331,16 +354,20 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             if repeats:
                 batch[:] = [r for r in batch if r.id not in counted]
             counted.update(r.id for r in batch)
-        bulk.reject(rejects)
-        rejects.clear()
         bulk.add(batch, source_id, position())
         if repeats:
             bulk.add_uncounted(repeats, source_id, position())
         batch.clear()
 
     def report(reject: Reject) -> None:
+        nonlocal kept, first_not_kept, not_kept
         summary.rejected += 1
-        rejects.append(reject)
+        if kept < KEPT_REJECTS_PER_FILE:
+            kept += 1
+            bulk.reject((reject,))
+        else:
+            first_not_kept = first_not_kept or reject
+            not_kept += 1
         if on_reject is not None:
             on_reject(reject)
 
@@ -361,22 +388,27 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
                 for reject in held:
                     report(reject)
                 held = None
-            problem = nul_in_text(item)
-            if problem is not None:
-                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
-                continue
             if item.user is None and user is not None:
                 item.user = user
             if item.team is None and team is not None:
                 item.team = team
+            problem = not_text(item)
+            if problem is not None:
+                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
+                continue
             batch.append(item)
             if len(batch) >= bulk.batch_size:
                 flush()
         if held is not None:
             summary.unmatched = summary.unmatched or (held[0] if held else None)
             return False
-        if batch or rejects:
+        if batch:
             flush()
+        if first_not_kept is not None:
+            summary.not_kept += not_kept
+            bulk.reject((Reject(first_not_kept.source, first_not_kept.line,
+                                f"{not_kept:,} rejected lines from this one on were not kept: only the first "
+                                f"{KEPT_REJECTS_PER_FILE:,} of a file are kept in each import", first_not_kept.raw),))
         bulk.flush(position())
     finally:
         bulk.settle()

@@ -2,7 +2,7 @@
 
     with store.bulk_import(on_written=count) as bulk:   # count(result, position) per batch written
         bulk.add(records, source_id, position)          # staged (this thread), written when enough
-        bulk.reject(rejects)                            # kept with the next batch written
+        bulk.reject(rejects)                            # written with the next batch, or alone
         bulk.flush(position, cursors={...})             # write what is staged (a file's end)
         bulk.settle()                                   # wait for the batch being written
         bulk.finish()                                   # roll up the rest (the import succeeded)
@@ -43,6 +43,9 @@ ROLLUP_EVERY = 500_000
 # 200k-record import from 7.9 to 6.2 s. Restored afterwards (it is process-wide).
 IMPORT_SWITCH_INTERVAL_S = 0.0001
 _ROW_TIME = itemgetter(1)  # a staged row's ts_us
+# Rejects waiting for a batch are written on their own once there are this many: a file of
+# junk has no batch to go with (300k bad lines held 462 MB until the end).
+REJECTS_PER_WRITE = 1_000
 
 Written = Callable[["BatchResult", Any], None]
 
@@ -118,7 +121,13 @@ class BulkImport:
         self._submit(self.store._stage(records, source_id), [], None, position, counts=False)
 
     def reject(self, rejects: Iterable[Reject]) -> None:
+        """Keep `rejects`: written with the next batch, or on their own when REJECTS_PER_WRITE
+        are waiting."""
         self._rejects.extend(rejects)
+        if len(self._rejects) >= REJECTS_PER_WRITE:
+            self.settle()
+            self._pending.append((self._writer.submit(self.store._write, [], self._rejects), None, False))
+            self._rejects = []
 
     def flush(self, position: Any = None, cursors: Mapping[str, str] | None = None) -> None:
         """Write what is staged, sorted by time, in batches; the rejects kept so far go with the
@@ -144,9 +153,9 @@ class BulkImport:
         """Wait for the batch being written; its errors surface here."""
         while self._pending:
             future, position, counts = self._pending.pop()
-            (result,) = future.result()
+            results = future.result()
             if counts and self.on_written is not None:
-                self.on_written(result, position)
+                self.on_written(results[0], position)
 
     def finish(self) -> None:
         """Roll up what is left (the import's end, or what committed before its error): sorted

@@ -3,9 +3,9 @@ machines at once.
 
 Same tables (schema.py: records, the rollups of ROLLUPS/FINE, the directory tables) and the
 same schema version, kept in meta (`schema_version`). Every write is one transaction that
-first takes the store's advisory lock (pg_advisory_xact_lock): writers from any machine take turns,
-as SQLite's one writer does, so replacing a record by id and its rollup upserts stay exact
-under concurrency. Each write transaction bumps meta `data_version` and sends
+first takes the store's write lock (a row lock on meta's schema_version row, see WRITE_LOCK):
+writers from any machine take turns, as SQLite's one writer does, so replacing a record by id
+and its rollup upserts stay exact under concurrency. Each write transaction bumps meta `data_version` and sends
 NOTIFY usage_tui_changes (delivered at commit; payload {"schema", "data_version"}) for live
 refresh.
 
@@ -35,7 +35,7 @@ from psycopg.adapt import Loader
 
 from ..directory import Directory
 from . import sqlite
-from .base import BaseStore, StagedBatch, StoreError, full_message, wait_words
+from .base import BaseStore, StagedBatch, StoreError, StorePermissionError, full_message, wait_words
 from .dialect import POSTGRES, quoted
 from .postgres_access import RowSecurity, describe, display_dsn
 from .postgres_rollups import FAN_OUT, TEMP_TABLES, agg_statement
@@ -60,9 +60,19 @@ NOTIFY_CHANNEL = "usage_tui_changes"
 # The channel is the database's, shared by every store (schema) in it: the payload names the
 # store's schema and its new data_version, {"schema": "…", "data_version": N}.
 _NOTIFY = ("SELECT pg_notify(%s, json_build_object('schema', current_schema(), 'data_version', %s::bigint)::text)")
-# The advisory lock every write takes: (this class, the store's schema), one per store.
-WRITE_LOCK = 0x75736167  # "usag"
-_TAKE_WRITE_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
+# The lock every write takes: meta's schema_version row, FOR UPDATE. Only a role that may write
+# the store can take it (FOR UPDATE needs the UPDATE privilege on meta, and row-level security
+# shows the row to the owner and org admins only for writing), and a row lock is taken by the
+# executor, after the privilege checks. An advisory lock needs no privilege at all: any member
+# held it and stopped every write (issue 27). A table lock in a mode that makes writers take
+# turns would conflict with ROW EXCLUSIVE, which a role with SELECT alone holds while its INSERT
+# is planned (before its privileges are checked): a member's INSERT whose plan folds a slow
+# IMMUTABLE function of its own held it for as long as it liked.
+WRITE_LOCK = "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE"
+# Before the store exists there is no meta row to lock: its creators take turns on an advisory
+# lock (this class, the schema), then the second finds the schema there.
+CREATE_LOCK = 0x75736167  # "usag"
+_TAKE_CREATE_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 CONNECT_TIMEOUT_S = 10
 _CONNECT_KWARGS = {"autocommit": True, "application_name": "usage-tui", "connect_timeout": CONNECT_TIMEOUT_S}
 COPY_ROWS = 5_000  # rows per staged chunk (a chunk is a list of rows, written by COPY)
@@ -233,7 +243,7 @@ class PostgresStore(RowSecurity, BaseStore):
                 # Waiting for another writer as long as an SQLite writer would (busy timeout).
                 conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{self.busy_timeout_ms}ms",))
                 try:
-                    conn.execute(_TAKE_WRITE_LOCK, (WRITE_LOCK,))
+                    self._take_write_lock(conn)
                 except errors.LockNotAvailable:
                     raise StoreError(
                         f"the store is busy: another process has been writing to it for over "
@@ -249,6 +259,16 @@ class PostgresStore(RowSecurity, BaseStore):
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def _take_write_lock(self, conn: psycopg.Connection) -> None:
+        if getattr(self._local, "meta_for", None) is not conn:  # (a store, once created, stays)
+            if conn.execute("SELECT to_regclass('meta') IS NULL").fetchone()[0]:
+                conn.execute(_TAKE_CREATE_LOCK, (CREATE_LOCK,))
+                return
+            self._local.meta_for = conn
+        if conn.execute(WRITE_LOCK).fetchone() is None:  # (fail closed: never a write without it)
+            raise StorePermissionError(f"{self.path}: role {conn.info.user} may not write to this store "
+                                       "(ask the store's owner for access)")
 
     @contextmanager
     def snapshot(self) -> Iterator[psycopg.Connection]:

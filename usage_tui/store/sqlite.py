@@ -34,6 +34,7 @@ from .schema import (
     TOTAL_DIM,
     attribution_sql,
 )
+from .sqlite_files import not_yours, untrusted
 from .sqlite_rollups import (
     _REBUILD_SCRIPT,
     _RECORD_SUMS,
@@ -107,7 +108,7 @@ def write_access_problem(path: Path) -> str | None:
     if not os.access(folder, os.W_OK | os.X_OK):
         return (f"{path}: no write permission on its folder {folder} (SQLite writes its journal "
                 "files there): ask its owner, or use --db")
-    return None
+    return not_yours(path)  # another user's file is read-only for the read paths (sqlite_files.py)
 
 
 def _create_owner_only(path: Path) -> None:
@@ -115,7 +116,7 @@ def _create_owner_only(path: Path) -> None:
     gives the -wal and -shm files the mode of the database file, so they are owner-only too.
     A file that appeared meanwhile is left as it is."""
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     except FileExistsError:
         pass
 
@@ -151,6 +152,11 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
     reopened connection reads through the WAL and keeps the files there while it is open."""
     uri = path.resolve().as_uri()
     stamp = file_stamp(path)  # before connecting: a change after this reopens
+    if stamp is not None and stamp[2] is None and not_yours(path) is not None:
+        # Another user's store with nobody connected: immutable, as from a folder this user may
+        # not write, even when it may: no -wal or -shm file of this user's is left next to it
+        # (its owner would refuse them: sqlite_files.py).
+        return _immutable(uri), stamp
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -158,10 +164,12 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
         if getattr(exc, "sqlite_errorname", "") != "SQLITE_READONLY_DIRECTORY":
             raise
         conn.close()
-        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
-                               check_same_thread=False)
-        return conn, stamp
+        return _immutable(uri), stamp
     return conn, None
+
+
+def _immutable(uri: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 T = TypeVar("T")
@@ -214,7 +222,18 @@ class Store(DeferredRollups, BaseStore):
         return cls(path, create=False, readonly=readonly, on_upgrade=on_upgrade)
 
     # -- connections ---------------------------------------------------------------------------
+    def _refuse_untrusted(self, conn: sqlite3.Connection | None = None) -> None:
+        """Refuse a store whose files someone else could have put there (sqlite_files.py)."""
+        problem = untrusted(self.path, readonly=self.readonly)
+        if problem is not None:
+            if conn is not None:
+                conn.close()
+            raise StoreError(problem)
+
     def _connect(self) -> sqlite3.Connection:
+        # Checked before SQLite opens the files, and again once it has: a -wal file created
+        # in between is refused before any record is written through it.
+        self._refuse_untrusted()
         try:
             if self.readonly:
                 conn, self._local.immutable_at = _connect_readonly(self.path)
@@ -233,6 +252,7 @@ class Store(DeferredRollups, BaseStore):
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable usage store ({exc})") from None
+        self._refuse_untrusted(conn)
         return conn
 
     @property
