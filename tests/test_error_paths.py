@@ -171,7 +171,7 @@ def world(reader):
     (folder / "ro").mkdir(mode=0o555)
     (folder / "ro").chmod(0o555)
     (folder / "rw").mkdir()
-    (folder / "rw").chmod(0o777)
+    (folder / "rw").chmod(0o1777)  # writable by the reader, sticky as /tmp is (a store may live there)
     command, extra = reader
     env = {k: v for k, v in os.environ.items() if not k.startswith("USAGE_TUI_")}
     env.update(HOME=str(folder / "rw"), USAGE_TUI_NOW=NOW, **extra)
