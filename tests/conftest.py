@@ -15,7 +15,7 @@ import pytest
 
 from usage_tui.ingest.native import to_record
 from usage_tui.sample import demo_directory, generate
-from usage_tui.store import Store
+from usage_tui.store import Batch, Store
 
 # The PostgreSQL tests run against the server this names (a libpq URI whose user may create
 # schemas and roles), e.g. postgresql:///test; without it they are skipped (one line says so).
@@ -165,7 +165,8 @@ def write(store: Store, *dicts: dict):
 def append(store: Store, *dicts: dict):
     """Write dicts in one batch as an import does: appended, not rolled up until the import
     ends (store.refresh_rollups)."""
-    return store.write_staged(store.stage_batch([to_record(d) for d in dicts], None))
+    (result,) = store.write_batches([Batch([to_record(d) for d in dicts])])
+    return result
 
 
 V4_COLUMNS = ("cache_write_1h_tokens", "service_tier", "batch", "source_line")
@@ -177,7 +178,7 @@ _V4_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_toke
 
 def make_schema_4(store: Store, close: bool = True) -> None:
     """Turn `store` into what schema 4 wrote: quarter-hour rollups per scope (written here from
-    the records, in Python), no team hour table, no time indexes."""
+    the records, in Python), no team hour table, no time indexes, no cursors (schema 8)."""
     from collections import defaultdict
 
     conn = store.conn
@@ -195,7 +196,7 @@ def make_schema_4(store: Store, close: bool = True) -> None:
                 row = acc[(*target, dim, ts_us // 900_000_000, key)]
                 for i, v in enumerate(sums):
                     row[i] += v
-    script = ["DROP INDEX records_ts", "DROP INDEX records_user_ts", "DROP INDEX records_team_ts", "DROP TABLE roll_team_hour",
+    script = ["DROP TABLE cursors", "DROP INDEX records_ts", "DROP INDEX records_user_ts", "DROP INDEX records_team_ts", "DROP TABLE roll_team_hour",
               "DROP TABLE roll_org_quarter", "DROP TABLE roll_user_block", "DROP TABLE roll_team_block",
               "DROP TABLE roll_org_block"]
     sums_ddl = ", ".join(f"{c} INTEGER NOT NULL" for c in _V4_SUMS)
@@ -302,10 +303,9 @@ def nobody_libs(tmp_path_factory) -> Path:
     """A copy of usage_tui and what it imports that the OS user nobody can read (tests/os_user.py)."""
     import tempfile
 
-    from .os_user import build_libs, why_not
+    from .os_user import build_libs, skip_or_fail
 
-    if (why := why_not()) is not None:
-        pytest.skip(f"second-OS-user test: {why}")
+    skip_or_fail()  # in CI (USAGE_TUI_TEST_REQUIRE_OS_USER) a failure instead of a skip
     base = Path(tempfile.mkdtemp(prefix="usage-tui-nobody-libs-"))
     yield build_libs(base / "libs")
     shutil.rmtree(base)

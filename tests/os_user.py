@@ -23,6 +23,24 @@ RUNUSER = shutil.which("runuser") or shutil.which("/usr/sbin/runuser")
 SETPRIV = shutil.which("setpriv") or shutil.which("/usr/bin/setpriv")
 
 
+# CI sets it (.ci/run): there a test that cannot become nobody fails instead of skipping, so
+# that the tests as a second OS user cannot go missing silently (as USAGE_TUI_TEST_REQUIRE_NGINX).
+REQUIRE_ENV = "USAGE_TUI_TEST_REQUIRE_OS_USER"
+
+
+def skip_or_fail() -> None:
+    """In a test that needs a second OS user: return when it can run here; else skip, saying
+    why, or in CI fail."""
+    import pytest
+
+    reason = why_not()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"second-OS-user test required ({REQUIRE_ENV} is set) but it cannot run here: {reason}")
+    pytest.skip(f"second-OS-user test: {reason}")
+
+
 def why_not() -> str | None:
     """Why the tests cannot become nobody here, or None when they can."""
     if os.geteuid() != 0:

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from usage_tui.directory import DirectoryError, load_directory_file, parse_directory
+from usage_tui.directory import DirectoryError, check_known_names, load_directory_file, parse_directory
 
 from .conftest import DIRECTORY
 
@@ -50,6 +50,18 @@ def test_cached_price_defaults_to_input_price():
     doc = copy.deepcopy(DIRECTORY)
     del doc["prices"][0]["cached_input_per_mtok"]
     assert parse_directory(doc).prices[0].cached_input_per_mtok == 2.0
+
+
+def test_cache_write_price_defaults_to_input_price_and_is_validated():
+    doc = copy.deepcopy(DIRECTORY)
+    assert parse_directory(doc).prices[0].cache_write_per_mtok == 2.0  # the input price
+    doc["prices"][0]["cache_write_per_mtok"] = 2.5
+    check_known_names(doc)  # a known key
+    assert parse_directory(doc).prices[0].cache_write_per_mtok == 2.5
+    doc["prices"][0]["cache_write_per_mtok"] = -1
+    with pytest.raises(DirectoryError, match=r'prices\[0\] \("internal/llama"\): `cache_write_per_mtok` must be '
+                                             r"a number >= 0"):
+        parse_directory(doc)
 
 
 def test_primary_team_and_visibility():

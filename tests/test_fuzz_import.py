@@ -115,7 +115,7 @@ def test_the_import_exit_code_is_0_1_or_2_as_documented(items, fmt, good_first):
 
 TABLES = ["org", "teams", "users", "keys", "agents", "budgets", "prices", "budget", "user"]
 KEYS = ["id", "name", "login", "role", "teams", "admins", "owner", "team", "manager", "user", "limit_usd",
-        "window", "provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+        "window", "provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok",
         "timezone", "rol"]
 TOML_VALUES = st.one_of(
     st.text(max_size=12).map(json.dumps),  # a TOML basic string (json escapes are TOML escapes, mostly)

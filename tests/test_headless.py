@@ -11,7 +11,9 @@ HEADLESS = [
     "usage_tui.cli.directory", "usage_tui.cli.imports", "usage_tui.cli.serve", "usage_tui.cli.spend",
     "usage_tui.cli.store", "usage_tui.clock", "usage_tui.directory", "usage_tui.fmt",
     "usage_tui.history", "usage_tui.ingest", "usage_tui.ingest._common", "usage_tui.ingest.claude_code", "usage_tui.ingest.litellm",
-    "usage_tui.ingest.native", "usage_tui.ingest.openai", "usage_tui.model", "usage_tui.pricing",
+    "usage_tui.ingest.native", "usage_tui.ingest.openai", "usage_tui.ingest._agent", "usage_tui.ingest.codex",
+    "usage_tui.ingest.opencode", "usage_tui.ingest.gemini", "usage_tui.ingest.pi_agent", "usage_tui.ingest.amp",
+    "usage_tui.ingest.local", "usage_tui.model", "usage_tui.pricing",
     "usage_tui.query", "usage_tui.sample", "usage_tui.server", "usage_tui.store", "usage_tui.view_options",
 ]
 # The TUI, and `python -m usage_tui`, which runs the command line when imported.

@@ -19,6 +19,7 @@ from usage_tui.store.changes import NotifiedChanges, PolledChanges, watch_change
 from usage_tui.view_state import Filters
 from usage_tui.widgets.breakdown_table import BreakdownTable
 
+from . import test_postgres_rls as rls
 from .conftest import DIRECTORY, pg_schema, require_pg
 from .test_tui import NOW, RECORDS, settle
 
@@ -125,3 +126,69 @@ async def test_an_import_elsewhere_repaints_the_tui_without_polling(pg_dsn, monk
         closing = time.monotonic()
     assert time.monotonic() - closing < 10  # the watching thread was woken, not waited for
     assert reads == []  # nothing read the store's change counter: the notification did it
+
+
+# -- a notification is a hint (issue 27, failure 8) ----------------------------------------------------
+central, raw, RLS_RECORDS = rls.central, rls.raw, rls.RECORDS  # a store with real roles (its fixture)
+
+
+def forge(dsn: str, schema: str, times: int = 1) -> None:
+    """What any role may send: the store's own notification, with a data_version of its choice."""
+    import json
+
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for n in range(times):
+            conn.execute("SELECT pg_notify('usage_tui_changes', %s)",
+                         (json.dumps({"schema": schema, "data_version": 1000 + n}),))
+
+
+def test_a_forged_notification_is_not_a_change(central):
+    """bob, a member, notifies the store's channel with its schema: alice's watch hears it,
+    reads the store's data_version, finds it unchanged and keeps waiting; a real commit after
+    it is a change, once."""
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, _ = central
+    schema = raw(owner, "SELECT current_schema()")[0][0]
+    store = PostgresStore(dsns["alice"])
+    watch = watch_changes(store)
+    try:
+        forge(dsns["bob"], schema, times=3)
+        assert watch.wait(1.0) is False
+        write_elsewhere(owner, {**NEW, "ts": "2026-11-23T10:00:00Z"})
+        assert watch.wait(HUGE) is True
+        forge(dsns["bob"], schema)
+        assert watch.wait(1.0) is False
+    finally:
+        watch.close()
+        store.close()
+
+
+async def test_a_forged_notification_makes_no_tui_query_again(central, monkeypatch):
+    """alice's TUI on the central store: bob's forged notifications cost it no query (counted
+    at run_query, the one query function), a real import one refresh."""
+    from usage_tui import app as app_module
+
+    owner, dsns, _, _ = central
+    schema = raw(owner, "SELECT current_schema()")[0][0]
+    queries = []
+    real = app_module.run_query
+    monkeypatch.setattr(app_module, "run_query", lambda *a, **k: queries.append(1) or real(*a, **k))
+    app = create_app(dsns["alice"], None, poll_interval=HUGE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.request(Filters(scope="org", group_by="model"))
+        await settle(pilot)
+        assert app.result.totals.requests == len(RLS_RECORDS)
+        settled = len(queries)
+        forge(dsns["bob"], schema, times=5)
+        await pilot.pause(1.5)
+        await settle(pilot)
+        assert len(queries) == settled  # no re-query
+        write_elsewhere(owner, {**NEW, "ts": "2026-11-23T10:00:00Z"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and app.result.totals.requests != len(RLS_RECORDS) + 1:
+            await pilot.pause(0.05)
+        assert app.result.totals.requests == len(RLS_RECORDS) + 1
+        assert len(queries) > settled

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from psycopg import sql
 
 from usage_tui.cli import cli
+from usage_tui.ingest.native import to_record
 from usage_tui.store import ROLLUP_TABLES
 
 from .conftest import DIRECTORY, pg_schema, require_pg, write
@@ -227,6 +229,58 @@ def test_an_org_admin_imports_and_the_others_see_it_at_once(central, tmp_path):
     assert json.loads(status.output)["spent_usd"] == 1.0
 
 
+def test_cursors_are_for_whoever_may_write_records(central):
+    """Schema 8's cursors: the owner and org admins write and read them; a member and a team
+    admin see none and may write none (row-level security and grants, as for the rejects)."""
+    from usage_tui.store import Batch, StorePermissionError
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, _ = central
+    admin = PostgresStore(dsns["alice"])
+    admin.write_batches([Batch([to_record({**RECORDS[0], "id": "a9"})])], cursors={"sync:litellm:x": '{"id": 3}'})
+    assert admin.cursor("sync:litellm:x") == '{"id": 3}'
+    assert raw(owner, "SELECT name, value FROM cursors") == [("sync:litellm:x", '{"id": 3}')]
+    for user in ("bob", "carol"):
+        assert raw(dsns[user], "SELECT count(*) FROM cursors") == [(0,)]
+        member = PostgresStore(dsns[user])
+        assert member.cursor("sync:litellm:x") is None
+        with pytest.raises(StorePermissionError):
+            member.write_batches([], cursors={"sync:litellm:x": "mine"})
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw(dsns[user], "INSERT INTO cursors VALUES ('follow:z', 'v')")
+        member.close()
+    admin.close()
+    assert raw(owner, "SELECT name, value FROM cursors") == [("sync:litellm:x", '{"id": 3}')]
+
+
+def test_a_central_store_at_schema_7_gets_its_cursors_in_place_with_the_grants_it_had(central):
+    """The owner's upgrade adds the cursors table with its policy, and gives it to the roles
+    `directory load` granted before (no load needed): the org admin writes, the others see none."""
+    from usage_tui.store import StorePermissionError
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, _ = central
+    with psycopg.connect(owner, autocommit=True) as conn:  # as schema 7 left it
+        conn.execute("DROP TABLE cursors")
+        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    records = raw(owner, "SELECT id, cost_nano FROM records ORDER BY id")
+    with pytest.raises(Exception, match="at schema 7 and this usage-tui needs 8"):
+        PostgresStore(dsns["alice"])  # only the owner upgrades
+    told: list[str] = []
+    migrated = PostgresStore(owner, on_upgrade=told.append)
+    assert told == [f"upgrading {migrated.path} from schema 7 to 8"] and migrated.schema_version() == 8
+    assert raw(owner, "SELECT id, cost_nano FROM records ORDER BY id") == records
+    assert raw(owner, "SELECT relrowsecurity FROM pg_class WHERE oid = 'cursors'::regclass") == [(True,)]
+    migrated.close()
+    admin = PostgresStore(dsns["alice"])
+    admin.write_batches([], cursors={"follow:a": "1"})
+    assert admin.cursors("follow:") == {"follow:a": "1"}
+    admin.close()
+    assert raw(dsns["bob"], "SELECT count(*) FROM cursors") == [(0,)]
+    with pytest.raises(StorePermissionError):
+        PostgresStore(dsns["bob"]).write_batches([], cursors={"follow:b": "1"})
+
+
 def test_directory_load_maintains_the_grants(central, tmp_path):
     owner, dsns, roles, doc = central
     # One more login without a role: named in one warning line; the load goes on.
@@ -300,3 +354,88 @@ def test_serve_refuses_every_answer_once_its_role_is_demoted(central, tmp_path):
             user["role"] = "member"
     assert run("directory", "load", str(_toml(tmp_path, demoted)), "--db", owner).exit_code == 0
     assert asyncio.run(ask()) == [503, 503, 503]
+
+
+def test_budgets_and_overrides_each_member_reads_only_their_own(central):
+    """Two members with a directory budget (bob's, and one given to carol here) and an override
+    each (and dave one too): each member's role reads its own row of dir_budgets and of
+    budget_overrides only; the org admin reads them all (issue 27: with one budget in the
+    directory, a `true` policy on dir_budgets went unnoticed)."""
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, doc = central
+    doc = copy.deepcopy(doc)
+    doc["budgets"].append({"user": "carol", "limit_usd": 20.0, "window": "daily"})
+    store = PostgresStore(owner)
+    store.load_directory(doc)
+    for user, limit in (("bob", 7.0), ("carol", 5.0), ("dave", 3.0)):
+        store.set_budget_override(user, limit, "weekly", "alice", "2026-11-24T12:00:00Z")
+    store.close()
+    assert sorted(raw(owner, 'SELECT "user" FROM dir_budgets')) == [("bob",), ("carol",)]
+    for user in ("bob", "carol"):
+        assert raw(dsns[user], 'SELECT "user", limit_usd FROM dir_budgets') == [
+            (user, {"bob": 10.0, "carol": 20.0}[user])]
+        assert raw(dsns[user], 'SELECT "user", limit_usd FROM budget_overrides') == [
+            (user, {"bob": 7.0, "carol": 5.0}[user])]
+    assert sorted(raw(dsns["alice"], 'SELECT "user" FROM dir_budgets')) == [("bob",), ("carol",)]
+    assert sorted(raw(dsns["alice"], 'SELECT "user" FROM budget_overrides')) == [("bob",), ("carol",), ("dave",)]
+
+
+# -- the write lock (issue 27) ----------------------------------------------------------------------
+def test_a_member_holding_the_old_advisory_lock_or_planning_an_insert_does_not_stop_the_owners_writes(
+        central, tmp_path, monkeypatch):
+    """Issue 27: any role could take the advisory lock every write took (advisory locks need no
+    privilege) and hold it: every import, directory load and `budget set` then failed with "the
+    store is busy". Neither that nor a table lock held while a member's INSERT is planned (the
+    plan folds a slow IMMUTABLE function of bob's own, before his privileges are checked)
+    keeps the owner from writing now."""
+    import threading
+
+    from usage_tui.store import sqlite as sqlite_store
+
+    owner, dsns, _, _ = central
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 200)  # the writer's wait (read at open)
+    (schema,) = raw(owner, "SELECT current_schema()")[0]
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": "n1", "ts": "2026-11-22T10:00:00Z", "provider": "p", "model": "m", "user": "bob"}\n')
+    squatter = psycopg.connect(dsns["bob"], autocommit=True)
+    planner = psycopg.connect(dsns["bob"], autocommit=True)
+    try:
+        squatter.execute("SELECT pg_advisory_lock(1970495847, hashtext(%s))", (schema,))  # as the attack did
+        planner.execute("CREATE FUNCTION pg_temp.slow() RETURNS text IMMUTABLE LANGUAGE sql "
+                        "AS 'SELECT pg_sleep(3)::text'")
+        refused = []
+
+        def insert_slowly() -> None:
+            try:
+                planner.execute("INSERT INTO meta SELECT pg_temp.slow(), 'x'")
+            except psycopg.errors.InsufficientPrivilege as exc:
+                refused.append(exc)
+
+        thread = threading.Thread(target=insert_slowly)
+        thread.start()
+        time.sleep(0.5)  # bob's INSERT is being planned: it holds ROW EXCLUSIVE on meta
+        assert raw(owner, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                          f"WHERE c.relname = 'meta' AND c.relnamespace = '{schema}'::regnamespace "
+                          "AND l.mode = 'RowExclusiveLock' AND l.granted") == [(1,)]
+        result = run("import", str(good), "--db", owner)
+        assert (result.exit_code, result.output) == (0, "imported 1, replaced 0, unchanged 0, rejected 0\n")
+        assert run("budget", "set", "bob", "--limit-usd", "5", "--window", "weekly", "--db", owner).exit_code == 0
+        thread.join()
+        assert len(refused) == 1  # and then his INSERT was refused
+    finally:
+        squatter.close()
+        planner.close()
+
+
+@pytest.mark.parametrize("user", ["bob", "carol"])
+def test_only_a_role_that_writes_can_take_the_write_lock(central, user):
+    from usage_tui.store.postgres import WRITE_LOCK
+
+    _, dsns, _, _ = central
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # a member, a team admin
+        raw(dsns[user], WRITE_LOCK)
+    for mode in ("SHARE ROW EXCLUSIVE", "EXCLUSIVE"):  # nor lock meta as a writer would
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw(dsns[user], f"LOCK TABLE meta IN {mode} MODE")
+    assert raw(dsns["alice"], WRITE_LOCK) == [(1,)]  # the org admin writes: she takes it

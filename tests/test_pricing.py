@@ -32,6 +32,25 @@ def test_override_with_cached_rate():
     assert pricer.cost_nano(rec("internal", "llama-70b", p=1_000_000, cached=2_000_000, c=500_000)) == 1_600_000_000
 
 
+def test_override_cache_write_price_defaults_to_the_input_price():
+    # 1,000 prompt tokens of which 600 are cache writes, all at the $2 input price: $0.002
+    assert Pricer([Price("internal", "llama", 2, 4, 1)]).cost_nano(rec("internal", "llama", p=1000, write=600)) \
+        == 2_000_000
+
+
+def test_override_cache_write_price():
+    # ccusage prices OpenCode's github-copilot claude-sonnet-4.5 message (snapshot test of
+    # adapter/opencode/parser.rs) at 0.125 input, 0.25 output, 0.0625 read and 1.25 × 0.125 =
+    # 0.15625 write, per token: 100 × 0.125 + 10 × 0.25 + 50 × 0.0625 + 25 × 0.15625 = 22.03125 $.
+    # Per million tokens those rates are 125,000 / 250,000 / 62,500 / 156,250.
+    pricer = Pricer([Price("github-copilot", "claude-sonnet-4.5", 125_000, 250_000, 62_500, 156_250)])
+    record = rec("github-copilot", "claude-sonnet-4.5", p=125, cached=50, c=10, write=25)
+    assert pricer.cost_nano(record) == 22_031_250_000
+    # a batch request pays half of it, writes included
+    record.batch = True
+    assert pricer.cost_nano(record) == 11_015_625_000
+
+
 def test_genai_prices_gpt_4o_by_hand():
     # gpt-4o: $2.50 / Mtok input, $1.25 / Mtok cached input, $10 / Mtok output.
     # 1,000 uncached × 2.5 + 400 cached × 1.25 + 300 output × 10 = 2500 + 500 + 3000 = 6000 µ$ = $0.006

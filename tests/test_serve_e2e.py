@@ -59,9 +59,9 @@ def start_serve():
     """Start `usage-tui serve --port 0` and return (base URL, process) once it listens."""
     started: list[subprocess.Popen] = []
 
-    def start(db: str, *args: str, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    def start(db: str, *args: str, env: dict[str, str] | None = None, preexec_fn=None) -> tuple[str, subprocess.Popen]:
         proc = subprocess.Popen(serve_command(db, "--port", "0", *args), env=env or child_env(),
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
         started.append(proc)
         banner = proc.stderr.readline()  # the first line names the port the OS gave
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", banner)

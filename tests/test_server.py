@@ -351,7 +351,7 @@ def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc
     """serve answers on up to 40 threads; on PostgreSQL they share POOL_SIZE connections (one
     per thread would reach the server's max_connections with a few workers). 30 concurrent
     checks on a pool of 2: every answer right, and never more than 2 connections made."""
-    from usage_tui import server
+    from usage_tui import server, server_store
     from usage_tui.store.postgres import PostgresStore
 
     from .conftest import pg_schema
@@ -365,8 +365,8 @@ def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc
                       "cost_usd": 12.0})
         store.close()
         served: list = []
-        real_open = server.open_store
-        monkeypatch.setattr(server, "open_store", lambda *a, **k: served.append(real_open(*a, **k)) or served[-1])
+        real_open = server_store.open_store
+        monkeypatch.setattr(server_store, "open_store", lambda *a, **k: served.append(real_open(*a, **k)) or served[-1])
         app = create_server_app(dsn, token=TOKEN)
 
         async def burst():
@@ -382,3 +382,31 @@ def test_a_postgresql_serve_answers_many_at_once_on_a_bounded_pool(directory_doc
         assert stats["pool_max"] == 2 and stats["connections_num"] <= 2
         assert stats["requests_num"] >= 30  # every answer borrowed from the pool
         served[0].close()
+
+
+REPEATABLE = {"Authorization": ("Bearer k_team", "Bearer k_bob"), "x-api-key": ("k_team", "k_bob"),
+              "X-User": ("carol", "bob")}
+
+
+@pytest.mark.parametrize("name", list(REPEATABLE))
+@pytest.mark.parametrize("same", [True, False], ids=["same-value", "different-values"])
+async def test_a_repeated_identity_header_is_refused_whatever_its_values(served, name, same):
+    """Two Authorization, x-api-key or X-User headers: which one the upstream honours varies, so
+    /auth cannot know whose request it decides and refuses it (403 without Retry-After), even
+    when both carry the same value, with --allow-unknown-keys and with --trust-user-header."""
+    server, store = served
+    first, second = REPEATABLE[name][0], REPEATABLE[name][0 if same else 1]
+    # once, the request is allowed: carol's key k_team (carol is under her budget), or carol in X-User
+    # beside it (read with --trust-user-header only)
+    base = [] if name == "x-api-key" else [("x-api-key", "k_team")]
+    once, twice = [*base, (name, first)], [*base, (name, first), (name, second)]
+    over_http = await asyncio.to_thread(httpx.get, f"{server}/v1/budget/auth", headers=twice, timeout=10)
+    assert (over_http.status_code, over_http.json()) == (403, {"error": f"{name} header given more than once"})
+    assert "retry-after" not in over_http.headers
+    for flags in ({}, {"allow_unknown_keys": True}, {"trust_user_header": True}):
+        app = create_server_app(store.path, **flags)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            assert (await client.get("/v1/budget/auth", headers=once)).status_code == 204, flags
+            refused = await client.get("/v1/budget/auth", headers=twice)
+        assert (refused.status_code, refused.json()) == (403, {"error": f"{name} header given more than once"})
+        assert "retry-after" not in refused.headers

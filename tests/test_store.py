@@ -22,7 +22,7 @@ from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS, QuerySpec
 from usage_tui.query import run_query
-from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, wait_words
+from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, schema, wait_words
 from usage_tui.store import sqlite as store_module
 
 from .conftest import DIRECTORY, V4_COLUMNS, append, make_schema_2, make_schema_3, make_schema_4, write
@@ -464,12 +464,12 @@ def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, mo
             conn.close()
 
     before = dump()
-    v3 = store_module.MIGRATIONS[2]
+    v3 = schema.SQLITE_MIGRATIONS[2]
     half = v3[:v3.index("ALTER TABLE records_v3")]  # records copied, the old table dropped: then a failure
     assert "DROP TABLE records;" in half
-    migrations = list(store_module.MIGRATIONS)
+    migrations = list(schema.SQLITE_MIGRATIONS)
     migrations[2] = half + "INSERT INTO no_such_table VALUES (1);"
-    monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
+    monkeypatch.setattr(schema, "SQLITE_MIGRATIONS", migrations)
     with pytest.raises(StoreError, match=r"could not upgrade the store from schema 1 \(no such table: no_such_table\)"):
         Store(path)
     assert dump() == before
@@ -495,7 +495,7 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
     assert told == [f"upgrading {path} from schema 4 to {SCHEMA_VERSION} (once; about 20 s per million records)"]
-    assert migrated.schema_version() == SCHEMA_VERSION == 7
+    assert migrated.schema_version() == SCHEMA_VERSION == 8
     conn = migrated.conn
     assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -518,13 +518,14 @@ def test_a_store_written_by_schema_5_gets_its_time_index_in_place(tmp_path):
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice"}, {**BASE, "id": "b", "ts": "2026-11-02T10:00:00Z"})
     s.conn.execute("DROP INDEX records_ts")  # as schema 5 left it
+    s.conn.execute("DROP TABLE cursors")
     s.conn.execute("PRAGMA user_version = 5")
     records = s.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 5 to 7 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 7
+    assert told == [f"upgrading {path} from schema 5 to 8 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 8
     conn = migrated.conn
     assert conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records_ts'").fetchone() == (
         "CREATE INDEX records_ts ON records (ts_us)",)
@@ -539,14 +540,15 @@ def test_a_store_written_by_schema_6_marks_its_rollups_complete_in_place(tmp_pat
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
     s.conn.execute("DELETE FROM meta WHERE key = 'rolled_up_through'")  # schema 6 had no mark
+    s.conn.execute("DROP TABLE cursors")
     s.conn.execute("PRAGMA user_version = 6")
     records = s.conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall()
     rollups = stored_rollups(s.conn)
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 6 to 7 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 7
+    assert told == [f"upgrading {path} from schema 6 to 8 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 8
     conn = migrated.conn
     # Its rollups held every record: all are rolled up (rowids 1 and 2), nothing is pending.
     assert conn.execute("SELECT value FROM meta WHERE key = 'rolled_up_through'").fetchone() == ("2",)
@@ -628,15 +630,40 @@ def test_an_imports_threads_take_turns_without_the_busy_timeout(tmp_path):
     assert store.record_count() == 1
 
 
+def test_a_store_written_by_schema_7_gets_its_cursors_table_in_place(tmp_path):
+    path = tmp_path / "v7.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    s.conn.execute("DROP TABLE cursors")  # as schema 7 left it
+    s.conn.execute("PRAGMA user_version = 7")
+    records = s.conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall()
+    rollups = stored_rollups(s.conn)
+    s.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 7 to 8 (once; a few seconds per million records)"]
+    assert migrated.schema_version() == 8
+    conn = migrated.conn
+    assert conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall() == records
+    assert stored_rollups(conn) == rollups == fresh_rollups(conn)
+    assert conn.execute("PRAGMA table_info(cursors)").fetchall() == [
+        (0, "name", "TEXT", 0, None, 1), (1, "value", "TEXT", 1, None, 0)]
+    assert migrated.cursor("follow:x") is None
+    migrated.write_batch([to_record({**BASE, "id": "c", "user": "bob"})], None, cursors={"follow:x": "1"})
+    assert migrated.cursor("follow:x") == "1" and migrated.record_count() == 3
+
+
 def test_an_import_rolls_up_as_it_goes_and_ends_with_every_record_rolled_up(tmp_path, monkeypatch):
     """Small roll-ups every few batches on their own thread, with ids replaced across batches
     (rolled up or not yet): the rollups end equal to a fresh aggregation of the records."""
     import random
 
     from usage_tui import ingest
+    from usage_tui.store import bulk, sqlite_rollups
 
-    monkeypatch.setattr(ingest, "ROLLUP_EVERY", 250)
-    monkeypatch.setattr(store_module, "REFRESH_ROWS", 120)
+    monkeypatch.setattr(bulk, "ROLLUP_EVERY", 250)
+    monkeypatch.setattr(sqlite_rollups, "REFRESH_ROWS", 120)
     rng = random.Random(5)
     lines = [{**BASE, "id": f"r{rng.randrange(1500)}", "ts": f"2026-11-{1 + rng.randrange(28):02d}T"
               f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:00Z", "user": rng.choice(["alice", "bob", "zed"]),

@@ -1,7 +1,8 @@
 """The directory (§2.2): who is who. TOML in, validated as a whole, dataclasses out.
 
-Attribution itself (§2.3) runs as set-based SQL in store.py over these tables, so that import
-and re-attribution after a directory load share one implementation.
+Attribution (§2.3) is written once, as the ordered ATTRIBUTION below: `attribute` applies it in
+Python, and store/schema.py spells it as the set-based SQL that import and re-attribution after
+a directory load run over the directory's tables.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Price:
     input_per_mtok: float
     output_per_mtok: float
     cached_input_per_mtok: float
+    # Cache writes (part of the prompt tokens); None: the input price, as before this field.
+    cache_write_per_mtok: float | None = None
 
 
 @dataclass
@@ -100,45 +103,98 @@ class Directory:
         return sorted(t.id for t in self.teams.values() if user_id in t.admins)
 
 
+# -- attribution (§2.3) ------------------------------------------------------------------------------
+ATTRIBUTED_USER = "attributed user"  # a source's field: the user attribution found (for the team)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an attributed value may come from: a field of the record as its source said it
+    ("user", "team", "key", "agent"), or ATTRIBUTED_USER; with `entries`, that value names an
+    entry of the directory's table of that name ("keys", "agents", "users") whose `attribute`
+    gives the value."""
+    field: str
+    entries: str | None = None
+    attribute: str | None = None
+
+
+# The order: each attributed value is the first of its sources that is set (NULL/None is unset).
+ATTRIBUTION: dict[str, tuple[Source, ...]] = {
+    # the request's identity, else its key's owner, else its agent's manager
+    "user": (Source("user"), Source("key", "keys", "owner"), Source("agent", "agents", "manager")),
+    # the team the request names, else its key's team, else the attributed user's primary team
+    "team": (Source("team"), Source("key", "keys", "team"), Source(ATTRIBUTED_USER, "users", "primary_team")),
+}
+
+
+@dataclass(frozen=True)
+class Attribution:
+    user: str | None
+    team: str | None
+    user_source: Source | None  # the source each came from (None: unset)
+    team_source: Source | None
+
+
+def attribute(directory: Directory, *, user: str | None, team: str | None, key: str | None,
+              agent: str | None) -> Attribution:
+    """§2.3 in Python, from what the source said: the same answer as the store's SQL
+    (store.schema.attribution_sql) over the same directory."""
+    said = {"user": user, "team": team, "key": key, "agent": agent}
+    found: dict[str, tuple[str | None, Source | None]] = {}
+    for target, sources in ATTRIBUTION.items():
+        found[target] = (None, None)
+        for source in sources:
+            value = found["user"][0] if source.field == ATTRIBUTED_USER else said[source.field]
+            if value is not None and source.entries is not None:
+                entry = getattr(directory, source.entries).get(value)
+                value = getattr(entry, source.attribute) if entry is not None else None
+            if value is not None:
+                found[target] = (value, source)
+                break
+    return Attribution(found["user"][0], found["team"][0], found["user"][1], found["team"][1])
+
+
 if TYPE_CHECKING:
     from .model import HistoryRecord
+
+# How each source is named in an explanation ({v}: the value, {by}: what the record said).
+_HOW = {
+    ("user", "user"): "user {v} (the request's identity)",
+    ("user", "key"): "user {v}, via key {by} (owner {v})",
+    ("user", "agent"): "user {v}, via agent {by} (manager {v})",
+    ("team", "team"): "team {v} (named by the request)",
+    ("team", "key"): "team {v}, via key {by}",
+    ("team", ATTRIBUTED_USER): "team {v}, primary team of {by}",
+}
+
+
+def _why_unset(directory: Directory, source: Source, said: str | None) -> str:
+    if said is None:
+        return f"no {source.field}"
+    if source.entries is None or getattr(directory, source.entries).get(said) is None:
+        return f"{source.field} {said} is not in the directory"
+    return f"{source.field} {said} has no {source.attribute}"
 
 
 def explain_attribution(directory: Directory, record: HistoryRecord) -> str:
     """How §2.3 attributed a record, in words: `user bob, via key k1 (owner bob); team web, via
-    key k1`. Follows the same rules as the store's SQL (store._attribution), from what the source
+    key k1`. The same order as the store's SQL (ATTRIBUTION), from what the source
     said. If the stored result differs (the directory changed and the store was not
     re-attributed), the stored value is what every number uses, so that is what is named."""
-    user_raw, key, agent, team_raw = record.user_raw, record.key, record.agent, record.team_raw
+    said = {"user": record.user_raw, "team": record.team_raw, "key": record.key, "agent": record.agent}
     stored_user, stored_team = record.user, record.team
-    k = directory.keys.get(key) if key else None
-    a = directory.agents.get(agent) if agent else None
-    if user_raw:
-        user, user_how = user_raw, f"user {user_raw} (the request's identity)"
-    elif k is not None and k.owner:
-        user, user_how = k.owner, f"user {k.owner}, via key {key} (owner {k.owner})"
-    elif a is not None and a.manager:
-        user, user_how = a.manager, f"user {a.manager}, via agent {agent} (manager {a.manager})"
+    found = attribute(directory, **said)
+    user, team = found.user, found.team
+    said[ATTRIBUTED_USER] = user
+    if found.user_source is not None:
+        user_how = _HOW["user", found.user_source.field].format(v=user, by=said[found.user_source.field])
     else:
-        why = ["no user"]
-        if key:
-            why.append(f"key {key} has no owner" if k is not None else f"key {key} is not in the directory")
-        else:
-            why.append("no key")
-        if agent:
-            why.append(f"agent {agent} has no manager" if a is not None else f"agent {agent} is not in the directory")
-        else:
-            why.append("no agent")
-        user, user_how = None, f"unattributed ({', '.join(why)})"
-    u = directory.users.get(user) if user else None
-    if team_raw:
-        team, team_how = team_raw, f"team {team_raw} (named by the request)"
-    elif k is not None and k.team:
-        team, team_how = k.team, f"team {k.team}, via key {key}"
-    elif u is not None and u.primary_team:
-        team, team_how = u.primary_team, f"team {u.primary_team}, primary team of {user}"
+        user_how = "unattributed ({})".format(", ".join(_why_unset(directory, source, said[source.field])
+                                                       for source in ATTRIBUTION["user"]))
+    if found.team_source is not None:
+        team_how = _HOW["team", found.team_source.field].format(v=team, by=said[found.team_source.field])
     else:
-        team, team_how = None, "no team"
+        team_how = "no team"
     if (stored_user, stored_team) != (user, team):
         if stored_user != user:
             user_how = f"user {stored_user}" if stored_user else "unattributed"
@@ -266,7 +322,8 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
         seen_prices.add((provider, model))
         inp = _number(e, "input_per_mtok", w)
         d.prices.append(Price(provider, model, inp, _number(e, "output_per_mtok", w),
-                              _number(e, "cached_input_per_mtok", w, default=inp)))
+                              _number(e, "cached_input_per_mtok", w, default=inp),
+                              _number(e, "cache_write_per_mtok", w, default=inp)))
     return d
 
 
@@ -279,7 +336,8 @@ SCHEMA: dict[str, frozenset[str]] = {
     "keys": frozenset(("id", "owner", "team")),
     "agents": frozenset(("id", "manager")),
     "budgets": frozenset(("user", "limit_usd", "window")),
-    "prices": frozenset(("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok")),
+    "prices": frozenset(("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+                        "cache_write_per_mtok")),
 }
 
 

@@ -18,7 +18,7 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from .directory import Directory
+from .directory import Directory, attribute
 from .model import Record, Reject
 from .query import ScopeError
 from .store import UsageStore, record_fingerprint
@@ -113,16 +113,9 @@ def resolve_identity(directory: Directory, store_path: str | Path, as_user: str 
 
 
 def attributed_user(record: Record, directory: Directory) -> str | None:
-    """§2.3's user of a record: its user, else its key's owner, else its agent's manager."""
-    if record.user is not None:
-        return record.user
-    key = directory.keys.get(record.key) if record.key is not None else None
-    if key is not None and key.owner is not None:
-        return key.owner
-    agent = directory.agents.get(record.agent) if record.agent is not None else None
-    if agent is not None and agent.manager is not None:
-        return agent.manager
-    return None
+    """§2.3's user of a record (directory.attribute): its user, else its key's owner, else its
+    agent's manager."""
+    return attribute(directory, user=record.user, team=record.team, key=record.key, agent=record.agent).user
 
 
 class OwnUsageOnly:

@@ -144,6 +144,36 @@ def valid_text(text: str) -> str:
     return text.replace("\x00", "\u2400")
 
 
+def is_unicode(text: str) -> bool:
+    """Whether `text` is Unicode text UTF-8 can hold: no lone surrogate (a JSON escape such as
+    \\ud800, or a byte that was not UTF-8, read with surrogateescape). SQLite and PostgreSQL
+    refuse to store one (UnicodeEncodeError in the middle of a write)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def all_unicode(value: Any) -> bool:
+    """Whether every string in a JSON value (keys and values, at any depth) is_unicode. Walked
+    with a stack of its own: no recursion however deep the value."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if not is_unicode(item):
+                return False
+        elif type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
     """A line that could not be imported: where it was and why. `raw` is kept as a bounded
@@ -286,7 +316,7 @@ class QueryResult:
             "rows": [r.as_dict() for r in self.rows],
         }
 
-IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code")
+IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code", "codex", "opencode", "gemini", "pi", "amp")
 FORMAT_NAMES = ("auto", *IMPORT_FORMATS)
 
 

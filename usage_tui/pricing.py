@@ -13,7 +13,9 @@ How a request was processed changes its price, and genai-prices knows how: a ser
 variant for costs the standard price. The batch API costs half the standard price (OpenAI's
 and Anthropic's published batch discount): where genai-prices has no batch variant for the
 model, the standard price is halved. 1-hour cache writes have their own rate in genai-prices
-(`cache_write_1h_mtok`, 2x input for Anthropic; 5-minute writes are 1.25x).
+(`cache_write_1h_mtok`, 2x input for Anthropic; 5-minute writes are 1.25x). A `[[prices]]`
+override prices every cache write (5-minute and 1-hour alike) at its `cache_write_per_mtok`,
+which defaults to its input price.
 """
 
 from __future__ import annotations
@@ -117,11 +119,14 @@ class Pricer:
         cached = r.cached_input_tokens
         override = self.overrides.get((r.provider, r.model))
         if override is not None:  # the org's own standard price: a batch request pays half
-            return (
-                r.prompt_tokens * override.input_per_mtok
-                + cached * override.cached_input_per_mtok
-                + r.completion_tokens * override.output_per_mtok
-            ) / 1_000_000 * (BATCH_DISCOUNT if r.batch else 1.0)
+            usd = (r.prompt_tokens * override.input_per_mtok
+                   + cached * override.cached_input_per_mtok
+                   + r.completion_tokens * override.output_per_mtok)
+            write_rate = override.cache_write_per_mtok
+            if write_rate is not None and write_rate != override.input_per_mtok and r.cache_write_tokens:
+                # cache writes are inside prompt_tokens: their price replaces the input price
+                usd += min(r.cache_write_tokens, r.prompt_tokens) * (write_rate - override.input_per_mtok)
+            return usd / 1_000_000 * (BATCH_DISCOUNT if r.batch else 1.0)
         resolved = self._resolve(r.provider, r.model, r.ts_us, r.service_tier, r.batch)
         if resolved is None:
             return None
@@ -152,6 +157,9 @@ class Pricer:
             text = f"override {name}: {_per_m(override.input_per_mtok)} in, {_per_m(override.output_per_mtok)} out"
             if override.cached_input_per_mtok != override.input_per_mtok:
                 text += f", {_per_m(override.cached_input_per_mtok)} cached"
+            write = override.cache_write_per_mtok
+            if r.cache_write_tokens and write is not None and write != override.input_per_mtok:
+                text += f", {_per_m(write)} cache write"
             return text + (f"; batch: {BATCH_DISCOUNT:.0%} of that" if r.batch else "")
         resolved = self._resolve(r.provider, r.model, r.ts_us, r.service_tier, r.batch)
         if resolved is None:  # priced when imported, by a price table that no longer has it

@@ -50,6 +50,20 @@ def demo_directory(login: str | None = None) -> dict:
     return doc
 
 
+def as_loaded_on(store, doc: dict) -> tuple[dict, str | None]:
+    """What `directory load` loads: `doc`, or, when it is the demo directory as shipped
+    (sample_data/directory.toml) and the store is a demo store, the demo directory as `sample`
+    loads it, with alice's login the loader's (the README's tour loads it after `sample`: as
+    written, it would give alice back the login `alice` and leave you nobody). The second
+    value says so, for the user, or is None."""
+    if store.get_meta("demo") != "1" or doc != tomllib.loads(demo_directory_text()):
+        return doc, None
+    mapped = demo_directory(store.identity_facts().get("login"))
+    login = next(u["login"] for u in mapped["users"] if u["id"] == "alice")
+    return mapped, (f"the demo directory on the demo store: alice's login stays {login} (yours), "
+                    "as `usage-tui sample` set it")
+
+
 def _weighted(rng: random.Random, pairs):
     return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
 

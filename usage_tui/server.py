@@ -5,16 +5,19 @@
     ANY /v1/budget/auth           for nginx auth_request / Envoy ext_authz: the caller is the
                                   owner of the gateway key of the original request; 204, or
                                   403 + Retry-After (429 on request)
-    GET /healthz                  200 {"ok": true} while the store answers, else 503
+    GET /healthz                  200 {"ok": true} while the store answers and has the schema
+                                  this usage-tui reads (version and tables), else 503
 
 Who may learn what (README, "Who sees what"): without the admin token, /check says only
 allowed or not, and a user the directory does not know gets the answer of a user without a
-budget, so nothing can be enumerated. /auth fails closed: no key, an unknown key, or any error
-is a refusal (403, or 503 for an internal error), never an allow.
+budget, so nothing can be enumerated. /auth fails closed: no key, an unknown key, two keys, an
+identity header given twice, or any error is a refusal (403, or 503 for an internal error),
+never an allow.
 
 The store is opened read-only with one SQLite connection per worker thread (checks run in
 starlette's thread pool, never on the event loop), so checks keep answering while another
-process imports, thanks to WAL. Nothing is cached: every answer reads the store as it is.
+process imports, thanks to WAL. Nothing is cached: every answer reads the store as it is, from
+the file its path names now (server_store.py: a store replaced is followed, one gone is a 503).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from starlette.routing import Route
 
 from . import clock
 from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
-from .store import StoreError, open_store
+from .server_store import ServedStore
+from .store import StoreError
+from .store.health import schema_problem
 
 log = logging.getLogger("usage_tui.server")
 
@@ -60,8 +65,14 @@ class Refused(Exception):
     """/auth cannot tell whose request this is: a 403 saying why."""
 
 
-class TwoKeys(Refused):
-    """The request names two different gateway keys: a 403 even with --allow-unknown-keys."""
+class Ambiguous(Refused):
+    """The request could be two callers' (two different gateway keys, or an identity header
+    given twice): a 403 even with --allow-unknown-keys."""
+
+
+# Each at most once in a request to /auth: given twice, which one the proxy or the upstream
+# honours varies (first, last, or both joined), so whose request it is cannot be told.
+IDENTITY_HEADERS = ("Authorization", API_KEY_HEADER, USER_HEADER)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -98,7 +109,7 @@ def gateway_key(request: Request) -> str | None:
     an over-budget key pass beside a key that is not."""
     keys = gateway_keys(request)
     if len(keys) > 1:
-        raise TwoKeys(f"two different gateway keys (Authorization: Bearer and {API_KEY_HEADER})")
+        raise Ambiguous(f"two different gateway keys (Authorization: Bearer and {API_KEY_HEADER})")
     return next(iter(keys), None)
 
 
@@ -108,22 +119,24 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     `allow_unknown_keys`: /auth allows requests without a key or with one the directory does
     not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
     authenticates users itself and sets that header (never pass a client's X-User through)."""
-    store = open_store(db_path, readonly=True)
-    store.use_pool(POOL_SIZE)
+    stores = ServedStore(db_path, POOL_SIZE)
     expected = token.encode() if token else None
 
     def has_admin_token(request: Request) -> bool:
         return expected is not None and hmac.compare_digest(bearer(request).encode(), expected)
 
-    def lookup(user: str) -> tuple[BudgetStatus | None, bool]:
+    def lookup(store, user: str) -> tuple[BudgetStatus | None, bool]:
         """(status, known): known is whether the directory or a budget names the user."""
         status = budget_status(store, user)
         return status, status is not None or user in store.directory().users
 
-    def caller(request: Request) -> str | None:
+    def caller(store, request: Request) -> str | None:
         """The user /auth decides for (None: a known key without an owner: no user budget)."""
+        for name in IDENTITY_HEADERS:  # first: refused whatever else is sent
+            if len(request.headers.getlist(name)) > 1:
+                raise Ambiguous(f"{name} header given more than once")
         directory = store.directory()
-        key = gateway_key(request)  # first: two different keys are refused whatever else is sent
+        key = gateway_key(request)  # two different keys are refused whatever else is sent
         if trust_user_header:
             user = request.headers.get(USER_HEADER, "").strip()
             if user:
@@ -138,14 +151,17 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         return found.owner
 
     def borrowing(fn, *args):
-        """`fn` on a pooled connection, in one read snapshot that first establishes that this
-        connection sees everyone's usage: on the central store a role demoted while serve runs
-        would otherwise read others' spend and budgets as nothing, and allow (fail open)."""
+        """`fn(store, *args)` on a pooled connection of the store the path names now, in one
+        read snapshot that first establishes that this connection sees everyone's usage: on the
+        central store a role demoted while serve runs would otherwise read others' spend and
+        budgets as nothing, and allow (fail open)."""
+        store = stores.current()
+
         def answer():
             if not store.sees_everything():
                 raise StoreError("serve's database role no longer sees everyone's usage (it is not an org "
                                  "admin or the store's owner): no decision can be made")
-            return fn(*args)
+            return fn(store, *args)
 
         with store.borrowed():
             return store.reading(answer)
@@ -198,14 +214,14 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         caller nobody knows. X-Budget-Deny-Status: 429 makes the over-budget denial a 429 for
         proxies that relay it as is (Envoy ext_authz)."""
 
-        def decide() -> BudgetStatus | None:
-            user = caller(request)
+        def decide(store) -> BudgetStatus | None:
+            user = caller(store, request)
             return budget_status(store, user) if user is not None else None
 
         try:
             status = await in_thread(decide)
         except Refused as exc:
-            if allow_unknown_keys and not isinstance(exc, TwoKeys):
+            if allow_unknown_keys and not isinstance(exc, Ambiguous):
                 return Response(status_code=204, headers=_NO_STORE)
             return _error(403, str(exc))
         if isinstance(status, Response):
@@ -216,9 +232,14 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         return JSONResponse(decision_json(status.user, status), status_code=deny,
                             headers={**_over_headers(status), "X-Budget-Status": "429"})
 
+    def schema_is_whole(store) -> None:
+        problem = schema_problem(store)
+        if problem:
+            raise StoreError(problem)
+
     async def healthz(request: Request) -> JSONResponse:
         try:
-            await run_in_threadpool(borrowing, store.schema_version)
+            await run_in_threadpool(borrowing, schema_is_whole)
             clock.now()  # a bad USAGE_TUI_NOW fails every check: not healthy either
         except Exception as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=503, headers=_NO_STORE)

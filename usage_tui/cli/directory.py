@@ -33,6 +33,8 @@ def directory() -> None:
 def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
     """Load FILE.toml: replaces the directory and re-attributes every stored record (org
     admins and the store's owner)."""
+    from ..sample import as_loaded_on
+
     path = db or default_db()
     store = open_store(path, create=True) if store_exists(path) else None  # a new store is its creator's
     if store is not None:
@@ -40,6 +42,9 @@ def directory_load(file: Path, db: Path | None, as_user: str | None) -> None:
         require_writable(store)
     doc = read_directory_doc(file)  # validates the whole file first; nothing changes on error
     store = store or open_store(path, create=True)
+    doc, demo_note = as_loaded_on(store, doc)  # the demo directory keeps you alice (sample.py)
+    if demo_note:
+        notice(demo_note)
     count = store.load_directory(doc)
     for line in getattr(store, "notices", ()):  # the central store's grants (store/postgres.py)
         notice(line)

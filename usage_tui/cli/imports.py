@@ -14,7 +14,9 @@ from .common import db_option, fail, handles_errors, identity_of, open_store, vi
 
 
 @click.command("import")
-@click.argument("path", metavar="FILE|DIR|-")
+@click.argument("path", metavar="FILE|DIR|-", required=False)
+@click.option("--local", is_flag=True, help="Instead of PATH: every local coding agent's sessions (Claude Code, "
+              "Codex, OpenCode, Gemini CLI, pi, Amp) from their default folders.")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="auto", show_default=True,
               help="Input format; auto detects it from the content.")
 @click.option("--user", metavar="U", default=None, help="User for records that name none.")
@@ -22,16 +24,21 @@ from .common import db_option, fail, handles_errors, identity_of, open_store, vi
 @db_option
 @viewer_option
 @handles_errors
-def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | None, as_user: str | None) -> None:
+def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str | None, db: Path | None,
+            as_user: str | None) -> None:
     """Import usage records from a file, a folder (recursively) or stdin (-).
 
     Bad lines are reported as FILE:LINE: reason and kept in the store's rejects table; the
     good lines still import. Exit 0 when every line was good, 1 when some were rejected,
     2 when the input could not be read at all. A member (not an org admin, not the store's
     owner) only adds their own usage: records of others, and replacements, are rejects.
+    `--local` finds every local coding agent's sessions and imports them, a line per agent
+    (exit 2 when none is found).
     """
     from ..ingest import ImportFatal, import_path
 
+    if (path is None) == (not local) or (local and fmt != "auto"):
+        fail("import takes a FILE|DIR|- or --local (which detects each agent's format), not both, not neither")
     store = open_store(db, create=True)
     identity = identity_of(store, as_user)
     guard = None
@@ -41,6 +48,13 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
         guard = OwnUsageOnly(identity.viewer, store.directory())
         if team is not None and team not in guard.teams():
             raise ScopeError(f'{identity.viewer} may not import usage charged to team "{team}": only their own teams')
+    if local:
+        from ..ingest import local as local_agents
+        try:
+            sys.exit(local_agents.run(store, out=click.echo, err=lambda text: click.echo(text, err=True), user=user,
+                                      team=team, viewer=identity.viewer, guard=guard))
+        except ImportFatal as exc:
+            fail(str(exc))
     show_progress = sys.stderr.isatty() and path != "-"
     bar = None
     last = [0]
@@ -81,7 +95,8 @@ def import_(path: str, fmt: str, user: str | None, team: str | None, db: Path | 
 @handles_errors
 def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None) -> None:
     """List rejected lines, newest first, as FILE:LINE: reason and the raw text (org admins
-    and the store's owner: the lines may hold anyone's usage)."""
+    and the store's owner: the lines may hold anyone's usage). An import keeps the first
+    10,000 rejected lines of a file, then one saying how many more were not kept."""
     store = open_store(db)
     identity_of(store, as_user).require_admin("read the rejected lines")
     rows = store.rejects(source, limit)

@@ -59,10 +59,12 @@ def listening_socket(host: str, port: int):
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes sharing the port (uvicorn's); each reads the store itself, so "
                    "every worker, and every serve process on the same store, gives the same answers.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600), metavar="SECONDS",
+              help="A connection whose request headers have not all arrived by then is closed (slow clients).")
 @db_option
 @handles_errors
 def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: bool, trust_user_header: bool,
-          workers: int, db: Path | None) -> None:
+          workers: int, header_timeout: float, db: Path | None) -> None:
     """HTTP budget checks for gateways (starlette on uvicorn).
 
     GET /v1/budget/check?user=U answers 200 or 429 + Retry-After with the decision only
@@ -77,6 +79,7 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     import uvicorn
 
     from ..server import WORKER_APP, WORKER_CONFIG_ENV, create_server_app, worker_config
+    from ..server_limits import ServeConfig
     from ..store.postgres import display_dsn
 
     path = db or default_db()
@@ -92,7 +95,7 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     if workers == 1:
         app = create_server_app(path, token=token, allow_unknown_keys=allow_unknown_keys,
                                 trust_user_header=trust_user_header)
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        uvicorn.Server(ServeConfig(app, header_timeout=header_timeout)).run(sockets=[sock])
         return
     from uvicorn.supervisors import Multiprocess
 
@@ -100,5 +103,5 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     # app from WORKER_APP; they all accept on the socket bound above.
     os.environ[WORKER_CONFIG_ENV] = worker_config(path, token=token, allow_unknown_keys=allow_unknown_keys,
                                                   trust_user_header=trust_user_header)
-    config = uvicorn.Config(WORKER_APP, factory=True, workers=workers, log_level="warning")
+    config = ServeConfig(WORKER_APP, factory=True, workers=workers, header_timeout=header_timeout)
     Multiprocess(config, sockets=[sock]).run()

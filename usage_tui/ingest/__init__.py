@@ -12,35 +12,34 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
 
 from ..identity import OwnUsageOnly
-from ..model import Record, Reject
-from ..store import Store, StoreError
+from ..model import Record, Reject, all_unicode, is_unicode
+from ..store import BatchResult, StoreError, UsageStore
+from ..store.bulk import BATCH_SIZE, BulkImport
 
 # Formats in the order auto-detection tries them (native last: it is the loosest match).
-FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code", "native": "native"}
+FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code",
+                  # issue 25: local coding agents' sessions
+                  "codex": "codex", "opencode": "opencode", "gemini": "gemini", "pi": "pi_agent", "amp": "amp",
+                  "native": "native"}
 FORMATS = ("auto", *FORMAT_MODULES)
-FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson")
-BATCH_SIZE = 10_000  # records per transaction: 20k gained ~7% speed for +80 MB RSS at 1M
-SORT_WINDOW_BATCHES = 4  # batches' worth of staged rows sorted by time before they are written
-# Records appended between two roll-ups during an import. A third thread (its own connection)
-# sums them while this one parses and the writer appends (SQLite releases the GIL), then adds the
-# sums in one short transaction between two batches: parsing is the slowest of the three, so the
-# roll-up mostly costs no time. Each roll-up passes over the rollup tables once: fewer, larger
-# ones cost less at 10M records.
-ROLLUP_EVERY = 500_000
-_ROW_TIME = itemgetter(1)  # a staged row's ts_us
+FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson", ".db")  # .db: OpenCode's database (opencode.py)
+# Formats whose ids are made to collapse copies in other files (archived, resumed, branched
+# sessions): a copy met again in one import is written again, not counted again.
+COUNTED_ONCE = frozenset(("claude-code", "codex", "opencode", "gemini", "pi", "amp"))
 HEAD_BYTES = 65_536
 # A forced format that does not recognise a file's start gets this many rejects before its first
 # record; beyond them the file is not that format (its rejects would be junk) and is refused.
 TRIAL_REJECTS_MAX = 1_000
-IMPORT_SWITCH_INTERVAL_S = 0.0001
+# The rejects of one file an import keeps in the store: the first this many, then one line
+# saying how many more there were (every one is still reported and counted). A file of junk
+# must not fill the disk: 300k bad lines made a 718 MB store.
+KEPT_REJECTS_PER_FILE = 10_000
 
 
 class ImportFatal(Exception):
@@ -69,14 +68,17 @@ class ImportSummary:
     replaced: int = 0
     unchanged: int = 0
     rejected: int = 0
+    not_kept: int = 0  # rejects counted but not kept in the store (past KEPT_REJECTS_PER_FILE)
     files: int = 0
     skipped: list[str] = field(default_factory=list)
     # a forced format's first reject in a file it did not match (for the error that says so)
     unmatched: Reject | None = None
 
     def line(self) -> str:
+        kept = (f" ({self.rejected - self.not_kept:,} kept: at most {KEPT_REJECTS_PER_FILE:,} a file)"
+                if self.not_kept else "")
         return (f"imported {self.imported}, replaced {self.replaced}, unchanged {self.unchanged}, "
-                f"rejected {self.rejected}")
+                f"rejected {self.rejected}{kept}")
 
 
 def _files(path: str) -> list[str]:
@@ -149,6 +151,10 @@ def _head(raw: BinaryIO) -> str:
     bytes that are not UTF-8 on its first line: gzip, SQLite, UTF-16...); a bad line later
     on is one reject, found by the parser."""
     head = raw.peek(HEAD_BYTES)
+    if head.startswith(b"SQLite format 3\x00"):  # issue 25: OpenCode's database, read by path (opencode.py)
+        database = format_module("opencode").database_head(getattr(raw, "name", None))
+        if database is not None:
+            return database
     first = head.lstrip(b"\r\n").split(b"\n", 1)[0]
     if b"\x00" in first:
         raise UnicodeDecodeError("utf-8", first, first.index(b"\x00"), first.index(b"\x00") + 1, "NUL byte")
@@ -193,8 +199,8 @@ def _parse_open(raw: BinaryIO, path: str, fmt: str, options: dict) -> Iterator[R
 
 
 def import_path(
-    store: Store,
-    path: str,
+    store: UsageStore,
+    path: str | list[str],
     fmt: str = "auto",
     *,
     user: str | None = None,
@@ -209,42 +215,30 @@ def import_path(
     one is reported through `on_reject` and kept in the rejects table. With a `guard` (a
     member's import), the records it refuses are rejects too."""
     summary = ImportSummary()
-    files = _files(path)
+    files = _files(path) if isinstance(path, str) else list(path)  # issue 25: import --local names its files
     sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
     total_bytes = sum(sizes.values())
     # Claude Code ids written so far in this import: a subagent's message is in its own file and
     # in the session's progress lines (two files), and the summary counts records, not copies.
     options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set()}
-    in_folder = Path(path).is_dir() if path != "-" else False
-    # Batches are written by one writer thread (its own connection) while this thread parses
-    # and stages the next ones: SQLite releases the GIL while it works, so the two overlap.
-    # After each SQLite call the writer needs the GIL back, and waits for this thread to be
-    # told to give it up: a switch interval of 0.1 ms instead of 5 ms cut those waits, and
-    # a 200k-record import from 7.9 to 6.2 s. Restored afterwards (it is process-wide).
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-import") as writer, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-rollup") as roller:
-            roll = _RollUps(store, roller)
-            options["roll"] = roll
-            try:
-                recognised = _import_files(store, files, fmt, in_folder, sizes, total_bytes, options, summary,
-                                           on_reject, on_progress, batch_size, writer)
-            except (ImportFatal, StoreError):
-                roll.finish()
-                writer.submit(store.refresh_rollups).result()  # what committed before the error
-                raise
-            else:
-                # The batches appended records only: the last of them are rolled up now, sorted
-                # by the rollups' keys (an interrupted import leaves them to the next one).
-                roll.finish()
-                writer.submit(store.refresh_rollups).result()
-            finally:
-                roll.close()
-                writer.submit(store.close).result()  # the writer thread's connection
-    finally:
-        sys.setswitchinterval(switch_interval)
+    in_folder = not isinstance(path, str) or (Path(path).is_dir() if path != "-" else False)
+
+    def written(result: BatchResult, position: int | None) -> None:
+        summary.imported += result.imported
+        summary.replaced += result.replaced
+        summary.unchanged += result.unchanged
+        if on_progress is not None and position is not None:
+            on_progress(position, total_bytes)
+
+    # This thread parses and stages; the store's bulk writer writes and rolls up on threads of
+    # its own (store/bulk.py).
+    with store.bulk_import(batch_size=batch_size, on_written=written) as bulk:
+        try:
+            recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk)
+        except (ImportFatal, StoreError):
+            bulk.finish()  # what committed before the error
+            raise
+        bulk.finish()
     # A forced format that found nothing of its own is a mistake, not an empty import.
     if fmt != "auto" and not recognised and not (summary.imported or summary.replaced or summary.unchanged
                                                   or summary.rejected):
@@ -257,37 +251,9 @@ def import_path(
     return summary
 
 
-class _RollUps:
-    """Rolls up what an import appended, every ROLLUP_EVERY records, on its own thread (and
-    connection), one roll-up at a time; its errors surface at the next one or at the end."""
-
-    def __init__(self, store: Store, roller: ThreadPoolExecutor) -> None:
-        self.store, self.roller = store, roller
-        self.appended = 0
-        self.running: Future | None = None
-
-    def appended_batch(self, records: int) -> None:
-        self.appended += records
-        if self.appended >= ROLLUP_EVERY and (self.running is None or self.running.done()):
-            self.finish()
-            self.appended = 0
-            self.running = self.roller.submit(self.store.refresh_rollups)
-
-    def finish(self) -> None:
-        running, self.running = self.running, None
-        if running is not None:
-            running.result()
-
-    def close(self) -> None:
-        if self.running is not None:
-            self.running.exception()  # wait; the error (if any) was not this one's to raise
-        self.roller.submit(self.store.close).result()
-
-
-def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
-                  total_bytes: int, options: dict, summary: ImportSummary,
-                  on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int, int], None] | None,
-                  batch_size: int, writer: ThreadPoolExecutor) -> int:
+def _import_files(store: UsageStore, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
+                  options: dict, summary: ImportSummary, on_reject: Callable[[Reject], None] | None,
+                  bulk: BulkImport) -> int:
     """Import each file; returns how many of them a forced format recognised as its own."""
     done_bytes = 0
     recognised = 0
@@ -311,9 +277,8 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
             forced = format_module(fmt) if fmt != "auto" else None
             detected = forced is None or forced.detect(head)
             recognised += forced is not None and detected
-            matched = _import_file(store, raw, file, source_fmt, options, summary, on_reject,
-                                   (lambda pos, base=done_bytes: on_progress(base + pos, total_bytes))
-                                   if on_progress else None, batch_size, writer, on_trial=not detected)
+            matched = _import_file(store, raw, file, source_fmt, options, summary, on_reject, done_bytes, bulk,
+                                   on_trial=not detected)
             if matched:
                 summary.files += 1
                 recognised += not detected
@@ -326,63 +291,60 @@ def _import_files(store: Store, files: list[str], fmt: str, in_folder: bool, siz
 _TEXT_FIELDS = ("id", "provider", "model", "user", "key", "agent", "team", "verdict", "service_tier")
 
 
-def nul_in_text(record: Record) -> str | None:
+def not_text(record: Record) -> str | None:
     """Why a record cannot be stored as text, or None: a NUL character (JSON's \\u0000) in one
-    of its text fields. PostgreSQL's text cannot hold one, and no name or id really has one:
-    a bad line on both engines alike, rather than a failed batch on one of them."""
+    of its text fields (PostgreSQL's text cannot hold one, and no name or id really has one),
+    or a lone surrogate (not Unicode: a JSON escape such as \\ud800, or a byte that was not
+    UTF-8) in a text field or anywhere in its metadata. A bad line on both engines alike,
+    rather than a failed batch. (Metadata is stored as JSON, which spells a NUL as \\u0000.)"""
     for name in _TEXT_FIELDS:
         value = getattr(record, name)
-        if value is not None and "\x00" in value:
+        if value is None:
+            continue
+        if not value.isascii() and not is_unicode(value):
+            return f"not valid Unicode text in `{name}`"
+        if "\x00" in value:
             return f"NUL character in `{name}` (not text)"
+    for name, value in record.metadata.items():  # (keys are what the source named its fields)
+        if not name.isascii() and not is_unicode(name):
+            return "not valid Unicode text in a field's name"
+        if type(value) is str:  # the common case, without a call
+            if not value.isascii() and not is_unicode(value):
+                return f"not valid Unicode text in `{name}`"
+        elif not all_unicode(value):
+            return f"not valid Unicode text in `{name}`"
     return None
 
 
-def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
-                 on_reject: Callable[[Reject], None] | None, on_progress: Callable[[int], None] | None,
-                 batch_size: int, writer: ThreadPoolExecutor, on_trial: bool = False) -> bool:
-    """Stream one file into the store, a batch (one transaction) at a time. This thread parses
-    and stages (the Python work); `writer` runs a batch's SQL while this thread works on the
-    next one. One batch at a time is in the writer, so a failed batch stops the import before
-    any later one commits.
+def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
+                 on_reject: Callable[[Reject], None] | None, done_bytes: int, bulk: BulkImport,
+                 on_trial: bool = False) -> bool:
+    """Stream one file into the store's bulk writer, a batch at a time (the writer commits
+    each in one transaction; a failed batch stops the import before any later one commits).
 
     `on_trial`: a forced format that did not recognise the file's start. Its rejects are held
     back until a line parses as a record of the format; when none does (or more than
     TRIAL_REJECTS_MAX lines are rejects first), the file is not that format: nothing of it is
-    written or reported, and this returns False (the caller says so). Else True."""
+    written or reported, and this returns False (the caller says so). Else True.
+
+    Rejects go to the bulk writer as they come (it writes them in bounded batches); past
+    KEPT_REJECTS_PER_FILE of them only one more is kept, saying how many were not."""
     source_id: int | None = None  # created with the first batch: a file that is not ours leaves no trace
     held: list[Reject] | None = [] if on_trial else None
     batch: list[Record] = []
-    rejects: list[Reject] = []
-    pending: list[tuple[Future, int, bool]] = []  # (write, file position, whether it counts)
+    kept = 0
+    first_not_kept: Reject | None = None
+    not_kept = 0
 
-    def settle() -> None:
-        """Wait for the batch being written; its errors surface here."""
-        while pending:
-            future, position, counts = pending.pop()
-            result = future.result()
-            if not counts:
-                continue
-            summary.imported += result.imported
-            summary.replaced += result.replaced
-            summary.unchanged += result.unchanged
-            if on_progress is not None and file != "-":
-                on_progress(position)
-
-    # Records in any order (merged exports) would make every batch touch pages all over the
-    # rollups and time indexes: the staged rows of SORT_WINDOW_BATCHES batches are sorted by
-    # time before they are cut into batches, so each batch covers a fraction of the time span
-    # (1M shuffled realistic records: see bench/RESULTS.md). The last line of an id in the
-    # window wins, as within a batch; each batch is still one transaction.
-    window: dict[str, tuple] = {}
+    def position() -> int | None:
+        """Where the file is read to, for the progress bar; a pipe (stdin) has none: tell() fails."""
+        return None if file == "-" else done_bytes + raw.tell()
 
     def flush() -> None:
         if guard is not None:
             batch[:], refused = guard.screen(store, batch, "<stdin>" if file == "-" else file)
-            summary.rejected += len(refused)
-            rejects.extend(refused)
             for item in refused:
-                if on_reject is not None:
-                    on_reject(item)
+                report(item)
         nonlocal source_id
         if source_id is None:
             source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
@@ -392,39 +354,26 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
             if repeats:
                 batch[:] = [r for r in batch if r.id not in counted]
             counted.update(r.id for r in batch)
-        store.stage_rows(batch, source_id, window)
-        if repeats:  # after what the window holds (an earlier line of the same id may be there)
-            write_window()
-            position = raw.tell() if file != "-" else 0
-            pending.append((writer.submit(store.write_staged, store.stage_batch(repeats, source_id), []),
-                            position, False))
+        bulk.add(batch, source_id, position())
+        if repeats:
+            bulk.add_uncounted(repeats, source_id, position())
         batch.clear()
-        if len(window) >= batch_size * SORT_WINDOW_BATCHES:
-            write_window()
-
-    def write_window() -> None:
-        rows = sorted(window.values(), key=_ROW_TIME)
-        window.clear()
-        for start in range(0, max(len(rows), 1), batch_size):
-            staged = store.staged_batch(rows[start:start + batch_size])
-            settle()
-            # The position is for the progress bar of files; a pipe (stdin) has none: tell() fails.
-            position = raw.tell() if file != "-" else 0
-            pending.append((writer.submit(store.write_staged, staged, rejects.copy()), position, True))
-            rejects.clear()
-            if roll is not None:
-                roll.appended_batch(min(batch_size, len(rows) - start))
 
     def report(reject: Reject) -> None:
+        nonlocal kept, first_not_kept, not_kept
         summary.rejected += 1
-        rejects.append(reject)
+        if kept < KEPT_REJECTS_PER_FILE:
+            kept += 1
+            bulk.reject((reject,))
+        else:
+            first_not_kept = first_not_kept or reject
+            not_kept += 1
         if on_reject is not None:
             on_reject(reject)
 
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
-    counted: set[str] | None = options.get("counted") if fmt == "claude-code" else None
-    roll: _RollUps | None = options.get("roll")
-    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted", "roll")}
+    counted: set[str] | None = options.get("counted") if fmt in COUNTED_ONCE else None
+    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
     try:
         for item in _parse_open(raw, file, fmt, parse_options):
             if isinstance(item, Reject):
@@ -439,24 +388,28 @@ def _import_file(store: Store, raw: BinaryIO, file: str, fmt: str, options: dict
                 for reject in held:
                     report(reject)
                 held = None
-            problem = nul_in_text(item)
-            if problem is not None:
-                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
-                continue
             if item.user is None and user is not None:
                 item.user = user
             if item.team is None and team is not None:
                 item.team = team
+            problem = not_text(item)
+            if problem is not None:
+                report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
+                continue
             batch.append(item)
-            if len(batch) >= batch_size:
+            if len(batch) >= bulk.batch_size:
                 flush()
         if held is not None:
             summary.unmatched = summary.unmatched or (held[0] if held else None)
             return False
-        if batch or rejects:
+        if batch:
             flush()
-        if window or rejects:
-            write_window()
+        if first_not_kept is not None:
+            summary.not_kept += not_kept
+            bulk.reject((Reject(first_not_kept.source, first_not_kept.line,
+                                f"{not_kept:,} rejected lines from this one on were not kept: only the first "
+                                f"{KEPT_REJECTS_PER_FILE:,} of a file are kept in each import", first_not_kept.raw),))
+        bulk.flush(position())
     finally:
-        settle()
+        bulk.settle()
     return True

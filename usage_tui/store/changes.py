@@ -7,7 +7,10 @@
 
 The central store is told: every write transaction NOTIFYs `usage_tui_changes` at commit
 (postgres.py), so the watch LISTENs on a connection of its own and wakes up when a commit
-lands, with no query in between. The SQLite file cannot tell anyone: its watch reads
+lands. A notification is only a hint: any role may send one (`pg_notify` needs no privilege),
+so the watch then reads the store's change counter (meta `data_version`, bumped by every write
+transaction) and reports a change only when it moved: a forged one costs that one read, not a
+re-query of every open TUI. The SQLite file cannot tell anyone: its watch reads
 `PRAGMA data_version` (store.data_version) once per `timeout`, on the waiting thread's
 connection (values from different connections are not comparable).
 """
@@ -60,7 +63,8 @@ class PolledChanges:
 
 class NotifiedChanges:
     """PostgreSQL: LISTEN on a dedicated autocommit connection; a notification for this store's
-    schema is a change (the channel is the database's: stores in other schemas notify on it too).
+    schema (the channel is the database's: stores in other schemas notify on it too) that comes
+    with a new data_version is a change.
 
     The wait blocks in select() on the connection's socket and a pipe of our own, so that wake()
     ends it at once (the app is closing) rather than after `timeout`; psycopg's
@@ -77,6 +81,7 @@ class NotifiedChanges:
             self._conn = psycopg.connect(store.dsn, autocommit=True, application_name="usage-tui live refresh")
             self._schema = self._conn.execute("SELECT current_schema()").fetchone()[0]
             self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
+            self._version = self._data_version()  # after LISTEN: a commit from now on is heard
         except psycopg.Error as exc:
             raise describe(exc, store.path) from None
         self._wake_read, self._wake_write = os.pipe()
@@ -88,9 +93,19 @@ class NotifiedChanges:
         except (ValueError, AttributeError):
             return False  # someone else's message on the channel
 
+    def _data_version(self) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+        return row[0] if row else None
+
     def _received(self) -> bool:
-        """Whether what the server has sent so far holds a notification for this store."""
-        return any([self._ours(note.payload) for note in self._conn.notifies(timeout=0)])
+        """Whether what the server has sent so far holds a notification for this store, and the
+        store's data_version moved since the last one (the notification's own payload is not
+        believed: anyone can send it)."""
+        if not any([self._ours(note.payload) for note in self._conn.notifies(timeout=0)]):
+            return False
+        version = self._data_version()
+        changed, self._version = version != self._version, version
+        return changed
 
     def wait(self, timeout: float) -> bool:
         import psycopg

@@ -1,302 +1,62 @@
-"""The SQLite usage store: schema, migrations, connections, attribution and rollups.
+"""The SQLite usage store: connections, migrating a file, and the write path's SQL.
 
-This is the only module that writes DDL. Records are unique by `id`. An import's batches append
-records (one transaction each, WAL) and `refresh_rollups` adds them to the pre-aggregated rollups
-when it ends (schema 7); a mark in `meta` says through which rowid the rollups hold the records,
-so a view reads whatever is above it from the records and stays exact meanwhile, even after a
-crash. A replaced record leaves the rollups (or the pending sums) in its batch's transaction.
-
-Rollups (schema 5) are kept per scope at UTC-day grain, the org's also at quarter-hours and
-the teams' at UTC hours (FINE); each table is keyed by (scope key, grouping dimension, bucket,
-row key), so a view reads only its own slice. What no rollup covers is read from the records
-through a time index: a team view's sub-hour slivers in a :30/:45 zone ((team, ts_us)), and a
-personal view's partial days ((user, ts_us)). A user's hour rows barely collapse (~1.5
-requests an hour at 1M records/300 users/90 days), so a personal hour table would be about as
-large as the records it sums; schema 4's quarter-hour tables for every scope added ~20 rollup
-rows a record on a real organization's data. Schema 6 adds a (ts_us) index, read only by the
-org's request history newest first (query.history_sql).
+The schema and its migrations are schema.py's; the rollups, deferred to a roll-up step after
+the batches that append records (schema 7), are sqlite_rollups.py's. A replaced record leaves
+the rollups (or the pending sums) in its batch's transaction.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
+from ..directory import Directory
+from . import schema
+from .base import BaseStore, StagedBatch, StoreError
+from .dialect import SQLITE, quoted
+from .schema import (
+    COPY_RECORDS_AT,
+    DAY_SUFFIX,
+    DAY_US,
+    DELETE_ALL,
+    INDEX_ONLY_AT,
+    REBUILD_ROLLUPS_AT,
+    RECORD_COLUMNS,
+    RECORD_INPUT_COLUMNS,
+    SCHEMA_VERSION,
+    TOTAL_DIM,
+    attribution_sql,
+)
+from .sqlite_files import not_yours, untrusted
+from .sqlite_rollups import (
+    _REBUILD_SCRIPT,
+    _RECORD_SUMS,
+    _TOP_ROWID,
+    DeferredRollups,
+    _overflow_refused,
+)
 
-from ..directory import Directory, parse_directory
-from ..model import GROUPINGS, MAX_RECORD_COST_NANO, NANO, Record, Reject
-from ..pricing import Pricer
-from .dialect import SQLITE
-
-SCHEMA_VERSION = 7
-QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
-DAY_US = 86_400_000_000
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another one before giving up
 CACHE_KIB = -32768  # 32 MiB of page cache a connection: keeps an import under 200 MB RSS
-# A roll-up's cache (its sorts spill to temp files past it): it runs beside the import's writer.
-ROLLUP_CACHE_KIB = -8192
 # PRAGMA takes no parameters: the statements, from the int constants above, built once.
 _CACHE_PRAGMA = f"PRAGMA cache_size={int(CACHE_KIB)}"
-_ROLLUP_CACHE_PRAGMA = f"PRAGMA cache_size={int(ROLLUP_CACHE_KIB)}"
-
-
-def wait_words(ms: int) -> str:
-    """A busy timeout as a person reads it: "10 s", "1.5 s", "100 ms"."""
-    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms} ms"
 STAGE_ROWS = 2_000  # rows per multi-row INSERT into the stage
 
-
-class StoreError(Exception):
-    """A store that cannot be used: missing, corrupt, or written by a newer version."""
-
-
-# Every column the store sums is >= 0 in every record, so when the org's grand totals fit in
-# SQLite's 64-bit integers, every sum of any part of them (a scope, a row, a bucket, a rollup
-# cell) fits as well. Each write checks those totals in its own transaction and is refused
-# (rolled back) rather than letting SQLite turn a sum into an inexact REAL or fail later.
-MAX_TOTAL = 2**63 - 1
-
-
-# What a source gives for a record (the stage's input), and every column of the records table.
-_RECORD_INPUT_COLUMNS_V3 = (
-    "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
-    "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
-    "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
-    "metadata", "source_id", "fingerprint",
-)
-# v4 added these (at the end of the table, as ALTER TABLE puts them).
-_RECORD_INPUT_COLUMNS = (*_RECORD_INPUT_COLUMNS_V3, "cache_write_1h_tokens", "service_tier", "batch", "source_line")
-_RECORD_COLUMNS = ", ".join((*_RECORD_INPUT_COLUMNS, "user", "team"))
-_FINGERPRINT_AT = _RECORD_INPUT_COLUMNS.index("fingerprint")
-# The columns the schema-3 migration copies: the ones the records table had then, frozen.
-_RECORD_COLUMNS_V3 = ", ".join((*_RECORD_INPUT_COLUMNS_V3, "user", "team"))
-
-# The records' columns after the id (every version has them).
-_RECORDS_COLUMNS = """    ts_us INTEGER NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    user_raw TEXT,
-    key TEXT,
-    agent TEXT,
-    team_raw TEXT,
-    user TEXT,                      -- attributed user (§2.3), NULL = unattributed
-    team TEXT,                      -- attributed team, NULL = none
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cached_input_tokens INTEGER NOT NULL,
-    context_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    cost_logged_nano INTEGER,       -- cost as logged by the source
-    cost_nano INTEGER,              -- cost used everywhere; NULL = unpriced
-    status INTEGER NOT NULL,
-    verdict TEXT,
-    source_id INTEGER REFERENCES sources(id),
-    metadata TEXT,
-    fingerprint INTEGER NOT NULL    -- hash of the normalized input: same id + same hash = unchanged
-"""
-
-_SCHEMA_V1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE sources (
-    id INTEGER PRIMARY KEY,
-    format TEXT NOT NULL,
-    path TEXT NOT NULL,
-    UNIQUE (format, path)
-);
-CREATE TABLE records (
-    id TEXT PRIMARY KEY,
-{records_columns}) WITHOUT ROWID;
-CREATE TABLE rejects (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    raw TEXT NOT NULL,
-    UNIQUE (source, line, raw)
-);
-CREATE TABLE dir_users (id TEXT PRIMARY KEY, name TEXT, login TEXT, role TEXT NOT NULL, primary_team TEXT);
-CREATE TABLE dir_keys (id TEXT PRIMARY KEY, owner TEXT, team TEXT);
-CREATE TABLE dir_agents (id TEXT PRIMARY KEY, manager TEXT);
-CREATE TABLE budget_overrides (
-    user TEXT PRIMARY KEY,
-    limit_usd REAL NOT NULL,
-    window TEXT NOT NULL,
-    set_by TEXT,
-    set_at TEXT
-);
-""".replace("{records_columns}", _RECORDS_COLUMNS)
-
-_SUMS = (
-    "requests INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
-    "cached_input_tokens INTEGER NOT NULL, context_tokens INTEGER NOT NULL, cost_nano INTEGER NOT NULL, "
-    "unpriced_requests INTEGER NOT NULL"
-)
-SUM_COLUMNS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_tokens",
-               "context_tokens", "cost_nano", "unpriced_requests")
-
-# scope kind -> (rollup table, scope column in records or None for the whole org). Schemas 1-4
-# named the quarter-hour tables so; schema 5 has the UTC-day twins (DAY_SUFFIX) of every scope
-# and UTC-hour tables (HOUR_SUFFIX) of the scopes in HOUR_SCOPES.
-ROLLUPS = {"personal": ("roll_user", "user"), "team": ("roll_team", "team"), "org": ("roll_org", None)}
-DAY_SUFFIX = "_day"
-DAY_QUARTERS = 96
-# Blocks of 32 UTC days (since 1970-01-01) per scope: a view of years reads ~12 rows a year per
-# row key instead of 365 (a three-year org view by user read ~330,000 day rows).
-BLOCK_SUFFIX = "_block"
-BLOCK_DAYS = 32
-# The scopes with a grain finer than a day: (table suffix, grain in µs). The org's quarter-hours
-# serve every zone in use (all offsets are whole quarter-hours) with no sliver; a quarter-hour
-# of the whole org collapses well (~115 records at 1M over 90 days). A team's hour collapses
-# (~30 records) where its quarter-hour does not; its sub-hour slivers in :30/:45 zones are read
-# through the (team, ts_us) index. A user's hour barely collapses (~1.5 records): her partial
-# days come from the (user, ts_us) index.
-FINE = {"team": ("_hour", 3_600_000_000), "org": ("_quarter", QUARTER_US)}
-ROLLUP_TABLES = (*(ROLLUPS[s][0] + suffix for s, (suffix, _) in FINE.items()),
-                 *(t + suffix for t, _ in ROLLUPS.values() for suffix in (DAY_SUFFIX, BLOCK_SUFFIX)))
-
-
-def _rollup_ddl(table: str, scope: str | None) -> str:
-    scope_def = f"{scope} TEXT NOT NULL, " if scope else ""
-    return (f"CREATE TABLE IF NOT EXISTS {table} ({scope_def}dim INTEGER NOT NULL, bucket INTEGER NOT NULL, "
-            f"key TEXT NOT NULL, {_SUMS}, PRIMARY KEY ({scope + ', ' if scope else ''}dim, bucket, key)) "
-            "WITHOUT ROWID;\n")
-
-
-_SCHEMA_V2 = ""  # the UTC-day rollups, and the totals pseudo-grouping (rollups rebuilt)
-for _table, _scope in ROLLUPS.values():
-    _SCHEMA_V1 += _rollup_ddl(_table, _scope)  # quarter-hours (dropped by v5)
-    _SCHEMA_V2 += _rollup_ddl(_table + DAY_SUFFIX, _scope)
-del _table, _scope
-
-# v3: records in a rowid table in arrival order, the id kept unique by an index. Keyed by id
-# (WITHOUT ROWID), each batch inserted its ~10k rows at random places in a table far larger than
-# the page cache; now rows are appended and only the narrow id index takes random inserts:
-# writing 1M demo records took 9.8 s instead of 18.0 s. The copy keeps the records' time order.
-_SCHEMA_V3 = f"""
-CREATE TABLE records_v3 (
-    id TEXT NOT NULL UNIQUE,
-{_RECORDS_COLUMNS});
-INSERT INTO records_v3 ({_RECORD_COLUMNS_V3}) SELECT {_RECORD_COLUMNS_V3} FROM records ORDER BY ts_us;
-DROP TABLE records;
-ALTER TABLE records_v3 RENAME TO records;
-"""
-
-# v4: what the source said about how a request was billed, and where the record came from.
-# Added in place (ALTER TABLE ADD COLUMN rewrites no row: instant at any size); existing
-# records get the defaults, which are what they were priced as (no 1-hour cache writes, the
-# standard tier, not a batch) and an unknown line.
-_SCHEMA_V4 = """
-ALTER TABLE records ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;  -- part of cache_write_tokens
-ALTER TABLE records ADD COLUMN service_tier TEXT;                   -- NULL = the standard tier
-ALTER TABLE records ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;   -- 1 = a batch API request
-ALTER TABLE records ADD COLUMN source_line INTEGER;                 -- 1-based line in its source, NULL = unknown
-"""
-
-# v5: an hour table for the team scope, summed from its quarter-hour table (consistent with the
-# records, as every committed rollup is: no pass over the records); the org's quarter-hour table
-# renamed; the users' and teams' quarter-hour tables dropped; the day tables unchanged. The
-# time indexes serve what no rollup covers.
-_blocks_from_days = ""
-for _table, _scope in ROLLUPS.values():
-    _keys = f"{_scope}, " if _scope else ""
-    _blocks_from_days += _rollup_ddl(_table + BLOCK_SUFFIX, _scope) + (
-        f"INSERT INTO {_table}{BLOCK_SUFFIX} ({_keys}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-        f"SELECT {_keys}dim, bucket / {BLOCK_DAYS}, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} "
-        f"FROM {_table}{DAY_SUFFIX} GROUP BY {_keys}dim, bucket / {BLOCK_DAYS}, key;\n")
-del _table, _scope, _keys
-_SCHEMA_V5 = _rollup_ddl("roll_team_hour", "team") + f"""
-INSERT INTO roll_team_hour (team, dim, bucket, key, {', '.join(SUM_COLUMNS)})
-    SELECT team, dim, bucket / 4, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)}
-    FROM roll_team GROUP BY team, dim, bucket / 4, key;
-ALTER TABLE roll_org RENAME TO roll_org_quarter;
-{_blocks_from_days}
-DROP TABLE roll_team;
-DROP TABLE roll_user;
-CREATE INDEX records_user_ts ON records (user, ts_us);
-CREATE INDEX records_team_ts ON records (team, ts_us);
-"""
-
-# v6: a time index for the org's request history (issue 16): newest first, a page of the org's
-# records (or of a large row of it) read 0.8 s scanning 1M realistic records, a few ms walking
-# this. ~17-22 bytes a record, built in ~3 s per million records. (Merging one (team, ts_us) walk
-# per team cost no bytes but took 20-80 ms a page at 16 teams and walked far more for a row.)
-_SCHEMA_V6 = "CREATE INDEX records_ts ON records (ts_us);\n"
-
-# v7: rollups deferred to the end of an import (see `write_staged`). The rollups of a store
-# written by schema 6 hold every record: all of them are rolled up.
-ROLLED_UP_THROUGH = "rolled_up_through"  # meta: the highest rowid whose record the rollups hold
-PENDING_SUMS = "pending_sums"  # meta: the SUM_COLUMNS of the records above it (JSON), absent = none
-_SCHEMA_V7 = (f"INSERT OR REPLACE INTO meta (key, value) SELECT '{ROLLED_UP_THROUGH}', "
-              "COALESCE(MAX(rowid), 0) FROM records;\n")
-
-MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6,
-                         _SCHEMA_V7]  # version i → i + 1
-REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
-COPY_RECORDS_AT = 3  # migrating across this version copies every record (the v3 rowid table)
-INDEX_ONLY_AT = 5  # migrating from this version on only adds an index (or a meta row)
-
-# The records column each grouping reads; absent keys are '' in rollups (NULLs never conflict).
-DIM_COLUMNS = {"provider": "provider", "model": "model", "user": "user", "team": "team",
-               "agent": "agent", "key": "key", "verdict": "verdict"}
-# One more pseudo-grouping with the single key '': the totals, for graphs of a whole scope.
-TOTAL_DIM = len(GROUPINGS)
-# The signed sums of a set of records `r`, named as the rollup columns.
-_SUM_SELECT = (
-    "? * SUM(r.requests) AS requests, ? * SUM(r.prompt_tokens) AS prompt_tokens, "
-    "? * SUM(r.completion_tokens) AS completion_tokens, ? * SUM(r.cached_input_tokens) AS cached_input_tokens, "
-    "? * SUM(r.context_tokens) AS context_tokens, ? * SUM(COALESCE(r.cost_nano, 0)) AS cost_nano, "
-    "? * SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END) AS unpriced_requests"
-)
-_SUM_UPDATE = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
-_AGG_DIMS = ", ".join(f"r.{c} AS {c}" for c in ("user", "team", "provider", "model", "agent", "key", "verdict"))
-_AGG_SUMS = ", ".join(f"SUM(r.{c})" for c in SUM_COLUMNS)
-_AGG_SUMS_NAMED = ", ".join(f"SUM(r.{c}) AS {c}" for c in SUM_COLUMNS)
-
-
-_DELETE_ALL = {t: f"DELETE FROM {t}" for t in ("records", "rejects", "sources", *ROLLUP_TABLES)}
-
-
-def _attribution(a: str) -> tuple[str, str]:
-    """Attribution (§2.3) as SQL over the row alias `a`, shared by import and re-attribution:
-    user = the record's user, else its key's owner, else its agent's manager;
-    team = the record's team, else its key's team, else the attributed user's primary team."""
-    user = (f"COALESCE({a}.user_raw, (SELECT owner FROM dir_keys WHERE id = {a}.key), "
-            f"(SELECT manager FROM dir_agents WHERE id = {a}.agent))")
-    team = (f"COALESCE({a}.team_raw, (SELECT team FROM dir_keys WHERE id = {a}.key), "
-            f"(SELECT primary_team FROM dir_users WHERE id = {user}))")
-    return user, team
-
-
-# The org's per-day totals rows: what the store holds in all (totals, the 64-bit check) and
-# which days hold any record (data_span).
-_ORG_DAY_TOTALS = f"SELECT {', '.join(SUM_COLUMNS)} FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
+# Which days hold any record (data_span).
 _ORG_DAY_SPAN = f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
 _PENDING_SPAN = "SELECT MIN(ts_us), MAX(ts_us) FROM records WHERE rowid > ?"
-_TOP_ROWID = "SELECT COALESCE(MAX(rowid), 0) FROM records"  # 0 for no record
-# How many records match a condition on `r`, and their 7 sums (the sums kept of pending records).
-_RECORD_SUMS = ("SELECT count(*), SUM(r.requests), SUM(r.prompt_tokens), SUM(r.completion_tokens), "
-                "SUM(r.cached_input_tokens), SUM(r.context_tokens), SUM(COALESCE(r.cost_nano, 0)), "
-                "SUM(CASE WHEN r.cost_nano IS NULL THEN r.requests ELSE 0 END) FROM {} r WHERE {}")
-# Records summed per roll-up step (one short transaction each): a bound on the temp tables' size.
-REFRESH_ROWS = 1_000_000
-
 # Constant statements (column lists and attribution SQL, no values), built once.
-_REATTRIBUTE_RECORDS = "UPDATE records SET user = {}, team = {}".format(*_attribution("records"))
+_RECORD_COLS = ", ".join(quoted(c) for c in RECORD_COLUMNS)
 _STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
-                 f"{', '.join(_RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
-_STAGE_ROW = f"({', '.join('?' * len(_RECORD_INPUT_COLUMNS))})"
+                 f"{', '.join(RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
+_STAGE_ROW = f"({', '.join('?' * len(RECORD_INPUT_COLUMNS))})"
 
 
 @functools.cache
@@ -307,114 +67,14 @@ def _stage_insert(rows: int) -> str:
     (one call per row) made that most of a batch's time. 200k records: executemany 8.8 s;
     500 rows per INSERT 7.4 s, 1,000 7.2 s, 2,000 7.0 s, a whole batch in one 7.6 s (its
     statement costs more CPU than it saves)."""
-    return f"INSERT INTO stage ({', '.join(_RECORD_INPUT_COLUMNS)}) VALUES {', '.join([_STAGE_ROW] * rows)}"
+    return f"INSERT INTO stage ({', '.join(RECORD_INPUT_COLUMNS)}) VALUES {', '.join([_STAGE_ROW] * rows)}"
 
 
-_STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*_attribution("stage"))
+_STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*attribution_sql("stage"))
 # Appended above every rowid in use and above the rollups' mark (`?`): a replaced record's
 # rowid is never reused by a record that is not rolled up yet. In time order within the batch.
-_STAGE_TO_RECORDS = (f"INSERT OR REPLACE INTO records (rowid, {_RECORD_COLUMNS}) "
-                     f"SELECT ? + row_number() OVER (ORDER BY ts_us), {_RECORD_COLUMNS} FROM stage")
-
-
-def _agg_statement(source: str, where: str) -> str:
-    """The records of `source` matching `where` (constant SQL on `r`), summed per quarter-hour
-    and every dimension into temp.agg; the 7 `?` are the sign (+1 adds, -1 subtracts)."""
-    return (f"CREATE TEMP TABLE agg AS SELECT r.ts_us / {QUARTER_US} AS bucket, {_AGG_DIMS}, {_SUM_SELECT} "
-            f"FROM {source} r WHERE {where} GROUP BY {', '.join(str(i) for i in range(1, 9))}")
-
-
-def _fan_out_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """temp.agg → every rollup table, added to what is there, in three parts: summing the
-    deltas (temp tables only: a reader may run them, beside the writer), adding them to the
-    rollup tables (the write), and dropping the temp tables.
-
-    Each scope's finest delta (the users' days, the teams' hours, the org's quarter-hours) is
-    summed from temp.agg once per grouping; its totals from its verdict grouping (every record
-    has one verdict key, '' when none) and a scope's own grouping (a user's rows by user, a
-    team's by team) from its totals, whose only key is the scope's: those re-read a delta, not
-    every record. Its day delta is summed from the finest, its 32-day block from its day.
-    (Schema 6 crossed temp.agg with the 8 groupings into one table of ~8 rows per record, then
-    re-sorted it for each scope: 1M shuffled realistic records took 38 s of fan-out, see
-    bench/RESULTS.md.) A GROUP BY yields its rows in key order, which the temp table keeps
-    (rowid order), so each upsert walks its table's B-tree in order without sorting again."""
-    statements: list[str] = []  # the deltas' sums
-    adds: list[str] = []
-    deltas = []
-    verdict_dim = GROUPINGS.index("verdict")
-    for scope, (table, scope_col) in ROLLUPS.items():
-        suffix, grain_us = FINE.get(scope, (DAY_SUFFIX, DAY_US))
-        per = grain_us // QUARTER_US
-        scope_insert = f"{scope_col}, " if scope_col else ""
-        scope_select = f"COALESCE(r.{scope_col}, ''), " if scope_col else ""
-        bucket = "r.bucket" if per == 1 else f"r.bucket / {per}"
-        finest = f"d{table}{suffix}"
-        deltas.append(finest)
-        statements += [f"DROP TABLE IF EXISTS temp.{finest}",
-                       f"CREATE TEMP TABLE {finest} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)})"]
-        own = GROUPINGS.index(scope_col) if scope_col else None
-        for dim in range(TOTAL_DIM):
-            if dim == own:
-                continue
-            statements.append(
-                f"INSERT INTO temp.{finest} SELECT {scope_select}{dim}, {bucket}, "
-                f"COALESCE(r.{DIM_COLUMNS[GROUPINGS[dim]]}, ''), {_AGG_SUMS} FROM temp.agg r "
-                f"GROUP BY {'1, ' if scope_col else ''}{3 if scope_col else 2}, {4 if scope_col else 3}")
-        statements.append(
-            f"INSERT INTO temp.{finest} SELECT {scope_insert}{TOTAL_DIM}, bucket, '', {_AGG_SUMS} "
-            f"FROM temp.{finest} r WHERE dim = {verdict_dim} GROUP BY {scope_insert}bucket")
-        if scope_col:
-            statements.append(
-                f"INSERT INTO temp.{finest} SELECT {scope_col}, {own}, bucket, {scope_col}, "
-                f"{', '.join(SUM_COLUMNS)} FROM temp.{finest} WHERE dim = {TOTAL_DIM}")
-        group = "1, 2, 3, 4" if scope_col else "1, 2, 3"
-        chain_ = [(DAY_SUFFIX, f"temp.{finest}", DAY_US // grain_us)] if scope in FINE else []
-        chain_.append((BLOCK_SUFFIX, f"temp.d{table}{DAY_SUFFIX}", BLOCK_DAYS))
-        for level, source, coarser in chain_:
-            delta = f"d{table}{level}"
-            deltas.append(delta)
-            statements += [
-                f"DROP TABLE IF EXISTS temp.{delta}",
-                f"CREATE TEMP TABLE {delta} AS SELECT {'r.' + scope_col + ' AS ' + scope_col + ', ' if scope_col else ''}"
-                f"r.dim AS dim, r.bucket / {coarser} AS bucket, r.key AS key, {_AGG_SUMS_NAMED} FROM {source} r "
-                f"GROUP BY {group}",
-            ]
-        adds += [f"INSERT INTO {table}{level} ({scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)}) "
-                 f"SELECT {scope_insert}dim, bucket, key, {', '.join(SUM_COLUMNS)} FROM temp.d{table}{level} "
-                 f"WHERE true ON CONFLICT DO UPDATE SET {_SUM_UPDATE}"
-                 for level in (suffix, *(level for level, _, _ in chain_))]
-    return tuple(statements), tuple(adds), tuple(f"DROP TABLE IF EXISTS temp.{d}" for d in deltas)
-
-
-_FAN_OUT_DELTAS, _FAN_OUT_APPLY, _FAN_OUT_DROP = _fan_out_statements()
-_FAN_OUT = (*_FAN_OUT_DELTAS, *_FAN_OUT_APPLY, *_FAN_OUT_DROP)
-# The rollup rebuild as one SQL script (no parameters: sign 1), for migrations.
-_REBUILD_SCRIPT = "; ".join([*(_DELETE_ALL[t] for t in ROLLUP_TABLES), _agg_statement("records", "1")
-                             .replace("?", "1"), *_FAN_OUT, "DROP TABLE temp.agg"])
-
-
-def fingerprint(values: tuple) -> int:
-    """A stable 63-bit hash of everything a source said about a record (its staged values).
-    `repr` of str/int/float/None is stable across runs, unlike `hash()`."""
-    return int.from_bytes(hashlib.blake2b(repr(values).encode(), digest_size=8).digest(), "big") >> 1
-
-
-def record_values(r: Record) -> tuple:
-    """What a record says, in the staged columns' order (without the cost, the source, the
-    fingerprint and the source line): what its fingerprint is computed from."""
-    logged = None if r.cost_usd is None else round(r.cost_usd * NANO)
-    return (
-        r.id, r.ts_us, r.provider, r.model, r.user, r.key, r.agent, r.team,
-        r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens,
-        r.cache_write_tokens, r.requests, logged, r.status, r.verdict,
-        json.dumps(r.metadata, sort_keys=True) if r.metadata else None,
-        r.cache_write_1h_tokens, r.service_tier, int(r.batch),
-    )
-
-
-def record_fingerprint(r: Record) -> int:
-    """The fingerprint a record is stored with: equal means re-importing it changes nothing."""
-    return fingerprint(record_values(r))
+_STAGE_TO_RECORDS = (f"INSERT OR REPLACE INTO records (rowid, {_RECORD_COLS}) "
+                     f"SELECT ? + row_number() OVER (ORDER BY ts_us), {_RECORD_COLS} FROM stage")
 
 
 _USAGE_TABLES = frozenset(("meta", "records", "rejects", "sources"))
@@ -448,52 +108,7 @@ def write_access_problem(path: Path) -> str | None:
     if not os.access(folder, os.W_OK | os.X_OK):
         return (f"{path}: no write permission on its folder {folder} (SQLite writes its journal "
                 "files there): ask its owner, or use --db")
-    return None
-
-
-def _priced(pricer: Pricer, record: Record, undone: str = "nothing of this batch was written") -> int | None:
-    """The record's cost from its price, refused (StoreError: the batch or the directory load
-    is rolled back, with one line) past the per-record bound: a price that makes one request
-    cost more than $1,000,000 is a typo, and its nano-dollars might not even fit SQLite."""
-    cost = pricer.cost_nano(record)
-    if cost is not None and cost > MAX_RECORD_COST_NANO:
-        raise StoreError(f'record "{record.id}" would cost ${cost / NANO:,.2f} at the price of '
-                         f"{record.provider}/{record.model}, over the per-record bound of "
-                         f"${MAX_RECORD_COST_NANO // NANO:,}: check that price; {undone}")
-    return cost
-
-
-def _full_message(what: str, column: str = "") -> str:
-    shown = {"cost_nano": "cost"}.get(column, column.replace("_", " "))
-    return (f"{what} would take the store's total {shown or 'sums'} past what it can add up exactly "
-            f"({MAX_TOTAL:,} {'nano-dollars' if column == 'cost_nano' else 'units'}); nothing of it was "
-            "written. Such totals are not real usage: check the input, or start a new store.")
-
-
-@contextmanager
-def _overflow_refused(what: str) -> Iterator[None]:
-    """SQLite's SUM raises on a 64-bit overflow: the same refusal as _check_totals."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if "integer overflow" in str(exc):
-            raise StoreError(_full_message(what)) from None
-        raise
-
-
-@dataclass
-class BatchResult:
-    imported: int = 0
-    replaced: int = 0
-    unchanged: int = 0
-
-
-@dataclass
-class StagedBatch:
-    """A batch ready for SQL: its rows, one per id, flattened into chunks of parameters for
-    multi-row INSERTs (the stage's columns), and what staging counted."""
-    chunks: list[tuple]
-    result: BatchResult
+    return not_yours(path)  # another user's file is read-only for the read paths (sqlite_files.py)
 
 
 def _create_owner_only(path: Path) -> None:
@@ -501,7 +116,7 @@ def _create_owner_only(path: Path) -> None:
     gives the -wal and -shm files the mode of the database file, so they are owner-only too.
     A file that appeared meanwhile is left as it is."""
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     except FileExistsError:
         pass
 
@@ -537,6 +152,11 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
     reopened connection reads through the WAL and keeps the files there while it is open."""
     uri = path.resolve().as_uri()
     stamp = file_stamp(path)  # before connecting: a change after this reopens
+    if stamp is not None and stamp[2] is None and not_yours(path) is not None:
+        # Another user's store with nobody connected: immutable, as from a folder this user may
+        # not write, even when it may: no -wal or -shm file of this user's is left next to it
+        # (its owner would refuse them: sqlite_files.py).
+        return _immutable(uri), stamp
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -544,10 +164,12 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
         if getattr(exc, "sqlite_errorname", "") != "SQLITE_READONLY_DIRECTORY":
             raise
         conn.close()
-        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
-                               check_same_thread=False)
-        return conn, stamp
+        return _immutable(uri), stamp
     return conn, None
+
+
+def _immutable(uri: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 T = TypeVar("T")
@@ -559,32 +181,36 @@ def _torn_read(exc: sqlite3.DatabaseError) -> bool:
             or "malformed" in str(exc))
 
 
-class Store:
+class Store(DeferredRollups, BaseStore):
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
     dialect = SQLITE
+    _MATCH_STAGE = "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id"
+    _DROP_UNCHANGED = ("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
+                       "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
+    _overflow_refused = staticmethod(_overflow_refused)
+    _CACHE_PRAGMA = _CACHE_PRAGMA
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False,
                  on_upgrade: Callable[[str], None] | None = None, busy_timeout_ms: int | None = None) -> None:
         """`on_upgrade` is told, in one line, before an existing store's schema is upgraded
         (a copy of the records: seconds per million). `busy_timeout_ms`: how long a write waits
         for another writer (default BUSY_TIMEOUT_MS, read now, not when the module loaded)."""
+        super().__init__(readonly=readonly, on_upgrade=on_upgrade,
+                         busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
         self.path = Path(path)
-        self.busy_timeout_ms = int(BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
-        self._on_upgrade = on_upgrade
-        self.readonly = readonly
-        self._local = threading.local()
         # This object's threads (an import's writer and its roll-up) take turns here, not in
         # SQLite's busy handler: a long roll-up step must not time out the writer's next batch
         # (10M records over three years: one step's upserts took over the 10 s busy timeout).
         self._writing = threading.RLock()
-        self._pricer: Pricer | None = None
-        self._directory: tuple[str, Directory] | None = None
         if not self.path.exists():
             if not create or readonly:
                 raise StoreError(f"{self.path}: no usage store here (run `usage-tui sample` or `usage-tui import`)")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _create_owner_only(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _create_owner_only(self.path)
+            except OSError as exc:  # a folder this user may not write, or not create
+                raise StoreError(f"{self.path}: cannot create the store ({exc.strerror}: {exc.filename})") from None
         self._migrate()
 
     @classmethod
@@ -596,7 +222,18 @@ class Store:
         return cls(path, create=False, readonly=readonly, on_upgrade=on_upgrade)
 
     # -- connections ---------------------------------------------------------------------------
+    def _refuse_untrusted(self, conn: sqlite3.Connection | None = None) -> None:
+        """Refuse a store whose files someone else could have put there (sqlite_files.py)."""
+        problem = untrusted(self.path, readonly=self.readonly)
+        if problem is not None:
+            if conn is not None:
+                conn.close()
+            raise StoreError(problem)
+
     def _connect(self) -> sqlite3.Connection:
+        # Checked before SQLite opens the files, and again once it has: a -wal file created
+        # in between is refused before any record is written through it.
+        self._refuse_untrusted()
         try:
             if self.readonly:
                 conn, self._local.immutable_at = _connect_readonly(self.path)
@@ -615,6 +252,7 @@ class Store:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable usage store ({exc})") from None
+        self._refuse_untrusted(conn)
         return conn
 
     @property
@@ -630,10 +268,6 @@ class Store:
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
-
-    def execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
-        """A statement of the SQL both engines share (query.py), on this thread's connection."""
-        return self.conn.execute(sql, params)
 
     def identity_facts(self) -> dict[str, Any]:
         """What identity.resolve_identity reads from the store itself: nothing for a file (the
@@ -715,13 +349,6 @@ class Store:
             return None
         return min(days) * DAY_US, (max(days) + 1) * DAY_US
 
-    def pending_rollups(self) -> int | None:
-        """None when the rollups hold every record (always, outside an import); else the rowid
-        through which they do: the records above it (the batches of an import still running, or
-        of one that was killed) are read from the records table, so every answer stays exact."""
-        through = self._rolled_up_through(self.conn)
-        return through if self.conn.execute(_TOP_ROWID).fetchone()[0] > through else None
-
     def data_version(self) -> tuple[int, int]:
         """Changes when another connection commits: cheap to poll for live refresh. Compare
         values read on the same thread only. (An immutable reader reopened because its file
@@ -745,7 +372,7 @@ class Store:
                     "about 20 s per million records" if version < INDEX_ONLY_AT else "a few seconds per million records")
             self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION} (once; {cost})")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
-        script = "".join(MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
+        script = "".join(schema.SQLITE_MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
         rebuild = "" if version == 0 or version >= REBUILD_ROLLUPS_AT else _REBUILD_SCRIPT
         # The index builds and GROUP BYs sort every record: in temp files, not in memory (1M
         # records: peak RSS 311 MB with temp_store=MEMORY).
@@ -763,303 +390,50 @@ class Store:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    # -- meta and directory ---------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    # -- the directory ------------------------------------------------------------------------------
+    def _write_users(self, conn: sqlite3.Connection, directory: Directory) -> None:
+        for table in ("dir_users", "dir_keys", "dir_agents"):
+            conn.execute(DELETE_ALL[table])
+        conn.executemany("INSERT INTO dir_users VALUES (?, ?, ?, ?, ?)",
+                         [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
 
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
-            self._set_meta(conn, key, value)
-
-    def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
-    def directory(self) -> Directory:
-        """The loaded directory (an empty one with UTC when none was loaded)."""
-        raw = self.get_meta("directory") or "{}"
-        if self._directory is None or self._directory[0] != raw:
-            self._directory = (raw, parse_directory(json.loads(raw)))
-        return self._directory[1]
-
-    def pricer(self) -> Pricer:
-        directory = self.directory()
-        if self._pricer is None or self._pricer.overrides != {(p.provider, p.model): p for p in directory.prices}:
-            self._pricer = Pricer(directory.prices)
-        return self._pricer
-
-    def load_directory(self, doc: dict[str, Any], progress=None) -> int:
-        """Replace the directory with `doc` (already validated), re-price and re-attribute every
-        record and rebuild the rollups, all in one transaction. Returns the number of records."""
-        directory = parse_directory(doc)
-        pricer = Pricer(directory.prices)
-        with self.transaction() as conn:
-            # the prices being replaced, read under the write lock: a load that committed while
-            # this one waited for it is what these prices replace
-            old_prices = self.directory().prices
-            self._set_meta(conn, "directory", json.dumps(doc, sort_keys=True, default=str))
-            conn.execute("DELETE FROM dir_users")
-            conn.execute("DELETE FROM dir_keys")
-            conn.execute("DELETE FROM dir_agents")
-            conn.executemany("INSERT INTO dir_users VALUES (?, ?, ?, ?, ?)",
-                             [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
-            conn.executemany("INSERT INTO dir_keys VALUES (?, ?, ?)",
-                             [(k.id, k.owner, k.team) for k in directory.keys.values()])
-            conn.executemany("INSERT INTO dir_agents VALUES (?, ?)",
-                             [(a.id, a.manager) for a in directory.agents.values()])
-            # A budget the directory names replaces one set with `budget set`.
-            conn.executemany("DELETE FROM budget_overrides WHERE user = ?",
-                             [(u,) for u in directory.budgets])
-            if old_prices != directory.prices:
-                self._reprice(conn, pricer)
-            conn.execute(_REATTRIBUTE_RECORDS)
-            with _overflow_refused("re-pricing with these prices"):
-                self.rebuild_rollups(conn)
-            self._check_totals(conn, "re-pricing with these prices")
-        self._directory = None
-        self._pricer = None
-        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def _reprice(self, conn: sqlite3.Connection, pricer: Pricer) -> None:
-        """Recompute the cost of every record without a logged cost (prices changed)."""
-        rows = conn.execute(
-            "SELECT id, ts_us, provider, model, prompt_tokens, completion_tokens, cached_input_tokens, "
-            "cache_write_tokens, cache_write_1h_tokens, service_tier, batch FROM records "
-            "WHERE cost_logged_nano IS NULL").fetchall()
-        updates = []
-        for rid, ts_us, provider, model, p, c, cached, cw, cw_1h, tier, batch in rows:
-            rec = Record(rid, ts_us, provider, model, prompt_tokens=p, completion_tokens=c,
-                         cached_input_tokens=cached, cache_write_tokens=cw, cache_write_1h_tokens=cw_1h,
-                         service_tier=tier, batch=bool(batch))
-            updates.append((_priced(pricer, rec, "the directory was not loaded"), rid))
-        conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", updates)
+    def _set_costs(self, conn: sqlite3.Connection, costs: list[tuple[str, int | None]]) -> None:
+        conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", [(cost, rid) for rid, cost in costs])
 
     # -- rollups ---------------------------------------------------------------------------------
-    def totals(self, conn: sqlite3.Connection | None = None) -> dict[str, int | float]:
-        """The org's grand totals per summed column, added up in Python (which cannot overflow)
-        from the day rollup's totals rows (one row per UTC day with usage) and the sums kept of
-        the records not rolled up yet."""
-        conn = conn or self.conn
-        sums: dict[str, int | float] = dict(zip(SUM_COLUMNS, self._pending_sums(conn), strict=True))
-        for row in conn.execute(_ORG_DAY_TOTALS, (TOTAL_DIM,)):
-            for name, value in zip(SUM_COLUMNS, row, strict=True):
-                sums[name] += value
-        return sums
+    # -- the write path ------------------------------------------------------------------------------
+    # A batch appends its records without rolling them up (`refresh_rollups` does, as an import
+    # goes and when it ends). Rolling up each batch upserted ~24 rollup rows a record at places
+    # all over the tables on a real organization's data (high cardinality, any order): 1M
+    # shuffled realistic records took 856 s, 24× a plain load. Reads stay exact meanwhile:
+    # whatever is above the rollups' mark is read from the records (`pending_rollups`).
+    def _chunks(self, rows: Sequence[tuple]) -> list[tuple]:
+        """Staged rows as the parameters of multi-row INSERTs."""
+        per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(RECORD_INPUT_COLUMNS))
+        return [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
 
-    def _rolled_up_through(self, conn: sqlite3.Connection) -> int:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROLLED_UP_THROUGH,)).fetchone()
-        return int(row[0]) if row else 0
+    def _fill_stage(self, conn: sqlite3.Connection, batch: StagedBatch) -> None:
+        conn.execute(_STAGE_CREATE)
+        conn.execute("DELETE FROM stage")
+        for chunk in batch.chunks:
+            conn.execute(_stage_insert(len(chunk) // len(RECORD_INPUT_COLUMNS)), chunk)
 
-    def _pending_sums(self, conn: sqlite3.Connection) -> list[int]:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (PENDING_SUMS,)).fetchone()
-        return json.loads(row[0]) if row else [0] * len(SUM_COLUMNS)
+    def _retract_replaced(self, conn: sqlite3.Connection, what: str) -> None:
+        """The replaced records leave the rollups, or the pending sums."""
+        through = self._rolled_up_through(conn)
+        replaced = "r.id IN (SELECT id FROM temp.stage) AND r.rowid {} ?"
+        self._apply_rollups(conn, -1, replaced.format("<="), params=(through,))
+        _, *old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
+        self._set_rolled_up(conn, through, [p - (o or 0) for p, o in zip(self._pending_sums(conn), old, strict=True)])
 
-    def _set_rolled_up(self, conn: sqlite3.Connection, through: int, pending: Sequence[int]) -> None:
-        self._set_meta(conn, ROLLED_UP_THROUGH, str(through))
-        if any(pending):
-            self._set_meta(conn, PENDING_SUMS, json.dumps(list(pending)))
-        else:
-            conn.execute("DELETE FROM meta WHERE key = ?", (PENDING_SUMS,))
-
-    def _check_totals(self, conn: sqlite3.Connection, what: str) -> None:
-        """Refuse (raise, so the transaction rolls back) a write after which a grand total no
-        longer fits in a 64-bit integer, or became a REAL (SQLite's `+` does that on overflow)."""
-        for name, total in self.totals(conn).items():
-            if not isinstance(total, int) or total > MAX_TOTAL:
-                raise StoreError(_full_message(what, name))
-
-    def _apply_rollups(self, conn: sqlite3.Connection, sign: int, where: str, source: str = "records",
-                       params: Sequence = ()) -> None:
-        """Add (sign=1) or subtract (sign=-1) the records matching `where` (a constant SQL
-        condition on `r`, its values bound from `params`) to every rollup table. `source` is
-        the table holding them: the records, or the attributed stage of a batch.
-
-        The records are first summed once per (bucket, every dimension) into a small temp
-        table, then once per (grouping, bucket, user, team, row key) into another; the 3 scopes
-        × 2 granularities are read from that, not from the records."""
-        conn.execute("DROP TABLE IF EXISTS temp.agg")
-        conn.execute(_agg_statement(source, where), ((sign,) * len(SUM_COLUMNS)) + tuple(params))
-        for statement in _FAN_OUT:
-            conn.execute(statement)
-        conn.execute("DROP TABLE temp.agg")
-
-    def rebuild_rollups(self, conn: sqlite3.Connection | None = None) -> None:
-        def run(c: sqlite3.Connection) -> None:
-            for table in ROLLUP_TABLES:
-                c.execute(_DELETE_ALL[table])
-            self._apply_rollups(c, 1, "1")
-            self._set_rolled_up(c, c.execute(_TOP_ROWID).fetchone()[0], ())
-
-        if conn is None:
-            with self.transaction() as c:
-                run(c)
-        else:
-            run(conn)
-
-    # -- records ---------------------------------------------------------------------------------
-    def source_id(self, fmt: str, path: str) -> int:
-        with self.transaction() as conn:  # in turn with this store's other writing threads
-            conn.execute("INSERT OR IGNORE INTO sources (format, path) VALUES (?, ?)", (fmt, path))
-            return conn.execute("SELECT id FROM sources WHERE format = ? AND path = ?", (fmt, path)).fetchone()[0]
-
-    def write_batch(self, records: Sequence[Record], source_id: int | None,
-                    rejects: Iterable[Reject] = ()) -> BatchResult:
-        """Write one batch atomically: new ids are imported, known ids with other content
-        replace the old record, identical ones are left alone; then roll them up."""
-        result = self.write_staged(self.stage_batch(records, source_id), rejects)
-        self.refresh_rollups()
-        return result
-
-    def stage_batch(self, records: Sequence[Record], source_id: int | None) -> StagedBatch:
-        """The Python half of `write_batch` (values, fingerprints, prices, duplicates within
-        the batch), writing nothing: the importer runs it on its parsing thread so that the
-        writer thread, which holds the GIL only between SQLite calls, overlaps with it."""
-        staged: dict[str, tuple] = {}
-        self.stage_rows(records, source_id, staged)
-        return self.staged_batch(list(staged.values()))
-
-    def stage_rows(self, records: Iterable[Record], source_id: int | None, staged: dict[str, tuple]) -> None:
-        """Add `records` to `staged` (id → the stage's row): values, fingerprint, price. The
-        counts are of records, not lines: the same id again (a streamed message written once
-        per content block) is the same record, the later one wins."""
-        pricer = self.pricer()
-        for r in records:
-            values = record_values(r)
-            logged = values[14]
-            fp = fingerprint(values)
-            previous = staged.get(r.id)
-            if previous is not None and previous[_FINGERPRINT_AT] == fp:
-                continue
-            cost = logged if logged is not None else _priced(pricer, r)
-            # The source line is where the record was read, not what it says: like the
-            # source, it is not in the fingerprint (the same record moved is unchanged).
-            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
-
-    def staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
-        """Staged rows (one per id) as one batch: chunks of parameters for multi-row INSERTs."""
-        per_chunk = min(STAGE_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_RECORD_INPUT_COLUMNS))
-        chunks = [tuple(chain.from_iterable(rows[i:i + per_chunk])) for i in range(0, len(rows), per_chunk)]
-        return StagedBatch(chunks, BatchResult(imported=len(rows)))
-
-    def write_staged(self, batch: StagedBatch, rejects: Iterable[Reject] = ()) -> BatchResult:
-        """The SQL half of `write_batch`: one transaction, appending the batch's records without
-        rolling them up (`refresh_rollups` does, as the import goes and when it ends). Rolling up each batch
-        upserted ~24 rollup rows a record at places all over the tables on a real organization's
-        data (high cardinality, any order): 1M shuffled realistic records took 856 s, 24× a plain
-        load. Reads stay exact meanwhile: whatever is above the rollups' mark is read from the
-        records (`pending_rollups`)."""
-        result = batch.result  # the counts go on from staging's
-        with self.transaction() as conn:
-            # Keyed by id: the batch is matched against records and pruned by id.
-            conn.execute(_STAGE_CREATE)
-            conn.execute("DELETE FROM stage")
-            for chunk in batch.chunks:
-                conn.execute(_stage_insert(len(chunk) // len(_RECORD_INPUT_COLUMNS)), chunk)
-            through = self._rolled_up_through(conn)
-            pending = self._pending_sums(conn)
-            existing = conn.execute(
-                "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id").fetchall()
-            if existing:
-                same = sum(1 for _, eq in existing if eq)
-                result.unchanged += same
-                result.replaced += len(existing) - same
-                result.imported -= len(existing)
-                if same:
-                    conn.execute("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
-                                 "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
-                if same < len(existing):  # the replaced records leave the rollups, or the pending sums
-                    replaced = "r.id IN (SELECT id FROM temp.stage) AND r.rowid {} ?"
-                    self._apply_rollups(conn, -1, replaced.format("<="), params=(through,))
-                    _, *old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
-                    pending = [p - (o or 0) for p, o in zip(pending, old, strict=True)]
-            conn.execute(_STAGE_ATTRIBUTE)
-            top = conn.execute(_TOP_ROWID).fetchone()[0]
-            conn.execute(_STAGE_TO_RECORDS, (max(top, through),))
-            with _overflow_refused("this batch"):
-                _, *added = conn.execute(_RECORD_SUMS.format("temp.stage", "true")).fetchone()
-            pending = [p + (a or 0) for p, a in zip(pending, added, strict=True)]
-            self._set_rolled_up(conn, through, pending)
-            self._check_totals(conn, "this batch")
-            self._write_rejects(conn, rejects)
-        return result
-
-    def refresh_rollups(self) -> int:
-        """Roll up the records appended before this call (an import's, or what a killed import
-        committed), REFRESH_ROWS at a time: each step sums its records in a read snapshot, then
-        adds the sums to the rollups in one short transaction that moves the mark, so a crash
-        loses no step already done, and an import's writer may append meanwhile (its batches
-        wait only for the short part). Returns how many records were rolled up. The records of a
-        step are summed once, sorted, so the rollups are written in key order whatever order the
-        records came in."""
-        done = 0
-        # The step's GROUP BYs sort up to REFRESH_ROWS records: in temp files, not in memory
-        # (changing temp_store drops temp tables: the stage is created again when needed).
-        self.conn.execute("PRAGMA temp_store=FILE")
-        self.conn.execute(_ROLLUP_CACHE_PRAGMA)
-        try:
-            target = self.conn.execute(_TOP_ROWID).fetchone()[0]
-            while True:
-                step = self._sum_pending(target)
-                if step is None:
-                    return done
-                done += step[2] if self._add_pending(*step) else 0
-        finally:
-            self.conn.execute("PRAGMA temp_store=MEMORY")
-            self.conn.execute(_CACHE_PRAGMA)
-
-    def _sum_pending(self, target: int) -> tuple[int, int, int, list[int]] | None:
-        """In one read snapshot: the deltas of the records above the mark, up to REFRESH_ROWS of
-        them and not past rowid `target`, into this connection's temp tables. Returns (mark,
-        end rowid, how many records, their sums), or None when none is left."""
-        with self.snapshot() as conn:
-            through = self._rolled_up_through(conn)
-            end = min(target, through + REFRESH_ROWS)
-            if end <= through:
-                return None
-            step = "r.rowid > ? AND r.rowid <= ?"
-            count, *sums = conn.execute(_RECORD_SUMS.format("records", step), (through, end)).fetchone()
-            conn.execute("DROP TABLE IF EXISTS temp.agg")
-            with _overflow_refused("rolling up the imported records"):
-                conn.execute(_agg_statement("records", step), (1,) * len(SUM_COLUMNS) + (through, end))
-                for statement in _FAN_OUT_DELTAS:
-                    conn.execute(statement)
-        return through, end, count, [v or 0 for v in sums]
-
-    def _add_pending(self, through: int, end: int, count: int, sums: list[int]) -> bool:
-        """Add the deltas `_sum_pending` left in the temp tables to the rollups and move the
-        mark, unless the records they were summed from changed meanwhile (another refresh moved
-        the mark, or a batch replaced one of them: a new version is appended above): then
-        nothing is written and False is returned (the next step sums them again)."""
-        try:
-            with self.transaction() as conn:
-                now = conn.execute("SELECT count(*) FROM records WHERE rowid > ? AND rowid <= ?",
-                                   (through, end)).fetchone()[0]
-                if self._rolled_up_through(conn) != through or now != count:
-                    return False
-                with _overflow_refused("rolling up the imported records"):
-                    for statement in _FAN_OUT_APPLY:
-                        conn.execute(statement)
-                pending = [p - v for p, v in zip(self._pending_sums(conn), sums, strict=True)]
-                self._set_rolled_up(conn, end, pending)
-                return True
-        finally:
-            for statement in (*_FAN_OUT_DROP, "DROP TABLE IF EXISTS temp.agg"):
-                self.conn.execute(statement)
-
-    def _write_rejects(self, conn: sqlite3.Connection, rejects: Iterable[Reject]) -> None:
-        conn.executemany("INSERT OR IGNORE INTO rejects (source, line, reason, raw) VALUES (?, ?, ?, ?)",
-                         [(j.source, j.line, j.reason, j.raw) for j in rejects])
-
-    def write_rejects(self, rejects: Iterable[Reject]) -> None:
-        with self.transaction() as conn:
-            self._write_rejects(conn, rejects)
-
-    def rejects(self, source: str | None = None, limit: int | None = None) -> list[dict]:
-        """Rejected lines, newest first (sqlite-utils builds the parameterized query)."""
-        table = sqlite_utils.Database(self.conn)["rejects"]
-        where, args = ("source = ?", [source]) if source else (None, None)
-        return list(table.rows_where(where, args, order_by="id desc", limit=limit))
+    def _add_stage(self, conn: sqlite3.Connection, what: str) -> None:
+        conn.execute(_STAGE_ATTRIBUTE)
+        through = self._rolled_up_through(conn)
+        top = conn.execute(_TOP_ROWID).fetchone()[0]
+        conn.execute(_STAGE_TO_RECORDS, (max(top, through),))
+        with _overflow_refused(what):
+            _, *added = conn.execute(_RECORD_SUMS.format("temp.stage", "true")).fetchone()
+        self._set_rolled_up(conn, through, [p + (a or 0) for p, a in zip(self._pending_sums(conn), added, strict=True)])
 
     def stored_versions(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(attributed user, fingerprint) of each of `ids` already in the store."""
@@ -1071,23 +445,5 @@ class Store:
                 f"SELECT id, user, fingerprint FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
         return found
 
-    def record_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def clear_records(self) -> None:
-        with self.transaction() as conn:
-            for table in ("records", "rejects", "sources", *ROLLUP_TABLES):
-                conn.execute(_DELETE_ALL[table])
-            self._set_rolled_up(conn, 0, ())
-
-    # -- budgets set from the CLI --------------------------------------------------------------------
-    def set_budget_override(self, user: str, limit_usd: float, window: str, set_by: str, set_at: str) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO budget_overrides VALUES (?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET "
-                "limit_usd = excluded.limit_usd, window = excluded.window, set_by = excluded.set_by, "
-                "set_at = excluded.set_at", (user, limit_usd, window, set_by, set_at))
-
-    def budget_overrides(self) -> dict[str, tuple[float, str]]:
-        return {u: (lim, w) for u, lim, w in
-                self.conn.execute("SELECT user, limit_usd, window FROM budget_overrides")}
+    def _cleared(self, conn: sqlite3.Connection) -> None:
+        self._set_rolled_up(conn, 0, ())

@@ -1,0 +1,128 @@
+"""Who may do what on the central store: the connected role (its login, whether it owns the
+store), the refusals worded for a person, and the grants `directory load` maintains for the
+directory's logins. The row-level security policies themselves are schema.py's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+from psycopg import errors, sql
+
+from ..directory import Directory
+from .base import StoreError, StorePermissionError
+
+
+def display_dsn(dsn: str) -> str:
+    """The DSN for messages: without its password."""
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", dsn))
+
+
+def describe(exc: psycopg.Error, where: str) -> StoreError:
+    """A psycopg error as one line: a refused permission is a StorePermissionError (exit 3)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return StorePermissionError(f"{where}: the database refused: {text} (ask the store's owner for access)")
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, errors.QueryCanceled):
+        return StoreError(f"{where}: cannot use the PostgreSQL server: {text}")
+    return StoreError(f"{where}: {text}")
+
+
+class RowSecurity:
+    """The role half of the PostgreSQL store (postgres.PostgresStore), on its connections."""
+
+    conn: psycopg.Connection
+    path: str
+    notices: list[str]
+    _errors: Any
+
+    def identity_facts(self) -> dict[str, Any]:
+        """Who is connected: the database role is the login (the server authenticated it), and
+        the store's owner is the role owning its tables (or a superuser: both bypass row-level
+        security and may read everything)."""
+        with self._errors():
+            login, owner = self.conn.execute(
+                "SELECT current_user::text, pg_get_userbyid(c.relowner) = current_user "
+                "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+                "FROM pg_class c WHERE c.oid = 'records'::regclass").fetchone()
+        return {"login": login, "owner": bool(owner)}
+
+    def sees_everything(self) -> bool:
+        """Whether row-level security hides nothing from the connected role: the owner, a
+        superuser or a BYPASSRLS role, or an org admin by the directory as it is now. A decision
+        about someone else made by a role that does not would read "no spend, no budget" and
+        allow (serve checks this in each answer's snapshot: a role demoted while serve runs
+        gets 503s, never 200s)."""
+        with self._errors():
+            (yes,) = self.conn.execute(
+                "SELECT pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
+                "OR usage_tui_is_org_admin(current_user::text) FROM pg_class c, pg_roles r "
+                "WHERE c.oid = 'records'::regclass AND r.rolname = current_user").fetchone()
+        return bool(yes)
+
+    def _refuse_hidden_schema(self) -> None:
+        """A schema on the search_path that exists but this role may not use looks like no
+        store at all (PostgreSQL hides it): say what it is, a missing permission (exit 3)."""
+        role, hidden = self.conn.execute(
+            "SELECT current_user::text, array_agg(nspname::text ORDER BY nspname) FILTER "
+            "(WHERE NOT has_schema_privilege(oid, 'USAGE')) FROM pg_namespace "
+            "WHERE nspname = ANY(string_to_array(replace(current_setting('search_path'), ' ', ''), ','))"
+        ).fetchone()
+        if hidden:
+            raise StorePermissionError(
+                f"{self.path}: role {role} may not use schema {', '.join(hidden)} (no USAGE privilege): the "
+                "store's owner grants it to the directory's logins with `usage-tui directory load`")
+
+    def _may_load(self, directory: Directory) -> None:
+        facts = self.identity_facts()
+        if not facts["owner"]:
+            # An org admin's load goes through the policies, which read dir_users as it is being
+            # written: it must leave them an org admin (else its later rows would be refused).
+            me = directory.user_by_login(facts["login"])
+            if me is None or not directory.is_org_admin(me.id):
+                raise StorePermissionError(f"{self.path}: role {facts['login']} would not be an org admin in this "
+                                           "directory: only the store's owner role may load it")
+        self.notices = []
+
+    def _loaded(self, conn: psycopg.Connection, directory: Directory) -> None:
+        self.notices = self._maintain_grants(conn, directory)
+
+    def _maintain_grants(self, conn: psycopg.Connection, directory: Directory) -> list[str]:
+        """Give each directory login's role what the policies let it see: USAGE on the schema
+        and SELECT on its tables (row-level security narrows the rows); org admins' roles also
+        write. Roles granted before and no longer listed (or no longer admins) lose it. Only
+        the owner may grant: anyone else's load says so. Returns lines for the user."""
+        if not self.identity_facts()["owner"]:
+            return ["grants unchanged: only the store's owner role maintains them (run `usage-tui "
+                    "directory load` as that role to give new logins access)"]
+        schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
+        wanted = {u.login: directory.is_org_admin(u.id) for u in directory.users.values() if u.login}
+        me = conn.execute("SELECT current_user::text").fetchone()[0]
+        wanted.pop(me, None)
+        roles = {r for (r,) in conn.execute("SELECT rolname::text FROM pg_roles WHERE rolname = ANY(%s)",
+                                            (list(wanted),))}
+        granted = dict(conn.execute("SELECT role, org_admin FROM granted_roles").fetchall())
+        writes = sql.SQL("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}; "
+                         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}")
+        unwrites = sql.SQL("REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} FROM {r}; "
+                           "REVOKE USAGE ON ALL SEQUENCES IN SCHEMA {s} FROM {r}")
+        for role in granted:
+            if role not in roles and conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}; REVOKE ALL ON ALL "
+                                     "SEQUENCES IN SCHEMA {s} FROM {r}; REVOKE USAGE ON SCHEMA {s} FROM {r}")
+                             .format(s=schema, r=sql.Identifier(role)))
+        for role in sorted(roles):
+            r = sql.Identifier(role)
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {s} TO {r}; GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r}")
+                         .format(s=schema, r=r))
+            conn.execute((writes if wanted[role] else unwrites).format(s=schema, r=r))
+        conn.execute("DELETE FROM granted_roles")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO granted_roles VALUES (%s, %s)", [(r, wanted[r]) for r in sorted(roles)])
+        missing = sorted(set(wanted) - roles)
+        if not missing:
+            return []
+        return [f"no database role for the login{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+                "create it (CREATE ROLE … LOGIN) and load the directory again to grant it access"]
