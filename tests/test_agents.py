@@ -497,3 +497,15 @@ def test_a_folder_with_nothing_of_the_agent_is_refused_by_name(tmp_path, fmt):
     with pytest.raises(ImportFatal, match=f"nothing in them is {fmt} usage"):
         import_path(store, str(folder), fmt)
     assert totals(store)["records"] == 0
+
+
+def test_amp_thread_whose_messages_is_not_a_list_still_reads_its_ledger(tmp_path):
+    """The fuzzer's case (CI, stop 31): `messages: true` ended in a TypeError traceback. The
+    ledger's event stands alone: 100 in, 50 out, no message to take cache counts from."""
+    thread = json.loads((AGENTS / "amp/threads/T-test-thread-123.json").read_text())
+    thread["messages"] = True
+    path = tmp_path / "T-test-thread-123.json"
+    path.write_text(json.dumps(thread))
+    store, summary, _ = load(tmp_path, path, "amp")
+    t = totals(store)
+    assert (summary.imported, t["prompt"], t["cached"], t["completion"], t["writes"]) == (1, 100, 0, 50, 0)

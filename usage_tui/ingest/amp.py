@@ -79,7 +79,10 @@ def _cache_counts(usage_of: dict[Any, dict[str, Any]], message_id: Any) -> dict[
 
 def _items(thread: dict[str, Any], owner: str | None) -> Iterator[tuple[str, Record | BadRecord | None]]:
     """(raw, record) per usage event of a thread; a bad one is a BadRecord naming where it is."""
-    messages = [m for m in thread.get("messages") or [] if isinstance(m, dict) and m.get("role") == "assistant"]
+    listed = thread.get("messages")
+    # A thread whose `messages` is not a list has no usage in it (its ledger may still have some).
+    messages = [m for m in listed if isinstance(m, dict) and m.get("role") == "assistant"] \
+        if isinstance(listed, list) else []
     ledger = thread.get("usageLedger")
     events = ledger.get("events") if isinstance(ledger, dict) else None
     if isinstance(events, list):
