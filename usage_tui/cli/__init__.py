@@ -12,6 +12,7 @@ from ..query import QueryError, ScopeError
 from ..store import StoreError, StorePermissionError
 from . import budget, directory, imports, serve, spend
 from . import store as store_commands
+from . import sync as sync_commands
 from .common import (
     EXIT_SCOPE,
     OneLineErrorsGroup,
@@ -68,7 +69,7 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
 
 
 for command in (store_commands.sample, imports.import_, imports.rejects, store_commands.store_group, directory.directory,
-                spend.spend, budget.budget, serve.serve):
+                spend.spend, budget.budget, serve.serve, sync_commands.sync):
     cli.add_command(command)
 
 
