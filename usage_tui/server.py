@@ -16,8 +16,10 @@ never an allow.
 
 The store is opened read-only with one SQLite connection per worker thread (checks run in
 starlette's thread pool, never on the event loop), so checks keep answering while another
-process imports, thanks to WAL. Nothing is cached: every answer reads the store as it is, from
-the file its path names now (server_store.py: a store replaced is followed, one gone is a 503).
+process imports, thanks to WAL. Every answer reads the store's data version as it is, from the
+file its path names now (server_store.py: a store replaced is followed, one gone is a 503), and
+answers from memory only while nothing was committed since (budget_cache.py): the same answer
+as a read of the whole store, without its cost.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import clock
-from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
+from .budget import BudgetStatus, no_budget_json
+from .budget_cache import BudgetCache, CachedView
 from .server_store import ServedStore
 from .store import StoreError
 from .store.health import schema_problem
@@ -120,27 +123,28 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
     authenticates users itself and sets that header (never pass a client's X-User through)."""
     stores = ServedStore(db_path, POOL_SIZE)
+    cache = BudgetCache()
     expected = token.encode() if token else None
 
     def has_admin_token(request: Request) -> bool:
         return expected is not None and hmac.compare_digest(bearer(request).encode(), expected)
 
-    def lookup(store, user: str) -> tuple[BudgetStatus | None, bool]:
+    def lookup(view: CachedView, user: str) -> tuple[BudgetStatus | None, bool]:
         """(status, known): known is whether the directory or a budget names the user."""
-        status = budget_status(store, user)
-        return status, status is not None or user in store.directory().users
+        status = view.status(user)
+        return status, status is not None or user in view.directory.users
 
-    def caller(store, request: Request) -> str | None:
+    def caller(view: CachedView, request: Request) -> str | None:
         """The user /auth decides for (None: a known key without an owner: no user budget)."""
         for name in IDENTITY_HEADERS:  # first: refused whatever else is sent
             if len(request.headers.getlist(name)) > 1:
                 raise Ambiguous(f"{name} header given more than once")
-        directory = store.directory()
+        directory = view.directory
         key = gateway_key(request)  # two different keys are refused whatever else is sent
         if trust_user_header:
             user = request.headers.get(USER_HEADER, "").strip()
             if user:
-                if user not in directory.users and budget_for(store, user) is None:
+                if user not in directory.users and view.budget(user) is None:
                     raise Refused(f'unknown user "{user}" in {USER_HEADER}')
                 return user
         if key is None:
@@ -150,12 +154,12 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
             raise Refused("unknown gateway key")
         return found.owner
 
-    def borrowing(fn, *args):
+    def borrowing(fn, *args, store=None):
         """`fn(store, *args)` on a pooled connection of the store the path names now, in one
         read snapshot that first establishes that this connection sees everyone's usage: on the
         central store a role demoted while serve runs would otherwise read others' spend and
         budgets as nothing, and allow (fail open)."""
-        store = stores.current()
+        store = store or stores.current()
 
         def answer():
             if not store.sees_everything():
@@ -166,11 +170,22 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         with store.borrowed():
             return store.reading(answer)
 
-    async def in_thread(fn, *args):
+    def deciding(fn, *args):
+        """`fn(view, *args)` as borrowing does, with `view` the budget cache's answers in that
+        snapshot (budget_cache.py: exactly the uncached ones, never older than a commit seen)."""
+        store = stores.current()
+        ticket = cache.ticket(store)  # before the snapshot begins
+
+        def decide(store):
+            return fn(cache.view(store, ticket), *args)
+
+        return borrowing(decide, store=store)
+
+    async def in_thread(fn, *args, via=None):
         """Run a store read off the event loop. Any failure is a 503 with a JSON error, which
         every documented hook treats as a refusal: an error never allows a request."""
         try:
-            return await run_in_threadpool(borrowing, fn, *args)
+            return await run_in_threadpool(via or borrowing, fn, *args)
         except Refused:
             raise
         except Exception as exc:
@@ -192,7 +207,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         user = params.get("user", "").strip()
         if not user:
             return _error(400, "missing query parameter: user")
-        found = await in_thread(lookup, user)
+        found = await in_thread(lookup, user, via=deciding)
         if isinstance(found, Response):
             return found
         status, known = found
@@ -214,12 +229,12 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         caller nobody knows. X-Budget-Deny-Status: 429 makes the over-budget denial a 429 for
         proxies that relay it as is (Envoy ext_authz)."""
 
-        def decide(store) -> BudgetStatus | None:
-            user = caller(store, request)
-            return budget_status(store, user) if user is not None else None
+        def decide(view: CachedView) -> BudgetStatus | None:
+            user = caller(view, request)
+            return view.status(user) if user is not None else None
 
         try:
-            status = await in_thread(decide)
+            status = await in_thread(decide, via=deciding)
         except Refused as exc:
             if allow_unknown_keys and not isinstance(exc, Ambiguous):
                 return Response(status_code=204, headers=_NO_STORE)
