@@ -106,10 +106,8 @@ class Readers:
 
 
 def cached_status(store, cache: BudgetCache, user: str, now: datetime):
-    """What serve's handlers do: the ticket, then one read snapshot with the cache's view."""
-    ticket = cache.ticket(store)
-    with store.borrowed():
-        return store.reading(lambda: cache.view(store, ticket).status(user, now))
+    """What serve's handlers do."""
+    return cache.answer(store, lambda view: view.status(user, now))
 
 
 def as_tuple(status):

@@ -10,8 +10,11 @@ process keeps, for the data version it last saw, the directory, the overrides an
 (user, window start, window end), and answers from them while the version stays the same.
 
     cache = BudgetCache()
-    ticket = cache.ticket(store)              # before the read snapshot starts
-    with store.borrowed(): store.reading(lambda: cache.view(store, ticket).status(user))
+    cache.answer(store, lambda view: view.status(user))   # a BudgetStatus, or None: no budget
+
+`answer` takes a ticket (the generation now), then reads in one statement whether the connection
+sees everyone's usage and the data version, and answers from memory alone when it holds all the
+answer needs; else it reads in one read snapshot, keeping what it read for the next answers.
 
 Never older than the last commit it can see. Every answer reads the data version in its own
 read snapshot. SQLite's values are per connection, so they cannot be compared across the
@@ -31,14 +34,18 @@ MAX_SPEND_ENTRIES spends are kept (then the generation starts again empty).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from .budget import BudgetStatus, budget_from, status_at
 from .directory import Directory
 from .query import user_cost_nano
-from .store import Store
+from .store import Store, StoreError
+
+T = TypeVar("T")
 
 # Users with a budget x windows in use: 300 users and three windows are 900; an org changing
 # zones or a long-running serve crossing many windows adds more, never without bound.
@@ -53,6 +60,25 @@ class _Facts:
     overrides: dict[str, tuple[float, str]]
     tz: ZoneInfo
     spend: dict[tuple[str, int, int], int] = field(default_factory=dict)
+
+
+# Refused (fail closed): a role that does not see everyone's usage would read others' spend and
+# budgets as nothing, and allow.
+DEMOTED = ("serve's database role no longer sees everyone's usage (it is not an org admin or the "
+           "store's owner): no decision can be made")
+
+
+class NotCached(Exception):
+    """A memory-only view was asked for something the cache does not hold."""
+
+
+def stamp(store: Store) -> tuple[bool, tuple[int, int]]:
+    """(whether this connection sees everyone's usage, the data version), read in one statement
+    where the engine can (PostgreSQL: one round trip), else one after the other."""
+    both = getattr(store, "decision_stamp", None)
+    if both is not None:
+        return both()
+    return store.sees_everything(), store.data_version()
 
 
 class BudgetCache:
@@ -79,23 +105,61 @@ class BudgetCache:
         self._generation += 1
         self._facts = None
 
-    def view(self, store: Store, ticket: int) -> CachedView:
-        """The decisions of this read snapshot (call inside it, after `ticket`)."""
-        version = store.data_version()  # this snapshot's: the first read of it on SQLite
-        last = getattr(self._local, "seen", None)
-        seen = (self._store_token, version)
-        if last != seen:  # a commit this thread had not seen (or its first reading): drop all
-            self._local.seen = seen
-            with self._lock:
-                fresh = self._generation == ticket and store is self._store  # nobody else moved it
-                self._new_generation()
-                ticket = self._generation if fresh else -1
-        return CachedView(self, store, ticket)
+    stamp = staticmethod(stamp)
 
-    def _facts_for(self, store: Store, ticket: int) -> _Facts:
+    def answer(self, store: Store, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(view, *args)` with `view` this moment's CachedView of `store` (see the module's
+        docstring). Raises StoreError(DEMOTED) when the connection does not see everything."""
+        ticket = self.ticket(store)  # before anything is read
+
+        def in_snapshot() -> T:
+            if not store.sees_everything():
+                raise StoreError(DEMOTED)
+            return fn(self.view(store, ticket), *args)  # (ticket: as moved by the first read)
+
+        with store.borrowed():
+            try:
+                sees, version = stamp(store)
+            except Exception:  # (e.g. a torn read of SQLite's immutable reader: retried below)
+                sees, version = True, None
+            if not sees:
+                raise StoreError(DEMOTED)
+            if version is not None:
+                ticket = self._observe(store, ticket, version)
+                try:
+                    return fn(CachedView(self, store, ticket, memory_only=True), *args)
+                except NotCached:
+                    pass
+            return store.reading(in_snapshot)
+
+    def view(self, store: Store, ticket: int, version: tuple[int, int] | None = None, *,
+             memory_only: bool = False) -> CachedView:
+        """The decisions of this read snapshot (call inside it, after `ticket`), or, with
+        `version` read in one statement after `ticket`, of that statement's; `memory_only`:
+        answers only from memory (NotCached when something is not there)."""
+        if version is None:
+            version = store.data_version()  # this snapshot's: the first read of it on SQLite
+        return CachedView(self, store, self._observe(store, ticket, version), memory_only)
+
+    def _observe(self, store: Store, ticket: int, version: tuple[int, int]) -> int:
+        """The ticket to keep what is read under, once this thread has read `version`: a new
+        generation when the thread sees it move (or reads it for the first time), then the new
+        generation if nobody else started one since `ticket` was taken, else -1 (keep nothing)."""
+        seen = (self._store_token, version)
+        if getattr(self._local, "seen", None) == seen:
+            return ticket
+        self._local.seen = seen
+        with self._lock:
+            fresh = self._generation == ticket and store is self._store  # nobody else moved it
+            self._new_generation()
+            return self._generation if fresh else -1
+
+    def _facts_for(self, store: Store, ticket: int, memory_only: bool) -> _Facts:
         with self._lock:
             if self._facts is not None and self._generation == ticket:
                 return self._facts
+        if memory_only:
+            raise NotCached
         directory = store.directory()
         facts = _Facts(directory, store.budget_overrides(), ZoneInfo(directory.timezone))
         with self._lock:
@@ -103,12 +167,15 @@ class BudgetCache:
                 self._facts = facts
         return facts
 
-    def _spend(self, store: Store, facts: _Facts, ticket: int, user: str, start_us: int, end_us: int) -> int:
+    def _spend(self, store: Store, facts: _Facts, ticket: int, user: str, start_us: int, end_us: int,
+               memory_only: bool) -> int:
         key = (user, start_us, end_us)
         spent = facts.spend.get(key)
         if spent is not None and facts is self._facts:
             self.hits += 1
             return spent
+        if memory_only:
+            raise NotCached
         self.misses += 1
         spent = user_cost_nano(store, user, start_us, end_us)
         with self._lock:
@@ -122,9 +189,9 @@ class BudgetCache:
 class CachedView:
     """The answers of one read snapshot, from the cache where it holds them."""
 
-    def __init__(self, cache: BudgetCache, store: Store, ticket: int) -> None:
-        self._cache, self._store, self._ticket = cache, store, ticket
-        self._facts = cache._facts_for(store, ticket)
+    def __init__(self, cache: BudgetCache, store: Store, ticket: int, memory_only: bool = False) -> None:
+        self._cache, self._store, self._ticket, self._memory_only = cache, store, ticket, memory_only
+        self._facts = cache._facts_for(store, ticket, memory_only)
 
     @property
     def directory(self) -> Directory:
@@ -141,4 +208,4 @@ class CachedView:
             return None
         facts = self._facts
         return status_at(user, found, facts.tz, now, lambda start_us, end_us: self._cache._spend(
-            self._store, facts, self._ticket, user, start_us, end_us))
+            self._store, facts, self._ticket, user, start_us, end_us, self._memory_only))

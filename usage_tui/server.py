@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from . import clock
 from .budget import BudgetStatus, no_budget_json
-from .budget_cache import BudgetCache, CachedView
+from .budget_cache import DEMOTED, BudgetCache, CachedView
 from .server_store import ServedStore
 from .store import StoreError
 from .store.health import schema_problem
@@ -154,32 +154,26 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
             raise Refused("unknown gateway key")
         return found.owner
 
-    def borrowing(fn, *args, store=None):
+    def borrowing(fn, *args):
         """`fn(store, *args)` on a pooled connection of the store the path names now, in one
         read snapshot that first establishes that this connection sees everyone's usage: on the
         central store a role demoted while serve runs would otherwise read others' spend and
         budgets as nothing, and allow (fail open)."""
-        store = store or stores.current()
+        store = stores.current()
 
         def answer():
             if not store.sees_everything():
-                raise StoreError("serve's database role no longer sees everyone's usage (it is not an org "
-                                 "admin or the store's owner): no decision can be made")
+                raise StoreError(DEMOTED)
             return fn(store, *args)
 
         with store.borrowed():
             return store.reading(answer)
 
     def deciding(fn, *args):
-        """`fn(view, *args)` as borrowing does, with `view` the budget cache's answers in that
-        snapshot (budget_cache.py: exactly the uncached ones, never older than a commit seen)."""
-        store = stores.current()
-        ticket = cache.ticket(store)  # before the snapshot begins
-
-        def decide(store):
-            return fn(cache.view(store, ticket), *args)
-
-        return borrowing(decide, store=store)
+        """`fn(view, *args)`, `view` holding the budget cache's answers (budget_cache.py: exactly
+        the uncached ones, never older than a commit seen, refused when serve's role does not
+        see everyone's usage)."""
+        return cache.answer(stores.current(), fn, *args)
 
     async def in_thread(fn, *args, via=None):
         """Run a store read off the event loop. Any failure is a 503 with a JSON error, which

@@ -30,6 +30,13 @@ def describe(exc: psycopg.Error, where: str) -> StoreError:
     return StoreError(f"{where}: {text}")
 
 
+# Whether the connected role sees every row: the store's owner, a superuser or a BYPASSRLS role,
+# or an org admin by the directory as it is now.
+_SEES_EVERYTHING = ("pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
+                    "OR usage_tui_is_org_admin(current_user::text)")
+_ROLE_FACTS = "FROM pg_class c, pg_roles r WHERE c.oid = 'records'::regclass AND r.rolname = current_user"
+
+
 class RowSecurity:
     """The role half of the PostgreSQL store (postgres.PostgresStore), on its connections."""
 
@@ -56,11 +63,17 @@ class RowSecurity:
         allow (serve checks this in each answer's snapshot: a role demoted while serve runs
         gets 503s, never 200s)."""
         with self._errors():
-            (yes,) = self.conn.execute(
-                "SELECT pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
-                "OR usage_tui_is_org_admin(current_user::text) FROM pg_class c, pg_roles r "
-                "WHERE c.oid = 'records'::regclass AND r.rolname = current_user").fetchone()
+            (yes,) = self.conn.execute(f"SELECT {_SEES_EVERYTHING} {_ROLE_FACTS}").fetchone()
         return bool(yes)
+
+    def decision_stamp(self) -> tuple[bool, tuple[int, int]]:
+        """sees_everything() and data_version() in one statement (one round trip, one snapshot):
+        all a budget answer from memory reads (budget_cache.py)."""
+        with self._errors():
+            yes, version = self.conn.execute(
+                f"SELECT {_SEES_EVERYTHING}, (SELECT value FROM meta WHERE key = 'data_version') {_ROLE_FACTS}"
+            ).fetchone()
+        return bool(yes), (0, int(version) if version else 0)  # as PostgresStore.data_version
 
     def _refuse_hidden_schema(self) -> None:
         """A schema on the search_path that exists but this role may not use looks like no
