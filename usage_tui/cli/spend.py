@@ -11,6 +11,7 @@ import textwrap
 import click
 
 from ..fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
+from ..identity import not_listed_note
 from ..model import METRICS, QuerySpec
 from ..query import parse_date, run_query
 from ..view_options import RECORDS, SUMMARY, summary_scope
@@ -35,8 +36,9 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
     """Totals, the daily or weekly series, and rows grouped by one dimension."""
     scope = summary_scope(scope, team)
     store = open_store(db, readonly=True)
+    viewer = identity_of(store, as_user).viewer
     spec = QuerySpec(
-        viewer=identity_of(store, as_user).viewer, scope=scope, team=team, metric=metric,
+        viewer=viewer, scope=scope, team=team, metric=metric,
         group_by=group_by, granularity=granularity,
         since=parse_date(since, "--since") if since else None,
         until=parse_date(until, "--until") if until else None,
@@ -53,11 +55,13 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
         for row in result.as_json()["rows"]:
             writer.writerow([row[h] for h in header])
     else:
-        click.echo(render_table(result))
+        note = not_listed_note(store.directory(), viewer) if scope == "personal" else None
+        click.echo(render_table(result, note))
 
 
 
-def render_table(result) -> str:
+def render_table(result, empty_note: str | None = None) -> str:
+    """`empty_note`: said in place of the empty view's hint (identity.not_listed_note)."""
     spec = result.spec
     who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
     if spec.focus:  # as the TUI's graph title names it (DESIGN §4)
@@ -74,6 +78,8 @@ def render_table(result) -> str:
     if not result.rows and result.totals.requests and spec.search:  # rows exist, none match
         lines.append(f"No rows match “{spec.search}” ({result.rows_in_view:,} "
                      f"row{'s' if result.rows_in_view != 1 else ''} in this view).")
+    elif not result.rows and empty_note:
+        lines.append(f"No attributed usage in this view. {empty_note}")
     elif not result.rows:
         lines.append("No attributed usage in this view: broaden the date range (--since), change the "
                      "scope (--scope), or import data (usage-tui import).")
