@@ -236,33 +236,55 @@ def wrk(base: str, users: list[str], seconds: int, connections: int, mean_ms: fl
     return result
 
 
-def at_rate(base: str, users: list[str], rate: int, seconds: int, proc: subprocess.Popen) -> dict:
-    """wrk at `rate` checks/s: enough connections that each waits ~20 ms between requests, the
-    wait corrected by a 3 s calibration for the answers' own time."""
+def calibrated(base: str, users: list[str], rate: int) -> tuple[int, float]:
+    """(connections, mean wait in ms) for `rate` checks/s: enough connections that each waits
+    ~20 ms between requests, the wait shortened by the answers' own time (a 3 s calibration)."""
     connections = max(8, rate // 50)
     mean_ms = connections / rate * 1000
     calibration = wrk(base, users, 3, connections, mean_ms)
     busy_ms = max(0.0, connections / max(calibration["rate"], 1) * 1000 - mean_ms)  # per request, besides the wait
-    result = wrk(base, users, seconds, connections, max(0.05, mean_ms - busy_ms), proc)
-    result.update(asked=rate, connections=connections)
-    return result
+    return connections, max(0.05, mean_ms - busy_ms)
 
 
-def measure(db: str, users: list[str], args, src: Path | None) -> dict:
-    base, proc = start_serve(db, WORKERS, src)
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def measure(db: str, users: list[str], args, src: Path) -> dict:
+    """Both versions' servers run side by side (an idle one costs nothing); each figure is
+    taken in `args.rounds` rounds, the versions taking turns within a round, so that the load
+    other sessions put on the machine falls on both alike. A figure is the rounds' median."""
+    servers = {}
     try:
-        answers = decisions(base, users)
-        wrk(base, users, 2, 32)  # warm-up (connections, caches)
-        rates = {}
+        for name, tree in (("baseline", src), ("this", None)):
+            servers[name] = start_serve(db, WORKERS, tree)
+        out = {name: {"answers": decisions(base, users), "rates": {}} for name, (base, _) in servers.items()}
+        for base, _ in servers.values():
+            wrk(base, users, 2, 32)  # warm-up (connections, caches)
         for rate in args.rates:
-            rates[str(rate)] = r = at_rate(base, users, rate, args.seconds, proc)
-            print(f"    {rate:>5}/s asked: {r['rate']:,.0f}/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
-                  f"statuses {r['status']}", file=sys.stderr, flush=True)
-        ceiling = wrk(base, users, args.seconds, 32, 0.0, proc)
-        print(f"    ceiling: {ceiling['rate']:,.0f}/s", file=sys.stderr, flush=True)
+            waits = {name: calibrated(base, users, rate) for name, (base, _) in servers.items()}
+            rounds = {name: [] for name in servers}
+            for _ in range(args.rounds):
+                for name, (base, proc) in servers.items():
+                    connections, mean_ms = waits[name]
+                    rounds[name].append(wrk(base, users, args.seconds, connections, mean_ms, proc))
+            for name, runs in rounds.items():
+                r = {key: median([x[key] for x in runs]) for key in ("rate", "p50_ms", "p99_ms", "cpu_ms")}
+                r["p99_worst_ms"] = max(x["p99_ms"] for x in runs)
+                r["max_ms"] = max(x["max_ms"] for x in runs)
+                r["status"] = {s: sum(x["status"].get(s, 0) for x in runs) for s in {s for x in runs for s in x["status"]}}
+                r["errors"] = sum(x["errors"] for x in runs)
+                out[name]["rates"][str(rate)] = r
+                print(f"    {name:>8} {rate:>5}/s asked: {r['rate']:,.0f}/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
+                      f"(rounds: {', '.join(format(x['p99_ms'], '.1f') for x in runs)}), statuses {r['status']}",
+                      file=sys.stderr, flush=True)
+        for name, (base, proc) in servers.items():
+            out[name]["ceiling"] = wrk(base, users, args.seconds, 32, 0.0, proc)
+            print(f"    {name:>8} ceiling: {out[name]['ceiling']['rate']:,.0f}/s", file=sys.stderr, flush=True)
     finally:
-        stop(proc)
-    return {"answers": answers, "rates": rates, "ceiling": ceiling}
+        for _, proc in servers.values():
+            stop(proc)
+    return out
 
 
 def other(r: dict) -> int:
@@ -277,19 +299,19 @@ def report(engine: str, args, results: dict, imported: str) -> str:
         f"{' --db ' + args.db_label if args.db_label else ''} --records {args.records}`, `serve --workers {WORKERS}`. "
         f"The machine's 2 cores are shared by other sessions (load average before/after: "
         f"{args.load_before[0]:.1f} / {os.getloadavg()[0]:.1f}) and wrk runs on the same cores.",
-        f"Store: {imported}. Baseline: {args.baseline_label}, the same store, the same run, measured just "
-        "before this checkout." + (" CPU ms counts the serve processes only, not PostgreSQL's backends."
-                                   if engine != "SQLite" else ""), "",
-        f"wrk: 2 threads, each connection waiting a random time (mean connections / rate) before each request, "
-        f"{args.seconds} s per figure after a calibration; the 300 users in turn (40 with a budget, 20 of them at 1 cent "
-        "a month, refused). Latency from send to answer. CPU ms: user + system time of the serve processes per answer.", "",
-        "| checks/s asked | version | reached | p50 ms | p99 ms | max ms | CPU ms / check | answers (200 / 429 / other) |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        f"Store: {imported}. Baseline: {args.baseline_label}, the same store, the same run: both servers run "
+        f"side by side and take turns, {args.rounds} rounds of {args.seconds} s per figure, the rounds' median shown."
+        + (" CPU ms counts the serve processes only, not PostgreSQL's backends." if engine != "SQLite" else ""), "",
+        "wrk: 2 threads, each connection waiting a random time (mean connections / rate) before each request, "
+        "after a calibration; the 300 users in turn (40 with a budget, 20 of them at 1 cent a month, refused). "
+        "Latency from send to answer. CPU ms: user + system time of the serve processes per answer.", "",
+        "| checks/s asked | version | reached | p50 ms | p99 ms | worst round's p99 ms | max ms | CPU ms / check | answers (200 / 429 / other) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for rate in args.rates:
         for name, r in (("baseline", base["rates"][str(rate)]), ("this", this["rates"][str(rate)])):
             lines.append(f"| {rate:,} | {name} | {r['rate']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                         f"{r['max_ms']:.1f} | {r['cpu_ms']:.2f} | {r['status'].get('200', 0):,} / "
+                         f"{r['p99_worst_ms']:.2f} | {r['max_ms']:.1f} | {r['cpu_ms']:.2f} | {r['status'].get('200', 0):,} / "
                          f"{r['status'].get('429', 0):,} / {other(r):,} |")
     same = this["answers"] == base["answers"]
     refused = sum(1 for a in this["answers"].values() if a[0] == 429)
@@ -316,7 +338,8 @@ def main() -> None:
     parser.add_argument("--db", action="append", default=[],
                         help="a PostgreSQL DSN to measure beside SQLite (repeatable); SQLite is always measured")
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per round of a figure")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (its median is reported)")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="checks per second, comma-separated")
     parser.add_argument("--baseline", default="main", help="the git revision whose code is the baseline")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
@@ -338,10 +361,7 @@ def main() -> None:
             with own_schema(db) as db:
                 imported = build_store(db, args.records)
                 print(f"    {imported}", file=sys.stderr, flush=True)
-                results = {}
-                for name, tree in (("baseline", src), ("this", None)):
-                    print(f"  {name}:", file=sys.stderr, flush=True)
-                    results[name] = measure(db, users, args, tree)
+                results = measure(db, users, args, src)
             args.db_label = label
             key = f"serve-rate-{'sqlite' if engine == 'SQLite' else 'pg'}-{args.records}"
             bench_run.write_section(args.output, key, report(engine, args, results, imported))
