@@ -28,7 +28,7 @@ every commit it saw before started a generation that everything cached is newer 
 Windows: the spend is keyed by the window's start and end as the org's zone gives them at the
 moment of the answer (DST included), so a decision in a new window is never the old one's;
 Retry-After is computed from the moment of the answer, never cached. Bounded: at most
-MAX_SPEND_ENTRIES spends are kept (then the generation starts again empty).
+MAX_SPEND_ENTRIES spends are kept (past it they are dropped and read again).
 """
 
 from __future__ import annotations
