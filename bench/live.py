@@ -18,9 +18,9 @@ For each engine and `--workers` 1, 2, 4 (a fresh serve each):
 - freshness: a probe pushes one record to a user with a budget and asks /v1/budget/check (admin
   token: the spend) until the spend shows it, while 2,000 records/s are pushed beside it;
   p50 / p99 of the time from the 200 to the first check that reflects the push.
-- budget check latency: wrk asks /v1/budget/check for the 300 users in turn (2 threads, 16
-  connections) while a pacer pushes 2,000 records/s; p50 / p99. Baseline: the same without
-  the pushes, on the same server.
+- budget check latency: wrk asks /v1/budget/check for the 300 users in turn, one request after
+  another (1 connection), while a pacer pushes 2,000 records/s; p50 / p99. Baseline: the same
+  without the pushes, on the same server (after the throughput phase's roll-up settled).
 """
 
 from __future__ import annotations
@@ -208,6 +208,27 @@ def freshness(base: str, probes: int, user: str) -> list[float]:
     return out
 
 
+def check_latency(base: str, users: list[str], seconds: int) -> dict:
+    """wrk with one connection asking /v1/budget/check for the users in turn, one request after
+    another: the latency of a check itself (a gateway asks once per request it forwards), not
+    of a queue of them (bench/serve.py measures checks/s with 32 connections)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(bench_serve.WRK_SCRIPT % {"users": ", ".join(f'"{u}"' for u in users),
+                                          "path": "/v1/budget/check?user="})
+        script = f.name
+    try:
+        done = subprocess.run(["wrk", "-t1", "-c1", f"-d{seconds}s", "--timeout", "5s", "-s", script, base],
+                              capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(script)
+    return json.loads(next(x for x in done.stdout.splitlines() if x.startswith("WRK "))[4:])
+
+
+def settle(seconds: float = 8.0) -> None:
+    """Let the roll-up of what the throughput phase pushed finish (server_writer.ROLLUP_SECONDS)."""
+    time.sleep(seconds)
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -247,13 +268,13 @@ def measure(db: str, args, folder: Path) -> dict:
         try:
             push_for(base, pushed[:4], 2, args.clients)  # warm-up (connections, imports, caches)
             through = push_for(base, pushed, args.seconds, args.clients)
-            with Pacer(base, paced, PACED_RATE):
-                fresh = freshness(base, args.probes, budget_user)
-            quiet = bench_serve.wrk(base, "/v1/budget/check?user=", users, args.seconds, 16)
+            settle()
+            quiet = check_latency(base, users, args.seconds)
             with Pacer(base, paced, PACED_RATE) as pacer:
                 began = time.monotonic()
-                loaded = bench_serve.wrk(base, "/v1/budget/check?user=", users, args.seconds, 16)
+                loaded = check_latency(base, users, args.seconds)
                 paced_rate = pacer.sent * BATCH / (time.monotonic() - began)
+                fresh = freshness(base, args.probes, budget_user)
         finally:
             bench_serve.stop(proc)
         out[str(workers)] = {"through": through, "fresh": fresh, "quiet": quiet, "loaded": loaded,

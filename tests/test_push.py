@@ -227,6 +227,7 @@ def test_ingest_token_from_the_environment(db, start_serve):
     (b"[1, 2", "not JSON: Expecting ',' delimiter"),
     (b"42", "expected a JSON array, a JSON object, or JSON lines; got 42"),
     (b"one\ntwo\n", "not JSON: no line of the body is a JSON value"),
+    (b"[" * 5000 + b"]" * 5000, "JSON nested deeper than 64 levels"),
 ])
 def test_not_json_is_a_400(db, start_serve, body, reason):
     base, _ = start_serve(db)
@@ -320,3 +321,41 @@ def test_a_litellm_push_counts_against_the_key_owner_budget(db, start_serve):
     payload = {**payload, "id": "chatcmpl-over-2", "startTime": 1_795_514_400.0}  # 2026-11-24T10:00Z
     assert httpx.post(f"{base}/v1/usage", json=payload, headers=AUTH).json()["imported"] == 1
     assert httpx.get(f"{base}/v1/budget/check", params={"user": "bob"}).status_code == 429
+
+
+# -- the payload mapping alone (no server) -------------------------------------------------------
+def test_keys_are_named_as_the_directory_names_them():
+    from usage_tui.ingest.litellm_payload import KeyIds
+
+    digest = hashlib.sha256(b"sk-live-1").hexdigest()
+    ids = KeyIds()
+    assert ids.resolve({"sk-live-1": object()}, digest) == "sk-live-1"  # the directory lists the key itself
+    assert ids.resolve({digest: object()}, digest) == digest  # ... or its digest, as LiteLLM keeps it
+    assert ids.resolve({"sk-other": object()}, digest) == digest  # unknown: kept as the digest
+    assert ids.resolve({"sk-live-1": object()}, digest.upper()) == "sk-live-1"
+
+
+@pytest.mark.parametrize("start, reason", [
+    (-1.0, "`startTime` must be epoch seconds >= 0 or an ISO 8601 timestamp, got -1.0"),
+    (1e20, "`startTime` is after 9999-12-31T23:59:59Z: 1e+20"),
+    (True, "`startTime` must be an ISO 8601 timestamp with a time, got true"),
+    (None, "missing required field `startTime`"),
+    ("2025-01-24", '`startTime` must be an ISO 8601 timestamp with a time, got "2025-01-24"'),
+])
+def test_bad_start_times_are_rejects(start, reason):
+    from usage_tui.ingest.litellm_payload import KeyIds, payload_record
+    from usage_tui.ingest.native import BadRecord
+
+    with pytest.raises(BadRecord) as bad:
+        payload_record({**payloads()[0], "startTime": start}, {}, KeyIds())
+    assert str(bad.value) == reason
+
+
+def test_epoch_seconds_and_strings_name_the_same_instant():
+    from usage_tui.ingest.litellm_payload import KeyIds, payload_record
+
+    # 2025-01-24T09:20:46.847371Z: 1737710446 s (20,112 days × 86,400 + 9 h 20 min 46 s) and 847,371 µs
+    assert 20_112 * 86_400 + 9 * 3600 + 20 * 60 + 46 == 1_737_710_446
+    as_string = payload_record(payloads()[0], {}, KeyIds())
+    as_float = payload_record({**payloads()[0], "startTime": 1_737_710_446.847371}, {}, KeyIds())
+    assert as_string.ts_us == as_float.ts_us == 1_737_710_446_847_371
