@@ -150,3 +150,21 @@ def test_postgresql_two_workers(start_serve, directory_doc, tmp_path):  # noqa: 
         assert (round(full["spent_usd"] * 100), full["over"]) == (bob, bob >= 1000)
         again = httpx.post(f"{base}/v1/usage", json=sent[0], headers=AUTH)
         assert again.json() == {"imported": 0, "replaced": 0, "unchanged": len(sent[0]), "rejected": []}
+
+
+def test_every_worker_and_every_serve_sees_a_push_at_once(db, start_serve):  # noqa: F811
+    """bob's $10 weekly budget. serve A (2 workers) takes the pushes; serve B (2 workers, no
+    ingest token) only answers checks, on the same store. Right after the 200 that takes bob to
+    $10, every check on either (the kernel spreads the connections over the workers) is a 429."""
+    a, _ = start_serve(db, "--workers", "2")
+    b, _ = start_serve(db, "--workers", "2", ingest=None)
+    assert httpx.post(f"{a}/v1/usage", json=native("f1", cost=9.99), headers=AUTH).json()["imported"] == 1
+    for base in (a, b):
+        for _ in range(10):
+            with httpx.Client() as fresh:  # a new connection each time: any worker may take it
+                assert fresh.get(f"{base}/v1/budget/check", params={"user": "bob"}).status_code == 200
+    assert httpx.post(f"{a}/v1/usage", json=native("f2", cost=0.01), headers=AUTH).json()["imported"] == 1
+    for base in (a, b):
+        for _ in range(10):
+            with httpx.Client() as fresh:
+                assert fresh.get(f"{base}/v1/budget/check", params={"user": "bob"}).status_code == 429
