@@ -35,8 +35,10 @@ def listening_socket(host: str, port: int):
     import socket
 
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, proto = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][:3]
+        # proto IPPROTO_TCP (not 0): asyncio turns Nagle off only on connections accepted from a
+        # socket that says it is TCP; with it on, a kept-alive check waited ~40 ms for an ACK
+        sock = socket.socket(family, kind, proto)
     except (OSError, UnicodeError) as exc:
         fail(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}")
     try:
