@@ -359,3 +359,20 @@ def test_epoch_seconds_and_strings_name_the_same_instant():
     as_string = payload_record(payloads()[0], {}, KeyIds())
     as_float = payload_record({**payloads()[0], "startTime": 1_737_710_446.847371}, {}, KeyIds())
     assert as_string.ts_us == as_float.ts_us == 1_737_710_446_847_371
+
+
+def test_a_large_litellm_batch_is_parsed_in_a_helper_process_alike(db, start_serve):
+    """Bodies over server_ingest.INLINE_BYTES are parsed in a helper process: the same records
+    (the key named by its digest still resolves to k_bob, so bob), and the same rejects."""
+    from usage_tui.server_ingest import INLINE_BYTES
+
+    base, _ = start_serve(db)
+    first = payloads()[0]
+    items = [{**first, "id": f"big-{i}", "response_cost": 0.01} for i in range(100)] + [payloads()[3]]
+    body = json.dumps(items).encode()
+    assert len(body) > INLINE_BYTES
+    answer = httpx.post(f"{base}/v1/usage", content=body, headers=AUTH)
+    assert answer.json() == {"imported": 100, "replaced": 0, "unchanged": 0,
+                             "rejected": [{"index": 100, "reason": BAD_TOKENS["reason"]}]}
+    assert rows(db, 'SELECT "user", key, count(*), sum(cost_logged_nano) FROM records GROUP BY 1, 2') == [
+        ("bob", "k_bob", 100, 100 * 10_000_000)]

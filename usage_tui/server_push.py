@@ -24,8 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .ingest.litellm_payload import KeyIds
-from .server_ingest import BodyTooLarge, NotJson, Parsed, answer, parse_body, read_body
+from .server_ingest import BodyTooLarge, NotJson, Parsed, Parser, answer, read_body
 from .server_writer import RETRY_AFTER_S, GroupWriter, RemoteWriter, WriterBusy, WriterFailed
 from .store.base import BatchResult
 
@@ -56,7 +55,7 @@ def push_route(stores: Any, *, ingest_token: str, max_body: int,
     """The route; `stores` is serve's ServedStore (the directory's keys are read from it),
     `writer` this process's GroupWriter, or a worker's RemoteWriter to the parent's."""
     expected = ingest_token.encode()
-    key_ids = KeyIds()
+    parser = Parser()
 
     def authorized(request: Request) -> bool:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -67,7 +66,7 @@ def push_route(stores: Any, *, ingest_token: str, max_body: int,
         store = stores.current()
         with store.borrowed():
             keys = store.directory().keys
-        return parse_body(body, keys, key_ids)
+        return parser.parse(body, keys)
 
     async def push(request: Request) -> Response:
         if len(request.headers.getlist("authorization")) > 1 or not authorized(request):

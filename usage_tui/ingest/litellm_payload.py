@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,10 +58,13 @@ class KeyIds:
         self._keys: Any = None
         self._by_hash: dict[str, str] = {}
 
-    def resolve(self, keys: dict[str, Any], hashed: str) -> str:
+    def resolve(self, keys: Collection[str], hashed: str) -> str:
+        """`keys`: the directory's key ids (its `keys` dict, or a frozenset of them)."""
         if hashed in keys:
             return hashed
-        if keys is not self._keys:  # the store hands out the same dict until the directory changes
+        # the store hands out the same dict until the directory changes (a parsing process is
+        # handed an equal frozenset each time)
+        if keys is not self._keys and keys != self._keys:
             self._by_hash = {hashlib.sha256(k.encode("utf-8", "surrogatepass")).hexdigest(): k for k in keys}
             self._keys = keys
         return self._by_hash.get(hashed.lower(), hashed)
@@ -87,7 +91,7 @@ def _usage_object(payload: dict[str, Any], metadata: dict[str, Any]) -> Any:
     return usage
 
 
-def to_spend_row(payload: Any, keys: dict[str, Any], key_ids: KeyIds) -> dict[str, Any]:
+def to_spend_row(payload: Any, keys: Collection[str], key_ids: KeyIds) -> dict[str, Any]:
     """The SpendLogs row LiteLLM would have written for this payload (see the module docstring)."""
     if not isinstance(payload, dict):
         raise BadRecord("not a JSON object")
@@ -111,7 +115,7 @@ def to_spend_row(payload: Any, keys: dict[str, Any], key_ids: KeyIds) -> dict[st
     return row
 
 
-def payload_record(payload: Any, keys: dict[str, Any], key_ids: KeyIds) -> Record:
+def payload_record(payload: Any, keys: Collection[str], key_ids: KeyIds) -> Record:
     """One StandardLoggingPayload → a record (BadRecord: why it is a reject). `keys`: the
     directory's keys by id (directory.keys), to name the key as the directory does."""
     try:
