@@ -89,12 +89,12 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     /v1/budget/auth (any method) decides by the gateway key of the original request
     (Authorization: Bearer KEY or x-api-key; the key or its SHA-256 hex digest is a directory
     key id): 204, 403 + Retry-After when its owner is over budget, 403 for no or an unknown
-    key. GET /healthz. The store is opened read-only and checks keep answering while imports run.
+    key. GET /healthz. Checks read the store read-only and keep answering while imports run.
     With --workers N, N processes answer on one port (nothing is cached, so they all agree).
 
     With an ingest token, POST /v1/usage (Authorization: Bearer <ingest token>) stores usage
-    pushed by gateways, answering {imported, replaced, unchanged, rejected} after the commit
-    (docs/live-usage.md).
+    pushed by gateways, answering {imported, replaced, unchanged, rejected} after the commit; on
+    SQLite one writer (serve's own process) writes for every worker (docs/live-usage.md).
     """
     import uvicorn
 
