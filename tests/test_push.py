@@ -376,3 +376,47 @@ def test_a_large_litellm_batch_is_parsed_in_a_helper_process_alike(db, start_ser
                              "rejected": [{"index": 100, "reason": BAD_TOKENS["reason"]}]}
     assert rows(db, 'SELECT "user", key, count(*), sum(cost_logged_nano) FROM records GROUP BY 1, 2') == [
         ("bob", "k_bob", 100, 100 * 10_000_000)]
+
+
+def test_a_write_that_fails_is_a_503_and_stores_nothing_of_that_body(db, start_serve):
+    """The directory prices internal/llama at $2 per million input tokens: 10^12 tokens would
+    cost $2,000,000, over the store's per-record bound of $1,000,000, so the store refuses the
+    batch holding it. Its body is a 503 and none of it is stored; a body written beside it is not
+    affected."""
+    base, _ = start_serve(db)
+    priced_over = {"id": "huge", "ts": "2026-11-24T09:00:00Z", "provider": "internal", "model": "llama",
+                   "user": "bob", "prompt_tokens": 10**12}
+    refused = httpx.post(f"{base}/v1/usage", json=[native("with-huge"), priced_over], headers=AUTH)
+    assert refused.status_code == 503 and "retry-after" not in refused.headers
+    assert refused.json()["error"].startswith('nothing of this body was stored: record "huge" would cost $2,000,000.00')
+    assert record_count(db) == 0
+    assert httpx.post(f"{base}/v1/usage", json=[native("fine")], headers=AUTH).json()["imported"] == 1
+    assert rows(db, "SELECT id FROM records") == [("fine",)]
+
+
+def test_a_failing_body_in_a_group_fails_alone(db, start_serve):
+    """Bodies queued while the writer waits (here: behind another process's write lock) are
+    written in one group; when one of them fails, each is written alone, so the others' still
+    commit and get their 200."""
+    base, _ = start_serve(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    bad = {"id": "huge", "ts": "2026-11-24T09:00:00Z", "provider": "internal", "model": "llama",
+           "prompt_tokens": 10**12}
+    bodies = {"a": [native("a1")], "b": [native("b1"), bad], "c": [native("c1"), native("c2")]}
+    answers: dict[str, httpx.Response] = {}
+
+    def push(name: str) -> None:
+        answers[name] = httpx.post(f"{base}/v1/usage", json=bodies[name], headers=AUTH, timeout=30)
+
+    threads = [threading.Thread(target=push, args=(name,)) for name in bodies]
+    for t in threads:
+        t.start()
+        time.sleep(0.3)
+    time.sleep(1.0)
+    holder.execute("ROLLBACK")
+    holder.close()
+    for t in threads:
+        t.join(30)
+    assert {name: a.status_code for name, a in answers.items()} == {"a": 200, "b": 503, "c": 200}
+    assert [r[0] for r in rows(db, "SELECT id FROM records ORDER BY id")] == ["a1", "c1", "c2"]
