@@ -194,7 +194,5 @@ async def test_the_tuis_empty_table_says_who_they_are(tmp_path, monkeypatch):
             if app.settled:
                 break
         text = str(app.query_one("#table-empty", Static).render())
-        graph = app.plot.message
     assert "You are stranger, not a user of this store's directory" in text
     assert "import data" not in text
-    assert graph.startswith("No attributed usage in this view.\nYou are not a user of this store's directory")

@@ -277,7 +277,6 @@ class UsageApp(App):
         self.directory = message.directory
         self.teams = message.directory.teams_visible_to(self.viewer)
         self.breakdown.empty_note = not_listed_note(self.directory, self.viewer)  # (None: a directory user)
-        self.plot.outsider = self.breakdown.empty_note is not None
         self.plot.show_view(self.result)
         self.breakdown.show_view(self.result, self.filters.focus)
         self.sidebar.mirror(self.filters)

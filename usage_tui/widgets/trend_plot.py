@@ -18,10 +18,6 @@ EMPTY_GRAPH = ("No attributed usage in this view.\n"
                "Broaden the date range (d), change the scope (1 2 3),\n"
                "or import data: usage-tui import FILE")
 
-EMPTY_GRAPH_OUTSIDER = ("No attributed usage in this view.\n"
-                        "You are not a user of this store's directory:\n"
-                        "the table below says how to see others' usage.")
-
 
 def nice_ticks(top: float, count: int) -> list[float]:
     """About `count` round tick values from 0 to at least `top` (steps of 1, 2, 2.5 or 5 × 10^n)."""
@@ -69,7 +65,6 @@ class TrendPlot(PlotextPlot):
         super().__init__(**kwargs)
         self.title = ""
         self.message: str | None = None
-        self.outsider = False  # the viewer is not in the directory (the table says who they are)
         self._result: QueryResult | None = None
         self._version = 0
         self._built: tuple[tuple, RenderResult] | None = None
@@ -86,8 +81,7 @@ class TrendPlot(PlotextPlot):
         now = clock.now().astimezone(zone(result.tz))
         subtitle = f"{span_label(result.since, result.until)} ({result.tz}) · {now:%H:%M:%S}"
         if result.totals.requests == 0:
-            outsider = self.outsider and result.spec.scope == "personal"
-            self.show_empty(title, EMPTY_GRAPH_OUTSIDER if outsider else EMPTY_GRAPH, subtitle)
+            self.show_empty(title, EMPTY_GRAPH, subtitle)
         else:
             self.show(result, title, subtitle)
 
