@@ -13,7 +13,19 @@ from ..query import ScopeError
 from .common import db_option, fail, handles_errors, identity_of, open_store, viewer_option
 
 
-@click.command("import")
+def _native_fields_help() -> str:
+    """The native fields as `import --help` lists them (\b keeps click from rewrapping them)."""
+    from ..ingest.native import FIELDS
+    width = max(len(name) for name, _, _ in FIELDS)
+    lines = [f"  {name:<{width}}  {meaning} [{unit}]" for name, unit, meaning in FIELDS]
+    return ("Native records are JSON lines, or CSV with these column names. Other fields are kept as "
+            "metadata, but a token count under another name (input_tokens, output_tokens, any *tokens* "
+            "name on a line with none of the four token fields) is a reject.\n\n\b\n"
+            + "\n".join(lines) + "\n\nEvery format, where each tool keeps it by default and what is inferred: "
+            "docs/importing.md.")
+
+
+@click.command("import", epilog=_native_fields_help())
 @click.argument("path", metavar="FILE|DIR|-", required=False)
 @click.option("--local", is_flag=True, help="Instead of PATH: every local coding agent's sessions (Claude Code, "
               "Codex, OpenCode, Gemini CLI, pi, Amp) from their default folders.")
