@@ -53,6 +53,7 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         fail("import takes a FILE|DIR|- or --local (which detects each agent's format), not both, not neither")
     store = open_store(db, create=True)
     identity = identity_of(store, as_user)
+    _check_names(store.directory(), identity, user, team)
     guard = None
     if not identity.may_administer:  # a member imports only their own usage (§2.4)
         if user is not None and user != identity.viewer:
@@ -97,6 +98,25 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         click.echo(f"{skipped}: skipped (not a recognised usage file)", err=True)
     click.echo(summary.line())
     sys.exit(1 if summary.rejected else 0)
+
+
+def _check_names(directory, identity, user: str | None, team: str | None) -> None:
+    """--user and --team name directory entries: a typo would attribute every record that names
+    none to nobody the directory knows (exit 2, as `spend summary --team` refuses one). A store
+    without a directory knows nobody to compare with; a member is offered only their own teams."""
+    import difflib
+
+    def hint(word: str, choices) -> str:
+        close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
+        return f' (did you mean "{close[0]}"?)' if close else ""
+
+    if team is not None and directory.teams and team not in directory.teams:
+        mine = directory.teams if identity.may_administer else \
+            (directory.users[identity.viewer].teams if identity.viewer in directory.users else ())
+        fail(f'--team: unknown team "{team}"{hint(team, mine)}')
+    if user is not None and directory.users and user not in directory.users:
+        known = directory.users if identity.may_administer else (identity.viewer,)
+        fail(f'--user: unknown user "{user}"{hint(user, known)}')
 
 
 @click.command()
