@@ -22,9 +22,12 @@ from ..model import Record, Reject, all_unicode, is_unicode
 from ..store import BatchResult, StoreError, UsageStore
 from ..store.bulk import BATCH_SIZE, BulkImport
 from .gzip_files import GZIP_ERRORS, content_size, open_file
+from .report_costs import combined, report_provider
 
 # Formats in the order auto-detection tries them (native last: it is the loosest match).
 FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code",
+                  # issue 25: the providers' admin reports (usage and costs)
+                  "openai-costs": "openai_costs", "anthropic": "anthropic_report",
                   # issue 25: local coding agents' sessions
                   "codex": "codex", "opencode": "opencode", "gemini": "gemini", "pi": "pi_agent", "amp": "amp",
                   "native": "native"}
@@ -242,7 +245,8 @@ def import_path(
     total_bytes = sum(sizes.values())
     # Claude Code ids written so far in this import: a subagent's message is in its own file and
     # in the session's progress lines (two files), and the summary counts records, not copies.
-    options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set()}
+    options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set(),
+               "directory": store.directory(), "held": {}}
     in_folder = not isinstance(path, str) or (Path(path).is_dir() if path != "-" else False)
 
     def written(result: BatchResult, position: int | None) -> None:
@@ -257,6 +261,8 @@ def import_path(
     with store.bulk_import(batch_size=batch_size, on_written=written) as bulk:
         try:
             recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk)
+            if options["held"]:
+                _combine_reports(store, options["held"], bulk)
         except (ImportFatal, StoreError):
             bulk.finish()  # what committed before the error
             raise
@@ -340,6 +346,25 @@ def not_text(record: Record) -> str | None:
     return None
 
 
+def _combine_reports(store: UsageStore, held: dict[str, list], bulk: BulkImport) -> None:
+    """The providers' report records this import read, with the dollars of cost and usage
+    reports of the same days shared (report_costs.py, against what the store holds of those
+    days once the rest of this import is committed); stored records whose dollars change are
+    written again, not counted again."""
+    bulk.flush()
+    bulk.settle()
+    for provider, incoming in held.items():
+        written, changed = combined(store, provider, incoming)
+        for records, counted in ((written, True), (changed, False)):
+            by_source: dict[int | None, list[Record]] = {}
+            for record, source in records:
+                by_source.setdefault(source, []).append(record)
+            for source, group in by_source.items():
+                (bulk.add if counted else bulk.add_uncounted)(group, source)
+    bulk.flush()
+    bulk.settle()
+
+
 def _gzip_checked(items: Iterator[Record | Reject], file: str) -> Iterator[Record | Reject]:
     """The items, then one reject where gzip data ends early or is corrupt: what was read
     before it is kept (a cut-short download is common), the rest of the file cannot be read."""
@@ -410,7 +435,10 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
 
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
     counted: set[str] | None = options.get("counted") if fmt in COUNTED_ONCE else None
-    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
+    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted", "held")}
+    # The providers' reports are held to the end of the import, when their dollars are shared
+    # (report_costs.py); a member's import (guard) adds only their own records, as written.
+    reports: dict[str, list] | None = options.get("held") if guard is None else None
     try:
         for item in _gzip_checked(_parse_open(raw, file, fmt, parse_options), file):
             if isinstance(item, Reject):
@@ -432,6 +460,12 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             problem = not_text(item)
             if problem is not None:
                 report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
+                continue
+            provider = report_provider(item) if reports is not None else None
+            if provider is not None:
+                if source_id is None:
+                    source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
+                reports.setdefault(provider, []).append((item, source_id))
                 continue
             batch.append(item)
             if len(batch) >= bulk.batch_size:
