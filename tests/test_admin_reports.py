@@ -106,9 +106,10 @@ def test_a_cost_report_and_a_usage_report_of_one_day_are_counted_once(reports_st
     assert got["anthropic-cost", "web_search"][-1] == expected["web"]
     assert got["anthropic-cost", "web_search"][:2] == (None, "platform")
     costs = reports_store.conn.execute(
-        "SELECT count(*), sum(prompt_tokens + completion_tokens + cached_input_tokens + requests), "
+        "SELECT count(*), sum(prompt_tokens + completion_tokens + cached_input_tokens), sum(requests), "
         "sum(cost_nano) FROM records WHERE id LIKE 'anthropic-cost:%'").fetchone()
-    assert costs == (4, 0, expected["web"])  # no tokens, no requests; only the web search keeps dollars
+    # no tokens; only the web search row keeps dollars, and counts as one request (to be seen in views)
+    assert costs == (4, 0, 1, expected["web"])
     assert total_nano(reports_store) == expected["total"]
     # importing either again changes nothing
     for path in order:
@@ -122,7 +123,7 @@ def test_the_cost_report_alone_keeps_its_dollars(reports_store):
     assert (summary.imported, summary.rejected) == (4, 0)
     assert total_nano(reports_store) == 48_000_000  # 4.8 cents
     (requests,) = reports_store.conn.execute("SELECT sum(requests) FROM records").fetchone()
-    assert requests == 0
+    assert requests == 4  # each row keeps its dollars: one request each, so that views show them
 
 
 def test_openai_costs_beside_the_usage_pages(reports_store):
@@ -135,7 +136,7 @@ def test_openai_costs_beside_the_usage_pages(reports_store):
     got = rows(reports_store, "openai")
     # the model's input and output lines ($0.06 + $0.04) are its usage record's; image models keep $0.50
     assert got["openai", "key_abc"][-1] == 100_000_000
-    assert got["openai-cost", "Image models"] == (None, "platform", 0, 0, 0, 0, 0, 0, 500_000_000)
+    assert got["openai-cost", "Image models"] == (None, "platform", 0, 0, 0, 0, 0, 1, 500_000_000)
     assert total_nano(reports_store) == 600_000_000
 
 

@@ -77,12 +77,20 @@ def amount_usd(value: Any, name: str, cents: bool) -> float:
     return usd
 
 
+# A cost row is not a request, but the views list only rows with requests (a row of none is a
+# slice emptied by replacements, query.execute): a cost row that keeps its dollars counts as one
+# request, so that its dollars show in every view; one whose dollars went to usage records
+# counts none (it then holds nothing). The record says so.
+COST_ROW_REQUESTS = "not a request: a cost row counts as 1 while it keeps its dollars"
+
+
 def cost_record(rid: str, ts_us: int, provider: str, model: str, team: str | None, key: str | None,
                 usd: float, metadata: dict[str, Any]) -> Record:
-    """A row of a cost report: its dollars, no tokens, no requests (it is not a request). Its
-    dollars move onto the usage records of its day and group where there are any
-    (report_costs.py); the amount as reported stays in `report_cost_usd`."""
+    """A row of a cost report: its dollars, no tokens. Its dollars move onto the usage records of
+    its day and group where there are any (report_costs.py); the amount as reported stays in
+    `report_cost_usd`."""
     meta = {k: v for k, v in metadata.items() if v is not None}
     meta["report_cost_usd"] = usd
-    return Record(id=rid, ts_us=ts_us, provider=provider, model=model, team=team, key=key, requests=0,
+    meta["requests"] = COST_ROW_REQUESTS
+    return Record(id=rid, ts_us=ts_us, provider=provider, model=model, team=team, key=key, requests=1,
                   cost_usd=usd, metadata=meta)

@@ -108,7 +108,8 @@ def combined(store: Any, provider: str, incoming: list[tuple[Record, int | None]
             meta = {k: v for k, v in c.metadata.items() if k != "shared_by"}
             if c.id in covered:
                 meta["shared_by"] = covered[c.id]
-            final[c.id] = replace(c, cost_usd=0.0 if c.id in covered else reported, metadata=meta)
+            final[c.id] = replace(c, cost_usd=0.0 if c.id in covered else reported, metadata=meta,
+                                  requests=0 if c.id in covered else 1)  # _reports.COST_ROW_REQUESTS
     written = [(final[r.id], source) for r, source in incoming]
     changed = [(final[r.id], source) for r, source in stored
                if (final[r.id].cost_usd, final[r.id].metadata) != (r.cost_usd, r.metadata)]
