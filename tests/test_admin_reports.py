@@ -175,3 +175,18 @@ def test_provider_ids_map_to_one_team_only_and_an_unmapped_workspace_is_named_as
     teams = sorted({t for (t,) in store.conn.execute("SELECT team FROM records")}, key=str)
     assert teams == [None, WS]
     store.close()
+
+
+def test_reports_combined_a_record_at_a_time_give_the_same_dollars(reports_store, tmp_path):
+    """Report records are combined a batch at a time (bounded memory): with batches of one
+    record, each record's dollars are the same as in one go."""
+    folder = tmp_path / "both"
+    folder.mkdir()
+    (folder / "a_costs.json").write_text(COSTS.read_text())
+    (folder / "b_usage.json").write_text(USAGE.read_text())
+    import_path(reports_store, str(folder), batch_size=1)
+    expected = _cost_then_usage_expected()
+    got = rows(reports_store)
+    assert got["anthropic-usage", "apikey_01Rj2N8SVvo6BePZj99NhmiT"][-1] == expected["sonnet-bob"]
+    assert got["anthropic-usage", "apikey_02Hk7TqWcB3yDnRx5ZpLm8Vs"][-1] == expected["sonnet-batch"]
+    assert total_nano(reports_store) == expected["total"]

@@ -246,7 +246,7 @@ def import_path(
     # Claude Code ids written so far in this import: a subagent's message is in its own file and
     # in the session's progress lines (two files), and the summary counts records, not copies.
     options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set(),
-               "directory": store.directory(), "held": {}}
+               "directory": store.directory()}
     in_folder = not isinstance(path, str) or (Path(path).is_dir() if path != "-" else False)
 
     def written(result: BatchResult, position: int | None) -> None:
@@ -261,8 +261,6 @@ def import_path(
     with store.bulk_import(batch_size=batch_size, on_written=written) as bulk:
         try:
             recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk)
-            if options["held"]:
-                _combine_reports(store, options["held"], bulk)
         except (ImportFatal, StoreError):
             bulk.finish()  # what committed before the error
             raise
@@ -435,10 +433,11 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
 
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
     counted: set[str] | None = options.get("counted") if fmt in COUNTED_ONCE else None
-    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted", "held")}
-    # The providers' reports are held to the end of the import, when their dollars are shared
-    # (report_costs.py); a member's import (guard) adds only their own records, as written.
-    reports: dict[str, list] | None = options.get("held") if guard is None else None
+    parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
+    # The providers' reports are held a batch at a time, and at the file's end, then written with
+    # their dollars shared (report_costs.py: against the store, so any cut of them is exact); a
+    # member's import (guard) adds only their own records, as written.
+    reports: dict[str, list] | None = {} if guard is None else None
     try:
         for item in _gzip_checked(_parse_open(raw, file, fmt, parse_options), file):
             if isinstance(item, Reject):
@@ -465,7 +464,10 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             if provider is not None:
                 if source_id is None:
                     source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
-                reports.setdefault(provider, []).append((item, source_id))
+                held_reports = reports.setdefault(provider, [])
+                held_reports.append((item, source_id))
+                if len(held_reports) >= bulk.batch_size:
+                    _combine_reports(store, {provider: reports.pop(provider)}, bulk)
                 continue
             batch.append(item)
             if len(batch) >= bulk.batch_size:
@@ -475,6 +477,8 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             return False
         if batch:
             flush()
+        if reports:
+            _combine_reports(store, reports, bulk)
         if first_not_kept is not None:
             summary.not_kept += not_kept
             bulk.reject((Reject(first_not_kept.source, first_not_kept.line,

@@ -32,6 +32,19 @@ _NOT_TOKENS = ("web_search", "code_execution")  # Anthropic cost_type of costs u
 ALL_MODELS = "(all models)"
 
 
+def id_ranges(provider: str, first_day: int, end_day: int) -> list[tuple[str, str]]:
+    """The id ranges of `provider`'s report records in [first_day, end_day): ids start with the
+    bucket's UTC start (`anthropic-usage:2025-08-01T00:00:…`; OpenAI usage: `openai:<Unix
+    seconds>:…`, ten digits from 2001 to 2286, so their text order is their time order)."""
+    ranges = []
+    for prefix in PREFIXES[provider]:
+        if prefix == "openai:":
+            ranges.append((f"{prefix}{first_day * 86_400}", f"{prefix}{end_day * 86_400}"))
+        else:
+            ranges.append((f"{prefix}{day_text(first_day)}", f"{prefix}{day_text(end_day)}"))
+    return ranges
+
+
 def report_provider(record: Record) -> str | None:
     """The provider whose reports a record is of, or None (any other record)."""
     prefixes = PREFIXES.get(record.provider)
@@ -64,8 +77,7 @@ def combined(store: Any, provider: str, incoming: list[tuple[Record, int | None]
         return [], []
     days = {r.ts_us // _DAY_US for r, _ in incoming}
     new_ids = {r.id for r, _ in incoming}
-    stored = [(r, s) for r, s in report_records(store, provider, min(days) * _DAY_US, (max(days) + 1) * _DAY_US,
-                                                PREFIXES[provider])
+    stored = [(r, s) for r, s in report_records(store, provider, id_ranges(provider, min(days), max(days) + 1))
               if r.ts_us // _DAY_US in days and r.id not in new_ids]
     pricer = store.pricer()
     by_day: dict[int, list[tuple[Record, int | None]]] = defaultdict(list)
