@@ -233,8 +233,18 @@ class SyncResult:
                 f"rejected {self.rejected}")
 
 
+def public_url(base: str) -> str:
+    """The base URL as kept in the store (positions, sources): without a user or password in it."""
+    parts = urllib.parse.urlsplit(base.rstrip("/"))
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def cursor_name(prov: Provider, report: Report, base: str) -> str:
-    return f"sync:{prov.name}:{report.name}:{base.rstrip('/')}"
+    return f"sync:{prov.name}:{report.name}:{public_url(base)}"
 
 
 def sync_report(store: Any, prov: Provider, report: Report, key: str, since: datetime, *,
@@ -253,7 +263,7 @@ def sync_report(store: Any, prov: Provider, report: Report, key: str, since: dat
     result = SyncResult(report.name, start, end)
     if start >= end:
         return result
-    source = store.source_id(prov.name, f"sync {report.name}: {base.rstrip('/')}{report.path}")
+    source = store.source_id(prov.name, f"sync {report.name}: {public_url(base)}{report.path}")
     directory = store.directory()
     for page in pages(base, report, start, end, prov.headers(key), sleep=sleep, now=now_fn):
         result.pages += 1
