@@ -84,22 +84,30 @@ def combined(store: Any, provider: str, incoming: list[tuple[Record, int | None]
     for record, source in stored + incoming:
         by_day[record.ts_us // _DAY_US].append((record, source))
     final: dict[str, Record] = {}
+    priced: dict[str, int] = {}  # usage id → its priced cost, computed once
+
+    def weight(u: Record) -> int:
+        if u.id not in priced:
+            priced[u.id] = pricer.cost_nano(replace(u, cost_usd=None)) or 0
+        return priced[u.id]
+
     for entries in by_day.values():
         usage = [(r, s) for r, s in entries if not _is_cost(r, provider)]
         costs = [(r, s) for r, s in entries if _is_cost(r, provider)]
         share: dict[str, int] = {}  # usage id → nano-dollars from cost rows
         covered: dict[str, int] = {}  # cost id → how many usage records share it
+        by_group: dict[tuple, list[Record]] = defaultdict(list)  # (team, model) and (team, ALL_MODELS)
+        for u, _source in usage:
+            by_group[u.team, u.model].append(u)
+            by_group[u.team, ALL_MODELS].append(u)
         for cost, _source in costs:
             if cost.metadata.get("cost_type") in _NOT_TOKENS:
                 continue
-            matched = [u for u, _ in usage if u.team == cost.team and cost.model in (ALL_MODELS, u.model)]
+            matched = by_group.get((cost.team, cost.model))
             if not matched:
                 continue
             amount = round(float(cost.metadata.get("report_cost_usd", 0)) * NANO)
-            weights = []
-            for u in matched:
-                priced = pricer.cost_nano(replace(u, cost_usd=None))
-                weights.append(priced if priced is not None else 0)
+            weights = [weight(u) for u in matched]
             if not any(weights):
                 weights = [u.tokens for u in matched]
             for u, part in zip(matched, _shares(amount, weights), strict=True):
