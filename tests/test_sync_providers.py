@@ -229,3 +229,22 @@ def test_follow_polls_each_interval_until_interrupted(api, store, tmp_path, monk
     assert ": 2 pages, imported 3," in lines[0] and ": 1 pages, imported 4," in lines[1]
     assert all(": 0 pages," in line for line in lines[2:])
     assert total(store) == (7, 48_000_000)
+
+
+def test_an_api_error_is_one_line_exit_2_and_a_member_is_refused(api, store, tmp_path, monkeypatch):
+    key = tmp_path / "k"
+    key.write_text(KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    api.script["/v1/organizations/usage_report/messages"] = [(401, {})]
+    args = ["sync", "anthropic", "--admin-key-file", str(key), "--since", "2025-08-01", "--db", str(store.path)]
+    result = CliRunner().invoke(cli, [*args, "--as", "alice"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"usage-tui: error: {api.url}/v1/organizations/usage_report/messages: HTTP 401 ")
+    assert len(result.stderr.splitlines()) == 1 and KEY not in result.stderr
+    api.page = lambda path, query: "<html>not json</html>"  # a proxy's error page with a 200
+    result = CliRunner().invoke(cli, [*args, "--as", "alice"])
+    assert result.exit_code == 2 and "the answer is not a page of buckets" in result.stderr
+    seen = len(api.seen)
+    result = CliRunner().invoke(cli, [*args, "--as", "bob"])
+    assert result.exit_code == 3 and "bob may not sync the organization's anthropic reports" in result.stderr
+    assert len(api.seen) == seen  # refused before asking anything
