@@ -17,6 +17,8 @@ from usage_tui.ingest import import_path
 from usage_tui.model import NANO
 from usage_tui.store import Store
 
+from .conftest import location
+
 DATA = Path(__file__).parent / "data" / "reports"
 USAGE = DATA / "anthropic_usage_report_pages.json"
 COSTS = DATA / "anthropic_cost_report.json"
@@ -39,18 +41,18 @@ DIRECTORY = {
 
 
 @pytest.fixture
-def reports_store(tmp_path):
-    store = Store(tmp_path / "r.db")
+def reports_store(new_store):
+    """On SQLite and on PostgreSQL (the reports' records are read back with SQL of their own)."""
+    store = new_store()
     store.load_directory(DIRECTORY)
-    yield store
-    store.close()
+    return store
 
 
 def rows(store, provider="anthropic"):
     """id prefix and key → (user, team, prompt, cached, completion, cache writes, 1h writes,
     requests, cost in nano-dollars)."""
     out = {}
-    for rid, key, model, user, team, p, cached, c, cw, cw1h, req, cost in store.conn.execute(
+    for rid, key, model, user, team, p, cached, c, cw, cw1h, req, cost in store.execute(
             'SELECT id, key, model, "user", team, prompt_tokens, cached_input_tokens, completion_tokens, '
             "cache_write_tokens, cache_write_1h_tokens, requests, cost_nano FROM records WHERE provider = ?",
             (provider,)):
@@ -59,7 +61,7 @@ def rows(store, provider="anthropic"):
 
 
 def total_nano(store):
-    return store.conn.execute("SELECT sum(cost_nano) FROM records").fetchone()[0]
+    return store.execute("SELECT sum(cost_nano) FROM records").fetchone()[0]
 
 
 def test_anthropic_usage_report_tokens_keys_and_workspaces(reports_store):
@@ -77,7 +79,7 @@ def test_anthropic_usage_report_tokens_keys_and_workspaces(reports_store):
         # the Console (no key) in the default workspace (no workspace id): 2000×0.8 + 100×4 = 2,000 µ$
         ("anthropic-usage", "claude-3-5-haiku-20241022"): (None, None, 2000, 0, 100, 0, 0, 1, 2_000_000),
     }
-    (meta,) = reports_store.conn.execute(
+    (meta,) = reports_store.execute(
         "SELECT metadata FROM records WHERE key = 'apikey_01Rj2N8SVvo6BePZj99NhmiT'").fetchone()
     assert json.loads(meta) == {"workspace_id": WS, "service_tier": "standard", "context_window": "0-200k",
                                 "web_search_requests": 10, "requests": "not reported: 1 per report row"}
@@ -105,7 +107,7 @@ def test_a_cost_report_and_a_usage_report_of_one_day_are_counted_once(reports_st
     assert got["anthropic-usage", "claude-3-5-haiku-20241022"][-1] == expected["haiku"]
     assert got["anthropic-cost", "web_search"][-1] == expected["web"]
     assert got["anthropic-cost", "web_search"][:2] == (None, "platform")
-    costs = reports_store.conn.execute(
+    costs = reports_store.execute(
         "SELECT count(*), sum(prompt_tokens + completion_tokens + cached_input_tokens), sum(requests), "
         "sum(cost_nano) FROM records WHERE id LIKE 'anthropic-cost:%'").fetchone()
     # no tokens; only the web search row keeps dollars, and counts as one request (to be seen in views)
@@ -122,7 +124,7 @@ def test_the_cost_report_alone_keeps_its_dollars(reports_store):
     summary = import_path(reports_store, str(COSTS))
     assert (summary.imported, summary.rejected) == (4, 0)
     assert total_nano(reports_store) == 48_000_000  # 4.8 cents
-    (requests,) = reports_store.conn.execute("SELECT sum(requests) FROM records").fetchone()
+    (requests,) = reports_store.execute("SELECT sum(requests) FROM records").fetchone()
     assert requests == 4  # each row keeps its dollars: one request each, so that views show them
 
 
@@ -156,7 +158,7 @@ def test_report_rejects_name_page_bucket_and_result(reports_store, tmp_path):
 
 def test_import_help_and_cli_read_both_reports(reports_store):
     runner = CliRunner()
-    result = runner.invoke(cli, ["import", str(DATA), "--db", str(reports_store.path), "--as", "alice"])
+    result = runner.invoke(cli, ["import", str(DATA), "--db", location(reports_store), "--as", "alice"])
     assert result.exit_code == 0, result.output
     # 3 Anthropic usage + 4 Anthropic cost + 1 OpenAI usage + 3 OpenAI cost records
     assert result.stdout.strip() == "imported 11, replaced 0, unchanged 0, rejected 0"
@@ -172,7 +174,7 @@ def test_provider_ids_map_to_one_team_only_and_an_unmapped_workspace_is_named_as
         parse_directory(twice)
     store = Store(tmp_path / "bare.db")  # no directory: the workspace id is the team as the report says it
     import_path(store, str(USAGE))
-    teams = sorted({t for (t,) in store.conn.execute("SELECT team FROM records")}, key=str)
+    teams = sorted({t for (t,) in store.execute("SELECT team FROM records")}, key=str)
     assert teams == [None, WS]
     store.close()
 
@@ -190,3 +192,26 @@ def test_reports_combined_a_record_at_a_time_give_the_same_dollars(reports_store
     assert got["anthropic-usage", "apikey_01Rj2N8SVvo6BePZj99NhmiT"][-1] == expected["sonnet-bob"]
     assert got["anthropic-usage", "apikey_02Hk7TqWcB3yDnRx5ZpLm8Vs"][-1] == expected["sonnet-batch"]
     assert total_nano(reports_store) == expected["total"]
+
+
+def test_reports_not_grouped_by_model_share_by_tokens(reports_store, tmp_path):
+    """Usage grouped by key only (no model: unpriced) and costs by workspace only (no
+    description): the workspace's cost row matches every model of its team, and with nothing
+    priced the dollars follow the tokens."""
+    usage = {"data": [{"starting_at": "2025-08-03T00:00:00Z", "ending_at": "2025-08-03T01:00:00Z", "results": [
+        {"api_key_id": "apikey_01Rj2N8SVvo6BePZj99NhmiT", "workspace_id": WS, "model": None,
+         "uncached_input_tokens": 3000, "output_tokens": 0},
+        {"api_key_id": "apikey_02Hk7TqWcB3yDnRx5ZpLm8Vs", "workspace_id": WS, "model": None,
+         "uncached_input_tokens": 1000, "output_tokens": 0}]}], "has_more": False, "next_page": None}
+    costs = {"data": [{"starting_at": "2025-08-03T00:00:00Z", "ending_at": "2025-08-04T00:00:00Z", "results": [
+        {"amount": "10", "currency": "USD", "workspace_id": WS, "description": None, "model": None,
+         "cost_type": None, "token_type": None}]}], "has_more": False, "next_page": None}
+    (tmp_path / "u.json").write_text(json.dumps(usage))
+    (tmp_path / "c.json").write_text(json.dumps(costs))
+    import_path(reports_store, str(tmp_path / "u.json"))
+    import_path(reports_store, str(tmp_path / "c.json"))
+    got = rows(reports_store)
+    # 10 cents = 100,000,000 nano-dollars, 3,000 : 1,000 tokens
+    assert got["anthropic-usage", "apikey_01Rj2N8SVvo6BePZj99NhmiT"][-1] == 75_000_000
+    assert got["anthropic-usage", "apikey_02Hk7TqWcB3yDnRx5ZpLm8Vs"][-1] == 25_000_000
+    assert total_nano(reports_store) == 100_000_000
