@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from usage_tui.cli import cli
 from usage_tui.providers_fetch import FetchError, provider, retry_after, sync_report
-from usage_tui.store import Store
 
+from .conftest import location
 from .test_admin_reports import DIRECTORY
 
 DATA = Path(__file__).parent / "data" / "reports"
@@ -91,11 +91,11 @@ def api():
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "s.db")
+def store(new_store):
+    """On SQLite and on PostgreSQL."""
+    s = new_store()
     s.load_directory(DIRECTORY)
-    yield s
-    s.close()
+    return s
 
 
 NOW = datetime(2025, 8, 2, 0, 30, tzinfo=UTC)  # the 1st is complete, in hours and as a day
@@ -103,7 +103,7 @@ SINCE = datetime(2025, 8, 1, tzinfo=UTC)
 
 
 def total(store):
-    return store.conn.execute("SELECT count(*), sum(cost_nano) FROM records").fetchone()
+    return store.execute("SELECT count(*), sum(cost_nano) FROM records").fetchone()
 
 
 def test_anthropic_pages_a_429_and_the_headers(api, store):
@@ -165,7 +165,7 @@ def test_openai_through_the_cli_with_the_base_url_from_the_environment(api, stor
     key_file.write_text("sk-admin-openai\n")
     monkeypatch.setenv("OPENAI_BASE_URL", f"{api.url}/v1")
     result = CliRunner().invoke(cli, ["sync", "openai", "--admin-key-file", str(key_file), "--since", "2025-08-01",
-                                      "--db", str(store.path), "--as", "alice"])
+                                      "--db", location(store), "--as", "alice"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("openai usage 2025-08-01T00:00:00Z → ") and lines[0].endswith(
@@ -185,12 +185,12 @@ def test_bad_key_files_and_members_are_refused(api, store, tmp_path):
     empty.write_text("\n")
     run = CliRunner().invoke
     result = run(cli, ["sync", "anthropic", "--admin-key-file", str(empty), "--since", "2025-08-01",
-                       "--db", str(store.path), "--as", "alice"])
+                       "--db", location(store), "--as", "alice"])
     assert result.exit_code == 2 and "no admin key in it" in result.stderr
     key = tmp_path / "k"
     key.write_text(KEY)
     result = run(cli, ["sync", "anthropic", "--admin-key-file", str(key), "--since", "yesterday",
-                       "--db", str(store.path), "--as", "alice"])
+                       "--db", location(store), "--as", "alice"])
     assert result.exit_code == 2 and "--since: not a date or time" in result.stderr
     assert api.seen == []
 
@@ -219,7 +219,7 @@ def test_follow_polls_each_interval_until_interrupted(api, store, tmp_path, monk
     key.write_text(KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
     result = CliRunner().invoke(cli, ["sync", "anthropic", "--admin-key-file", str(key), "--since", "2025-08-01",
-                                      "--follow", "--interval", "60", "--db", str(store.path), "--as", "alice"])
+                                      "--follow", "--interval", "60", "--db", location(store), "--as", "alice"])
     assert result.exit_code == 0, result.output
     assert waits == [60, 60]
     lines = result.stdout.splitlines()
@@ -236,7 +236,7 @@ def test_an_api_error_is_one_line_exit_2_and_a_member_is_refused(api, store, tmp
     key.write_text(KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
     api.script["/v1/organizations/usage_report/messages"] = [(401, {})]
-    args = ["sync", "anthropic", "--admin-key-file", str(key), "--since", "2025-08-01", "--db", str(store.path)]
+    args = ["sync", "anthropic", "--admin-key-file", str(key), "--since", "2025-08-01", "--db", location(store)]
     result = CliRunner().invoke(cli, [*args, "--as", "alice"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"usage-tui: error: {api.url}/v1/organizations/usage_report/messages: HTTP 401 ")
