@@ -248,3 +248,13 @@ def test_an_api_error_is_one_line_exit_2_and_a_member_is_refused(api, store, tmp
     result = CliRunner().invoke(cli, [*args, "--as", "bob"])
     assert result.exit_code == 3 and "bob may not sync the organization's anthropic reports" in result.stderr
     assert len(api.seen) == seen  # refused before asking anything
+
+
+def test_has_more_without_a_token_is_an_error_not_a_silent_end(api, store):
+    page = {**USAGE_PAGES[0], "next_page": None}  # has_more: true
+    api.page = lambda path, query: page
+    prov = provider("anthropic")
+    with pytest.raises(FetchError, match="has_more without a next_page token"):
+        sync_report(store, prov, prov.reports[0], KEY, SINCE, base=api.url, now=lambda: NOW)
+    # the page read is written with its position: a rerun goes on from there
+    assert store.cursor(f"sync:anthropic:usage:{api.url}") == "2025-08-01T01:00:00Z"

@@ -204,9 +204,11 @@ def pages(base: str, report: Report, start: datetime, end: datetime, headers: di
         query = params + ([("page", token)] if token else [])
         page = _get(f"{base.rstrip('/')}{report.path}?{urllib.parse.urlencode(query)}", headers, sleep, now)
         yield page
-        token = page.get("next_page")
-        if not page.get("has_more") or not isinstance(token, str) or not token:
+        if not page.get("has_more"):
             return
+        token = page.get("next_page")
+        if not isinstance(token, str) or not token:  # more, and no way to ask for it: not a silent end
+            raise FetchError(f"{report.path}: has_more without a next_page token")
     raise FetchError(f"{report.path}: more than {MAX_PAGES:,} pages")
 
 
