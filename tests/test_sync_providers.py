@@ -214,7 +214,7 @@ def test_follow_polls_each_interval_until_interrupted(api, store, tmp_path, monk
         if len(waits) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(sync_providers.time, "sleep", sleep)
+    monkeypatch.setattr(sync_providers, "_sleep", sleep)
     key = tmp_path / "k"
     key.write_text(KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)

@@ -37,6 +37,7 @@ def _admin_key(path: Path) -> str:
 
 
 _NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
+_sleep = time.sleep  # --follow's wait (a name of this module's own: tests replace it, not time.sleep)
 
 
 def _command(name: str, key_doc: str):
@@ -82,7 +83,7 @@ def _command(name: str, key_doc: str):
                     fail(str(exc))
                 if not follow:
                     break
-                time.sleep(interval)
+                _sleep(interval)
         except KeyboardInterrupt:  # --follow's way out: what was fetched is committed, with its position
             pass
         sys.exit(1 if rejected else 0)
