@@ -10,6 +10,7 @@ import click
 
 from .. import clock
 from ..fmt import money
+from ..json_docs import budget_doc, budgets_doc, check_doc
 from ..model import MAX_LIMIT_USD, WINDOWS, bounded_usd
 from ..query import ScopeError
 from .common import (
@@ -69,7 +70,7 @@ def budget_table(statuses, tz: str) -> str:
 @click.argument("user", required=False)
 @click.option("--all", "all_users", is_flag=True, help="Every user with a budget (org admins only).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people; json: the status object (a list with --all).")
+              help="table for people; json: the status document (every user's under `budgets` with --all).")
 @db_option
 @viewer_option
 @handles_errors
@@ -95,7 +96,7 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
             raise ScopeError(f"{viewer} may not list every budget (org admins or the store's owner only)")
         statuses = [s for s in (budget_status(store, u) for u in users_with_budgets(store)) if s is not None]
         if fmt == "json":
-            click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
+            click.echo(json.dumps(budgets_doc([s.as_json() for s in statuses]), indent=2))
         else:
             click.echo(budget_table(statuses, directory_.timezone) if statuses else "No budgets set.")
         return
@@ -108,12 +109,12 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
         if user != viewer and user not in directory_.users:
             fail(f'unknown user "{user}" (not in the directory, no budget)')
         if fmt == "json":
-            click.echo(json.dumps(no_budget_json(user), indent=2))
+            click.echo(json.dumps(budget_doc(no_budget_json(user)), indent=2))
         else:
             click.echo(f"{user} has no budget (never over).")
         return
     if fmt == "json":
-        click.echo(json.dumps(status.as_json(), indent=2))
+        click.echo(json.dumps(budget_doc(status.as_json()), indent=2))
     else:
         click.echo(budget_table([status], directory_.timezone))
 
@@ -168,9 +169,11 @@ def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_use
 
 @budget.command("check")
 @click.argument("user")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: {user, allowed, over, retry_after_s, window_end}; the exit code is the same.")
 @db_option
 @handles_errors
-def budget_check(user: str, db: Path | None) -> None:
+def budget_check(user: str, fmt: str, db: Path | None) -> None:
     """For gateways: is USER allowed now?
 
     Prints `200 OK` (exit 0), or `429 Too Many Requests` and `Retry-After: N` (N whole
@@ -190,7 +193,14 @@ def budget_check(user: str, db: Path | None) -> None:
     status = budget_status(store, user)
     if status is None and may_enumerate and user not in store.directory().users:
         fail(f'unknown user "{user}" (not in the directory, no budget)')
-    if status is None or not status.over:
+    over = status is not None and status.over
+    if fmt == "json":
+        click.echo(json.dumps(check_doc(user, over, status.retry_after_s if over else None,
+                                        status.window_end.isoformat() if status is not None else None), indent=2))
+        if over:
+            sys.exit(EXIT_OVER_BUDGET)
+        return
+    if not over:
         click.echo("200 OK")
         return
     click.echo("429 Too Many Requests")
