@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .. import clock
+from ..budget_explain import check_budget_reader
 from ..fmt import money
 from ..json_docs import budget_doc, budgets_doc, check_doc
 from ..model import MAX_LIMIT_USD, WINDOWS, bounded_usd
@@ -101,9 +102,7 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
             click.echo(budget_table(statuses, directory_.timezone) if statuses else "No budgets set.")
         return
     user = user or viewer
-    if user != viewer and not admin:  # refused before anything about USER is looked up
-        raise ScopeError(f"{viewer} may not read {user}'s budget (your own only; org admins and the store's "
-                         "owner see all)")
+    check_budget_reader(identity, user)  # refused before anything about USER is looked up
     status = budget_status(store, user)
     if status is None:
         if user != viewer and user not in directory_.users:
@@ -117,6 +116,36 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
         click.echo(json.dumps(budget_doc(status.as_json()), indent=2))
     else:
         click.echo(budget_table([status], directory_.timezone))
+
+
+@budget.command("explain")
+@click.argument("user", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: the budget-explain document (docs/scripts-and-agents.md).")
+@db_option
+@viewer_option
+@handles_errors
+def budget_explain(user: str | None, fmt: str, db: Path | None, as_user: str | None) -> None:
+    """Why USER (default: you) is over budget or not, and when they can retry: the window,
+    spent and limit, Retry-After, when it resets, the burn rate and when the budget runs out
+    at it, and the models and requests that spent most of the window.
+
+    The rules of `budget status`: your own budget; org admins and the store's owner anyone's
+    (exit 3 otherwise); a user the directory does not know and who has no budget is exit 2.
+    """
+    from ..budget_explain import explain, explain_text
+
+    store = open_store(db, readonly=True)
+    identity = identity_of(store, as_user)
+    user = user or identity.viewer
+    check_budget_reader(identity, user)
+    doc = explain(store, user)
+    if doc["limit_usd"] is None and user != identity.viewer and user not in store.directory().users:
+        fail(f'unknown user "{user}" (not in the directory, no budget)')
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(explain_text(doc, store.directory().timezone))
 
 
 class LimitUsd(click.ParamType):
