@@ -75,3 +75,9 @@ def test_the_store_refuses_a_member_whatever_front_end_asks(db):
     assert len(db.rejects()) == 3
     owner = Identity(viewer="root", login="root", impersonating=False, owner=True, org_admin=False)
     assert db.clear_rejects("b.csv", by=owner) == 1 and len(db.rejects()) == 2
+
+
+def test_limit_is_bounded(db):
+    result = CliRunner().invoke(cli, ["rejects", "--db", location(db), "--as", "alice", "--limit", "1000001"])
+    assert result.exit_code == 2
+    assert "1000001 is not in the range 1<=x<=1000000" in result.stderr
