@@ -151,3 +151,53 @@ def test_budget_documents_carry_a_schema_and_check_answers_in_json(db):
                                        "over": False, "retry_after_s": None, "window_end": None}
     every = json.loads(run("budget", "status", "--all", "--db", db, "--format", "json").output)
     assert every["schema"] == "usage-tui/budget-statuses/1" and [s["user"] for s in every["budgets"]] == ["bob"]
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kathmandu"])  # +05:45: no edge on the hour grid
+@pytest.mark.parametrize(("scope", "team"), [("org", None), ("team", "platform"), ("personal", None)])
+def test_period_cells_from_the_rollups_equal_the_records(demo_db, scope, team, tz):
+    """The cells are read as the view's rows are (rollups, records at the edges); the records
+    alone, grouped by bucket and key in one statement, are the reference."""
+    from datetime import date
+
+    from usage_tui.model import QuerySpec
+    from usage_tui.query_periods import run_by_period
+    from usage_tui.store import Store
+
+    store = Store.for_reading(demo_db)
+    for granularity, group_by in (("weekly", "user"), ("daily", "model")):
+        spec = QuerySpec(viewer="alice", scope=scope, team=team, group_by=group_by, granularity=granularity,
+                         since=date(2026, 10, 29), until=date(2026, 11, 24), tz=tz)
+        result, cells = run_by_period(store, spec)
+        _, reference = run_by_period(store, spec, force_records=True)
+        assert cells == reference
+        assert sum(c.totals.requests for c in cells) == result.totals.requests > 0
+
+
+def test_period_cells_count_records_not_rolled_up_yet_once(engine_store, monkeypatch):
+    """Records appended by an import still running (not in the rollups yet) are in the cells
+    once, at every edge: compared with the records alone and with hand-made sums."""
+    from datetime import date
+
+    from usage_tui.model import QuerySpec
+    from usage_tui.query_periods import run_by_period
+
+    from .conftest import append
+
+    write(engine_store, *RECORDS)
+    # pending: one inside a week, one in the sliver between Berlin's midnight and UTC's (Nov 22 23:30Z
+    # is Mon Nov 23 00:30 in Berlin: the week of Nov 23)
+    append(engine_store, {"id": "p1", "ts": "2026-11-11T10:00:00Z", "provider": "openai", "model": "gpt-x",
+                          "user": "bob", "prompt_tokens": 1000},
+           {"id": "p2", "ts": "2026-11-22T23:30:00Z", "provider": "openai", "model": "gpt-x", "user": "bob",
+            "prompt_tokens": 3000})
+    if getattr(engine_store, "dsn", None) is None:  # SQLite rolls them up when the import ends
+        assert engine_store.pending_rollups() is not None
+    spec = QuerySpec(viewer="alice", scope="org", group_by="team", granularity="weekly", metric="tokens",
+                     since=date(2026, 11, 4), until=date(2026, 11, 24), tz="Europe/Berlin")
+    _, cells = run_by_period(engine_store, spec)
+    _, reference = run_by_period(engine_store, spec, force_records=True)
+    assert cells == reference
+    platform = [(c.period.isoformat(), c.totals.tokens) for c in cells if c.row == "platform"]
+    # r2 200 + p1 1,000 in the week of Nov 9; r6 0 + p2 3,000 in the week of Nov 23
+    assert platform == [("2026-11-02", 0), ("2026-11-09", 1200), ("2026-11-16", 0), ("2026-11-23", 3000)]
