@@ -57,6 +57,18 @@ def timed(fn, repeat: int) -> dict:
     return {"median_ms": statistics.median(runs), "max_ms": max(runs)}
 
 
+def append_section(output: Path, key: str, text: str) -> None:
+    """This run's section of RESULTS.md, in run.py's format (a `<!-- records=KEY -->` line, so its
+    rewrites keep it), replacing an earlier run's and leaving the others as they are."""
+    marker = f"<!-- records={key} -->\n"
+    old = output.read_text() if output.exists() else ""
+    if marker in old:
+        head, _, rest = old.partition(marker)
+        after = rest.find("<!-- records=")
+        old = head + (rest[after:] if after >= 0 else "")
+    output.write_text(old.rstrip("\n") + "\n\n" + marker + text.strip() + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200_000)
@@ -122,9 +134,9 @@ def main() -> None:
     for name, base_name, value, base in rows:
         ratio = value["median_ms"] / base["median_ms"] if base["median_ms"] else float("nan")
         lines.append(f"| {name} | {value['median_ms']:.1f} ({value['max_ms']:.1f}) | {base_name} | "
-                     f"{base['median_ms']:.1f} ({base['max_ms']:.1f}) | {ratio:.1f}× |")
+                     f"{base['median_ms']:.1f} ({base['max_ms']:.1f}) | {ratio:.2f}× |")
     text = "\n".join(lines)
-    bench.write_section(args.output, f"issue26-agents-{args.records}", text)
+    append_section(args.output, f"issue26-agents-{args.records}", text)
     print(text)
     print(json.dumps({"rows": len(rows)}))
 
