@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from .model import QueryResult, Reject, Totals
+from .model import QueryResult, Totals
 
 SCHEMA_VERSION = 1
 
@@ -123,7 +123,3 @@ def reject_doc(source: str, line: int, reason: str, raw: str) -> dict[str, Any]:
 def rejects_doc(rejects: list[dict[str, Any]], more: bool) -> dict[str, Any]:
     return {"schema": schema("rejects"), "rejects": [{k: v for k, v in r.items() if k != "schema"} for r in rejects],
             "more": more}
-
-
-def reject_of(r: Reject) -> dict[str, Any]:
-    return reject_doc(r.source, r.line, r.reason, r.raw)
