@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 from click.testing import CliRunner
+from mcp import Client
 
 from usage_tui.app import create_app
 from usage_tui.cli import cli
 from usage_tui.ingest.native import to_record
+from usage_tui.mcp_server import Tools, build_server
 from usage_tui.store import Store
 from usage_tui.view_command import view_command
 from usage_tui.view_state import DateRange, Filters
@@ -71,6 +73,7 @@ async def test_c_shows_and_copies_a_command_that_gives_the_view_numbers(db):
         assert isinstance(screen, CommandScreen)
         shown = screen.command
         assert app.clipboard == shown
+        mcp_text = screen.mcp
         view = {r.key: r.totals.requests for r in app.result.rows}
         await pilot.press("escape")
         await pilot.pause()
@@ -84,6 +87,15 @@ async def test_c_shows_and_copies_a_command_that_gives_the_view_numbers(db):
     # by hand: alice 1 (a); bob 4 (b) + 2 (c, through his key k_bob); carol's d is before the range
     assert {r["row"]: r["requests"] for r in doc["rows"]} == {"bob": 6, "alice": 1} == view
     assert [p["period"] for p in doc["series"]][:2] == ["2026-10-26", "2026-11-02"]
+    # the same view for an agent: the MCP tool's arguments, which give the same document
+    name, _, arguments = mcp_text.partition(" ")
+    assert (name, json.loads(arguments)) == ("spend_summary", {
+        "scope": "org", "metric": "requests", "group_by": "user", "granularity": "weekly",
+        "since": "2026-10-26", "until": "2026-11-24", "tz": "Europe/Berlin"})
+    store = Store.for_reading(db)
+    async with Client(build_server(Tools(store, "alice"))) as client:
+        answer = await client.call_tool(name, json.loads(arguments))
+    assert answer.structured_content == doc
 
 
 async def test_c_is_in_the_command_palette(db):

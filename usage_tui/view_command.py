@@ -9,7 +9,9 @@ screen whenever it is run, not the numbers of another day.
 
 from __future__ import annotations
 
+import json
 import shlex
+from dataclasses import dataclass
 from datetime import date
 
 from .view_options import GRANULARITY, GROUP_BY, METRIC, SCOPE, ViewOption
@@ -55,7 +57,26 @@ def view_command(filters: Filters, since: date, until: date, tz: str, *, db: str
     return shlex.join(words)
 
 
-def command_for(filters: Filters, result, store_path) -> str | None:
+def mcp_arguments(filters: Filters, since: date, until: date, tz: str) -> dict[str, str]:
+    """The same view as the MCP tool spend_summary's arguments: the options' names without
+    their dashes (`--group-by user` is `"group_by": "user"`)."""
+    args = view_arguments(filters, since, until, tz)
+    return {flag[2:].replace("-", "_"): value for flag, value in zip(args[::2], args[1::2], strict=True)}
+
+
+@dataclass(frozen=True)
+class ViewCommand:
+    """The view as a shell command, and as the MCP tool's arguments."""
+
+    shell: str
+    mcp: dict[str, str]
+
+    @property
+    def mcp_text(self) -> str:
+        return "spend_summary " + json.dumps(self.mcp, ensure_ascii=False)
+
+
+def command_for(filters: Filters, result, store_path) -> ViewCommand | None:
     """The command of the view on screen (`result`: the QueryResult shown for `filters`; None
     before the first answer). --db when the store is not the one the CLI opens by default;
     --as always: the view is the viewer's (as yourself it is no impersonation, and anyone
@@ -65,4 +86,5 @@ def command_for(filters: Filters, result, store_path) -> str | None:
     from .cli.common import default_db  # where the CLI looks without --db
 
     db = None if str(store_path) == str(default_db()) else str(store_path)
-    return view_command(filters, result.since, result.until, result.tz, db=db, as_user=result.spec.viewer)
+    return ViewCommand(view_command(filters, result.since, result.until, result.tz, db=db, as_user=result.spec.viewer),
+                       mcp_arguments(filters, result.since, result.until, result.tz))

@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..view_command import ViewCommand
+
 
 class CommandScreen(ModalScreen[None]):
     """Shows `command` (wrapped, never cut) and copies it when it opens; any of escape, enter,
@@ -23,6 +25,7 @@ class CommandScreen(ModalScreen[None]):
         width: 90%; max-width: 110; height: auto; border: round $accent; background: $surface; padding: 0 1;
     }
     CommandScreen #command { margin: 1 0; color: $text; text-style: bold; }
+    CommandScreen #command-mcp { margin: 0 0 1 0; color: $text; }
     CommandScreen #command-hint { color: $text-muted; }
     """
 
@@ -33,16 +36,19 @@ class CommandScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: ViewCommand) -> None:
         super().__init__()
-        self.command = command
+        self.command = command.shell
+        self.mcp = command.mcp_text
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("The command for this view (spend summary; add --format json, csv or --by-period):")
             yield Static(self.command, id="command", markup=False)
-            yield Label("Copied to the clipboard where the terminal allows it (OSC 52); "
-                        "the MCP tool spend_summary takes the same names. Escape closes.", id="command-hint")
+            yield Label("For an agent (usage-tui mcp), the same view:")
+            yield Static(self.mcp, id="command-mcp", markup=False)
+            yield Label("The command is copied to the clipboard where the terminal allows it (OSC 52). "
+                        "Escape closes.", id="command-hint")
 
     def on_mount(self) -> None:
         self.app.copy_to_clipboard(self.command)
