@@ -47,7 +47,7 @@ def test_within_budget_runs_out_at_the_burn_rate(spent):
     assert doc["runs_out_at"] == "2026-11-25T13:40:00+01:00"
     assert doc["resets_in_s"] == 5 * 86_400 + 11 * 3_600
     assert (doc["window_start"], doc["window_end"]) == ("2026-11-23T00:00:00+01:00", "2026-11-30T00:00:00+01:00")
-    assert doc["unpriced_requests"] == 2
+    assert doc["unpriced_requests"] == 2 and doc["reached_limit"] is None
     assert [(m["row"], m["cost_usd"], m["requests"]) for m in doc["top_models"]] == [
         ("big", 5.5, 2), ("small", 0.5, 1), ("mystery", 0.0, 2)]
     assert sum(m["cost_usd"] for m in doc["top_models"]) == doc["spent_usd"]
@@ -58,21 +58,28 @@ def test_within_budget_runs_out_at_the_burn_rate(spent):
 
 def test_over_budget_says_when_to_retry(spent):
     write(spent, {"id": "d", "ts": "2026-11-24T11:00:00Z", "provider": "p", "model": "small", "user": "bob",
-                  "cost_usd": 4.0})
+                  "cost_usd": 4.0},
+          {"id": "e", "ts": "2026-11-24T11:30:00Z", "provider": "p", "model": "small", "user": "bob",
+           "cost_usd": 1.0})  # after the limit was reached: refused at a gateway, but counted here
     result = run("budget", "explain", "bob", "--db", location(spent), "--as", "alice", "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    # $10 = the limit: over until Nov 30 00:00 Berlin, 471,600 s after now
-    assert (doc["spent_usd"], doc["over"], doc["retry_after_s"], doc["runs_out_at"]) == (10.0, True, 471_600, None)
-    assert [(m["row"], m["cost_usd"]) for m in doc["top_models"][:2]] == [("big", 5.5), ("small", 4.5)]
+    # $11 ≥ the $10 limit: over until Nov 30 00:00 Berlin, 471,600 s after now
+    assert (doc["spent_usd"], doc["over"], doc["retry_after_s"], doc["runs_out_at"]) == (11.0, True, 471_600, None)
+    assert [(m["row"], m["cost_usd"]) for m in doc["top_models"][:2]] == [("big", 5.5), ("small", 5.5)]
+    # a $3 + b $2.50 + c $0.50 = $6 before d; d's $4 makes $10: d reached the limit (12:00 in
+    # Berlin), not e, the newest
+    assert doc["reached_limit"] == {"id": "d", "local_time": "2026-11-24T12:00:00+01:00", "model": "small",
+                                    "cost_usd": 4.0}
     text = run("budget", "explain", "bob", "--db", location(spent), "--as", "alice").output.splitlines()
-    assert text[0] == ("bob is over budget: $10.00 spent of $10.00 in the weekly window 2026-11-23 00:00 – "
+    assert text[0] == ("bob is over budget: $11.00 spent of $10.00 in the weekly window 2026-11-23 00:00 – "
                        "2026-11-30 00:00 (Europe/Berlin).")
     assert text[1] == ("Requests are refused (429) until the window resets at 2026-11-30 00:00: "
                        "Retry-After 471600s (5d 11:00:00).")
+    assert text[2] == "The limit was reached at 2026-11-24 12:00 by request d (small, $4.00)."
     models = text.index("Models that spent most of this window:")
     assert [line.split() for line in text[models + 1:models + 4]] == [
-        ["big", "$5.50", "55.0%", "2", "requests"], ["small", "$4.50", "45.0%", "2", "requests"],
+        ["big", "$5.50", "50.0%", "2", "requests"], ["small", "$5.50", "50.0%", "3", "requests"],
         ["mystery", "$0.00", "0.0%", "2", "requests"]]
 
 

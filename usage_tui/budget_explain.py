@@ -18,11 +18,14 @@ from .budget import budget_status, no_budget_json, retry_after_seconds
 from .fmt import money, percent, record_money
 from .history import record_time
 from .json_docs import schema, totals_doc
-from .model import QuerySpec
+from .model import NANO, QuerySpec
 from .query import ScopeError, iter_history, run_query
 from .store import UsageStore
 
 TOP = 5  # models and requests listed
+# Requests walked back from the newest to find the one that reached the limit: past this many
+# spent after it, `reached_limit` is null (the answer would cost a scan of the whole window).
+CROSSING_WALK_MAX = 10_000
 
 
 def check_budget_reader(identity, user: str) -> None:
@@ -44,7 +47,7 @@ def _explain(store: UsageStore, user: str, now: datetime) -> dict[str, Any]:
     status = budget_status(store, user, now)
     if status is None:
         return {"schema": schema("budget-explain"), **no_budget_json(user), "now": now.isoformat(),
-                "resets_in_s": None, "burn_rate_usd_per_day": None, "runs_out_at": None,
+                "resets_in_s": None, "burn_rate_usd_per_day": None, "runs_out_at": None, "reached_limit": None,
                 "unpriced_requests": None, "top_models": [], "top_requests": []}
     tz = status.window_end.tzinfo
     first = status.window_start.date()
@@ -54,6 +57,7 @@ def _explain(store: UsageStore, user: str, now: datetime) -> dict[str, Any]:
     view = run_query(store, spec)
     requests = list(iter_history(store, spec, order="cost", limit=TOP, page_size=TOP))
     runs_out = status.projected_exhaustion
+    crossing = _reached_limit(store, spec, status) if status.over else None
     return {
         "schema": schema("budget-explain"),
         **status.as_json(),
@@ -61,6 +65,9 @@ def _explain(store: UsageStore, user: str, now: datetime) -> dict[str, Any]:
         "resets_in_s": retry_after_seconds(now, status.window_end),
         "burn_rate_usd_per_day": status.burn_rate_usd_per_day,
         "runs_out_at": runs_out.isoformat() if runs_out else None,
+        "reached_limit": None if crossing is None else {
+            "id": crossing.id, "local_time": record_time(crossing, tz).isoformat(), "model": crossing.model,
+            "cost_usd": crossing.cost_usd or 0.0},
         "unpriced_requests": view.totals.unpriced_requests,
         "top_models": [{"row": r.key, **totals_doc(r.totals), "share": r.share} for r in view.rows[:TOP]],
         "top_requests": [{"id": r.id, "local_time": record_time(r, tz).isoformat(), "model": r.model,
@@ -68,6 +75,19 @@ def _explain(store: UsageStore, user: str, now: datetime) -> dict[str, Any]:
                           "unpriced_requests": r.requests if r.cost_usd is None else 0,
                           "requests": r.requests, "tokens": r.tokens} for r in requests],
     }
+
+
+def _reached_limit(store: UsageStore, spec: QuerySpec, status):
+    """The request that took the window's spend to the limit: walking back from the newest,
+    the first whose cost, taken off what is left, leaves less than the limit. None when more
+    than CROSSING_WALK_MAX requests came after it."""
+    limit_nano, left = round(status.limit_usd * NANO), round(status.spent_usd * NANO)
+    for r in iter_history(store, spec, order="time", limit=CROSSING_WALK_MAX):
+        cost = r.cost_nano or 0
+        if left - cost < limit_nano <= left and cost:
+            return r
+        left -= cost
+    return None
 
 
 def _duration(seconds: int) -> str:
@@ -93,6 +113,10 @@ def explain_text(doc: dict[str, Any], tz_name: str) -> str:
         lines.append(f"{user} is over budget: {spent} spent of {limit} in the {window}.")
         lines.append(f"Requests are refused (429) until the window resets at {_when(doc['window_end'])}: "
                      f"Retry-After {doc['retry_after_s']}s ({_duration(doc['retry_after_s'])}).")
+        crossed = doc["reached_limit"]
+        if crossed:
+            lines.append(f"The limit was reached at {_when(crossed['local_time'])} by request {crossed['id']} "
+                         f"({crossed['model']}, {record_money(crossed['cost_usd'])}).")
     else:
         lines.append(f"{user} is within budget: {spent} spent of {limit} ({money(doc['remaining_usd'])} left) "
                      f"in the {window}.")
