@@ -21,11 +21,13 @@ from .common import db_option, fail, handles_errors, identity_of, open_store, vi
               help="Input format; auto detects it from the content.")
 @click.option("--user", metavar="U", default=None, help="User for records that name none.")
 @click.option("--team", metavar="T", default=None, help="Team for records that name none.")
+@click.option("--follow", is_flag=True, help="Keep importing what is appended to FILE or added to DIR until "
+              "interrupted (Ctrl-C); a rerun goes on where the last one stopped (positions kept in the store).")
 @db_option
 @viewer_option
 @handles_errors
-def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str | None, db: Path | None,
-            as_user: str | None) -> None:
+def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str | None, follow: bool,
+            db: Path | None, as_user: str | None) -> None:
     """Import usage records from a file, a folder (recursively) or stdin (-).
 
     Bad lines are reported as FILE:LINE: reason and kept in the store's rejects table; the
@@ -48,6 +50,14 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         guard = OwnUsageOnly(identity.viewer, store.directory())
         if team is not None and team not in guard.teams():
             raise ScopeError(f'{identity.viewer} may not import usage charged to team "{team}": only their own teams')
+    if follow:  # issue 24: ingest/follow.py
+        from .import_follow import follow_path
+        if local or path == "-":
+            fail("--follow reads a FILE or DIR (it keeps a position in each): not stdin, not --local")
+        try:
+            sys.exit(follow_path(store, path, fmt, user=user, team=team, viewer=identity.viewer, guard=guard))
+        except ImportFatal as exc:
+            fail(str(exc))
     if local:
         from ..ingest import local as local_agents
         try:
