@@ -319,3 +319,37 @@ def test_kill_9_of_the_follower_loses_nothing_and_counts_nothing_twice(tmp_path)
     assert s.execute("SELECT count(*), sum(prompt_tokens) FROM records WHERE id LIKE 'n%'").fetchone() == (
         total, total * (total - 1) // 2)
     s.close()
+
+
+def test_a_plain_import_of_followed_files_reads_only_what_is_new(tmp_path, store):
+    f = tmp_path / "usage.jsonl"
+    f.write_text(line(1) + line(2))
+    Follower(store, str(f)).scan()
+    append(f, line(3))
+    other = tmp_path / "other.jsonl"  # never followed: a plain import reads it whole, as always
+    other.write_text(line(1) + line(9))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", str(store.path), "import", str(f)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "imported 1, replaced 0, unchanged 0, rejected 0\n"
+    assert "reading only what was added since the positions it kept" in result.stderr
+    result = runner.invoke(cli, ["--db", str(store.path), "import", str(other)])
+    assert result.stdout == "imported 1, replaced 0, unchanged 1, rejected 0\n"
+    assert tokens(store) == {"n1": 1, "n2": 2, "n3": 3, "n9": 9}
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_following_into_a_postgresql_store(tmp_path, new_store, engine):
+    """The same positions and transactions on the central store: append, partial line, restart."""
+    pg = new_store()
+    pg.load_directory(DIRECTORY)
+    f = tmp_path / "usage.jsonl"
+    f.write_text(line(1) + line(2) + line(3)[:10])
+    assert counts(Follower(pg, str(f)).scan()[0]) == (2, 0, 0, 0)
+    append(f, line(3)[10:] + line(4))
+    restarted = Follower(pg, str(f))
+    assert counts(restarted.scan()[0]) == (2, 0, 0, 0)
+    f.write_text(line(5))  # truncated: from the start
+    assert counts(restarted.scan()[0]) == (1, 0, 0, 0)
+    assert tokens(pg) == {"n1": 1, "n2": 2, "n3": 3, "n4": 4, "n5": 5}
+    assert json.loads(pg.cursor("follow:" + str(f.resolve())))["line"] == 1

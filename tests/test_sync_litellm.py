@@ -261,3 +261,21 @@ def test_a_member_may_not_sync(litellm_db, db):
     result = sync(db, dsn, "--as", "bob")
     assert result.exit_code == 3
     assert stored(db) == {}
+
+
+def test_sync_into_a_postgresql_store(litellm_db):
+    """The store itself on PostgreSQL: the same rows, the position committed with them."""
+    from usage_tui.store.postgres import PostgresStore
+
+    dsn, conn = litellm_db
+    insert(conn, R1, R2, R3)
+    with pg_schema("store") as (_, store_dsn):
+        s = PostgresStore(store_dsn)
+        s.load_directory(DIRECTORY)
+        result = CliRunner().invoke(cli, ["sync", "litellm", "--from", dsn, "--db", store_dsn])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "read 3 rows: imported 3, replaced 0, unchanged 0, rejected 0\n"
+        assert s.execute('SELECT id, "user", cached_input_tokens FROM records ORDER BY id').fetchall() == [
+            ("r1", "bob", 400), ("r2", "carol", 1000), ("r3", "dave", 0)]
+        assert json.loads(s.cursor(f"sync:litellm:{dsn}")) == {"startTime": "2026-03-01T10:02:00", "request_id": "r3"}
+        s.close()

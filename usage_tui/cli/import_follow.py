@@ -4,10 +4,12 @@ stdout."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import click
 
@@ -58,5 +60,30 @@ def follow_path(store: UsageStore, path: str, fmt: str, *, user: str | None, tea
             signal.signal(sig, handler)
         if tty:
             click.echo("", err=True)
+    click.echo(total.line())
+    return 1 if total.rejected else 0
+
+
+def followed_before(store: UsageStore, path: str | None) -> bool:
+    """Whether `import --follow` kept positions for PATH (a file, or files of a folder) in this store."""
+    from ..ingest.follow_positions import cursor_name
+
+    if path in (None, "-") or not Path(path).exists():
+        return False
+    base = cursor_name(path)
+    return any(name == base or name.startswith(base + os.sep) for name in store.cursors(base))
+
+
+def import_new(store: UsageStore, path: str, fmt: str, *, user: str | None, team: str | None, viewer: str,
+               guard: OwnUsageOnly | None) -> int:
+    """A plain import of followed files: what was added since their positions, and files new to
+    the folder (what came before the positions is in the store already, unchanged)."""
+    from ..ingest.follow import Follower
+
+    follower = Follower(store, path, fmt, user=user, team=team, viewer=viewer, guard=guard,
+                        on_reject=lambda j: click.echo(f"{j.source}:{j.line}: {j.reason}", err=True),
+                        on_skip=lambda f: click.echo(f"{f}: skipped (not a recognised usage file)", err=True))
+    notice(f"{path} was followed (import --follow): reading only what was added since the positions it kept")
+    total = follower.catch_up()
     click.echo(total.line())
     return 1 if total.rejected else 0

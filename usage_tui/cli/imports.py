@@ -50,12 +50,13 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         guard = OwnUsageOnly(identity.viewer, store.directory())
         if team is not None and team not in guard.teams():
             raise ScopeError(f'{identity.viewer} may not import usage charged to team "{team}": only their own teams')
-    if follow:  # issue 24: ingest/follow.py
-        from .import_follow import follow_path
+    from .import_follow import follow_path, followed_before, import_new
+    if follow or followed_before(store, path):  # issue 24: ingest/follow.py (a plain import: only what is new)
         if local or path == "-":
             fail("--follow reads a FILE or DIR (it keeps a position in each): not stdin, not --local")
+        options = {"user": user, "team": team, "viewer": identity.viewer, "guard": guard}
         try:
-            sys.exit(follow_path(store, path, fmt, user=user, team=team, viewer=identity.viewer, guard=guard))
+            sys.exit(follow_path(store, path, fmt, **options) if follow else import_new(store, path, fmt, **options))
         except ImportFatal as exc:
             fail(str(exc))
     if local:

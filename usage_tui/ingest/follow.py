@@ -119,6 +119,7 @@ class Follower:
         self._kept_rejects: dict[str, int] = {}
         self._unrolled = 0
         self._last_refresh = time.monotonic()
+        self.settle_s = SETTLE_S  # 0 for a one-off pass (a plain import): nothing is being written
 
     # -- the files --------------------------------------------------------------------------------
     def files(self) -> list[str]:
@@ -165,7 +166,7 @@ class Follower:
                 head = None
             fmt = position.fmt if position is not None else self._format(file, head, stat)
             if fmt is None:
-                if time.time() - stat.st_mtime >= SETTLE_S:
+                if time.time() - stat.st_mtime >= self.settle_s:
                     self._looked[file] = seen  # looked at again when it changes
                 return None
             if head is not None and fmt in ALONE and head.lstrip().startswith("{") and is_json_lines(head):
@@ -186,7 +187,7 @@ class Follower:
         fmt = self.fmt if self.fmt != "auto" else (detect_format(head) if head else None)
         if fmt is not None and format_module(fmt) is not None:
             return fmt
-        settled = time.time() - stat.st_mtime >= SETTLE_S
+        settled = time.time() - stat.st_mtime >= self.settle_s
         if not head or "\n" not in head.rstrip("\n") and not settled:
             return None  # nothing, or a first line being written: wait for more
         if head.lstrip().startswith(("[", "{")) and not settled:
@@ -249,7 +250,7 @@ class Follower:
     def _read_again(self, file, key, handle, fmt, position, stat) -> _Read | None:
         """Lines that depend on earlier ones (or CSV): the file parsed again from its start up to
         its last complete line, keeping the lines after the position."""
-        if time.time() - stat.st_mtime < SETTLE_S:
+        if time.time() - stat.st_mtime < self.settle_s:
             return None
         handle.seek(0)
         data = handle.read(stat.st_size)
@@ -271,7 +272,7 @@ class Follower:
 
     def _read_document(self, file, key, fmt, stat) -> _Read | None:
         """A whole document, once it stopped changing: read again whole (ids dedupe)."""
-        if time.time() - stat.st_mtime < SETTLE_S:
+        if time.time() - stat.st_mtime < self.settle_s:
             return None
         raw, _ = _open(file)
         with raw:
@@ -345,6 +346,21 @@ class Follower:
             self._last_refresh = time.monotonic()
 
     # -- the loop -----------------------------------------------------------------------------------
+    def catch_up(self, on_pass: Callable[[FollowTotals], None] | None = None) -> FollowTotals:
+        """Read what is new now, in passes until none is left (a plain re-import of followed files)."""
+        self.settle_s = 0.0
+        total = FollowTotals()
+        try:
+            while True:
+                passed, more = self.scan()
+                total.add(passed)
+                if on_pass is not None:
+                    on_pass(passed)
+                if not more:
+                    return total
+        finally:
+            self._refresh(force=True)
+
     def run(self, stop: threading.Event, on_pass: Callable[[FollowTotals], None] | None = None, *,
             period: float = PERIOD_S, poll: bool = False,
             on_notice: Callable[[str], None] | None = None) -> FollowTotals:
