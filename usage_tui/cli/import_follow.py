@@ -19,8 +19,10 @@ from .common import notice
 
 
 def follow_path(store: UsageStore, path: str, fmt: str, *, user: str | None, team: str | None, viewer: str,
-                guard: OwnUsageOnly | None, poll: bool = False) -> int:
-    """Follow until interrupted; returns the exit code (1 when some line was rejected)."""
+                guard: OwnUsageOnly | None) -> int:
+    """Follow until interrupted; returns the exit code (1 when some line was rejected).
+    USAGE_TUI_FOLLOW_POLL=1 looks every second instead of waiting for file events (file systems
+    whose changes raise none: NFS, SMB, some container mounts)."""
     from ..ingest.follow import Follower, FollowTotals
 
     follower = Follower(store, path, fmt, user=user, team=team, viewer=viewer, guard=guard,
@@ -54,7 +56,7 @@ def follow_path(store: UsageStore, path: str, fmt: str, *, user: str | None, tea
     if tty:
         click.echo(f"usage-tui: following {path} (Ctrl-C stops)", err=True)
     try:
-        follower.run(stop, status, poll=poll, on_notice=notice)
+        follower.run(stop, status, poll=os.environ.get("USAGE_TUI_FOLLOW_POLL") == "1", on_notice=notice)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
