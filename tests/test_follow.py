@@ -353,3 +353,25 @@ def test_following_into_a_postgresql_store(tmp_path, new_store, engine):
     assert counts(restarted.scan()[0]) == (1, 0, 0, 0)
     assert tokens(pg) == {"n1": 1, "n2": 2, "n3": 3, "n4": 4, "n5": 5}
     assert json.loads(pg.cursor("follow:" + str(f.resolve())))["line"] == 1
+
+
+def test_a_line_longer_than_one_read_is_one_reject(tmp_path, store, monkeypatch):
+    monkeypatch.setattr(follow_module, "CHUNK_BYTES", 256)
+    f = tmp_path / "usage.jsonl"
+    long = json.dumps({"id": "huge", "ts": "2026-03-01T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+                       "note": "x" * 600}) + "\n"
+    f.write_text(line(1) + long[:300])  # the long line, still being written
+    rejects = []
+    follower = Follower(store, str(f), on_reject=rejects.append)
+    assert counts(follower.scan()[0]) == (1, 0, 0, 0)
+    assert counts(follower.scan()[0]) == (0, 0, 0, 0)  # no newline yet: it waits, reads nothing
+    append(f, long[300:] + line(3))
+    totals = follower.scan()[0]
+    while True:  # (a pass reads at most 256 bytes of the file)
+        more = follower.scan()[0]
+        if not more.files:
+            break
+        totals.add(more)
+    assert counts(totals) == (1, 0, 0, 1)
+    assert [(r.line, r.reason) for r in rejects] == [(2, "line longer than 256 bytes: not read")]
+    assert sorted(tokens(store)) == ["n1", "n3"]

@@ -279,3 +279,18 @@ def test_sync_into_a_postgresql_store(litellm_db):
             ("r1", "bob", 400), ("r2", "carol", 1000), ("r3", "dave", 0)]
         assert json.loads(s.cursor(f"sync:litellm:{dsn}")) == {"startTime": "2026-03-01T10:02:00", "request_id": "r3"}
         s.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--overlap", "8d"], "--overlap: 8d is out of range (0 s to 604800 s)"),
+    (["--overlap", "1e9"], '--overlap: "1e9" is not a duration (e.g. 10s, 10m, 1h)'),
+    (["--overlap", "169h"], "--overlap: 169h is out of range (0 s to 604800 s)"),
+    (["--every", "0"], "--every: 0 is out of range (0.1 s to 86400 s)"),
+    (["--every", "soon"], '--every: "soon" is not a duration (e.g. 10s, 10m, 1h)'),
+    (["--since", "last week"], '--since: "last week" is not a date (YYYY-MM-DD) or an ISO 8601 time'),
+])
+def test_bounded_options_are_one_line(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "u.db"), "sync", "litellm", "--from",
+                                      "postgresql://nobody@127.0.0.1:1/none", *args])
+    assert result.exit_code == 2
+    assert result.stderr == f"usage-tui: error: {message}\n"

@@ -25,13 +25,13 @@ from .common import (
 )
 from .sync import sync
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
+_DURATION = re.compile(r"(\d{1,9}(?:\.\d{1,6})?)\s*(ms|s|m|h|d)?")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, None: 1}
 MAX_OVERLAP = timedelta(days=7)  # a window larger than this is re-read on every poll: a typo
 
 
 def parse_duration(value: str, name: str, low_s: float, high_s: float) -> float:
-    """`10m`, `90s`, `1h`, `500ms`, or seconds; bounded (one line naming the option otherwise)."""
+    """`10m`, `90s`, `1h`, `1d`, `500ms`, or seconds; bounded (one line naming the option otherwise)."""
     match = _DURATION.fullmatch((value or "").strip())
     if not match:
         fail(f'{name}: "{value}" is not a duration (e.g. 10s, 10m, 1h)')
