@@ -51,7 +51,21 @@ SESSIONS = 40
 
 
 def load() -> str:
-    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def write_section(output: Path, key: str, text: str) -> None:
+    """This run's section of RESULTS.md, replaced in place (or added at the end); the other
+    sections are left as they are."""
+    marker = f"<!-- records={key} -->\n"
+    whole = output.read_text() if output.exists() else "# Benchmark results\n"
+    if marker in whole:
+        before, _, rest = whole.partition(marker)
+        after = rest[rest.index("<!-- records="):] if "<!-- records=" in rest else ""
+        whole = before + marker + text.strip() + "\n\n" + after
+    else:
+        whole = whole.rstrip("\n") + "\n\n" + marker + text.strip() + "\n"
+    output.write_text(whole)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -276,7 +290,7 @@ def main() -> None:
     text = f"""## Live files and LiteLLM's database (issue 24: import --follow, sync litellm)
 
 Run {began:%Y-%m-%d %H:%M} UTC on {bench_run.machine()}. `python bench/live_files.py --rows {args.rows} --appends {args.appends}`.
-The machine's 2 cores are shared with other sessions' tests and benchmarks (load average before/after: {load_before} / {load_after}): absolute figures are noisy, each baseline ran in the same run.
+The machine's 2 cores are shared with other sessions' tests and benchmarks (load average, 1 min, before/after: {load_before} / {load_after}): absolute figures are noisy, each baseline ran in the same run.
 
 **Follow lag** (append → readable in the store), a Claude Code projects folder of {SESSIONS} sessions over a store of {args.history:,} realistic records, {args.appends} lines appended 10-200 ms apart:
 
@@ -296,7 +310,7 @@ The machine's 2 cores are shared with other sessions' tests and benchmarks (load
 
 Both stores hold the same records, tokens and cost: {'yes' if s['same'] else 'NO: ' + str(s['counts'])}.
 """
-    bench_run.write_section(args.output, "live-files", text)
+    write_section(args.output, "live-files", text)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,23 +104,30 @@ class SpendLogSync:
         totals = SyncTotals()
         if self.position is not None:
             totals.add(self._window())
-        while True:
-            pos = self.position
-            rows = self.logs.page_after(pos.start if pos else self.since, pos.request_id if pos else None,
-                                        self.page_rows)
-            if not rows:
-                break
-            last = rows[-1]
-            floor = pos.since if pos else self.since
-            page = self._write(rows, Position(last["startTime"], last["request_id"], floor))
-            totals.add(page)
-            if on_page is not None:
-                on_page(totals)
-            if len(rows) < self.page_rows:
-                break
+        pos = self.position
+        # The next page is read while this one is mapped and written: the database's work and
+        # ours overlap (the page's last row is the next page's start, known once it is read).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-tui-sync-read") as reader:
+            rows = self._page_after(pos)
+            while rows:
+                last = rows[-1]
+                moved = Position(last["startTime"], last["request_id"], pos.since if pos else self.since)
+                following = reader.submit(self._page_after, moved) if len(rows) == self.page_rows else None
+                try:
+                    totals.add(self._write(rows, moved))
+                finally:
+                    rows = following.result() if following is not None else []
+                pos = moved
+                if on_page is not None:
+                    on_page(totals)
         self._forget_old()
         self.store.refresh_rollups()
         return totals
+
+    def _page_after(self, pos: Position | None) -> list[dict[str, Any]]:
+        if pos is None:
+            return self.logs.page_after(self.since, None, self.page_rows)
+        return self.logs.page_after(pos.start, pos.request_id, self.page_rows)
 
     def _window(self) -> SyncTotals:
         """Rows behind the position, committed since it was read (see the module's docstring)."""
