@@ -309,6 +309,7 @@ The machine's 2 cores are shared with other sessions' tests and benchmarks (load
 | baseline: JSON lines export of the table, then `usage-tui import` (import alone) | {s['import_s']:.1f} | {s['rows'] / s['import_s']:,.0f} | {s['import']} |
 
 Both stores hold the same records, tokens and cost: {'yes' if s['same'] else 'NO: ' + str(s['counts'])}.
+The sync ran at {s['import_s'] / s['sync_s']:.2f}× the rate of the import of the same rows (both map, price, attribute and roll up them; reading them alone took {s['read_s'] / s['sync_s']:.0%} of the sync's time, and the sync reads the next page while it writes one). A rerun with nothing new costs a process start and the overlap window's ids.
 """
     write_section(args.output, "live-files", text)
 
