@@ -203,14 +203,26 @@ def test_many_pages_and_follow(litellm_db, tmp_path, db):
         while "f1" not in stored(db) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "f1" in stored(db)
+        # the database drops the follower's connection (a restart, a failover): it connects
+        # again at its next pass and goes on
+        schema = dsn.rsplit("schema=", 1)[1]
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                     "AND query LIKE %s", (f'%"{schema}"."LiteLLM_SpendLogs"%',))
+        insert(conn, {**R2, "request_id": "f2", "startTime": "2026-03-02 05:01:00"})
+        deadline = time.monotonic() + 30
+        while "f2" not in stored(db) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "f2" in stored(db)
     finally:
         follower.send_signal(signal.SIGINT)
         out, err = follower.communicate(timeout=30)
     assert follower.returncode == 0, err
     assert "Traceback" not in err
+    assert "trying again in 0.2 s" in err  # the dropped connection: said, then connected again
     # the follower's first pass re-read its window as unchanged: 10 minutes behind p12345 (at
-    # 03:25:45) are p11745..p12345, 601 rows; f1 is new
-    assert out.strip() == "read 602 rows: imported 1, replaced 0, unchanged 601, rejected 0"
+    # 03:25:45) are p11745..p12345, 601 rows; f1 and f2 are new (the window behind f1 and f2
+    # holds only rows this follower has seen: not read again)
+    assert out.strip() == "read 603 rows: imported 2, replaced 0, unchanged 601, rejected 0"
 
 
 @pytest.mark.parametrize("how", ["no table", "no schema", "refused", "bad url", "no server"])

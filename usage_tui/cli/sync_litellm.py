@@ -111,6 +111,8 @@ def sync_litellm(dsn: str, since: str | None, overlap: str, follow: bool, every:
         while True:
             began = time.monotonic()
             try:
+                if logs.broken:
+                    logs.reconnect()
                 passed = syncer.run_once(on_page=progress)
             except SpendLogsError as exc:
                 if not follow:

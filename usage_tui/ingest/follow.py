@@ -188,6 +188,8 @@ class Follower:
         if fmt is not None and format_module(fmt) is not None:
             return fmt
         settled = time.time() - stat.st_mtime >= self.settle_s
+        if head is None and settled and not self.folder:
+            raise ImportFatal(f"{file}: not a usage file (binary data)")
         if not head or "\n" not in head.rstrip("\n") and not settled:
             return None  # nothing, or a first line being written: wait for more
         if head.lstrip().startswith(("[", "{")) and not settled:

@@ -81,28 +81,40 @@ class SpendLogs:
     """A read-only connection to LiteLLM's database and the queries the sync makes."""
 
     def __init__(self, source: Source) -> None:
-        import psycopg
         from psycopg import sql
-        from psycopg.rows import dict_row
 
         self.source = source
         self._sql = sql
+        self.table = (sql.Identifier(source.schema, TABLE) if source.schema else sql.Identifier(TABLE))
+        self.where = f'"{source.schema}"."{TABLE}"' if source.schema else f'"{TABLE}"'
+        self.conn = None
+        self.reconnect()
+
+    def reconnect(self) -> None:
+        """A new connection (the first, or after the server went away: --follow goes on)."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.close()
         try:
-            self.conn = psycopg.connect(source.conninfo, connect_timeout=CONNECT_TIMEOUT_S, row_factory=dict_row,
+            self.conn = psycopg.connect(self.source.conninfo, connect_timeout=CONNECT_TIMEOUT_S, row_factory=dict_row,
                                         options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
         except psycopg.Error as exc:
-            raise SpendLogsError(f"{source.shown}: cannot connect ({_first_line(exc)})") from None
+            raise SpendLogsError(f"{self.source.shown}: cannot connect ({_first_line(exc)})") from None
         except ValueError as exc:  # a conninfo libpq cannot parse
             raise SpendLogsError(f"--from is not a valid PostgreSQL URL: {_first_line(exc)}") from None
         # Read-only in the database's own terms: a sync can never write to LiteLLM's tables.
         self.conn.read_only = True
         self.conn.autocommit = True  # each query its own snapshot; no transaction left open between polls
-        self.table = (sql.Identifier(source.schema, TABLE) if source.schema else sql.Identifier(TABLE))
-        self.where = f'"{source.schema}"."{TABLE}"' if source.schema else f'"{TABLE}"'
-        self._select = self._select_list()
+        self._select = self._select_list()  # (columns an upgraded proxy added meanwhile, too)
+
+    @property
+    def broken(self) -> bool:
+        return self.conn is None or self.conn.closed or self.conn.broken
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
 
     def _run(self, query: Any, params: Sequence = ()) -> list[dict[str, Any]]:
         import psycopg
