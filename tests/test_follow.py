@@ -375,3 +375,26 @@ def test_a_line_longer_than_one_read_is_one_reject(tmp_path, store, monkeypatch)
     assert counts(totals) == (1, 0, 0, 1)
     assert [(r.line, r.reason) for r in rejects] == [(2, "line longer than 256 bytes: not read")]
     assert sorted(tokens(store)) == ["n1", "n3"]
+
+
+def test_a_pass_woken_by_file_events_looks_at_the_files_they_name(tmp_path, store):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    a, b = folder / "a.jsonl", folder / "b.jsonl"
+    a.write_text(line(1))
+    b.write_text(line(2))
+    follower = Follower(store, str(folder))
+    assert counts(follower.scan()[0]) == (2, 0, 0, 0)
+    append(a, line(3))
+    append(b, line(4))
+    assert counts(follower.scan(only={str(a)})[0]) == (1, 0, 0, 0)  # b's event has not come yet
+    assert sorted(tokens(store)) == ["n1", "n2", "n3"]
+    assert counts(follower.scan(only={str(tmp_path / "elsewhere.jsonl")})[0]) == (0, 0, 0, 0)
+    assert counts(follower.scan()[0]) == (1, 0, 0, 0)  # a look at every file finds b's line
+    # a document that is still being written waits to settle; a quiet wake (no event) reads it
+    follower.settle_s = 0.3
+    doc = folder / "page.json"
+    doc.write_text((DATA / "litellm_12_rows.json").read_text())
+    assert counts(follower.scan(only={str(doc)})[0]) == (0, 0, 0, 0)
+    time.sleep(0.4)
+    assert counts(follower.scan(only=set())[0]) == (12, 0, 0, 0)

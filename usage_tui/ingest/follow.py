@@ -1,9 +1,10 @@
 """`import --follow PATH`: keep importing what is appended to a file, or added to a folder, in
 every format `import` reads.
 
-Each pass looks at the files that changed (watchfiles wakes it at once; it also looks every
-PERIOD_S, the fallback where file events do not arrive: network file systems, a full inotify
-table, no watchfiles), reads what is new in each, and writes it all in ONE transaction with the
+Each pass looks at the files that file events name (watchfiles wakes it at once), and at every
+file when it starts and every FULL_LOOK_S (in case an event was missed); without file events
+(USAGE_TUI_FOLLOW_POLL=1 for network file systems, a full inotify table, no watchfiles) it
+looks at every file every PERIOD_S. It reads what is new in each file, and writes it all in ONE transaction with the
 files' new positions (follow_positions.py), so a follower killed at any point goes on where its
 last commit left it: nothing committed is read twice, nothing is missed.
 
@@ -26,7 +27,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,10 @@ ALONE = frozenset(("native", "litellm", "openai", "claude-code"))
 CHUNK_BYTES = 16 << 20  # of one file in one pass; a backlog is read in several passes
 PASS_BYTES = 64 << 20  # of all files in one pass (one transaction)
 PERIOD_S = 1.0  # longest wait between two looks at the files
+# While file events arrive, a pass looks only at the files they name (a Claude Code projects
+# folder holds thousands: a look at all of them took 0.15 s on a loaded machine); every file is
+# looked at this often all the same, in case an event was missed.
+FULL_LOOK_S = 10.0
 # A whole document, or a file parsed again from its start, is read once it has not changed for
 # this long: a document half written is not one yet, and Codex writes a subagent's replayed
 # history in one burst, whose first two token counts tell the replay (codex.py): a pass in the
@@ -120,6 +125,8 @@ class Follower:
         self._unrolled = 0
         self._last_refresh = time.monotonic()
         self.settle_s = SETTLE_S  # 0 for a one-off pass (a plain import): nothing is being written
+        self._root_abs = self.root.absolute()
+        self._waiting: set[str] = set()  # files (absolute) to look at again without an event: not settled yet
 
     # -- the files --------------------------------------------------------------------------------
     def files(self) -> list[str]:
@@ -127,12 +134,28 @@ class Follower:
             return [str(self.root)] if self.root.is_file() else []
         return sorted(str(f) for f in self.root.rglob("*") if f.suffix.lower() in FILE_SUFFIXES and f.is_file())
 
-    def scan(self) -> tuple[FollowTotals, bool]:
-        """One pass: what is new in every file, committed in one transaction. Returns its totals
-        and whether more is waiting (a backlog larger than one pass reads)."""
+    def named(self, paths: Iterable[str]) -> list[str]:
+        """The files of the folder among `paths` (absolute, as file events name them), spelled as
+        the folder's listing spells them."""
+        found = set()
+        for path in paths:
+            try:
+                inside = Path(path).relative_to(self._root_abs)
+            except ValueError:
+                continue
+            file = self.root / inside
+            if file.suffix.lower() in FILE_SUFFIXES and file.is_file():
+                found.add(str(file))
+        return sorted(found)
+
+    def scan(self, only: Iterable[str] | None = None) -> tuple[FollowTotals, bool]:
+        """One pass: what is new in every file (or in the files `only` names, absolute paths
+        from file events), committed in one transaction. Returns its totals and whether more is
+        waiting (a backlog larger than one pass reads)."""
         reads: list[_Read] = []
         budget, more = PASS_BYTES, False
-        for file in self.files():
+        files = self.files() if only is None or not self.folder else self.named({*only, *self._waiting})
+        for file in files:
             if budget < CHUNK_BYTES:
                 more = True
                 break
@@ -168,6 +191,8 @@ class Follower:
             if fmt is None:
                 if time.time() - stat.st_mtime >= self.settle_s:
                     self._looked[file] = seen  # looked at again when it changes
+                else:
+                    self._waiting.add(str(Path(file).absolute()))
                 return None
             if head is not None and fmt in ALONE and head.lstrip().startswith("{") and is_json_lines(head):
                 read = self._read_lines(file, key, handle, head, fmt, position, stat)
@@ -178,6 +203,10 @@ class Follower:
                 read = self._read_document(file, key, fmt, stat)
         if read is not None and not read.more:
             self._looked[file] = seen
+        if read is None and time.time() - stat.st_mtime < self.settle_s:
+            self._waiting.add(str(Path(file).absolute()))  # (a document, or a file read again, not settled)
+        else:
+            self._waiting.discard(str(Path(file).absolute()))
         return read
 
     def _format(self, file: str, head: str | None, stat: os.stat_result) -> str | None:
@@ -370,9 +399,9 @@ class Follower:
         """Follow until `stop` is set; returns the totals. Each pass's totals go to `on_pass`."""
         total = FollowTotals()
         try:
-            for _ in self._wakes(stop, period, poll, on_notice):
+            for only in self._wakes(stop, period, poll, on_notice):
                 while not stop.is_set():
-                    passed, more = self.scan()
+                    passed, more = self.scan(only)
                     total.add(passed)
                     if on_pass is not None:
                         on_pass(passed)
@@ -385,19 +414,25 @@ class Follower:
         return total
 
     def _wakes(self, stop: threading.Event, period: float, poll: bool,
-               on_notice: Callable[[str], None] | None) -> Iterator[None]:
-        """Now, then whenever a file may have changed: a file event (watchfiles), or `period`
-        without one. Polling only when asked, or when watching cannot start."""
-        yield
+               on_notice: Callable[[str], None] | None) -> Iterator[set[str] | None]:
+        """When to look, and at what: None for every file (at the start, when polling, and every
+        FULL_LOOK_S while watching: the net under a missed event), or the paths file events
+        named (a quiet `period`: none, only the files waiting to settle)."""
+        yield None
         if not poll:
             try:
                 from watchfiles import watch
 
                 target = self.root if self.folder else self.root.resolve().parent
-                for _ in watch(target, stop_event=stop, debounce=50, step=20, rust_timeout=int(period * 1000),
-                               yield_on_timeout=True, raise_interrupt=False, recursive=self.folder,
-                               watch_filter=None):
-                    yield
+                full = time.monotonic()
+                for changes in watch(target, stop_event=stop, debounce=50, step=20, rust_timeout=int(period * 1000),
+                                     yield_on_timeout=True, raise_interrupt=False, recursive=self.folder,
+                                     watch_filter=None):
+                    if time.monotonic() - full >= FULL_LOOK_S:
+                        full = time.monotonic()
+                        yield None
+                    else:
+                        yield {path for _, path in changes}
                 return
             except (ImportError, OSError, RuntimeError) as exc:
                 if stop.is_set():
@@ -405,4 +440,4 @@ class Follower:
                 if on_notice is not None:
                     on_notice(f"cannot watch {self.root} for changes ({exc}): looking every {period:g} s instead")
         while not stop.wait(period):
-            yield
+            yield None
