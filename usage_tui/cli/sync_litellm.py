@@ -93,12 +93,11 @@ def sync_litellm(dsn: str, since: str | None, overlap: str, follow: bool, every:
         notice(f"--since is for the first run: going on from {syncer.position.start.isoformat()} "
                "(the position kept in the store)")
     stop = threading.Event()
-    total = SyncTotals()
     shown = sys.stderr.isatty()
 
     def progress(so_far: SyncTotals) -> None:
         if shown:
-            click.echo(f"\rusage-tui: {logs.source.shown}: {total.rows + so_far.rows:,} rows read…", err=True,
+            click.echo(f"\rusage-tui: {logs.source.shown}: {syncer.total.rows:,} rows read…", err=True,
                        nl=False)
 
     def interrupted(*_: object) -> None:
@@ -119,7 +118,6 @@ def sync_litellm(dsn: str, since: str | None, overlap: str, follow: bool, every:
                     fail(str(exc))
                 notice(f"{exc}; trying again in {period:g} s")  # a restarted database is not the end
                 passed = SyncTotals()
-            total.add(passed)
             if shown:
                 click.echo("\r\x1b[K", err=True, nl=False)
             if follow and (passed.rows or shown):
@@ -132,5 +130,6 @@ def sync_litellm(dsn: str, since: str | None, overlap: str, follow: bool, every:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         logs.close()
-    click.echo(total.line())
-    sys.exit(1 if total.rejected else 0)
+    # every page committed, a pass cut short by a database error included
+    click.echo(syncer.total.line())
+    sys.exit(1 if syncer.total.rejected else 0)

@@ -99,6 +99,7 @@ class SpendLogSync:
         # next look at the window need not fetch again
         self.seen: dict[str, datetime] = {}
         self._source_id: int | None = None
+        self.total = SyncTotals()  # of every page committed by this syncer (a pass cut short included)
 
     def run_once(self, on_page: Callable[[SyncTotals], None] | None = None) -> SyncTotals:
         totals = SyncTotals()
@@ -167,7 +168,9 @@ class SpendLogSync:
         (result,) = self.store.write_batches([Batch(records, rejects, self._source_id)], cursors=cursors)
         if moved_to is not None:
             self.position = moved_to
-        return SyncTotals(len(rows), result.imported, result.replaced, result.unchanged, len(rejects))
+        page = SyncTotals(len(rows), result.imported, result.replaced, result.unchanged, len(rejects))
+        self.total.add(page)
+        return page
 
     def _forget_old(self) -> None:
         if self.position is None:
