@@ -398,3 +398,19 @@ def test_a_pass_woken_by_file_events_looks_at_the_files_they_name(tmp_path, stor
     assert counts(follower.scan(only={str(doc)})[0]) == (0, 0, 0, 0)
     time.sleep(0.4)
     assert counts(follower.scan(only=set())[0]) == (12, 0, 0, 0)
+
+
+def test_a_gzipped_export_in_a_followed_folder_is_read_as_what_it_holds(tmp_path, store):
+    import gzip
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "litellm.jsonl.gz").write_bytes(gzip.compress((DATA / "litellm_12_rows.jsonl").read_bytes()))
+    follower = Follower(store, str(folder))
+    assert counts(follower.scan()[0]) == (12, 0, 0, 0)
+    # a new export replaces it with two more rows (the gzip is read whole again: 12 unchanged)
+    rows = (DATA / "litellm_12_rows.jsonl").read_text().splitlines()
+    more = [json.loads(r) | {"request_id": json.loads(r)["request_id"] + "-b"} for r in rows[:2]]
+    text = "\n".join([*rows, *(json.dumps(m) for m in more)]) + "\n"
+    (folder / "litellm.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+    assert counts(follower.scan()[0]) == (2, 0, 12, 0)

@@ -35,19 +35,20 @@ from ..identity import OwnUsageOnly
 from ..model import Record, Reject
 from ..store import Batch, UsageStore
 from . import (
-    FILE_SUFFIXES,
     HEAD_BYTES,
     KEPT_REJECTS_PER_FILE,
     ImportFatal,
     _head,
     _open,
     _parse_open,
+    _read_here,
     detect_format,
     format_module,
     not_text,
 )
 from ._common import is_json_lines
 from .follow_positions import FilePosition, cursor_name, goes_on, saved_positions, tail_before
+from .gzip_files import is_gzip
 
 # Formats whose JSON lines each parse alone: a chunk of complete lines reads as in the file.
 ALONE = frozenset(("native", "litellm", "openai", "claude-code"))
@@ -132,7 +133,7 @@ class Follower:
     def files(self) -> list[str]:
         if not self.folder:
             return [str(self.root)] if self.root.is_file() else []
-        return sorted(str(f) for f in self.root.rglob("*") if f.suffix.lower() in FILE_SUFFIXES and f.is_file())
+        return sorted(str(f) for f in self.root.rglob("*") if _read_here(f) and f.is_file())
 
     def named(self, paths: Iterable[str]) -> list[str]:
         """The files of the folder among `paths` (absolute, as file events name them), spelled as
@@ -144,7 +145,7 @@ class Follower:
             except ValueError:
                 continue
             file = self.root / inside
-            if file.suffix.lower() in FILE_SUFFIXES and file.is_file():
+            if _read_here(file) and file.is_file():
                 found.add(str(file))
         return sorted(found)
 
@@ -177,12 +178,13 @@ class Follower:
         if self._looked.get(file) == seen:
             return None
         key = str(Path(file).resolve())
+        with open(file, "rb") as plain:  # positions are in the file's own bytes (gzip: compressed)
+            position = goes_on(self.positions.get(key), stat, plain)
+        if position is not None and position.offset == stat.st_size:
+            self._looked[file] = seen
+            return None
+        compressed = is_gzip(file)  # read whole, as what it holds, like a document
         with _open(file)[0] as handle:
-            position = goes_on(self.positions.get(key), stat, handle)
-            if position is not None and position.offset == stat.st_size:
-                self._looked[file] = seen
-                return None
-            handle.seek(0)
             try:
                 head = _head(handle)
             except UnicodeDecodeError:
@@ -194,7 +196,9 @@ class Follower:
                 else:
                     self._waiting.add(str(Path(file).absolute()))
                 return None
-            if head is not None and fmt in ALONE and head.lstrip().startswith("{") and is_json_lines(head):
+            if compressed:
+                read = self._read_document(file, key, fmt, stat)
+            elif head is not None and fmt in ALONE and head.lstrip().startswith("{") and is_json_lines(head):
                 read = self._read_lines(file, key, handle, head, fmt, position, stat)
             elif head is not None and not head.startswith("SQLite format 3") and (
                     is_json_lines(head) or not head.lstrip().startswith(("[", "{"))):
@@ -308,7 +312,8 @@ class Follower:
         raw, _ = _open(file)
         with raw:
             items = list(_parse_open(raw, file, fmt, self._options()))
-            tail = tail_before(raw, stat.st_size)
+        with open(file, "rb") as plain:
+            tail = tail_before(plain, stat.st_size)
         new = FilePosition(stat.st_dev, stat.st_ino, stat.st_size, stat.st_size, 0, fmt, tail)
         return _Read(file, key, new, stat.st_mtime, stat.st_size, False,
                      [r for r in items if isinstance(r, Record)], [r for r in items if isinstance(r, Reject)])
