@@ -3,6 +3,7 @@ layout of a file (JSON lines or one document), counts, and messages in the sourc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -11,10 +12,14 @@ from .native import BadRecord, dumped, json_lines, parse_json, shown
 
 def first_objects(head: str, limit: int = 20) -> Iterator[Any]:
     """The first JSON values of a JSON-lines head, skipping lines that don't parse."""
-    for line in head.splitlines()[:limit]:
-        value = parse_json(line)
-        if not isinstance(value, BadRecord):
-            yield value
+    yield from _first_objects(head, limit)
+
+
+@functools.lru_cache(maxsize=8)
+def _first_objects(head: str, limit: int) -> tuple[Any, ...]:
+    # Each format's detect() reads the same head: parsed once, not once per format (a folder
+    # of 1,941 Claude Code logs spent 0.9 s CPU parsing their heads three times; issue 28).
+    return tuple(v for v in map(parse_json, head.splitlines()[:limit]) if not isinstance(v, BadRecord))
 
 
 def whole_document(head: str) -> Any | None:

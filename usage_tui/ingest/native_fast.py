@@ -1,0 +1,176 @@
+"""The compiled fast path of the native JSONL importer (native.py): the same records and rejects,
+decoded from the file's bytes by msgspec into a Struct of the record's own fields.
+
+A line takes the fast path only when it is plain: ASCII, no backslash escape, no field but the
+record's own (metadata, which is kept as written, and any field the validator would refuse are
+the validator's), every value of its type and in range. Any other line goes to native.py's
+validator exactly as the slow path reads it, so rejects keep their FILE:LINE and reason
+(tests/test_fast_path.py compares both paths on the bad-input and fuzz cases). CSV is read
+by native.py itself.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import msgspec
+
+from ..model import Record, Reject, excerpt
+from . import native
+from .native import MAX_COST_USD, MAX_COUNT, BadRecord, parse_json, parse_ts, text_problem
+
+CHUNK = 8 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+SLOW = object()  # a line for the validator
+
+
+class _Native(msgspec.Struct, forbid_unknown_fields=True):
+    id: str | None = None
+    ts: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    user: str | None = None
+    key: str | None = None
+    agent: str | None = None
+    team: str | None = None
+    verdict: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    context_tokens: int | None = None
+    requests: int | None = None
+    cost_usd: float | None = None
+    status: int | None = None
+
+
+# A field native.py no longer knows would be metadata or a reject there: then no fast path.
+ENABLED = frozenset(_Native.__struct_fields__) <= native.KNOWN_FIELDS
+_DECODER = msgspec.json.Decoder(_Native)
+
+
+def chunks(raw: BinaryIO) -> Iterator[bytes]:
+    """The file in pieces of about CHUNK bytes ending at a line's end (the last one wherever
+    the file ends), without the UTF-8 BOM the text path (utf-8-sig) drops."""
+    rest = b""
+    first = True
+    while True:
+        data = raw.read(CHUNK)
+        if first:
+            first = False
+            if data.startswith(_BOM):
+                data = data[len(_BOM):]
+        if not data:
+            if rest:
+                yield rest
+            return
+        data = rest + data if rest else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        rest = data[cut:]
+        yield data[:cut]
+
+
+def text_lines(chunk: bytes) -> list[str]:
+    """A piece's lines as the text path reads them: surrogateescape, and universal newlines
+    (a lone \\r ends a line too), without their line ends."""
+    text = chunk.decode("utf-8", "surrogateescape")
+    return [line.rstrip("\r\n") for line in io.StringIO(text, newline="")]
+
+
+def validated(number: int, raw: str) -> Iterator[tuple[int, str, Any]]:
+    """native.json_lines for one line; called where the slow path calls json_lines, so that
+    json.loads runs at the same stack depth (its recursion limit depends on it)."""
+    if raw.strip():
+        problem = text_problem(raw)
+        yield number, raw, BadRecord(problem) if problem else parse_json(raw)
+
+
+def _opt(value: str | None) -> str | None:
+    return value if value else None
+
+
+def _record(line: _Native) -> Record | object:
+    rid, ts, provider, model = line.id, line.ts, line.provider, line.model
+    if not rid or len(rid) > 256 or not ts or not provider or not model:
+        return SLOW
+    prompt = line.prompt_tokens or 0
+    completion = line.completion_tokens or 0
+    cached = line.cached_input_tokens or 0
+    context = line.context_tokens or 0
+    requests = 1 if line.requests is None else line.requests
+    status = 200 if line.status is None else line.status
+    cost = line.cost_usd
+    if not (0 <= prompt <= MAX_COUNT and 0 <= completion <= MAX_COUNT and 0 <= cached <= MAX_COUNT
+            and 0 <= context <= prompt + cached and 1 <= requests <= MAX_COUNT and 100 <= status <= 599):
+        return SLOW
+    if cost is not None and not (math.isfinite(cost) and 0 <= cost <= MAX_COST_USD):
+        return SLOW
+    try:
+        ts_us = parse_ts(ts)
+    except BadRecord:
+        return SLOW
+    return Record(id=rid, ts_us=ts_us, provider=provider, model=model, user=_opt(line.user), key=_opt(line.key),
+                  agent=_opt(line.agent), team=_opt(line.team), prompt_tokens=prompt, completion_tokens=completion,
+                  cached_input_tokens=cached, context_tokens=context, requests=requests, cost_usd=cost,
+                  status=status, verdict=_opt(line.verdict), metadata={})
+
+
+def _decode(lines: list[bytes], first: int) -> list[tuple[int, Any]]:
+    """(line number, record or SLOW) of each non-empty line."""
+    out = []
+    decode = _DECODER.decode
+    for number, line in enumerate(lines, first):
+        if not line:
+            continue
+        if not line.isascii() or b"\\" in line:  # escapes and non-ASCII text: the validator's
+            out.append((number, SLOW))
+            continue
+        try:
+            out.append((number, _record(decode(line))))
+        except msgspec.DecodeError:  # malformed, a field unknown here, a value not of its type
+            out.append((number, SLOW))
+    return out
+
+
+def parse_bytes(raw: BinaryIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
+    """native.parse, from the bytes of the file."""
+    if not ENABLED or native.looks_like_csv(head):  # (as _parse_open would: no frame between)
+        stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        try:
+            yield from native.parse(stream, source, head=head)
+        finally:
+            stream.detach()
+        return
+    number = 0
+    for chunk in chunks(raw):
+        if b"\r" in chunk:
+            texts = text_lines(chunk)
+            items = [(n, SLOW, text) for n, text in enumerate(texts, number + 1)]
+            number += len(texts)
+        else:
+            lines = chunk.split(b"\n")
+            if chunk.endswith(b"\n"):
+                lines.pop()
+            items = [(n, item, lines[n - number - 1]) for n, item in _decode(lines, number + 1)]
+            number += len(lines)
+        for n, item, line in items:
+            text = line if type(line) is str else line.decode("utf-8", "surrogateescape")
+            if item is SLOW:
+                for n2, text2, obj in validated(n, text):
+                    try:
+                        if isinstance(obj, BadRecord):
+                            raise obj
+                        record = native.to_record(obj)
+                    except BadRecord as exc:
+                        yield Reject(source, n2, str(exc), text2)
+                        continue
+                    record.source_line, record.raw = n2, excerpt(text2)
+                    yield record
+                continue
+            item.source_line, item.raw = n, excerpt(text)
+            yield item
