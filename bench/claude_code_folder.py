@@ -20,8 +20,8 @@ CLAUDE_CODE_LOG_FORMAT.md, 236k events of Claude Code 2.0.49):
 - resumed sessions: a new session file that opens with a copy of an earlier one's lines.
 
 Message content is most of the bytes (tool output lognormal around 3 KB, up to 200 KB). Models,
-token counts (cache reads of 15k-180k, a few past sonnet-4.5's 200k tier, 5-minute and 1-hour
-cache writes) and timestamps (120 days) are drawn from a fixed seed: the same folder every run.
+token counts (cache reads of 15k-180k, optionally some past sonnet-4.5's 200k tier, 5-minute
+and 1-hour cache writes) and timestamps (120 days) are drawn from a fixed seed: the same folder every run.
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ def _text_pool(rng: random.Random, size: int = 1 << 21) -> str:
 
 
 class Folder:
-    def __init__(self, out: Path, requests: int, seed: int) -> None:
+    def __init__(self, out: Path, requests: int, seed: int, long_context: float = 0.0) -> None:
         self.rng = random.Random(seed)
+        self.long_context = long_context  # the share of sonnet-4.5 requests past 200k input tokens
         self.pool = _text_pool(self.rng)
         self.out = out / "projects"
         self.target = requests
@@ -112,7 +113,7 @@ class Folder:
     def usage(self, model: str) -> dict:
         r = self.rng
         read = int(r.uniform(15_000, 180_000)) if r.random() < 0.9 else 0
-        if model.startswith("claude-sonnet-4-5") and r.random() < 0.02:
+        if model.startswith("claude-sonnet-4-5") and r.random() < self.long_context:
             read = int(r.uniform(200_000, 400_000))  # past the 200k tier (1M-context sessions)
         write = int(r.lognormvariate(math.log(1500), 1.2)) if r.random() < 0.7 else 0
         one_hour = write if r.random() < 0.25 else 0
@@ -282,8 +283,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--requests", type=int, default=18_080)
     parser.add_argument("--seed", type=int, default=28)
+    parser.add_argument("--long-context", type=float, default=0.0,
+                        help="share of sonnet-4.5 requests past 200k input tokens (1M-context sessions; "
+                             "ccusage prices them otherwise: see bench/RESULTS.md)")
     args = parser.parse_args()
-    folder = Folder(args.out, args.requests, args.seed)
+    folder = Folder(args.out, args.requests, args.seed, args.long_context)
     folder.build()
     print(f"{args.out}: {folder.requests:,} requests, {folder.lines:,} lines, {folder.bytes / 1e6:,.0f} MB")
 

@@ -82,6 +82,11 @@ NATIVE_EDGES = [
     '{"id": "g32", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m", "cost_usd": NaN}',
     '{"id": "g33", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m", "cost_usd": 1e400}',
     '{"id": "g34", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m"} trailing', "[1, 2]", "7", "null",
+    good(36, metadata={"route": "/v1/chat/completions", "n": [1, 2.5, None, True]}), good(37, metadata=None),
+    good(38, metadata={"usage": {"reasoning_tokens": 5}}), good(39, metadata=json.loads("[" * 63 + "]" * 63)),
+    good(40, metadata=json.loads("[" * 64 + "]" * 64)), good(41, metadata="text"), good(42, metadata=1e308),
+    json.dumps(good(43))[:-1] + ', "metadata": ' + "9" * 4400 + "}",
+    json.dumps(good(44))[:-1] + ', "metadata": {"a": 1, "a": 2}}',
     "   ", "\x0c", '  {"id": "g35", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m"}  ',
 ]
 
@@ -89,9 +94,11 @@ NATIVE_EDGES = [
 def test_native_edge_values_give_the_same_records_and_rejects():
     out = same(b"\n".join(map(_line, NATIVE_EDGES)) + b"\n", "native")
     records = [o[1] for o in out if o[0] == "record"]
-    assert {r.id for r in records} >= {"g3", "g11", "g14", "x" * 256, "g24", "g25", "g26", "g29", "g31", "g35"}
+    assert {r.id for r in records} >= {"g3", "g11", "g14", "x" * 256, "g24", "g25", "g26", "g29", "g31", "g35", "g36", "g37",
+                                        "g39", "g41", "g42", "g44"}
     assert next(r for r in records if r.id == "g14").cost_usd == 3.0  # an integer cost is a float cost
     assert next(r for r in records if r.id == "g3").user is None
+    assert next(r for r in records if r.id == "g44").metadata == {"metadata": {"a": 2}}
 
 
 @pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
@@ -282,3 +289,13 @@ def test_an_import_goes_through_the_fast_path(store, monkeypatch):
     import_path(store, str(ROOT / "sample_data" / "example.jsonl"))
     import_path(store, str(ROOT / "tests" / "data" / "claude-code" / "projects"), user="alice")
     assert len(calls) == 4  # 1 native file, 3 Claude Code files
+
+
+def test_plain_lines_are_decoded_by_the_fast_path_itself():
+    """What the speed rests on: a gateway's line with its `metadata` and an assistant line with
+    content in it are records of msgspec's decoding, not the validator's."""
+    line = json.dumps(good(1, metadata={"route": "/v1/messages"}, team="t1", status=429)).encode()
+    ((_, record),) = native_fast._decode([line], 1)
+    assert isinstance(record, native.Record) and record.metadata == {"metadata": {"route": "/v1/messages"}}
+    ((_, record),) = claude_code_fast._decode_lines([_line(assistant(1, content="x → y" * 500))], 1, "me")
+    assert isinstance(record, native.Record) and record.prompt_tokens == 3010

@@ -2,8 +2,8 @@
 decoded from the file's bytes by msgspec into a Struct of the record's own fields.
 
 A line takes the fast path only when it is plain: ASCII, no backslash escape, no field but the
-record's own (metadata, which is kept as written, and any field the validator would refuse are
-the validator's), every value of its type and in range. Any other line goes to native.py's
+record's own and a `metadata` that names no tokens (any other field, kept as metadata or refused,
+is the validator's), every value of its type and in range. Any other line goes to native.py's
 validator exactly as the slow path reads it, so rejects keep their FILE:LINE and reason
 (tests/test_fast_path.py compares both paths on the bad-input and fuzz cases). CSV is read
 by native.py itself.
@@ -12,6 +12,7 @@ by native.py itself.
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -20,7 +21,16 @@ import msgspec
 
 from ..model import Record, Reject, excerpt
 from . import native
-from .native import MAX_COST_USD, MAX_COUNT, BadRecord, parse_json, parse_ts, text_problem
+from .native import (
+    MAX_COST_USD,
+    MAX_COUNT,
+    MAX_JSON_DEPTH,
+    BadRecord,
+    parse_json,
+    parse_ts,
+    text_problem,
+    too_deep,
+)
 
 CHUNK = 8 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
@@ -44,10 +54,15 @@ class _Native(msgspec.Struct, forbid_unknown_fields=True):
     requests: int | None = None
     cost_usd: float | None = None
     status: int | None = None
+    # The one field of its own a line may have here: gateways' `metadata`, kept as the record's
+    # metadata (§2.1: any other field is kept). It goes to the validator if it names tokens.
+    metadata: msgspec.Raw = msgspec.Raw()
 
 
-# A field native.py no longer knows would be metadata or a reject there: then no fast path.
-ENABLED = frozenset(_Native.__struct_fields__) <= native.KNOWN_FIELDS
+# A field native.py no longer knows would be metadata or a reject there, and a `metadata` it
+# knew would be validated: then no fast path.
+ENABLED = ("metadata" not in native.KNOWN_FIELDS
+           and frozenset(_Native.__struct_fields__) - {"metadata"} <= native.KNOWN_FIELDS)
 _DECODER = msgspec.json.Decoder(_Native)
 
 
@@ -110,6 +125,18 @@ def _record(line: _Native) -> Record | object:
         return SLOW
     if cost is not None and not (math.isfinite(cost) and 0 <= cost <= MAX_COST_USD):
         return SLOW
+    metadata = {}
+    if line.metadata:
+        raw = bytes(line.metadata)
+        if b"tokens" in raw:  # token counts where the format has none: the validator's to judge
+            return SLOW
+        try:
+            value = json.loads(raw)  # what the slow path keeps, exactly
+        except (RecursionError, ValueError):
+            return SLOW
+        if (type(value) is dict or type(value) is list) and too_deep(value, MAX_JSON_DEPTH - 1):
+            return SLOW
+        metadata = {"metadata": value}
     try:
         ts_us = parse_ts(ts)
     except BadRecord:
@@ -117,7 +144,7 @@ def _record(line: _Native) -> Record | object:
     return Record(id=rid, ts_us=ts_us, provider=provider, model=model, user=_opt(line.user), key=_opt(line.key),
                   agent=_opt(line.agent), team=_opt(line.team), prompt_tokens=prompt, completion_tokens=completion,
                   cached_input_tokens=cached, context_tokens=context, requests=requests, cost_usd=cost,
-                  status=status, verdict=_opt(line.verdict), metadata={})
+                  status=status, verdict=_opt(line.verdict), metadata=metadata)
 
 
 def _decode(lines: list[bytes], first: int) -> list[tuple[int, Any]]:
