@@ -117,7 +117,12 @@ class Folder:
             read = int(r.uniform(200_000, 400_000))  # past the 200k tier (1M-context sessions)
         write = int(r.lognormvariate(math.log(1500), 1.2)) if r.random() < 0.7 else 0
         one_hour = write if r.random() < 0.25 else 0
-        use = {"input_tokens": r.choice((1, 2, 3, 4, 6, 8, 10, r.randrange(10, 5000))),
+        inp = r.choice((1, 2, 3, 4, 6, 8, 10, r.randrange(10, 5000)))
+        if inp + write + read > 200_000 and read <= 200_000:  # the context window: 200k tokens in all
+            read = max(0, 200_000 - inp - write)
+            write = min(write, 200_000 - inp)
+            one_hour = min(one_hour, write)
+        use = {"input_tokens": inp,
                "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
                "cache_creation": {"ephemeral_5m_input_tokens": write - one_hour, "ephemeral_1h_input_tokens": one_hour},
                "output_tokens": int(r.lognormvariate(math.log(300), 1.0)) + 1, "service_tier": "standard"}
