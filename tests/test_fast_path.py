@@ -297,5 +297,5 @@ def test_plain_lines_are_decoded_by_the_fast_path_itself():
     line = json.dumps(good(1, metadata={"route": "/v1/messages"}, team="t1", status=429)).encode()
     ((_, record),) = native_fast._decode([line], 1)
     assert isinstance(record, native.Record) and record.metadata == {"metadata": {"route": "/v1/messages"}}
-    ((_, record),) = claude_code_fast._decode_lines([_line(assistant(1, content="x → y" * 500))], 1, "me")
-    assert isinstance(record, native.Record) and record.prompt_tokens == 3010
+    ((_, record, _, _),), lines = claude_code_fast._decode_lines(_line(assistant(1, content="x → y" * 500)), 1, "me")
+    assert isinstance(record, native.Record) and record.prompt_tokens == 3010 and lines == 1

@@ -143,22 +143,37 @@ def _record(line: _Line, owner: str | None) -> Record | None | object:
                   cost_usd=cost, metadata=metadata, cache_write_tokens=total, cache_write_1h_tokens=hour)
 
 
-def _decode_lines(lines: list[bytes], first: int, owner: str | None, depth: int = _STACK_MARGIN) -> list:
-    """(line number, record or _SLOW) for the lines that are usage or need the validator."""
+def _decode_lines(chunk: bytes, first: int, owner: str | None,
+                  depth: int = _STACK_MARGIN) -> tuple[list[tuple[int, Any, int, int]], int]:
+    """(line number, record or _SLOW, start, end) for the lines of `chunk` that are usage or
+    need the validator, and how many lines it has. Lines are decoded where they lie (memoryview
+    slices: no copy of the content)."""
     if depth:  # see _STACK_MARGIN
-        return _decode_lines(lines, first, owner, depth - 1)
+        return _decode_lines(chunk, first, owner, depth - 1)
     out: list = []
     decode = _DECODER.decode
-    for number, line in enumerate(lines, first):
-        if not line:
-            continue
-        try:
-            item = _record(decode(line), owner)
-        except (msgspec.DecodeError, RecursionError):  # (ValidationError is a DecodeError)
-            item = _SLOW
-        if item is not None:
-            out.append((number, item))
-    return out
+    view = memoryview(chunk)
+    find = chunk.find
+    size = len(chunk)
+    start, number = 0, first
+    while start < size:
+        end = find(b"\n", start)
+        if end < 0:
+            end = size
+        if end > start:
+            try:
+                item = _record(decode(view[start:end]), owner)
+            except (msgspec.DecodeError, RecursionError):  # (ValidationError is a DecodeError)
+                item = _SLOW
+            if item is not None:
+                out.append((number, item, start, end))
+        number += 1
+        start = end + 1
+    return out, number - first
+
+
+def _text(line: str | memoryview) -> str:
+    return line if type(line) is str else str(line, "utf-8", "surrogateescape")
 
 
 def parse_bytes(raw: BinaryIO, source: str, head: str = "", user: str | None = None, viewer: str | None = None,
@@ -176,6 +191,7 @@ def parse_bytes(raw: BinaryIO, source: str, head: str = "", user: str | None = N
         return
     owner = owner or None  # (an empty name is no user)
     pending: Record | None = None
+    pending_line: str | memoryview = ""  # its excerpt is made when it is passed on (streamed copies are not)
     number = 0
     for chunk in chunks(raw):
         texts: list[str] | None = None
@@ -187,18 +203,16 @@ def parse_bytes(raw: BinaryIO, source: str, head: str = "", user: str | None = N
             except UnicodeDecodeError:
                 texts = text_lines(chunk)
         if texts is not None:
-            items = [(n, _SLOW, text) for n, text in enumerate(texts, number + 1)]
+            items: list = [(n, _SLOW, text) for n, text in enumerate(texts, number + 1)]
             number += len(texts)
         else:
-            lines = chunk.split(b"\n")
-            if chunk.endswith(b"\n"):
-                lines.pop()
-            items = [(n, item, lines[n - number - 1]) for n, item in _decode_lines(lines, number + 1, owner)]
-            number += len(lines)
+            found, count = _decode_lines(chunk, number + 1, owner)
+            view = memoryview(chunk)
+            items = [(n, item, view[start:end]) for n, item, start, end in found]
+            number += count
         for n, item, line in items:
-            text = line if type(line) is str else line.decode("utf-8", "surrogateescape")
             if item is _SLOW:
-                for n2, text2, obj in validated(n, text):
+                for n2, text2, obj in validated(n, _text(line)):
                     try:
                         if isinstance(obj, BadRecord):
                             raise obj
@@ -209,12 +223,18 @@ def parse_bytes(raw: BinaryIO, source: str, head: str = "", user: str | None = N
                     if record is not None:
                         record.source_line, record.raw = n2, excerpt(text2)
                         if pending is not None and pending.id != record.id:
+                            if pending.raw is None:
+                                pending.raw = excerpt(_text(pending_line))
                             yield pending
-                        pending = record
+                        pending, pending_line = record, text2
                 continue
-            item.source_line, item.raw = n, excerpt(text)
+            item.source_line = n
             if pending is not None and pending.id != item.id:
+                if pending.raw is None:
+                    pending.raw = excerpt(_text(pending_line))
                 yield pending
-            pending = item
+            pending, pending_line = item, line
     if pending is not None:
+        if pending.raw is None:
+            pending.raw = excerpt(_text(pending_line))
         yield pending
