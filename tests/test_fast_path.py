@@ -295,7 +295,7 @@ def test_plain_lines_are_decoded_by_the_fast_path_itself():
     """What the speed rests on: a gateway's line with its `metadata` and an assistant line with
     content in it are records of msgspec's decoding, not the validator's."""
     line = json.dumps(good(1, metadata={"route": "/v1/messages"}, team="t1", status=429)).encode()
-    ((_, record),) = native_fast._decode([line], 1)
+    record = native_fast._decoded(line)
     assert isinstance(record, native.Record) and record.metadata == {"metadata": {"route": "/v1/messages"}}
     ((_, record, _, _),), lines = claude_code_fast._decode_lines(_line(assistant(1, content="x → y" * 500)), 1, "me")
     assert isinstance(record, native.Record) and record.prompt_tokens == 3010 and lines == 1

@@ -64,6 +64,7 @@ class _Native(msgspec.Struct, forbid_unknown_fields=True):
 ENABLED = ("metadata" not in native.KNOWN_FIELDS
            and frozenset(_Native.__struct_fields__) - {"metadata"} <= native.KNOWN_FIELDS)
 _DECODER = msgspec.json.Decoder(_Native)
+_ANY = msgspec.json.Decoder()
 
 
 def chunks(raw: BinaryIO) -> Iterator[bytes]:
@@ -130,9 +131,10 @@ def _record(line: _Native) -> Record | object:
         raw = bytes(line.metadata)
         if b"tokens" in raw:  # token counts where the format has none: the validator's to judge
             return SLOW
-        try:
-            value = json.loads(raw)  # what the slow path keeps, exactly
-        except (RecursionError, ValueError):
+        try:  # what the slow path's json.loads keeps, exactly: ASCII without escapes, and too short
+            # for an integer past json's 4,300 digits (a float out of range is msgspec's error)
+            value = _ANY.decode(raw) if len(raw) < 4_300 else json.loads(raw)
+        except (msgspec.DecodeError, RecursionError, ValueError):
             return SLOW
         if (type(value) is dict or type(value) is list) and too_deep(value, MAX_JSON_DEPTH - 1):
             return SLOW
@@ -147,21 +149,38 @@ def _record(line: _Native) -> Record | object:
                   status=status, verdict=_opt(line.verdict), metadata=metadata)
 
 
-def _decode(lines: list[bytes], first: int) -> list[tuple[int, Any]]:
-    """(line number, record or SLOW) of each non-empty line."""
-    out = []
-    decode = _DECODER.decode
-    for number, line in enumerate(lines, first):
-        if not line:
-            continue
-        if not line.isascii() or b"\\" in line:  # escapes and non-ASCII text: the validator's
-            out.append((number, SLOW))
-            continue
-        try:
-            out.append((number, _record(decode(line))))
-        except msgspec.DecodeError:  # malformed, a field unknown here, a value not of its type
-            out.append((number, SLOW))
-    return out
+def _decoded(line: bytes) -> Record | object:
+    """The record of a non-empty line, or SLOW."""
+    if not line.isascii() or b"\\" in line:  # escapes and non-ASCII text: the validator's
+        return SLOW
+    try:
+        return _record(_DECODER.decode(line))
+    except msgspec.DecodeError:  # malformed, a field unknown here, a value not of its type
+        return SLOW
+
+
+def _lines(chunk: bytes, first: int, count: list[int]) -> Iterator[tuple[int, Any, bytes | str]]:
+    """(line number, record or SLOW, line) of each non-empty line of a piece, one at a time (a
+    piece's worth of records held at once made the garbage collector's passes cost more than
+    the decoding saved). `count` gets the number of lines of the piece."""
+    if b"\r" in chunk:  # text mode ends a line at a lone \r too: the validator reads this piece
+        texts = text_lines(chunk)
+        count[0] = len(texts)
+        for number, text in enumerate(texts, first):
+            yield number, SLOW, text
+        return
+    find, size = chunk.find, len(chunk)
+    start, number = 0, first
+    while start < size:
+        end = find(b"\n", start)
+        if end < 0:
+            end = size
+        if end > start:
+            line = chunk[start:end]
+            yield number, _decoded(line), line
+        number += 1
+        start = end + 1
+    count[0] = number - first
 
 
 def parse_bytes(raw: BinaryIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
@@ -174,18 +193,9 @@ def parse_bytes(raw: BinaryIO, source: str, head: str = "", **_: Any) -> Iterato
             stream.detach()
         return
     number = 0
+    count = [0]
     for chunk in chunks(raw):
-        if b"\r" in chunk:
-            texts = text_lines(chunk)
-            items = [(n, SLOW, text) for n, text in enumerate(texts, number + 1)]
-            number += len(texts)
-        else:
-            lines = chunk.split(b"\n")
-            if chunk.endswith(b"\n"):
-                lines.pop()
-            items = [(n, item, lines[n - number - 1]) for n, item in _decode(lines, number + 1)]
-            number += len(lines)
-        for n, item, line in items:
+        for n, item, line in _lines(chunk, number + 1, count):
             text = line if type(line) is str else line.decode("utf-8", "surrogateescape")
             if item is SLOW:
                 for n2, text2, obj in validated(n, text):
@@ -201,3 +211,4 @@ def parse_bytes(raw: BinaryIO, source: str, head: str = "", **_: Any) -> Iterato
                 continue
             item.source_line, item.raw = n, excerpt(text)
             yield item
+        number += count[0]
