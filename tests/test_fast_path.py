@@ -222,8 +222,9 @@ def test_nesting_around_jsons_recursion_limit(fmt):
     depths = range(limit - 100, limit + 100, 3)
     if fmt == "claude-code":
         lines = [json.dumps(assistant(d))[:-1] + f', "deep": {_nested(d)}}}' for d in depths]
-    else:
-        lines = [json.dumps(good(d))[:-1] + f', "deep": {_nested(d)}}}' for d in depths]
+    else:  # an unknown field, and the one a fast line may have (`metadata`), 100,000 deep too
+        lines = [json.dumps(good(d))[:-1] + f', "{key}": {_nested(d)}}}' for d in [*depths, 100_000]
+                 for key in ("deep", "metadata")]
     out = same("\n".join(lines).encode() + b"\n", fmt)
     kinds = {o[0] for o in out}
     assert kinds == ({"record", "reject"} if fmt == "claude-code" else {"reject"})

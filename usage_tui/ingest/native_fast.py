@@ -155,8 +155,8 @@ def _decoded(line: bytes) -> Record | object:
         return SLOW
     try:
         return _record(_DECODER.decode(line))
-    except msgspec.DecodeError:  # malformed, a field unknown here, a value not of its type
-        return SLOW
+    except (msgspec.DecodeError, RecursionError):  # malformed, a field unknown here, a value not of
+        return SLOW  # its type, a `metadata` nested past msgspec's limit (json.loads then decides)
 
 
 def _lines(chunk: bytes, first: int, count: list[int]) -> Iterator[tuple[int, Any, bytes | str]]:
