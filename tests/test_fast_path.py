@@ -300,3 +300,35 @@ def test_plain_lines_are_decoded_by_the_fast_path_itself():
     assert isinstance(record, native.Record) and record.metadata == {"metadata": {"route": "/v1/messages"}}
     ((_, record, _, _),), lines = claude_code_fast._decode_lines(_line(assistant(1, content="x → y" * 500)), 1, "me")
     assert isinstance(record, native.Record) and record.prompt_tokens == 3010 and lines == 1
+
+
+@pytest.mark.parametrize("fmt", ["native", "claude-code"])
+def test_gzip_cut_short_gives_the_same_lines_before_the_cut(tmp_path, monkeypatch, fmt):
+    """A gzip file that ends early: both paths hand on every whole line before the cut, then
+    the read's error (ingest/__init__.py makes it one reject)."""
+    import gzip
+
+    from usage_tui.ingest.gzip_files import GZIP_ERRORS, open_file
+
+    monkeypatch.setattr(native_fast, "CHUNK", 4096)
+    make = (lambda i: good(i, note="n" * (i % 90))) if fmt == "native" else (lambda i: assistant(i))
+    data = b"".join(_line(make(i)) + b"\n" for i in range(3000))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(gzip.compress(data)[:-3000])
+    seen = []
+    for fast in (False, True):
+        out = []
+        raw = open_file(str(path), 65_536)
+        with pytest.raises(GZIP_ERRORS):
+            head = _head(raw)
+            slow_module, fast_module = MODULES[fmt]
+            if fast:
+                items = fast_module.parse_bytes(raw, "cut", head=head)
+            else:
+                items = slow_module.parse(io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape",
+                                                           newline=""), "cut", head=head)
+            for item in items:
+                out.append(_shown(item))
+        raw.close()
+        seen.append(out)
+    assert seen[1] == seen[0] and len(seen[0]) > 1000

@@ -69,20 +69,36 @@ _ANY = msgspec.json.Decoder()
 
 def chunks(raw: BinaryIO) -> Iterator[bytes]:
     """The file in pieces of about CHUNK bytes ending at a line's end (the last one wherever
-    the file ends), without the UTF-8 BOM the text path (utf-8-sig) drops."""
+    the file ends), without the UTF-8 BOM the text path (utf-8-sig) drops. A read that fails
+    (gzip data cut short) first hands on the whole lines read before it, as the text path does."""
     rest = b""
     first = True
     while True:
-        data = raw.read(CHUNK)
+        parts = [rest] if rest else []
+        size = len(rest)
+        goal = size + CHUNK
+        try:
+            while size < goal:  # read1: what one read of the file gives, kept if the next fails
+                data = raw.read1(goal - size) if hasattr(raw, "read1") else raw.read(goal - size)
+                if not data:
+                    break
+                parts.append(data)
+                size += len(data)
+        except Exception:
+            whole = b"".join(parts)
+            cut = whole.rfind(b"\n") + 1
+            if cut:
+                yield whole[len(_BOM):cut] if first and whole.startswith(_BOM) else whole[:cut]
+            raise
+        data = b"".join(parts)
         if first:
             first = False
             if data.startswith(_BOM):
                 data = data[len(_BOM):]
-        if not data:
-            if rest:
-                yield rest
+        if size == len(rest):  # the end of the file
+            if data:
+                yield data
             return
-        data = rest + data if rest else data
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             rest = data
