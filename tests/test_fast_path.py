@@ -87,6 +87,8 @@ NATIVE_EDGES = [
     good(40, metadata=json.loads("[" * 64 + "]" * 64)), good(41, metadata="text"), good(42, metadata=1e308),
     json.dumps(good(43))[:-1] + ', "metadata": ' + "9" * 4400 + "}",
     json.dumps(good(44))[:-1] + ', "metadata": {"a": 1, "a": 2}}',
+    good(45, input_tokens=5), {k: v for k, v in good(46, output_tokens=7).items() if k != "prompt_tokens"},
+    {"id": "g47", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m", "total_tokens": 9},
     "   ", "\x0c", '  {"id": "g35", "ts": "2026-11-20T10:00:00Z", "provider": "p", "model": "m"}  ',
 ]
 
