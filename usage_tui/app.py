@@ -28,7 +28,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Select
+from textual.widgets import Input, OptionList, Select
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import clock
@@ -43,6 +43,7 @@ from .view_state import Filters
 from .widgets.breakdown_panel import BreakdownPanel
 from .widgets.breakdown_table import BreakdownTable
 from .widgets.budget_panel import BudgetPanel
+from .widgets.fitted_footer import FittedFooter
 from .widgets.help_screen import SCOPE_KEYS, HelpScreen, view_help
 from .widgets.history_screen import HistoryScreen
 from .widgets.record_detail_screen import RecordDetailScreen
@@ -81,15 +82,17 @@ class UsageApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMAND_PALETTE_DISPLAY = "^p"
 
-    # The footer shows the keys a newcomer needs first, and only as many as fit 80 columns
-    # whole (with the table's `⏎ Focus`): `? Help` leads to every other key, and the command
-    # palette (ctrl+p) to every action by name. `?`, `d` and `/` have priority: handled before
-    # the key reaches the table, so keys typed right after them land in the dialog or box they
-    # open (check_action lets them through to text boxes).
+    # The footer (FittedFooter) shows as many keys as fit, most important first: this order.
+    # `?`, `d` and `/` have priority: handled before the key reaches the table, so keys typed
+    # right after them land in the dialog or box they open (check_action lets them through to
+    # text boxes).
+    FOOTER_IMPORTANCE = ("table.focus_row", "help.show", "app.quit", "history.open", "scope.personal",
+                         "metric.next", "grouping.next", "range.pick", "search.focus", "focus.clear",
+                         "table.export", "team.next", "granularity.toggle", "view.refresh", "palette.show")
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="help.show", priority=True,
                 tooltip="Help: every key, and what the columns mean"),
-        Binding("escape", "table.clear_focus", "Unfocus", id="focus.clear", show=False,
+        Binding("escape", "table.clear_focus", "Unfocus", id="focus.clear",
                 tooltip="Clear the row focus: the graph shows the whole scope again"),
         Binding("h", "table.history", "History", id="history.open",
                 tooltip="The requests behind the selected row: time, tokens, cost; enter on one explains it"),
@@ -99,7 +102,7 @@ class UsageApp(App):
                 tooltip="Scope: the selected team (its admins and org admins)"),
         Binding("3", "sidebar.scope('org')", "Org", id="scope.org", group=SCOPE_KEYS,
                 tooltip="Scope: the whole organization (org admins)"),
-        Binding("t", "sidebar.next_team", "Team", id="team.next", show=False, tooltip="Next team (team scope)"),
+        Binding("t", "sidebar.next_team", "Team", id="team.next", tooltip="Next team (team scope)"),
         Binding("m", "sidebar.next_metric", "Metric", id="metric.next", tooltip="Metric: cost → requests → tokens"),
         Binding("g", "sidebar.next_grouping", "Rows", id="grouping.next",
                 tooltip="Group rows by provider → model → user → team → agent → key → verdict"),
@@ -107,16 +110,16 @@ class UsageApp(App):
                 tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
         Binding("slash", "sidebar.search", "Search", key_display="/", id="search.focus", priority=True,
                 tooltip="Search: filter the rows as you type"),
-        Binding("w", "sidebar.toggle_granularity", "Day/wk", id="granularity.toggle", show=False,
+        Binding("w", "sidebar.toggle_granularity", "Day/wk", id="granularity.toggle",
                 tooltip="Daily ↔ weekly buckets"),
-        Binding("e", "table.export", "Export", id="table.export", show=False,
+        Binding("e", "table.export", "Export", id="table.export",
                 tooltip="Export the table to a CSV file (you pick where)"),
-        Binding("r", "refresh", "Refresh", id="view.refresh", show=False,
+        Binding("r", "refresh", "Refresh", id="view.refresh",
                 tooltip="Refresh (the view also follows the store by itself)"),
         Binding("q", "quit", "Quit", id="app.quit",
                 tooltip="Quit (on the history and on a record, q goes back, as escape does)"),
         Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
-                tooltip="Command palette: every action by name", show=False),
+                tooltip="Command palette: every action by name"),
         # The screen's own tab and shift+tab, with priority: they move the focus when the app
         # first sees them, so the keys typed right behind them (d tab 2026-11-21) go where the
         # focus went, not where it was while tab bubbled up.
@@ -165,7 +168,7 @@ class UsageApp(App):
             with Vertical(id="main"):
                 yield self.plot
                 yield self.breakdown
-        yield Footer(compact=True, show_command_palette=False)
+        yield FittedFooter()
 
     @property
     def table(self) -> BreakdownTable:

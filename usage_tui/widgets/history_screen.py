@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..fmt import compact, fit_middle, money, record_money
@@ -26,6 +26,7 @@ from ..history import Explainer, detail_rows, record_time
 from ..model import HistoryRecord, QuerySpec, Totals, missing_key_label
 from ..query import run_history
 from ..store import Store
+from .fitted_footer import FittedFooter
 from .in_order_input import InOrderInput
 from .record_detail_screen import RecordDetailScreen
 
@@ -151,7 +152,7 @@ class HistoryScreen(ModalScreen[None]):
         yield HistorySearch(placeholder="id, model or user", id="history-search", compact=True)
         yield HistoryTable(cursor_type="row", zebra_stripes=True, id="history-table")
         yield Static(id="history-empty")
-        yield Footer(compact=True)
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self._title()

@@ -1,0 +1,50 @@
+"""The TUI at 80, 120 and 200 columns (issue 30): the room a wider terminal gives is used (more
+footer keys, more table and history columns), and what tells rows apart is shown."""
+
+from __future__ import annotations
+
+from textual.widgets._footer import FooterKey
+
+from .test_tui import make_app, settle
+
+
+def footer(app) -> list[tuple[str, str]]:
+    """The footer's keys as drawn, each checked whole and inside the screen."""
+    shown = [k for k in app.screen.query(FooterKey) if k.region.width]
+    width = app.size.width
+    assert all(k.region.right <= width for k in shown), [(k.key_display, k.region) for k in shown]
+    assert all(k.size.width == len(k.key_display) + (len(k.description) + 1 if k.description else 0)
+               for k in shown)
+    return [(k.key_display, k.description) for k in shown]
+
+
+# The main screen's keys in the bindings' order, with the table focused and no focused row.
+# Their compact widths with margins (key, space, label, space): 8 7 10 14 7 9 7 8 9 9 9 10 7 12 = 126.
+ALL_KEYS = [("⏎", "Focus"), ("?", "Help"), ("h", "History"), ("1", ""), ("2", ""), ("3", ""), ("t", "Team"),
+            ("m", "Metric"), ("g", "Rows"), ("d", "Dates"), ("/", "Search"), ("w", "Day/wk"), ("e", "Export"),
+            ("r", "Refresh"), ("q", "Quit"), ("^p", "Commands")]
+
+
+async def test_the_footer_shows_every_key_that_fits_by_importance(demo_db):
+    expected = {
+        200: ALL_KEYS,  # 126 cells: all of them
+        # 120: the least important, ^p (12 cells), does not fit the 6 left
+        120: ALL_KEYS[:-1],
+        # 80: help, quit, focus, history, scope, metric, rows, dates, search = 79 cells; no other fits
+        80: [k for k in ALL_KEYS if k[0] not in ("t", "w", "e", "r", "^p")],
+    }
+    for width, keys in expected.items():
+        app = make_app(demo_db, "alice")
+        async with app.run_test(size=(width, 40)) as pilot:
+            await settle(pilot)
+            await pilot.pause(0.1)
+            assert footer(app) == keys, width
+            if width == 200:  # a focused row adds `esc Unfocus` (12 cells), in its binding's place
+                await pilot.press("enter")
+                await settle(pilot)
+                await pilot.pause(0.1)
+                assert footer(app) == [*ALL_KEYS[:2], ("esc", "Unfocus"), *ALL_KEYS[2:]]
+            if width == 120:  # the same app made wider: the footer follows
+                await pilot.resize_terminal(200, 40)
+                await pilot.pause(0.2)
+                assert footer(app) == ALL_KEYS
