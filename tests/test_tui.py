@@ -113,8 +113,14 @@ def expected_cells(rows: list[dict], metric: str, focus: str | None = None) -> l
         label = ("● " if r["key"] == focus else "") + r["key"] + (" *" if r["unpriced_requests"] else "")
         inputs = r["prompt_tokens"] + r["cached_input_tokens"]
         context = percent(r["context_tokens"] / inputs) if inputs else "–"
-        out.append([label, metric_value(metric, r[field[metric]]), percent(r["share"]),
-                    *(metric_value(m, r[field[m]]) for m in METRICS if m != metric), context])
+
+        def value(m: str, r: dict = r) -> str:  # a row none of whose requests has a price: `—`, not $0.00
+            if m == "cost" and r["requests"] and r["unpriced_requests"] == r["requests"]:
+                return "—"
+            return metric_value(m, r[field[m]])
+
+        out.append([label, value(metric), percent(r["share"]),
+                    *(value(m) for m in METRICS if m != metric), context])
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets._footer import FooterKey
 
-from .test_tui import make_app, settle
+from .test_tui import make_app, settle, small_db, table_texts  # noqa: F401 (small_db: a fixture)
 
 
 def footer(app) -> list[tuple[str, str]]:
@@ -48,3 +48,28 @@ async def test_the_footer_shows_every_key_that_fits_by_importance(demo_db):
                 await pilot.resize_terminal(200, 40)
                 await pilot.pause(0.2)
                 assert footer(app) == ALL_KEYS
+
+
+async def test_a_row_with_no_priced_request_reads_unpriced_and_a_free_one_reads_zero(small_db):  # noqa: F811
+    from usage_tui.ingest.native import to_record
+    from usage_tui.store import Store
+
+    store = Store(small_db)  # a request logged at $0 (a free tier): it cost nothing, and is priced
+    store.write_batch([to_record({"id": "free1", "ts": "2026-11-23T08:00:00Z", "provider": "acme",
+                                  "model": "free-tier", "user": "alice", "prompt_tokens": 5, "cost_usd": 0.0})], None)
+    store.close()
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        rows = {r[0]: r[1] for r in table_texts(app)}
+        assert rows["mystery-1 *"] == "—"  # r4: 3 requests, none priced
+        assert rows["free-tier"] == "$0.00"
+        assert rows["gpt-4o"] == "$0.25"
+
+
+def test_unpriced_grammar():
+    from usage_tui.fmt import unpriced_note
+
+    assert unpriced_note(1) == "1 request is unpriced"
+    assert unpriced_note(2) == "2 requests are unpriced"
+    assert unpriced_note(1234) == "1,234 requests are unpriced"

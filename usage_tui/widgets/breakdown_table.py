@@ -20,7 +20,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ..fmt import compact, fit_middle, metric_value, money, percent
+from ..fmt import compact, cost_text, fit_middle, metric_value, money, percent
 from ..model import METRICS, QueryResult, Row, Totals
 from ..view_state import span_label
 from .export_screen import ExportScreen
@@ -55,11 +55,11 @@ def row_cells(row: Row, metric: str, focus: str | None, colors: dict[str, str],
     label.append(row.key if label_text is None else label_text, style="bold" if row.key == focus else "")
     if t.unpriced_requests:
         label.append(UNPRICED_MARK, style=f"bold {colors.get('warning', '')}")
-    cells = {"key": label, metric: Text(metric_value(metric, t.metric(metric)), justify="right", style="bold"),
-             "share": Text(percent(row.share), justify="right")}
+    cells = {"share": Text(percent(row.share), justify="right")}
     for m in METRICS:
-        if m != metric:
-            cells[m] = Text(metric_value(m, t.metric(m)), justify="right")
+        text = cost_text(t.cost_usd, t.requests, t.unpriced_requests) if m == "cost" else metric_value(m, t.metric(m))
+        cells[m] = Text(text, justify="right", style="bold" if m == metric else "")
+    cells["key"] = label
     cells["context"] = Text(context_share(row), justify="right")
     return cells
 
