@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from textual.widgets._footer import FooterKey
 
-from .test_tui import make_app, settle, small_db, table_texts  # noqa: F401 (small_db: a fixture)
+from . import test_tui
+from .test_tui import make_app, settle, table_texts
+
+small_db = test_tui.small_db  # the fixture: the hand-written store of test_tui
 
 
 def footer(app) -> list[tuple[str, str]]:
@@ -50,7 +53,7 @@ async def test_the_footer_shows_every_key_that_fits_by_importance(demo_db):
                 assert footer(app) == ALL_KEYS
 
 
-async def test_a_row_with_no_priced_request_reads_unpriced_and_a_free_one_reads_zero(small_db):  # noqa: F811
+async def test_a_row_with_no_priced_request_reads_unpriced_and_a_free_one_reads_zero(small_db):
     from usage_tui.ingest.native import to_record
     from usage_tui.store import Store
 
@@ -73,3 +76,23 @@ def test_unpriced_grammar():
     assert unpriced_note(1) == "1 request is unpriced"
     assert unpriced_note(2) == "2 requests are unpriced"
     assert unpriced_note(1234) == "1,234 requests are unpriced"
+
+
+async def test_custom_dates_of_another_year_say_the_year(small_db):
+    """2020-01-01 … 2020-01-31 read `Jan 01 – Jan 31`, as if this January (today: 2026-11-24)."""
+    from usage_tui.widgets.trend_plot import TrendPlot
+
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for (since, until), span in ((("2020-01-01", "2020-01-31"), "Jan 01 – Jan 31 2020"),
+                                     (("2019-12-20", "2020-01-10"), "Dec 20 2019 – Jan 10 2020"),
+                                     (("2026-11-21", "2026-11-22"), "Nov 21 – Nov 22")):  # this year: none
+            await pilot.press("d")
+            app.screen.query_one("#since").value = since
+            app.screen.query_one("#until").value = until
+            app.screen.set_focus(app.screen.query_one("#until"))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert " ".join(str(app.query_one("#span").render()).split()) == span  # it may wrap at 80
+            assert app.query_one(TrendPlot).border_subtitle.startswith(f"{span} (Europe/Berlin)")

@@ -22,7 +22,7 @@ from textual.widgets import DataTable
 
 from ..fmt import compact, cost_text, fit_middle, metric_value, money, percent
 from ..model import METRICS, QueryResult, Row, Totals
-from ..view_state import span_label
+from ..view_state import result_span
 from .export_screen import ExportScreen
 from .history_screen import HistoryScreen, HistoryView
 
@@ -319,7 +319,7 @@ class BreakdownTable(DataTable):
         row = next((r for r in result.rows if r.key == key), None)
         spec = replace(result.spec, since=result.since, until=result.until, tz=result.tz, focus=key, search=None)
         who = {"personal": "personal", "team": f"team {spec.team}", "org": "org"}[spec.scope]
-        title = f"Requests — {spec.group_by} {key} ({who} scope) · {span_label(result.since, result.until)}"
+        title = f"Requests — {spec.group_by} {key} ({who} scope) · {result_span(result)}"
         return HistoryView(spec, result.tz, title, row.totals if row is not None else None)
 
     def action_history(self) -> None:
