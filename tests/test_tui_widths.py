@@ -96,3 +96,24 @@ async def test_custom_dates_of_another_year_say_the_year(small_db):
             await settle(pilot)
             assert " ".join(str(app.query_one("#span").render()).split()) == span  # it may wrap at 80
             assert app.query_one(TrendPlot).border_subtitle.startswith(f"{span} (Europe/Berlin)")
+
+
+async def test_a_wide_table_adds_cost_per_request_the_token_split_and_unpriced_requests(small_db):
+    from usage_tui.widgets.breakdown_table import BreakdownTable
+
+    for width, extras in ((200, ["Cost/req", "Prompt", "Cached", "Completion", "Unpriced"]), (80, [])):
+        app = make_app(small_db, "alice")
+        async with app.run_test(size=(width, 40)) as pilot:
+            await settle(pilot)
+            table = app.query_one(BreakdownTable)
+            headers = [c.label.plain for c in table.ordered_columns]
+            assert headers[-len(extras) - 1:] == ["Context", *extras] if extras else headers[-1] in ("Ctx", "Context")
+            if not extras:
+                continue
+            rows = {r[0]: r[-5:] for r in table_texts(app)}
+            # gpt-4o: r2, one request logged at $0.25, 2000 prompt and 100 completion tokens
+            assert rows["gpt-4o"] == ["$0.25", "2.0k", "0", "100", "0"]
+            # mystery-1: r4, 3 requests with no price, 700 prompt and 70 completion tokens
+            assert rows["mystery-1 *"] == ["—", "700", "0", "70", "3"]
+            # llama: r1 (1000 prompt, 200 cached, 500 completion) priced by the directory's [[prices]]
+            assert rows["llama"][1:] == ["1.0k", "200", "500", "0"]

@@ -20,7 +20,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ..fmt import compact, cost_text, fit_middle, metric_value, money, percent
+from ..fmt import UNPRICED, compact, cost_text, fit_middle, metric_value, money, percent, record_money
 from ..model import METRICS, QueryResult, Row, Totals
 from ..view_state import result_span
 from .export_screen import ExportScreen
@@ -44,6 +44,14 @@ def context_share(row: Row) -> str:
     return percent(t.context_tokens / input_tokens) if input_tokens else "–"
 
 
+# Columns a wide table adds after Context, in the order they are drawn; EXTRA_PRIORITY is the
+# order they are given room in (the token split comes as one).
+EXTRAS = ("per_request", "prompt", "cached", "completion", "unpriced")
+EXTRA_PRIORITY = (("per_request",), ("unpriced",), ("prompt", "cached", "completion"))
+EXTRA_FIELDS = {"prompt": "prompt_tokens", "cached": "cached_input_tokens", "completion": "completion_tokens",
+                "unpriced": "unpriced_requests"}
+
+
 def row_cells(row: Row, metric: str, focus: str | None, colors: dict[str, str],
               label_text: str | None = None) -> dict[str, Text]:
     """Every cell of a row by column name ("key", the metric's name, "share", the other two
@@ -61,6 +69,10 @@ def row_cells(row: Row, metric: str, focus: str | None, colors: dict[str, str],
         cells[m] = Text(text, justify="right", style="bold" if m == metric else "")
     cells["key"] = label
     cells["context"] = Text(context_share(row), justify="right")
+    priced = t.requests - t.unpriced_requests  # the cost is of these only
+    cells["per_request"] = Text(record_money(t.cost_usd / priced) if priced > 0 else UNPRICED, justify="right")
+    for name in ("prompt", "cached", "completion", "unpriced"):
+        cells[name] = Text(compact(getattr(t, EXTRA_FIELDS[name])), justify="right")
     return cells
 
 
@@ -143,7 +155,8 @@ def export_csv(result: QueryResult, path: Path) -> Path:
 
 
 HEADERS = {"cost": "Cost", "requests": "Requests", "tokens": "Tokens", "share": "Share",
-           "context": "Context"}
+           "context": "Context", "per_request": "Cost/req", "prompt": "Prompt", "cached": "Cached",
+           "completion": "Completion", "unpriced": "Unpriced"}
 # Used when the full headers would squeeze the key column (80 columns with the sidebar).
 SHORT_HEADERS = {**HEADERS, "requests": "Reqs", "context": "Ctx"}
 KEY_MIN = 18  # cells the key column keeps before it is cut: secondary columns go first
@@ -246,6 +259,14 @@ class BreakdownTable(DataTable):
         for table in (HEADERS, SHORT_HEADERS):
             headers, ws = widths_for(names, table)
             if room(ws) >= longest_key or width <= 0:
+                if table is HEADERS and width > 0:  # room after the whole names: the extras
+                    chosen: set[str] = set()
+                    for extra in EXTRA_PRIORITY:
+                        wider = names + [n for n in EXTRAS if n in chosen or n in extra]
+                        if room(widths_for(wider, HEADERS)[1]) >= longest_key:
+                            chosen.update(extra)
+                    names = names + [n for n in EXTRAS if n in chosen]
+                    headers, ws = widths_for(names, table)
                 spare = room(ws) - longest_key - pad
                 # A wide terminal gets a share bar: the rows' weights at a glance.
                 bar = min(30, spare) if spare >= 12 and cells else 0
