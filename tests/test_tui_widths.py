@@ -117,3 +117,87 @@ async def test_a_wide_table_adds_cost_per_request_the_token_split_and_unpriced_r
             assert rows["mystery-1 *"] == ["—", "700", "0", "70", "3"]
             # llama: r1 (1000 prompt, 200 cached, 500 completion) priced by the directory's [[prices]]
             assert rows["llama"][1:] == ["1.0k", "200", "500", "0"]
+
+
+async def open_history(app, pilot, *keys: str):
+    from .test_history_screen import settle_history
+
+    await settle(pilot)
+    await pilot.press(*keys, "h")
+    return await settle_history(pilot)
+
+
+def history_summary(screen) -> str:
+    return str(screen.query_one("#history-summary").render())
+
+
+async def test_the_history_shows_what_tells_requests_apart_as_the_width_allows(small_db):
+    """Org, gpt-4o: r3 (bob's key k_bob), r2 (alice), r7 (unattributed, no team). Their teams and
+    keys differ, agents and request counts do not."""
+    from .test_history_screen import column
+
+    for width, keys in ((200, ["time", "user", "team", "key", "in", "cache", "out", "ctx", "cost", "status", "id"]),
+                        # 80: 11+14+8+5+4×5+5+9+2 cells and 2 of padding each = 94 > 79: key, Ctx, team go
+                        (80, ["time", "user", "in", "cache", "out", "cost", "status", "id"])):
+        app = make_app(small_db, "alice")
+        async with app.run_test(size=(width, 30)) as pilot:
+            screen = await open_history(app, pilot, "3")
+            assert [c.key for c in screen.columns] == keys, width
+            assert column(screen, "id") == ["r3", "r2", "r7"]
+            if width == 200:
+                assert column(screen, "team") == ["platform", "platform", "(none)"]
+                assert column(screen, "key") == ["k_bob", "", ""]
+
+
+async def test_a_searched_history_says_whose_figures_its_header_gives(small_db):
+    from .test_history_screen import settle_history
+
+    app = make_app(small_db, "alice")
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_history(app, pilot, "3")
+        # the row: r2 $0.25 + r3 $0.50 + r7 $1.00; 2,100 + 550 + 20 tokens
+        assert history_summary(screen) == "$1.75 · 3 req · 2.7k tok · 3 records · newest first"
+        await pilot.press("slash", *"ALI")
+        await pilot.pause(0.3)
+        screen = await settle_history(pilot)
+        # every match loaded (r2 only): the figures are the matches'
+        assert history_summary(screen) == "matches $0.25 · 1 req · 2.1k tok · 1 record matching “ALI” · newest first"
+
+
+async def test_the_history_columns_are_the_same_for_the_same_view_and_pages_keep_them(tmp_path, monkeypatch,
+                                                                                       directory_doc):
+    """150 records of alice: the second page holds a longer id and other keys. Loading it keeps
+    the columns (they were fitted to the first page); s, s and a search cleared give them back."""
+    from usage_tui.ingest.native import to_record
+    from usage_tui.store import Store
+
+    from .test_history_screen import settle_history
+
+    monkeypatch.setenv("USAGE_TUI_NOW", "2026-11-24T12:00:00Z")
+    path = tmp_path / "pages.db"
+    store = Store(path)
+    store.load_directory(directory_doc)
+    store.write_batch([to_record({"id": f"p{i:03d}" if i >= 50 else f"an-older-and-much-longer-id-{i:03d}",
+                                  "ts": f"2026-11-{10 + i // 24:02d}T{i % 24:02d}:00:00Z", "provider": "openai",
+                                  "model": "gpt-4o", "user": "alice", "cost_usd": 0.01,
+                                  **({"agent": f"bot-{i}"} if i < 50 else {})}) for i in range(150)], None)
+    store.close()
+    app = make_app(path, "alice")
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_history(app, pilot)
+        first = list(screen.columns)
+        # newest first: p149 … p050 on the first page, all one id width, no agent
+        assert [c.key for c in first] == ["time", "in", "cache", "out", "ctx", "cost", "status", "id"]
+        assert next(c.width for c in first if c.key == "id") == 4
+        await pilot.press("end")
+        screen = await settle_history(pilot)
+        assert len(screen.records) == 150 and screen.columns == first
+        await pilot.press("s")  # costliest first: all cost $0.01, so by id, the long ones first
+        screen = await settle_history(pilot)
+        cost_first = list(screen.columns)
+        await pilot.press("s", "s")
+        screen = await settle_history(pilot)
+        assert screen.columns == cost_first
+        await pilot.press("s")
+        screen = await settle_history(pilot)
+        assert screen.columns == first

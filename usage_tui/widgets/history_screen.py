@@ -8,7 +8,7 @@ from `history.Explainer`; this module only lays them out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -21,31 +21,19 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..fmt import compact, fit_middle, money, record_money
-from ..history import Explainer, detail_rows, record_time
-from ..model import HistoryRecord, QuerySpec, Totals, missing_key_label
+from ..fmt import compact, cost_text, fit_middle
+from ..history import Explainer, detail_rows
+from ..model import HistoryRecord, QuerySpec, Totals
 from ..query import run_history
 from ..store import Store
 from .fitted_footer import FittedFooter
+from .history_columns import Column, fit_columns, record_values, wanted_columns
 from .in_order_input import InOrderInput
 from .record_detail_screen import RecordDetailScreen
 
 PAGE = 100  # records per page: one scan of the records each (the store has no time index)
 PREFETCH = 20  # rows before the end at which the next page is asked for
 SEARCH_DEBOUNCE_S = 0.2
-
-
-def short(n: int) -> str:
-    """Token counts in at most 4 cells: 999, 1.2k, 12k, 150k, 1.5M (the history has four of
-    them on a line)."""
-    if n < 1000:
-        return str(n)
-    for size, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
-        v = n / size
-        text = f"{v:.1f}" if v < 9.95 else f"{v:.0f}"
-        if len(text) <= 3:
-            return text + suffix
-    return f"{n:.0e}"  # beyond any real count
 
 
 @dataclass(frozen=True)
@@ -58,12 +46,9 @@ class HistoryView:
     totals: Totals | None = None
 
 
-@dataclass(frozen=True)
-class Column:
-    key: str
-    header: str
-    width: int
-    right: bool = False
+def figures(t: Totals) -> str:
+    """`$1.75 · 3 req · 2.7k tok`; `— · 3 req …` when none of them has a price."""
+    return f"{cost_text(t.cost_usd, t.requests, t.unpriced_requests)} · {compact(t.requests)} req · {compact(t.tokens)} tok"
 
 
 class HistoryLoaded(Message):
@@ -163,7 +148,7 @@ class HistoryScreen(ModalScreen[None]):
     def reload(self) -> None:
         self.records, self.values, self.explained, self.after = [], [], [], None
         self._request += 1
-        self._fit()
+        self.query_one(HistoryTable).clear()  # the columns stay until the view's first page fits new ones
         self._summary()
         self.load_page(self._request, None, append=False)
 
@@ -186,18 +171,16 @@ class HistoryScreen(ModalScreen[None]):
             return  # a page of an order or search the user already left
         self.loading_page = False
         table = self.query_one(HistoryTable)
-        new = [self._values(r) for r in message.records]
+        new = [record_values(r, self.tz) for r in message.records]
         self.records += message.records
         self.values += new
         self.explained += message.explained
         self.after = message.after
-        if not message.append or any(len(v[c.key]) > c.width for v in new for c in self.columns
-                                     if c.key not in ("model", "user")):
-            cursor = table.cursor_row if message.append else 0  # a new order or search starts at the top
-            self._fit()  # the first page, or wider values: widths fitted again, never left short
-            table.move_cursor(row=cursor, animate=False)
-        else:
+        if message.append:  # later pages go into the view's columns: they never jump while scrolling
             table.add_rows([self._cells(v) for v in new])
+        else:
+            self._fit()  # a view's first page: the columns are fitted to it and the width
+            table.move_cursor(row=0, animate=False)
         self._summary()
         self.set_class(not self.records, "-empty")
         self.query_one("#history-empty", Static).update(
@@ -218,66 +201,15 @@ class HistoryScreen(ModalScreen[None]):
 
     # -- layout ----------------------------------------------------------------------------------
     def _fit(self) -> None:
-        """Columns for the width there is, each as wide as its widest loaded value. The row's own
-        key (a model row's model, a personal view's user) is the same on every line: left out.
-        When the line is too long: Req goes, names are cut a little (in the middle), then
-        Status goes, then names are cut to 8 cells."""
-        spec = self.view.spec
+        """Columns for the width there is and the page loaded first (history_columns)."""
         width = max(40, self.size.width or self.app.size.width) - 1  # the scrollbar
-        values = self.values
-        show_model = not (spec.focus is not None and spec.group_by == "model")
-        show_user = spec.scope != "personal" and not (spec.focus is not None and spec.group_by == "user")
-        wanted = [("time", "Time", False), ("model", "Model", False), ("user", "User", False),
-                  ("in", "In", True), ("cache", "Cache", True), ("out", "Out", True), ("ctx", "Ctx", True),
-                  ("req", "Req", True), ("cost", "Cost", True), ("status", "Status", False)]
-        columns = [Column(key, header, max([len(header), *(len(v[key]) for v in values)]), right)
-                   for key, header, right in wanted
-                   if (key != "model" or show_model) and (key != "user" or show_user)]
-        pad = 2  # DataTable's cell padding: one cell each side
-
-        def spare() -> int:
-            return width - sum(c.width + pad for c in columns)
-
-        def cut(key: str, least: int) -> None:
-            nonlocal columns
-            room = spare()
-            if room < 0:
-                columns = [replace(c, width=max(least, c.width + room)) if c.key == key else c for c in columns]
-
-        def drop(key: str) -> None:
-            nonlocal columns
-            if spare() < 0:
-                columns = [c for c in columns if c.key != key]
-
-        # Req first (mostly 1), then names are cut a little, then Status goes, then names more.
-        full = {c.key: c.width for c in columns}
-        drop("req")
-        cut("user", 10)
-        cut("model", 14)
-        drop("status")
-        cut("user", 8)
-        cut("model", 8)
-        for key in ("model", "user"):  # what a dropped column left: back to the names
-            room = spare()
-            if room > 0:
-                columns = [replace(c, width=min(full[key], c.width + room)) if c.key == key else c for c in columns]
-        self.columns = columns
+        first = self.values[:PAGE]
+        self.columns = fit_columns(wanted_columns(self.view.spec, first), first, width)
         table = self.query_one(HistoryTable)
         table.clear(columns=True)
-        for c in columns:
+        for c in self.columns:
             table.add_column(Text(c.header, justify="right") if c.right else c.header, key=c.key, width=c.width)
-        table.add_rows([self._cells(v) for v in values])
-
-    def _values(self, r: HistoryRecord) -> dict[str, str]:
-        when = record_time(r, self.tz)
-        return {
-            "time": f"{when:%m-%d %H:%M}", "model": r.model,
-            "user": r.user or missing_key_label("user"),
-            "in": short(r.prompt_tokens), "cache": short(r.cached_input_tokens),
-            "out": short(r.completion_tokens), "ctx": short(r.context_tokens), "req": str(r.requests),
-            "cost": record_money(r.cost_usd), "status": f"{r.status} {r.verdict or ''}".strip(),
-            "_error": "1" if r.status >= 400 else "",
-        }
+        table.add_rows([self._cells(v) for v in self.values])
 
     def _cells(self, values: dict[str, str]) -> list[Text]:
         cells = []
@@ -288,11 +220,20 @@ class HistoryScreen(ModalScreen[None]):
         return cells
 
     def _summary(self) -> None:
-        t = self.view.totals
-        parts = []
-        if t is not None:
-            parts.append(f"{money(t.cost_usd)} · {compact(t.requests)} req · {compact(t.tokens)} tok")
+        """The row's figures, then the records shown. With a search, the figures are the
+        matches' once all of them are loaded; until then they are labelled as the row's."""
         n = len(self.records)
+        more = self.after is not None or self.loading_page
+        parts = []
+        if self.search and not more:
+            matches = Totals()
+            for r in self.records:
+                matches.add(Totals(cost_nano=r.cost_nano or 0, requests=r.requests, prompt_tokens=r.prompt_tokens,
+                                   completion_tokens=r.completion_tokens, cached_input_tokens=r.cached_input_tokens,
+                                   unpriced_requests=r.requests if r.cost_nano is None else 0))
+            parts.append(f"matches {figures(matches)}")
+        elif self.view.totals is not None:
+            parts.append(f"{'row ' if self.search else ''}{figures(self.view.totals)}")
         shown = f"{n:,}{'+' if self.after is not None else ''} record{'' if n == 1 and self.after is None else 's'}"
         if self.search:
             shown += f" matching “{self.search}”"
@@ -335,12 +276,16 @@ class HistoryScreen(ModalScreen[None]):
                   for b in (*HistoryTable.BINDINGS[:1], *HistoryScreen.BINDINGS) if b.show and b.action != "app.help"),
                 ("esc (search box)", "Clear the search, back to the records"),
                 ("esc q (record)", "Back from a record to the history")]
-        columns = [("In", "Prompt tokens (uncached input)"), ("Cache", "Cached input tokens"),
+        columns = [("Model", "The model id the request used (several ids the directory folds into one "
+                             "model show where they differ)"),
+                   ("Team Key Agent", "Shown where the records differ in them, as the width allows"),
+                   ("In", "Prompt tokens (uncached input)"), ("Cache", "Cached input tokens"),
                    ("Out", "Completion tokens"),
                    ("Ctx", "Context tokens: the part of the input injected by knowledge or memory"),
                    ("Req", "Requests the record stands for"),
                    ("Cost", "Its cost; `unpriced` when no price is known (left out of costs, never $0)"),
-                   ("Status", "HTTP status and policy verdict")]
+                   ("Status", "HTTP status and policy verdict"),
+                   ("Id", "The request's id (cut in the middle when narrow: its end tells ids apart)")]
         return [("Request history", keys), ("Columns", columns)]
 
     def action_toggle_order(self) -> None:
