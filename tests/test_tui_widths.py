@@ -201,3 +201,52 @@ async def test_the_history_columns_are_the_same_for_the_same_view_and_pages_keep
         await pilot.press("s")
         screen = await settle_history(pilot)
         assert screen.columns == first
+
+
+async def test_export_goes_to_the_downloads_folder_else_the_data_folder_and_says_where(small_db, tmp_path,
+                                                                                        monkeypatch):
+    from textual.widgets import Input
+
+    from usage_tui.widgets.export_screen import ExportScreen
+
+    from .test_tui import notices
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_DOWNLOAD_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # the current folder: never the default any more
+    name = "usage-personal-model-2026-10-26-2026-11-24.csv"
+    for downloads, folder in ((False, home / ".local/share/usage-tui/exports"), (True, home / "Downloads")):
+        if downloads:
+            (home / "Downloads").mkdir()
+        app = make_app(small_db, "alice")
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("e")
+            await pilot.pause()
+            assert isinstance(app.screen, ExportScreen)
+            assert app.screen.query_one(Input).value == str(folder / name)
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.pause(0.2)
+            assert (folder / name).is_file()
+            assert any(f"3 rows written to {folder / name}" in n for n in notices(app))
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_free_name_and_a_folder_whose_default_name_exists(tmp_path):
+    from usage_tui.widgets.breakdown_table import free_name
+    from usage_tui.widgets.export_screen import check_export_path
+
+    base = tmp_path / "usage.csv"
+    assert free_name(base) == base
+    base.write_text("x")
+    (tmp_path / "usage-2.csv").write_text("x")
+    assert free_name(base) == tmp_path / "usage-3.csv"
+    try:  # a folder typed in the box gets the default name, and that one exists: refused
+        check_export_path(str(tmp_path), "usage.csv")
+        raise AssertionError("not refused")
+    except ValueError as exc:
+        assert str(exc) == f"{base} exists: pick another name (an export never overwrites)"

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import platformdirs
 from rich.text import Text
 from textual.app import SystemCommand
 from textual.binding import Binding
@@ -130,9 +131,31 @@ def totals_line(result: QueryResult, width: int = 1000) -> str:
 
 
 def default_export_dir() -> Path:
-    """The current directory when it is writable (where the user ran the command), else temp."""
-    cwd = Path.cwd()
-    return cwd if os.access(cwd, os.W_OK) else Path(tempfile.gettempdir())
+    """Where an export goes unless the user types another folder: the user's downloads folder
+    (XDG_DOWNLOAD_DIR, ~/Downloads), else `exports` in the user data folder, else temp. Not the
+    current folder: run inside a git checkout, an export landed among its files."""
+    downloads = platformdirs.user_downloads_path()
+    if downloads.is_dir() and os.access(downloads, os.W_OK | os.X_OK):
+        return downloads
+    exports = platformdirs.user_data_path("usage-tui") / "exports"
+    try:
+        exports.mkdir(parents=True, exist_ok=True)
+        return exports
+    except OSError:
+        return Path(tempfile.gettempdir())
+
+
+FREE_NAME_TRIES = 1000  # usage-…-2.csv … -1000.csv; then the dialog says the name exists
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or the first of `stem-2.csv`, `stem-3.csv`… that does not exist: a second `e`
+    offers a name it can write, not one the dialog refuses."""
+    for n in range(1, FREE_NAME_TRIES + 1):
+        candidate = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    return path
 
 
 def export_name(result: QueryResult) -> str:
@@ -321,7 +344,7 @@ class BreakdownTable(DataTable):
             app.notify("Nothing to export: the table has no rows." if result is not None else
                        "Nothing to export yet.", title="Export", severity="warning")
             return
-        default = (app.export_dir or default_export_dir()) / export_name(result)
+        default = free_name((app.export_dir or default_export_dir()) / export_name(result))
 
         def written(path: Path | None) -> None:
             if path is not None:
