@@ -8,6 +8,7 @@ from datetime import date
 
 from click.testing import CliRunner
 from textual import events
+from textual.command import CommandPalette
 from textual.widgets import Input
 
 from usage_tui.app import UsageApp
@@ -256,7 +257,7 @@ async def test_command_palette_runs_the_actions(demo_db):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
-        assert app.screen.__class__.__name__ == "CommandPalette"
+        assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"metric: tokens")
         await pilot.pause(0.3)
         await pilot.press("enter")

@@ -24,6 +24,7 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -43,6 +44,7 @@ from .view_state import Filters
 from .widgets.breakdown_panel import BreakdownPanel
 from .widgets.breakdown_table import BreakdownTable
 from .widgets.budget_panel import BudgetPanel
+from .widgets.command_palette import InOrderCommandPalette
 from .widgets.fitted_footer import FittedFooter
 from .widgets.help_screen import SCOPE_KEYS, HelpScreen, view_help
 from .widgets.history_screen import HistoryScreen
@@ -83,42 +85,43 @@ class UsageApp(App):
     COMMAND_PALETTE_DISPLAY = "^p"
 
     # The footer (FittedFooter) shows as many keys as fit, most important first: this order.
-    # `?`, `d` and `/` have priority: handled before the key reaches the table, so keys typed
-    # right after them land in the dialog or box they open (check_action lets them through to
-    # text boxes).
+    # Every key of the view has priority: the app acts on it when it first sees it, in the
+    # order typed. A key left to bubble up from the table was acted on after the keys typed
+    # behind it (`m d`: the dialog opened first and m was lost; `h / bob`: bob went into the
+    # main search). check_action lets them through as text to text boxes and to dialogs.
     FOOTER_IMPORTANCE = ("table.focus_row", "help.show", "app.quit", "history.open", "scope.personal",
                          "metric.next", "grouping.next", "range.pick", "search.focus", "focus.clear",
                          "table.export", "team.next", "granularity.toggle", "view.refresh", "palette.show")
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="help.show", priority=True,
                 tooltip="Help: every key, and what the columns mean"),
-        Binding("escape", "table.clear_focus", "Unfocus", id="focus.clear",
+        Binding("escape", "table.clear_focus", "Unfocus", id="focus.clear", priority=True,
                 tooltip="Clear the row focus: the graph shows the whole scope again"),
-        Binding("h", "table.history", "History", id="history.open",
+        Binding("h", "table.history", "History", id="history.open", priority=True,
                 tooltip="The requests behind the selected row: time, tokens, cost; enter on one explains it"),
-        Binding("1", "sidebar.scope('personal')", "Personal", id="scope.personal", group=SCOPE_KEYS,
+        Binding("1", "sidebar.scope('personal')", "Personal", id="scope.personal", priority=True, group=SCOPE_KEYS,
                 tooltip="Scope: your own usage"),
-        Binding("2", "sidebar.scope('team')", "Team", id="scope.team", group=SCOPE_KEYS,
+        Binding("2", "sidebar.scope('team')", "Team", id="scope.team", priority=True, group=SCOPE_KEYS,
                 tooltip="Scope: the selected team (its admins and org admins)"),
-        Binding("3", "sidebar.scope('org')", "Org", id="scope.org", group=SCOPE_KEYS,
+        Binding("3", "sidebar.scope('org')", "Org", id="scope.org", priority=True, group=SCOPE_KEYS,
                 tooltip="Scope: the whole organization (org admins)"),
-        Binding("t", "sidebar.next_team", "Team", id="team.next", tooltip="Next team (team scope)"),
-        Binding("m", "sidebar.next_metric", "Metric", id="metric.next", tooltip="Metric: cost → requests → tokens"),
-        Binding("g", "sidebar.next_grouping", "Rows", id="grouping.next",
+        Binding("t", "sidebar.next_team", "Team", id="team.next", priority=True, tooltip="Next team (team scope)"),
+        Binding("m", "sidebar.next_metric", "Metric", id="metric.next", priority=True, tooltip="Metric: cost → requests → tokens"),
+        Binding("g", "sidebar.next_grouping", "Rows", id="grouping.next", priority=True,
                 tooltip="Group rows by provider → model → user → team → agent → key → verdict"),
         Binding("d", "sidebar.date_range", "Dates", id="range.pick", priority=True,
                 tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
         Binding("slash", "sidebar.search", "Search", key_display="/", id="search.focus", priority=True,
                 tooltip="Search: filter the rows as you type"),
-        Binding("w", "sidebar.toggle_granularity", "Day/wk", id="granularity.toggle",
+        Binding("w", "sidebar.toggle_granularity", "Day/wk", id="granularity.toggle", priority=True,
                 tooltip="Daily ↔ weekly buckets"),
-        Binding("e", "table.export", "Export", id="table.export",
+        Binding("e", "table.export", "Export", id="table.export", priority=True,
                 tooltip="Export the table to a CSV file (you pick where)"),
-        Binding("r", "refresh", "Refresh", id="view.refresh",
+        Binding("r", "refresh", "Refresh", id="view.refresh", priority=True,
                 tooltip="Refresh (the view also follows the store by itself)"),
-        Binding("q", "quit", "Quit", id="app.quit",
+        Binding("q", "quit", "Quit", id="app.quit", priority=True,
                 tooltip="Quit (on the history and on a record, q goes back, as escape does)"),
-        Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
+        Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show", priority=True,
                 tooltip="Command palette: every action by name"),
         # The screen's own tab and shift+tab, with priority: they move the focus when the app
         # first sees them, so the keys typed right behind them (d tab 2026-11-21) go where the
@@ -362,6 +365,8 @@ class UsageApp(App):
 
     # -- the app's own actions (the view's are the sidebar's and the table's) --------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("refresh", "quit") and (isinstance(self.focused, Input) or self.screen.is_modal):
+            return False  # a letter in a text box; on a dialog or the history, q is the screen's
         if action == "refresh" and not self.view_keys_on:
             return False
         if action == "help" and (isinstance(self.focused, Input) or isinstance(self.screen, HelpScreen)):
@@ -383,6 +388,10 @@ class UsageApp(App):
     def action_refresh(self) -> None:
         self.request(self.pending)
         self.load_budget()
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(InOrderCommandPalette(id="--command-palette"))
 
     def action_help(self) -> None:
         in_history = isinstance(self.screen, (HistoryScreen, RecordDetailScreen))

@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING
 
 import platformdirs
 from rich.text import Text
+from textual import events
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from ..fmt import UNPRICED, compact, cost_text, fit_middle, metric_value, money, percent, record_money
 from ..model import METRICS, QueryResult, Row, Totals
 from ..view_state import result_span
 from .export_screen import ExportScreen
 from .history_screen import HistoryScreen, HistoryView
+from .in_order_input import keys_taken, own_binding_ran
 
 if TYPE_CHECKING:
     from ..app import UsageApp
@@ -208,6 +210,10 @@ class BreakdownTable(DataTable):
         self._layout: tuple | None = None
         self._shown: tuple[QueryResult, str | None] | None = None
 
+    async def _on_key(self, event: events.Key) -> None:
+        if not await own_binding_ran(self, event):  # arrows and enter in the order typed
+            await super()._on_key(event)
+
     def show(self, result: QueryResult, focus: str | None) -> None:
         self._shown = (result, focus)
         metric, group_by = result.spec.metric, result.spec.group_by
@@ -318,8 +324,8 @@ class BreakdownTable(DataTable):
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in VIEW_ACTIONS and not self.app.view_keys_on:
-            return False
+        if action in VIEW_ACTIONS and (not self.app.view_keys_on or isinstance(self.app.focused, Input)):
+            return False  # a dialog's, or text in a text box (the app's keys have priority)
         if action == "clear_focus":
             return self.app.pending.focus is not None
         return super().check_action(action, parameters)
@@ -337,7 +343,7 @@ class BreakdownTable(DataTable):
     def action_clear_focus(self) -> None:
         self.app.request_with(focus=None)
 
-    def action_export(self) -> None:
+    async def action_export(self) -> None:
         app = self.app
         result = app.result
         if result is None or not result.rows:
@@ -352,7 +358,7 @@ class BreakdownTable(DataTable):
                 app.notify(f"{rows} row{'s' if rows != 1 else ''} written to {path}", title="Exported CSV",
                            timeout=8)
 
-        app.push_screen(ExportScreen(default, len(result.rows), partial(export_csv, result)), written)
+        await app.push_screen(ExportScreen(default, len(result.rows), partial(export_csv, result)), written)
 
     def history_view(self) -> HistoryView | None:
         """The selected row of the view on screen, as a history: same scope, dates and zone."""
@@ -366,12 +372,14 @@ class BreakdownTable(DataTable):
         title = f"Requests — {spec.group_by} {key} ({who} scope) · {result_span(result)}"
         return HistoryView(spec, result.tz, title, row.totals if row is not None else None)
 
-    def action_history(self) -> None:
+    async def action_history(self) -> None:
+        await keys_taken(self)  # `down h`: the history of the row the cursor moved to
         view = self.history_view()
         if view is None:
             self.app.notify("No row selected: the history is of a row of the table.", severity="warning")
             return
-        self.app.push_screen(HistoryScreen(self.app.store, view))
+        # Awaited: the app takes the keys typed behind h (`/ bob`) once the history is mounted.
+        await self.app.push_screen(HistoryScreen(self.app.store, view))
 
     def system_commands(self) -> Iterator[SystemCommand]:
         """The command palette's entries for the table (ctrl+p)."""

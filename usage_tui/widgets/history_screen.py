@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -28,7 +28,7 @@ from ..query import run_history
 from ..store import Store
 from .fitted_footer import FittedFooter
 from .history_columns import Column, fit_columns, record_values, wanted_columns
-from .in_order_input import InOrderInput
+from .in_order_input import InOrderInput, own_binding_ran
 from .record_detail_screen import RecordDetailScreen
 
 PAGE = 100  # records per page: one scan of the records each (the store has no time index)
@@ -72,16 +72,28 @@ class HistoryTable(DataTable):
         Binding("end", "scroll_bottom", "Last", id="history.last", show=False),
     ]
 
+    async def _on_key(self, event: events.Key) -> None:
+        if not await own_binding_ran(self, event):  # arrows and enter in the order typed
+            await super()._on_key(event)
+
 
 class HistorySearch(InOrderInput):
+    """Enter and escape have priority (acted on when the app first sees them), so the keys typed
+    behind them go to the table, not into the box; the search is read once the keys typed
+    before them are in."""
+
     BINDINGS = [
-        Binding("enter", "screen.leave_search('keep')", "Done", id="history.search.done"),
-        Binding("escape", "screen.leave_search('clear')", "Clear", id="history.search.clear"),
+        Binding("enter", "screen.leave_search('keep')", "Done", id="history.search.done", priority=True),
+        Binding("escape", "screen.leave_search('clear')", "Clear", id="history.search.clear", priority=True),
     ]
 
 
 class HistoryScreen(ModalScreen[None]):
     """Full-screen and modal, so the main view's keys stay off while it is open."""
+
+    # The table from the start: Textual's default focused the (hidden) search box until
+    # on_mount, and `h /` in a burst put the / in it.
+    AUTO_FOCUS = "HistoryTable"
 
     DEFAULT_CSS = """
     HistoryScreen { background: $background; }
@@ -99,12 +111,15 @@ class HistoryScreen(ModalScreen[None]):
 
     # `q` goes back too, as in less or htop's subviews: only the main screen quits. One footer
     # entry says both keys (the footer shows one key per action).
+    # q, / and s have priority, as the main view's keys: acted on in the order typed (`/ bob`:
+    # the box had not the focus yet when bob reached the table, and bob was lost).
     BINDINGS = [
         Binding("escape", "close", "Back", key_display="esc q", id="history.close", tooltip="Back to the table"),
-        Binding("q", "close", "Back", id="history.close.q", show=False),
-        Binding("slash", "search", "Search", key_display="/", id="history.search",
+        Binding("q", "close", "Back", id="history.close.q", show=False, priority=True),
+        Binding("slash", "search", "Search", key_display="/", id="history.search", priority=True,
                 tooltip="Search the records: id, model or user"),
-        Binding("s", "toggle_order", "Sort", id="history.sort", tooltip="Newest first ↔ costliest first"),
+        Binding("s", "toggle_order", "Sort", id="history.sort", priority=True,
+                tooltip="Newest first ↔ costliest first"),
         # Shown only: the app's `?` has priority and opens this screen's help (the footer of a
         # modal screen lists its own keys only).
         Binding("question_mark", "app.help", "Help", key_display="?", id="history.help",
@@ -261,8 +276,10 @@ class HistoryScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `/` in the box is a character of the search; the footer hides the keys the box takes,
         # but Textual does not know `slash` is one.
-        if action == "search" and isinstance(self.focused, HistorySearch):
-            return False
+        if action in ("search", "close", "toggle_order") and isinstance(self.focused, HistorySearch):
+            return False  # letters of the search (escape there is the box's: it clears it)
+        if self.app.screen is not self:
+            return False  # a record or the help over the history: their keys, not these
         return True
 
     def action_close(self) -> None:
@@ -294,15 +311,16 @@ class HistoryScreen(ModalScreen[None]):
 
     def action_search(self) -> None:
         self.add_class("-searching")
-        self.query_one(HistorySearch).focus()
+        self.set_focus(self.query_one(HistorySearch))  # now: Widget.focus() waits, and keys went past
 
-    def action_leave_search(self, how: str) -> None:
+    async def action_leave_search(self, how: str) -> None:
         box = self.query_one(HistorySearch)
+        await box.keys_taken()  # the characters typed before enter or escape are in first
         if how == "clear":
             box.value = ""
         if not box.value:
             self.remove_class("-searching")
-        self.query_one(HistoryTable).focus()
+        self.set_focus(self.query_one(HistoryTable))
 
     @on(Input.Changed, "#history-search")
     def search_changed(self, event: Input.Changed) -> None:

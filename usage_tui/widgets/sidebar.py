@@ -121,8 +121,8 @@ class Sidebar(VerticalScroll, can_focus=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in VIEW_ACTIONS and not self.app.view_keys_on:
             return False
-        if action in ("search", "date_range") and isinstance(self.app.focused, Input):
-            return False  # `/` and `d` are text in a text box
+        if action in VIEW_ACTIONS and isinstance(self.app.focused, Input):
+            return False  # the view's keys (priority keys) are text in a text box
         return super().check_action(action, parameters)
 
     def on_select_changed(self, event: Select.Changed) -> None:
