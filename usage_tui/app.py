@@ -26,14 +26,13 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Select
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import clock
-from .budget import BudgetStatus, budget_status
+from .budget import budget_status
 from .directory import Directory
 from .identity import resolve_identity
 from .model import QueryResult
@@ -51,29 +50,10 @@ from .widgets.history_screen import HistoryScreen
 from .widgets.record_detail_screen import RecordDetailScreen
 from .widgets.sidebar import SCOPE_LABELS, SEARCH_DEBOUNCE_S, Sidebar
 from .widgets.trend_plot import TrendPlot
+from .worker_messages import BudgetLoaded, QueryFinished, StoreChanged, describe
 
 POLL_S = 2.0  # live refresh: how often an SQLite store's data_version is read (PostgreSQL notifies)
 SLOW_QUERY_S = 0.15  # a query slower than this gets a loading indicator
-
-
-# -- messages from the workers ------------------------------------------------------------------
-class QueryFinished(Message):
-    def __init__(self, request: int, filters: Filters, result: QueryResult, directory: Directory) -> None:
-        super().__init__()
-        self.request = request
-        self.filters = filters
-        self.result = result
-        self.directory = directory
-
-
-class BudgetLoaded(Message):
-    def __init__(self, status: BudgetStatus | None) -> None:
-        super().__init__()
-        self.status = status
-
-
-class StoreChanged(Message):
-    """Another process committed to the store, or the calendar day changed."""
 
 
 class UsageApp(App):
@@ -342,11 +322,11 @@ class UsageApp(App):
             elif isinstance(error, (QueryError, clock.ClockError)):
                 self.notify(str(error), title="Cannot show this view", severity="error")
             else:
-                self.notify(_describe(error), title="Query failed", severity="error", timeout=10)
+                self.notify(describe(error), title="Query failed", severity="error", timeout=10)
         elif worker.group == "budget":
-            self.notify(_describe(error), title="Budget unavailable", severity="warning")
+            self.notify(describe(error), title="Budget unavailable", severity="warning")
         elif worker.group == "poll":
-            self.notify(f"{_describe(error)}. Press r to refresh by hand.",
+            self.notify(f"{describe(error)}. Press r to refresh by hand.",
                         title="Live refresh stopped", severity="warning")
 
     @on(BudgetLoaded)
@@ -406,12 +386,6 @@ class UsageApp(App):
         yield from self.table.system_commands()
         yield SystemCommand("Refresh", "Read the store again (r)", self.action_refresh)
         yield SystemCommand("Help: keys", "Every key binding (?)", self.action_help)
-
-
-def _describe(error: BaseException | None) -> str:
-    if isinstance(error, (StoreError, QueryError, OSError)):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 def create_app(db: str | Path | UsageStore, viewer: str | None = None, **options) -> UsageApp:
