@@ -162,6 +162,10 @@ async def test_a_searched_history_says_whose_figures_its_header_gives(small_db):
         screen = await settle_history(pilot)
         # every match loaded (r2 only): the figures are the matches'
         assert history_summary(screen) == "matches $0.25 · 1 req · 2.1k tok · 1 record matching “ALI” · newest first"
+        await pilot.press("x")  # no match: no figures ($0.00 would read as a cost)
+        await pilot.pause(0.3)
+        screen = await settle_history(pilot)
+        assert history_summary(screen) == "0 records matching “ALIx” · newest first"
 
 
 async def test_the_history_columns_are_the_same_for_the_same_view_and_pages_keep_them(tmp_path, monkeypatch,

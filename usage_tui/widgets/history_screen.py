@@ -240,7 +240,9 @@ class HistoryScreen(ModalScreen[None]):
         n = len(self.records)
         more = self.after is not None or self.loading_page
         parts = []
-        if self.search and not more:
+        if self.search and not more and not self.records:
+            pass  # "0 records matching": no figures to give
+        elif self.search and not more:
             matches = Totals()
             for r in self.records:
                 matches.add(Totals(cost_nano=r.cost_nano or 0, requests=r.requests, prompt_tokens=r.prompt_tokens,
