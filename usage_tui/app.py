@@ -50,7 +50,7 @@ from .widgets.history_screen import HistoryScreen
 from .widgets.record_detail_screen import RecordDetailScreen
 from .widgets.sidebar import SCOPE_LABELS, SEARCH_DEBOUNCE_S, Sidebar
 from .widgets.trend_plot import TrendPlot
-from .worker_messages import BudgetLoaded, QueryFinished, StoreChanged, describe
+from .widgets.worker_messages import BudgetLoaded, QueryFinished, StoreChanged, describe
 
 POLL_S = 2.0  # live refresh: how often an SQLite store's data_version is read (PostgreSQL notifies)
 SLOW_QUERY_S = 0.15  # a query slower than this gets a loading indicator

@@ -1,15 +1,16 @@
-"""What the TUI's thread workers post to the app (usage_tui/app.py), and how their errors read."""
+"""What the TUI's thread workers post to the app (usage_tui/app.py), and how their errors read
+(with the widgets: it imports Textual)."""
 
 from __future__ import annotations
 
 from textual.message import Message
 
-from .budget import BudgetStatus
-from .directory import Directory
-from .model import QueryResult
-from .query import QueryError
-from .store import StoreError
-from .view_state import Filters
+from ..budget import BudgetStatus
+from ..directory import Directory
+from ..model import QueryResult
+from ..query import QueryError
+from ..store import StoreError
+from ..view_state import Filters
 
 
 class QueryFinished(Message):
