@@ -363,7 +363,7 @@ def test_claude_code_totals_match_ccusage_daily(db, store):
                  "2026-11-21", "--tz", "UTC", "--format", "json")
     report = json.loads(result.stdout)
     # 27780 + 4025 + 1750 + 25665 = 59220 µ$ on the 20th; 48060 µ$ on the 21st
-    assert [(p["bucket"], p["value"]) for p in report["series"]] == [("2026-11-20", 0.05922), ("2026-11-21", 0.04806)]
+    assert [(p["period"], p["value"]) for p in report["series"]] == [("2026-11-20", 0.05922), ("2026-11-21", 0.04806)]
     assert report["totals"]["tokens"] == 2335 + 1900 + 13500 + 49000
     assert report["totals"]["cost_usd"] == pytest.approx(0.10728, abs=1e-12)
 

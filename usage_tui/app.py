@@ -39,11 +39,13 @@ from .model import QueryResult
 from .query import QueryError, ScopeError, run_query, zone
 from .store import StoreError, StorePermissionError, UsageStore, open_store
 from .store.changes import ChangeWatch, watch_changes
+from .view_command import command_for
 from .view_state import Filters
 from .widgets.breakdown_panel import BreakdownPanel
 from .widgets.breakdown_table import BreakdownTable
 from .widgets.budget_panel import BudgetPanel
 from .widgets.command_palette import InOrderCommandPalette
+from .widgets.command_screen import CommandScreen
 from .widgets.fitted_footer import FittedFooter
 from .widgets.help_screen import SCOPE_KEYS, HelpScreen, view_help
 from .widgets.history_screen import HistoryScreen
@@ -71,7 +73,8 @@ class UsageApp(App):
     # main search). check_action lets them through as text to text boxes and to dialogs.
     FOOTER_IMPORTANCE = ("table.focus_row", "help.show", "app.quit", "history.open", "scope.personal",
                          "metric.next", "grouping.next", "range.pick", "search.focus", "focus.clear",
-                         "table.export", "team.next", "granularity.toggle", "view.refresh", "palette.show")
+                         "table.export", "team.next", "granularity.toggle", "view.refresh", "view.command",
+                         "palette.show")
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="help.show", priority=True,
                 tooltip="Help: every key, and what the columns mean"),
@@ -97,6 +100,8 @@ class UsageApp(App):
                 tooltip="Daily ↔ weekly buckets"),
         Binding("e", "table.export", "Export", id="table.export", priority=True,
                 tooltip="Export the table to a CSV file (you pick where)"),
+        Binding("c", "show_command", "Command", id="view.command", priority=True,
+                tooltip="The CLI command for this view, copied to the clipboard (scripts, agents)"),
         Binding("r", "refresh", "Refresh", id="view.refresh", priority=True,
                 tooltip="Refresh (the view also follows the store by itself)"),
         Binding("q", "quit", "Quit", id="app.quit", priority=True,
@@ -345,9 +350,9 @@ class UsageApp(App):
 
     # -- the app's own actions (the view's are the sidebar's and the table's) --------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("refresh", "quit") and (isinstance(self.focused, Input) or self.screen.is_modal):
+        if action in ("refresh", "quit", "show_command") and (isinstance(self.focused, Input) or self.screen.is_modal):
             return False  # a letter in a text box; on a dialog or the history, q is the screen's
-        if action == "refresh" and not self.view_keys_on:
+        if action in ("refresh", "show_command") and not self.view_keys_on:
             return False
         if action == "help" and (isinstance(self.focused, Input) or isinstance(self.screen, HelpScreen)):
             return False  # `?` is text in a text box; on the help, `?` closes it
@@ -373,6 +378,11 @@ class UsageApp(App):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(InOrderCommandPalette(id="--command-palette"))
 
+    def action_show_command(self) -> None:
+        command = command_for(self.filters, self.result, self.store.path)
+        if command is not None:
+            self.push_screen(CommandScreen(command))
+
     def action_help(self) -> None:
         in_history = isinstance(self.screen, (HistoryScreen, RecordDetailScreen))
         self.push_screen(HelpScreen(HistoryScreen.help_sections() if in_history else
@@ -385,6 +395,7 @@ class UsageApp(App):
         yield from self.sidebar.system_commands()
         yield from self.table.system_commands()
         yield SystemCommand("Refresh", "Read the store again (r)", self.action_refresh)
+        yield SystemCommand("CLI command", "The command for this view, copied (c)", self.action_show_command)
         yield SystemCommand("Help: keys", "Every key binding (?)", self.action_help)
 
 

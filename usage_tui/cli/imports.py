@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import click
 from ..identity import OwnUsageOnly
 from ..model import FORMAT_NAMES, REJECT_EXCERPT_CHARS, excerpt
 from ..query import ScopeError
-from .common import db_option, fail, handles_errors, identity_of, open_store, viewer_option
+from .common import db_option, fail, handles_errors, identity_of, open_store, require_writable, viewer_option
+
+REJECTS_LIMIT_MAX = 1_000_000  # lines one `rejects` lists, at most
 
 
 @click.command("import")
@@ -89,21 +92,50 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
 
 @click.command()
 @click.option("--source", metavar="FILE", default=None, help="Only lines rejected from FILE.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="How many to show.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, REJECTS_LIMIT_MAX),
+              help="How many to show.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True,
+              help="json: {schema, rejects: [{source, line, reason, raw}], more}; jsonl: a reject a line.")
+@click.option("--clear", "clear", is_flag=False, flag_value="", default=None, metavar="[SOURCE]",
+              help="Forget the rejected lines (of SOURCE only, when given) instead of listing them.")
 @db_option
 @viewer_option
 @handles_errors
-def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None) -> None:
+def rejects(source: str | None, limit: int, fmt: str, clear: str | None, db: Path | None,
+            as_user: str | None) -> None:
     """List rejected lines, newest first, as FILE:LINE: reason and the raw text (org admins
     and the store's owner: the lines may hold anyone's usage). An import keeps the first
-    10,000 rejected lines of a file, then one saying how many more were not kept."""
+    10,000 rejected lines of a file, then one saying how many more were not kept. `--clear`
+    forgets them (the same people only)."""
+    from ..json_docs import reject_doc, rejects_doc
+
     store = open_store(db)
-    identity_of(store, as_user).require_admin("read the rejected lines")
-    rows = store.rejects(source, limit)
-    if not rows:
-        click.echo("No rejected lines.")
-    for row in rows:
+    identity = identity_of(store, as_user)
+    if clear is not None:
+        if source is not None and clear and source != clear:
+            fail(f"--clear {clear} and --source {source} name two sources: give one")
+        target = clear or source
+        require_writable(store)
+        cleared = store.clear_rejects(target, by=identity)  # the store refuses whoever may not
+        click.echo(f"Cleared {cleared:,} rejected line{'s' if cleared != 1 else ''}"
+                   + (f" of {target}." if target else "."))
+        return
+    identity.require_admin("read the rejected lines")
+    rows = store.rejects(source, limit + 1)
+    more = len(rows) > limit
+    docs = []
+    for row in rows[:limit]:
         raw = row["raw"]  # bounded here too: older versions kept whole lines (what fits the
         if len(raw) > REJECT_EXCERPT_CHARS + 80:  # excerpt and its length note is shown as is)
             raw = excerpt(raw)
-        click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {raw}")
+        docs.append(reject_doc(row["source"], row["line"], row["reason"], raw))
+    if fmt == "json":
+        click.echo(json.dumps(rejects_doc(docs, more), indent=2))
+    elif fmt == "jsonl":
+        for doc in docs:
+            click.echo(json.dumps(doc))
+    elif not docs:
+        click.echo("No rejected lines.")
+    else:
+        for doc in docs:
+            click.echo(f"{doc['source']}:{doc['line']}: {doc['reason']}\n    {doc['raw']}")
