@@ -100,6 +100,9 @@ def test_a_file_that_is_not_text_from_its_start_is_refused_whole(store, tmp_path
     path.write_bytes(start + lines(good(1)))
     result = run("import", str(path), "--db", str(store.path))
     assert result.exit_code == 2
+    if start.startswith(b"\x1f\x8b"):  # gzip is read since issue 25: this one is cut short after its header
+        assert result.stderr.startswith(f"usage-tui: error: {path}: not a readable gzip file (")
+        return
     assert result.stderr == f"usage-tui: error: {path}: not a usage file (binary data)\n"
 
 

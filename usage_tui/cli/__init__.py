@@ -10,7 +10,15 @@ import click
 
 from ..query import QueryError, ScopeError
 from ..store import StoreError, StorePermissionError
-from . import budget, directory, imports, mcp, serve, spend
+from . import (
+    budget,
+    directory,
+    imports,
+    mcp,
+    serve,
+    spend,
+    sync_providers,  # noqa: F401 - registers sync openai/anthropic (issue 25)
+)
 from . import store as store_commands
 from . import sync as sync_commands
 from .common import (

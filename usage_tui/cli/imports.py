@@ -16,7 +16,19 @@ from .common import db_option, fail, handles_errors, identity_of, open_store, re
 REJECTS_LIMIT_MAX = 1_000_000  # lines one `rejects` lists, at most
 
 
-@click.command("import")
+def _native_fields_help() -> str:
+    """The native fields as `import --help` lists them (\b keeps click from rewrapping them)."""
+    from ..ingest.native import FIELDS
+    width = max(len(name) for name, _, _ in FIELDS)
+    lines = [f"  {name:<{width}}  {meaning} [{unit}]" for name, unit, meaning in FIELDS]
+    return ("Native records are JSON lines, or CSV with these column names. Other fields are kept as "
+            "metadata, but a token count under another name (input_tokens, output_tokens, any *tokens* "
+            "name on a line with none of the four token fields) is a reject.\n\n\b\n"
+            + "\n".join(lines) + "\n\nEvery format, where each tool keeps it by default and what is inferred: "
+            "docs/importing.md.")
+
+
+@click.command("import", epilog=_native_fields_help())
 @click.argument("path", metavar="FILE|DIR|-", required=False)
 @click.option("--local", is_flag=True, help="Instead of PATH: every local coding agent's sessions (Claude Code, "
               "Codex, OpenCode, Gemini CLI, pi, Amp) from their default folders.")
@@ -44,6 +56,7 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         fail("import takes a FILE|DIR|- or --local (which detects each agent's format), not both, not neither")
     store = open_store(db, create=True)
     identity = identity_of(store, as_user)
+    _check_names(store.directory(), identity, user, team)
     guard = None
     if not identity.may_administer:  # a member imports only their own usage (§2.4)
         if user is not None and user != identity.viewer:
@@ -88,6 +101,25 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         click.echo(f"{skipped}: skipped (not a recognised usage file)", err=True)
     click.echo(summary.line())
     sys.exit(1 if summary.rejected else 0)
+
+
+def _check_names(directory, identity, user: str | None, team: str | None) -> None:
+    """--user and --team name directory entries: a typo would attribute every record that names
+    none to nobody the directory knows (exit 2, as `spend summary --team` refuses one). A store
+    without a directory knows nobody to compare with; a member is offered only their own teams."""
+    import difflib
+
+    def hint(word: str, choices) -> str:
+        close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
+        return f' (did you mean "{close[0]}"?)' if close else ""
+
+    if team is not None and directory.teams and team not in directory.teams:
+        mine = directory.teams if identity.may_administer else \
+            (directory.users[identity.viewer].teams if identity.viewer in directory.users else ())
+        fail(f'--team: unknown team "{team}"{hint(team, mine)}')
+    if user is not None and directory.users and user not in directory.users:
+        known = directory.users if identity.may_administer else (identity.viewer,)
+        fail(f'--user: unknown user "{user}"{hint(user, known)}')
 
 
 @click.command()
