@@ -207,6 +207,14 @@ class BaseStore:
     def refresh_rollups(self) -> int:
         return 0
 
+    def _defer_time_indexes(self, appended: int) -> bool:
+        """Drop the records' time indexes while a large import appends (`appended` records so
+        far); True when they are (or already were) dropped. An engine that keeps them: False."""
+        return False
+
+    def _restore_time_indexes(self) -> None:
+        """Build whatever time index is missing (after an import, or a killed one)."""
+
     # -- shared SQL --------------------------------------------------------------------------------
     def _run(self, conn: Any, sql: str, params: Sequence = ()) -> Any:
         return conn.execute(self.dialect.sql(sql), params)

@@ -312,6 +312,12 @@ DROP TABLE roll_user;
 # this. ~17-22 bytes a record, built in ~3 s per million records. (Merging one (team, ts_us) walk
 # per team cost no bytes but took 20-80 ms a page at 16 teams and walked far more for a row.)
 _TS_INDEX = "CREATE INDEX records_ts ON records (ts_us);\n"
+# The records' three time indexes by name (SQLite's spelling), for building them after a large
+# append (store/bulk.py): a shuffled import inserts into all three at random places, a build
+# after the import sorts once.
+TIME_INDEXES = {"records_ts": "CREATE INDEX IF NOT EXISTS records_ts ON records (ts_us)",
+                "records_user_ts": "CREATE INDEX IF NOT EXISTS records_user_ts ON records (user, ts_us)",
+                "records_team_ts": "CREATE INDEX IF NOT EXISTS records_team_ts ON records (team, ts_us)"}
 
 # v7: rollups deferred to the end of an import (sqlite_rollups.py). The rollups of a store written by
 # schema 6 hold every record: all of them are rolled up.

@@ -31,6 +31,7 @@ from .schema import (
     RECORD_COLUMNS,
     RECORD_INPUT_COLUMNS,
     SCHEMA_VERSION,
+    TIME_INDEXES,
     TOTAL_DIM,
     attribution_sql,
 )
@@ -48,6 +49,14 @@ CACHE_KIB = -32768  # 32 MiB of page cache a connection: keeps an import under 2
 # PRAGMA takes no parameters: the statements, from the int constants above, built once.
 _CACHE_PRAGMA = f"PRAGMA cache_size={int(CACHE_KIB)}"
 STAGE_ROWS = 2_000  # rows per multi-row INSERT into the stage
+# An import drops the records' time indexes once it has appended this many records and at least
+# as many as the store held before it, and builds them again at its end (one sort each): taking
+# its inserts at random places in three trees far larger than the page cache made a shuffled
+# import slow (see bench/RESULTS.md, issue 28). A smaller import into a large store keeps them:
+# building them anew would sort more records than it adds.
+DEFER_INDEXES_MIN = 100_000
+_TIME_INDEXES_PRESENT = (f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN "
+                         f"({', '.join('?' * len(TIME_INDEXES))})")
 
 # Which days hold any record (data_span).
 _ORG_DAY_SPAN = f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
@@ -400,7 +409,39 @@ class Store(DeferredRollups, BaseStore):
     def _set_costs(self, conn: sqlite3.Connection, costs: list[tuple[str, int | None]]) -> None:
         conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", [(cost, rid) for rid, cost in costs])
 
-    # -- rollups ---------------------------------------------------------------------------------
+    # -- the time indexes during a large import ----------------------------------------------------
+    def _missing_time_indexes(self, conn: sqlite3.Connection) -> list[str]:
+        present = {name for (name,) in conn.execute(_TIME_INDEXES_PRESENT, tuple(TIME_INDEXES))}
+        return [name for name in TIME_INDEXES if name not in present]
+
+    def _defer_time_indexes(self, appended: int) -> bool:
+        """On the import's writer thread, between two batches (see DEFER_INDEXES_MIN). While
+        they are dropped every answer stays the same: the views' and history's record pieces
+        scan instead of walking an index (slower, for the import's duration)."""
+        if appended < DEFER_INDEXES_MIN:
+            return False
+        with self.transaction() as conn:
+            missing = self._missing_time_indexes(conn)
+            if len(missing) == len(TIME_INDEXES):
+                return True
+            if appended * 2 < conn.execute(_TOP_ROWID).fetchone()[0]:  # the store held more before
+                return False
+            for name in TIME_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {quoted(name)}")  # a constant name (schema.py)
+        return True
+
+    def _restore_time_indexes(self) -> None:
+        if self.readonly or not self._missing_time_indexes(self.conn):
+            return
+        # A build sorts every record: in temp files, not in memory (as the migrations do).
+        self.conn.execute("PRAGMA temp_store=FILE")
+        try:
+            with self.transaction() as conn:
+                for name in self._missing_time_indexes(conn):
+                    conn.execute(TIME_INDEXES[name])
+        finally:
+            self.conn.execute("PRAGMA temp_store=MEMORY")
+
     # -- the write path ------------------------------------------------------------------------------
     # A batch appends its records without rolling them up (`refresh_rollups` does, as an import
     # goes and when it ends). Rolling up each batch upserted ~24 rollup rows a record at places
