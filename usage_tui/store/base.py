@@ -32,6 +32,7 @@ from .schema import (
     TOTAL_DIM,
     USAGE_TABLES,
     attribution_sql,
+    id_hash,
 )
 
 
@@ -343,7 +344,7 @@ class BaseStore:
             cost = logged if logged is not None else priced(pricer, r)
             # The source line is where the record was read, not what it says: like the
             # source, it is not in the fingerprint (the same record moved is unchanged).
-            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
+            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line, id_hash(r.id))
 
     def _staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
         """Staged rows (one per id) as one batch, in the engine's chunks."""
