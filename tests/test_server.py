@@ -261,7 +261,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        # --- the README's snippet, verbatim ---
+        # --- the docs' snippet, verbatim ---
         location /v1/ {{
             auth_request /_budget;
             auth_request_set $budget_retry_after $upstream_http_retry_after;
@@ -293,11 +293,11 @@ http {{
 """
 
 
-def test_the_readme_shows_the_nginx_snippet_this_test_runs():
-    conf = NGINX_CONF.split("# --- the README's snippet, verbatim ---\n")[1].split("        # --- end")[0]
+def test_the_docs_show_the_nginx_snippet_this_test_runs():
+    conf = NGINX_CONF.split("# --- the docs' snippet, verbatim ---\n")[1].split("        # --- end")[0]
     conf = textwrap.dedent(conf.replace("{{", "{").replace("}}", "}").replace("{budget_port}", "8787"))
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert f"```nginx\n{conf}```" in readme
+    page = (Path(__file__).parent.parent / "docs" / "budgets-and-gateways.md").read_text()
+    assert f"```nginx\n{conf}```" in page
 
 
 def test_nginx_auth_request(server, tmp_path, monkeypatch):
