@@ -100,6 +100,9 @@ def test_a_file_that_is_not_text_from_its_start_is_refused_whole(store, tmp_path
     path.write_bytes(start + lines(good(1)))
     result = run("import", str(path), "--db", str(store.path))
     assert result.exit_code == 2
+    if start.startswith(b"\x1f\x8b"):  # gzip is read since issue 25: this one is cut short after its header
+        assert result.stderr.startswith(f"usage-tui: error: {path}: not a readable gzip file (")
+        return
     assert result.stderr == f"usage-tui: error: {path}: not a usage file (binary data)\n"
 
 
@@ -317,7 +320,7 @@ def test_a_range_from_year_1000_by_week_works_and_by_day_is_refused(store, monke
     # 20 records s0..s19 at 1..20 cents, all from 2026-11-02 (Berlin) on: $2.10 in all
     assert out["totals"]["cost_usd"] == pytest.approx(2.10) and sum(p["value"] for p in out["series"]) == \
         pytest.approx(2.10)
-    assert out["series"][0]["bucket"] == "0999-12-30"  # the Monday of 1000-01-01's ISO week
+    assert out["series"][0]["period"] == "0999-12-30"  # the Monday of 1000-01-01's ISO week
     daily = run("spend", "summary", "--db", str(store.path), "--as", "alice", "--since", "1000-01-01")
     assert daily.exit_code == 2
     assert daily.stderr == ("usage-tui: error: 1000-01-01 … 2026-11-24 is 375,067 days: more than 100,000 days "
@@ -329,7 +332,7 @@ def test_dates_at_the_end_of_year_9999(store, monkeypatch):
     result = run("spend", "summary", "--db", str(store.path), "--as", "alice", "--since", "9999-12-25",
                  "--until", "9999-12-31", "--tz", "Pacific/Kiritimati", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert [p["bucket"] for p in json.loads(result.output)["series"]][-1] == "9999-12-31"
+    assert [p["period"] for p in json.loads(result.output)["series"]][-1] == "9999-12-31"
 
 
 @pytest.mark.parametrize("now", ["9999-12-31T12:00:00Z", "9999-12-31T23:00:00-05:00", "9999-12-01T00:00:00Z"])

@@ -324,9 +324,9 @@ def test_check_after_the_window_ends(cli_db, monkeypatch):
 
 def test_status_json(cli_db):
     mine = run("budget", "status", "--as", "bob", "--format", "json", "--db", cli_db)
-    assert mine.exit_code == 0 and json.loads(mine.stdout) == BOB_JSON
+    assert mine.exit_code == 0 and json.loads(mine.stdout) == {"schema": "usage-tui/budget-status/1", **BOB_JSON}
     admin = run("budget", "status", "bob", "--as", "alice", "--format", "json", "--db", cli_db)
-    assert admin.exit_code == 0 and json.loads(admin.stdout) == BOB_JSON
+    assert admin.exit_code == 0 and json.loads(admin.stdout) == {"schema": "usage-tui/budget-status/1", **BOB_JSON}
 
 
 def test_status_table(cli_db):
@@ -344,7 +344,7 @@ def test_status_all_for_org_admins(cli_db):
     run("budget", "set", "carol", "--limit-usd", "20", "--window", "monthly", "--as", "alice", "--db", cli_db)
     listing = run("budget", "status", "--all", "--as", "alice", "--format", "json", "--db", cli_db)
     # carol: nothing attributed to her in November; the month is Nov 1 00:00+01 → Dec 1 00:00+01
-    assert listing.exit_code == 0 and json.loads(listing.stdout) == [BOB_JSON, {
+    assert listing.exit_code == 0 and json.loads(listing.stdout)["budgets"] == [BOB_JSON, {
         "user": "carol", "limit_usd": 20.0, "window": "monthly", "spent_usd": 0.0, "remaining_usd": 20.0,
         "window_start": "2026-11-01T00:00:00+01:00", "window_end": "2026-12-01T00:00:00+01:00",
         "over": False, "retry_after_s": None}]
@@ -360,7 +360,7 @@ def test_status_without_a_budget(cli_db, monkeypatch):
     table = run("budget", "status", "--as", "alice", "--db", cli_db)
     assert (table.exit_code, table.stdout) == (0, "alice has no budget (never over).\n")
     as_json = run("budget", "status", "dave", "--as", "alice", "--format", "json", "--db", cli_db)
-    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == no_budget_json("dave")
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {"schema": "usage-tui/budget-status/1", **no_budget_json("dave")}
     # a viewer (the OS login) the directory does not know may still ask about themselves;
     # `--as stranger` is a typo until the directory says otherwise (exit 2, issue 13)
     monkeypatch.setattr("usage_tui.identity.os_login", lambda uid=None: "stranger")

@@ -58,7 +58,7 @@ def test_json_defaults(db):
     assert (out["metric"], out["group_by"], out["granularity"]) == ("cost", "model", "daily")
     assert len(out["series"]) == 30
     assert out["totals"]["requests"] == 3 and out["totals"]["unpriced_requests"] == 2
-    assert [(r["key"], r["cost_usd"]) for r in out["rows"]] == [("gpt-x", 1.5), ("mystery", 0.0)]
+    assert [(r["row"], r["cost_usd"]) for r in out["rows"]] == [("gpt-x", 1.5), ("mystery", 0.0)]
 
 
 def test_viewer_from_environment(db, monkeypatch):
@@ -81,7 +81,7 @@ def test_csv_format(db):
     result = run("spend", "summary", "--db", db, "--as", "alice", "--scope", "org", "--group-by", "user",
                  "--metric", "requests", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert [(r["key"], r["requests"], r["share"]) for r in rows] == [("alice", "3", "0.75"), ("bob", "1", "0.25")]
+    assert [(r["row"], r["requests"], r["share"]) for r in rows] == [("alice", "3", "0.75"), ("bob", "1", "0.25")]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -206,7 +206,7 @@ def test_import_team_fill_applies_only_to_records_without_a_team(db):
                          "--metric", "requests", "--format", "json").output)
     # t1 named no team: --team fills it (ahead of bob's primary team, platform); t2 keeps its own.
     # platform: the fixture's 1 + 2 (alice) + 1 (bob) requests, and t2 = 5; research: t1 = 1
-    assert {r["key"]: r["requests"] for r in out["rows"]} == {"platform": 5, "research": 1}
+    assert {r["row"]: r["requests"] for r in out["rows"]} == {"platform": 5, "research": 1}
 
 
 def test_directory_load_errors_change_nothing(tmp_path, db):

@@ -15,6 +15,9 @@ HEADLESS = [
     "usage_tui.ingest.opencode", "usage_tui.ingest.gemini", "usage_tui.ingest.pi_agent", "usage_tui.ingest.amp",
     "usage_tui.ingest.local", "usage_tui.model", "usage_tui.pricing",
     "usage_tui.query", "usage_tui.sample", "usage_tui.server", "usage_tui.store", "usage_tui.view_options",
+    # issue 26: the JSON documents, per-period cells, budget explain, the TUI's command, MCP
+    "usage_tui.json_docs", "usage_tui.query_periods", "usage_tui.budget_explain", "usage_tui.view_command",
+    "usage_tui.mcp_server", "usage_tui.cli.mcp",
 ]
 # The TUI, and `python -m usage_tui`, which runs the command line when imported.
 NOT_HEADLESS = ("usage_tui.app", "usage_tui.widgets", "usage_tui.__main__")

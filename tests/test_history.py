@@ -340,16 +340,16 @@ def test_records_json_sums_to_the_summary_row(db):
     summary = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--scope", "org",
                                        "--group-by", "user", "--format", "json", *VIEW])
     row = json.loads(summary.output)["rows"][0]
-    out = cli_run("--db", db, "--as", "alice", "--scope", "org", "--group-by", "user", "--focus", row["key"],
+    out = cli_run("--db", db, "--as", "alice", "--scope", "org", "--group-by", "user", "--focus", row["row"],
                   "--limit", "100000", "--format", "json", *VIEW)
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
-    assert doc["more"] is False and doc["focus"] == row["key"] and doc["tz"] == "Europe/Berlin"
+    assert doc["more"] is False and doc["focus"] == row["row"] and doc["tz"] == "Europe/Berlin"
     recs = doc["records"]
     assert sum(r["requests"] for r in recs) == row["requests"]
     assert sum(r["tokens"] for r in recs) == row["tokens"]
     assert sum(round((r["cost_usd"] or 0) * NANO) for r in recs) == round(row["cost_usd"] * NANO)
-    assert {r["user"] for r in recs} == {None if row["key"] == "(unattributed)" else row["key"]}
+    assert {r["user"] for r in recs} == {None if row["row"] == "(unattributed)" else row["row"]}
     first = recs[0]
     assert set(first) >= {"id", "ts", "local_time", "model", "attribution", "price_source", "source", "metadata",
                           "prompt_tokens", "cached_input_tokens", "completion_tokens", "context_tokens", "status"}

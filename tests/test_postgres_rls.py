@@ -175,7 +175,7 @@ def test_a_members_personal_view_by_hand(central):
     _, dsns, _, _ = central
     code, out = summary(dsns["bob"], "--group-by", "model")
     assert code == 0 and out["totals"]["cost_usd"] == 6.0 and out["totals"]["requests"] == 2
-    assert [(r["key"], r["cost_usd"]) for r in out["rows"]] == [("n", 4.0), ("m", 2.0)]
+    assert [(r["row"], r["cost_usd"]) for r in out["rows"]] == [("n", 4.0), ("m", 2.0)]
 
 
 @pytest.mark.parametrize("user, args", [

@@ -226,7 +226,7 @@ def test_openai_the_cookbooks_costs_list_is_not_usage(tmp_path):
          "line_item": None, "project_id": None}]}]
     path = tmp_path / "costs.json"
     path.write_text(json.dumps(costs, indent=2))
-    assert detect_format(head(path)) is None
+    assert detect_format(head(path)) == "openai-costs"  # issue 25 reads them, as costs (ingest/openai_costs.py)
 
 
 def test_openai_bad_cache_writes_in_a_bucket_list_are_a_reject_naming_the_bucket(store, tmp_path):
@@ -363,7 +363,7 @@ def test_claude_code_totals_match_ccusage_daily(db, store):
                  "2026-11-21", "--tz", "UTC", "--format", "json")
     report = json.loads(result.stdout)
     # 27780 + 4025 + 1750 + 25665 = 59220 µ$ on the 20th; 48060 µ$ on the 21st
-    assert [(p["bucket"], p["value"]) for p in report["series"]] == [("2026-11-20", 0.05922), ("2026-11-21", 0.04806)]
+    assert [(p["period"], p["value"]) for p in report["series"]] == [("2026-11-20", 0.05922), ("2026-11-21", 0.04806)]
     assert report["totals"]["tokens"] == 2335 + 1900 + 13500 + 49000
     assert report["totals"]["cost_usd"] == pytest.approx(0.10728, abs=1e-12)
 

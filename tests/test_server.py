@@ -203,7 +203,8 @@ def test_cli_and_http_agree(served):
         http = check(server, user=user)
         status = CliRunner().invoke(cli, ["budget", "status", user, "--as", "alice", "--format", "json",
                                           "--db", str(store.path)])
-        assert json.loads(status.stdout) == http.json()
+        # the CLI's document names its schema (docs/scripts-and-agents.md); the fields are the same
+        assert json.loads(status.stdout) == {"schema": "usage-tui/budget-status/1", **http.json()}
         cli_check = CliRunner().invoke(cli, ["budget", "check", user, "--db", str(store.path)])
         if http.status_code == 429:
             assert (cli_check.exit_code, cli_check.output) == (

@@ -120,7 +120,7 @@ def readonly_store(store, directory_doc, reader):
 
 
 @pytest.mark.parametrize(("command", "first_line"), [
-    (["spend", "summary", "--format", "csv"], "key,cost_usd,requests,tokens,prompt_tokens,"
+    (["spend", "summary", "--format", "csv"], "row,cost_usd,requests,tokens,prompt_tokens,"
      "completion_tokens,cached_input_tokens,context_tokens,unpriced_requests,share"),
     (["budget", "status", "bob", "--format", "json"], "{"),
     (["budget", "check", "bob"], "200 OK"),

@@ -429,7 +429,7 @@ def test_the_store_owner_reads_the_budgets_they_set(db, become):
     every = run("budget", "status", "--all", "--db", db, "--format", "json")
     assert every.exit_code == 0, every.output
     # carol's $1 is through her key k_team
-    assert {s["user"]: (s["spent_usd"], s["limit_usd"]) for s in json.loads(every.stdout)} == {
+    assert {s["user"]: (s["spent_usd"], s["limit_usd"]) for s in json.loads(every.stdout)["budgets"]} == {
         "bob": (12.0, 10.0), "carol": (1.0, 7.0)}
     # as bob, the owner has bob's rights: his own budget only
     assert run("budget", "status", "carol", "--db", db, "--as", "bob").exit_code == 3

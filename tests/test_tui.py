@@ -266,8 +266,10 @@ async def test_screen_equals_spend_summary_json(demo_db):
         assert out.exit_code == 0, out.output
         import json
 
-        assert app.result.as_json() == json.loads(out.output)
-        assert_table(app, json.loads(out.output)["rows"], "cost")
+        from usage_tui.json_docs import summary_doc
+
+        assert summary_doc(app.result) == json.loads(out.output)
+        assert_table(app, [{**r, "key": r["row"]} for r in json.loads(out.output)["rows"]], "cost")
 
 
 # -- m, g, w ------------------------------------------------------------------------------------------

@@ -180,9 +180,9 @@ async def test_export_asks_where_and_writes_the_table_as_spend_summary_csv(demo_
         cli_csv = CliRunner().invoke(cli, ["spend", "summary", "--db", str(demo_db), "--as", "alice",
                                            "--group-by", "user", "--format", "csv"])
         head, _, body = cli_csv.output.partition("\n")
-        assert head.startswith("key,")
+        assert head.startswith("row,")
         # the same file, the first column named after the grouping
-        assert files[0].read_text() == "user," + head.removeprefix("key,") + "\n" + body
+        assert files[0].read_text() == "user," + head.removeprefix("row,") + "\n" + body
         assert any(str(files[0]) in n for n in notices(app))
         await pilot.press("e", "enter")  # the same path again: refused in the dialog, never overwritten
         assert isinstance(app.screen, ExportScreen)

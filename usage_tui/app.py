@@ -39,10 +39,12 @@ from .model import QueryResult
 from .query import QueryError, ScopeError, run_query, zone
 from .store import StoreError, StorePermissionError, UsageStore, open_store
 from .store.changes import ChangeWatch, watch_changes
+from .view_command import command_for
 from .view_state import Filters
 from .widgets.breakdown_panel import BreakdownPanel
 from .widgets.breakdown_table import BreakdownTable
 from .widgets.budget_panel import BudgetPanel
+from .widgets.command_screen import CommandScreen
 from .widgets.help_screen import SCOPE_KEYS, HelpScreen, view_help
 from .widgets.history_screen import HistoryScreen
 from .widgets.record_detail_screen import RecordDetailScreen
@@ -111,6 +113,8 @@ class UsageApp(App):
                 tooltip="Daily ↔ weekly buckets"),
         Binding("e", "table.export", "Export", id="table.export", show=False,
                 tooltip="Export the table to a CSV file (you pick where)"),
+        Binding("c", "show_command", "Command", id="view.command", show=False,
+                tooltip="The CLI command for this view, copied to the clipboard (scripts, agents)"),
         Binding("r", "refresh", "Refresh", id="view.refresh", show=False,
                 tooltip="Refresh (the view also follows the store by itself)"),
         Binding("q", "quit", "Quit", id="app.quit",
@@ -359,7 +363,7 @@ class UsageApp(App):
 
     # -- the app's own actions (the view's are the sidebar's and the table's) --------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "refresh" and not self.view_keys_on:
+        if action in ("refresh", "show_command") and not self.view_keys_on:
             return False
         if action == "help" and (isinstance(self.focused, Input) or isinstance(self.screen, HelpScreen)):
             return False  # `?` is text in a text box; on the help, `?` closes it
@@ -381,6 +385,11 @@ class UsageApp(App):
         self.request(self.pending)
         self.load_budget()
 
+    def action_show_command(self) -> None:
+        command = command_for(self.filters, self.result, self.store.path)
+        if command is not None:
+            self.push_screen(CommandScreen(command))
+
     def action_help(self) -> None:
         in_history = isinstance(self.screen, (HistoryScreen, RecordDetailScreen))
         self.push_screen(HelpScreen(HistoryScreen.help_sections() if in_history else
@@ -393,6 +402,7 @@ class UsageApp(App):
         yield from self.sidebar.system_commands()
         yield from self.table.system_commands()
         yield SystemCommand("Refresh", "Read the store again (r)", self.action_refresh)
+        yield SystemCommand("CLI command", "The command for this view, copied (c)", self.action_show_command)
         yield SystemCommand("Help: keys", "Every key binding (?)", self.action_help)
 
 

@@ -28,6 +28,9 @@ class Team:
     id: str
     name: str
     admins: tuple[str, ...] = ()
+    # The providers' ids of this team's workspace or project (Anthropic `wrkspc_…`, OpenAI
+    # `proj_…`): their admin reports name those, and are charged to this team.
+    provider_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,14 @@ class Directory:
     def is_org_admin(self, user_id: str) -> bool:
         user = self.users.get(user_id)
         return user is not None and user.role == "org_admin"
+
+    def team_of_provider_id(self, provider_id: str | None) -> str | None:
+        """The team whose `provider_ids` name a provider's workspace or project id, or None."""
+        if provider_id:
+            for team in self.teams.values():
+                if provider_id in team.provider_ids:
+                    return team.id
+        return None
 
     def teams_visible_to(self, user_id: str) -> list[str]:
         """Teams whose scope the user may view: all for org admins, else those they administer."""
@@ -270,7 +281,14 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
     for where, e in _tables(doc, "teams"):
         tid = _str(e, "id", where)
         add(d.teams, where, tid, Team(tid, _str(e, "name", where, False) or tid,
-                                      _str_list(e, "admins", _named(where, tid))))
+                                      _str_list(e, "admins", _named(where, tid)),
+                                      _str_list(e, "provider_ids", _named(where, tid))))
+    provider_teams: dict[str, str] = {}
+    for team in d.teams.values():
+        for pid in team.provider_ids:
+            if provider_teams.setdefault(pid, team.id) != team.id:
+                raise DirectoryError(f'teams ("{team.id}"): provider id "{pid}" is already '
+                                     f'team "{provider_teams[pid]}"\'s')
     for where, e in _tables(doc, "users"):
         uid = _str(e, "id", where)
         w = _named(where, uid)
@@ -331,7 +349,7 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
 # otherwise: `[[budget]]` or `rol = "org_admin"` would otherwise be dropped without a word.
 SCHEMA: dict[str, frozenset[str]] = {
     "org": frozenset(("id", "name", "timezone")),
-    "teams": frozenset(("id", "name", "admins")),
+    "teams": frozenset(("id", "name", "admins", "provider_ids")),
     "users": frozenset(("id", "name", "login", "role", "teams")),
     "keys": frozenset(("id", "owner", "team")),
     "agents": frozenset(("id", "manager")),

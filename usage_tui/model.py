@@ -316,7 +316,8 @@ class QueryResult:
             "rows": [r.as_dict() for r in self.rows],
         }
 
-IMPORT_FORMATS = ("native", "litellm", "openai", "claude-code", "codex", "opencode", "gemini", "pi", "amp")
+IMPORT_FORMATS = ("native", "litellm", "openai", "openai-costs", "anthropic", "claude-code", "codex", "opencode",
+                  "gemini", "pi", "amp")
 FORMAT_NAMES = ("auto", *IMPORT_FORMATS)
 
 

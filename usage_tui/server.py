@@ -7,6 +7,8 @@
                                   403 + Retry-After (429 on request)
     GET /healthz                  200 {"ok": true} while the store answers and has the schema
                                   this usage-tui reads (version and tables), else 503
+    POST /v1/usage                usage pushed by gateways (LiteLLM's generic API logger, native
+                                  records), with the ingest token only (server_push.py)
 
 Who may learn what (README, "Who sees what"): without the admin token, /check says only
 allowed or not, and a user the directory does not know gets the answer of a user without a
@@ -37,7 +39,9 @@ from starlette.routing import Route
 
 from . import clock
 from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
+from .server_push import push_route
 from .server_store import ServedStore
+from .server_writer import GroupWriter, RemoteWriter
 from .store import StoreError
 from .store.health import schema_problem
 
@@ -114,8 +118,9 @@ def gateway_key(request: Request) -> str | None:
 
 
 def create_server_app(db_path: str | Path, *, token: str | None = None, allow_unknown_keys: bool = False,
-                      trust_user_header: bool = False) -> Starlette:
+                      trust_user_header: bool = False, ingest: dict | None = None) -> Starlette:
     """`token`: the admin token that unlocks the full status JSON on /check (None: nobody).
+    `ingest`: POST /v1/usage's settings (None: no such route, a 404), see push_settings.
     `allow_unknown_keys`: /auth allows requests without a key or with one the directory does
     not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
     authenticates users itself and sets that header (never pass a client's X-User through)."""
@@ -245,7 +250,9 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=503, headers=_NO_STORE)
         return JSONResponse({"ok": True}, headers=_NO_STORE)
 
+    pushes = [push_route(stores, **push_settings(db_path, ingest))] if ingest else []
     return Starlette(routes=[
+        *pushes,
         Route("/v1/budget/check", budget_check, methods=["GET"]),
         # nginx's auth subrequest and Envoy's check keep the client's method (POST for an LLM
         # call), and Envoy appends the client's path to its path_prefix.
@@ -255,11 +262,22 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     ])
 
 
+def push_settings(db: str | Path, ingest: dict) -> dict:
+    """push_route's arguments from `ingest` ({"token", "max_body", "queue_records"}, and for a
+    worker of an SQLite store the parent writer's "writer_address" and "writer_key" (hex)): the
+    writer is this process's own group writer unless the parent runs it (server_writer.py)."""
+    if ingest.get("writer_address"):
+        writer = RemoteWriter(ingest["writer_address"], bytes.fromhex(ingest["writer_key"]))
+    else:
+        writer = GroupWriter(db, queue_records=ingest["queue_records"])
+    return {"ingest_token": ingest["token"], "max_body": ingest["max_body"], "writer": writer}
+
+
 def worker_config(db: str | Path, *, token: str | None, allow_unknown_keys: bool,
-                  trust_user_header: bool) -> str:
+                  trust_user_header: bool, ingest: dict | None = None) -> str:
     """What `serve --workers N` puts in WORKER_CONFIG_ENV for its workers."""
     return json.dumps({"db": str(db), "token": token, "allow_unknown_keys": allow_unknown_keys,
-                       "trust_user_header": trust_user_header})
+                       "trust_user_header": trust_user_header, "ingest": ingest})
 
 
 def worker_app() -> Starlette:
@@ -272,4 +290,4 @@ def worker_app() -> Starlette:
     config = json.loads(raw)
     return create_server_app(config["db"], token=config["token"],
                              allow_unknown_keys=config["allow_unknown_keys"],
-                             trust_user_header=config["trust_user_header"])
+                             trust_user_header=config["trust_user_header"], ingest=config.get("ingest"))

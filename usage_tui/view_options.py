@@ -22,7 +22,7 @@ class ViewOption:
     help: str
     choices: tuple[str, ...] | None = None
     default: str | int | None = None
-    type: type = str
+    type: type = str  # str, int, or bool (a flag)
     min: int | None = None  # bounds of an int option
     max: int | None = None
     metavar: str | None = None
@@ -54,6 +54,9 @@ FOCUS = ViewOption("focus", metavar="KEY", help="Series of one row only.")
 TZ = ViewOption("tz", metavar="ZONE", help="IANA time zone for days and weeks (default: the org's).")
 LIMIT = ViewOption("limit", type=int, default=50, min=1, max=RECORDS_LIMIT_MAX, show_default=True,
                    help="How many records.")
+BY_PERIOD = ViewOption("by_period", type=bool, default=False,
+                       help="Every period × row: a pivot (rows × periods) in the table, one line per "
+                            "period and row in csv and jsonl, a `periods` list in json.")
 ORDER = ViewOption("order", choices=HISTORY_ORDERS, default="time", show_default=True,
                    help="Newest first, or costliest first.")
 
@@ -62,7 +65,7 @@ RECORD_SEARCH = SEARCH.with_help("Only records whose id, model or user contains 
 RECORD_FOCUS = FOCUS.with_help("Only the records of one row of --group-by (as `spend summary` names it).")
 
 # Each command's view options, in the order its help lists them (--tz comes last, after --db and --as).
-SUMMARY = (SCOPE, TEAM, METRIC, GROUP_BY, GRANULARITY, SINCE, UNTIL, SEARCH, FOCUS)
+SUMMARY = (SCOPE, TEAM, METRIC, GROUP_BY, GRANULARITY, SINCE, UNTIL, SEARCH, FOCUS, BY_PERIOD)
 RECORDS = (SCOPE, TEAM, GROUP_BY, SINCE, UNTIL, RECORD_SEARCH, RECORD_FOCUS, LIMIT, ORDER)
 
 

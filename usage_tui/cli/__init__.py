@@ -10,7 +10,15 @@ import click
 
 from ..query import QueryError, ScopeError
 from ..store import StoreError, StorePermissionError
-from . import budget, directory, imports, serve, spend
+from . import (
+    budget,
+    directory,
+    imports,
+    mcp,
+    serve,
+    spend,
+    sync_providers,  # noqa: F401 - registers sync openai/anthropic (issue 25)
+)
 from . import store as store_commands
 from . import sync as sync_commands
 from .common import (
@@ -69,7 +77,7 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
 
 
 for command in (store_commands.sample, imports.import_, imports.rejects, store_commands.store_group, directory.directory,
-                spend.spend, budget.budget, serve.serve, sync_commands.sync):
+                spend.spend, budget.budget, serve.serve, sync_commands.sync, mcp.mcp):
     cli.add_command(command)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from .. import clock
+from ..budget_explain import check_budget_reader
 from ..fmt import money
+from ..json_docs import budget_doc, budgets_doc, check_doc
 from ..model import MAX_LIMIT_USD, WINDOWS, bounded_usd
 from ..query import ScopeError
 from .common import (
@@ -69,7 +71,7 @@ def budget_table(statuses, tz: str) -> str:
 @click.argument("user", required=False)
 @click.option("--all", "all_users", is_flag=True, help="Every user with a budget (org admins only).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people; json: the status object (a list with --all).")
+              help="table for people; json: the status document (every user's under `budgets` with --all).")
 @db_option
 @viewer_option
 @handles_errors
@@ -95,27 +97,55 @@ def budget_status_cmd(user: str | None, all_users: bool, fmt: str, db: Path | No
             raise ScopeError(f"{viewer} may not list every budget (org admins or the store's owner only)")
         statuses = [s for s in (budget_status(store, u) for u in users_with_budgets(store)) if s is not None]
         if fmt == "json":
-            click.echo(json.dumps([s.as_json() for s in statuses], indent=2))
+            click.echo(json.dumps(budgets_doc([s.as_json() for s in statuses]), indent=2))
         else:
             click.echo(budget_table(statuses, directory_.timezone) if statuses else "No budgets set.")
         return
     user = user or viewer
-    if user != viewer and not admin:  # refused before anything about USER is looked up
-        raise ScopeError(f"{viewer} may not read {user}'s budget (your own only; org admins and the store's "
-                         "owner see all)")
+    check_budget_reader(identity, user)  # refused before anything about USER is looked up
     status = budget_status(store, user)
     if status is None:
         if user != viewer and user not in directory_.users:
             fail(f'unknown user "{user}" (not in the directory, no budget)')
         if fmt == "json":
-            click.echo(json.dumps(no_budget_json(user), indent=2))
+            click.echo(json.dumps(budget_doc(no_budget_json(user)), indent=2))
         else:
             click.echo(f"{user} has no budget (never over).")
         return
     if fmt == "json":
-        click.echo(json.dumps(status.as_json(), indent=2))
+        click.echo(json.dumps(budget_doc(status.as_json()), indent=2))
     else:
         click.echo(budget_table([status], directory_.timezone))
+
+
+@budget.command("explain")
+@click.argument("user", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: the budget-explain document (docs/scripts-and-agents.md).")
+@db_option
+@viewer_option
+@handles_errors
+def budget_explain(user: str | None, fmt: str, db: Path | None, as_user: str | None) -> None:
+    """Why USER (default: you) is over budget or not, and when they can retry: the window,
+    spent and limit, Retry-After, when it resets, the burn rate and when the budget runs out
+    at it, and the models and requests that spent most of the window.
+
+    The rules of `budget status`: your own budget; org admins and the store's owner anyone's
+    (exit 3 otherwise); a user the directory does not know and who has no budget is exit 2.
+    """
+    from ..budget_explain import explain, explain_text
+
+    store = open_store(db, readonly=True)
+    identity = identity_of(store, as_user)
+    user = user or identity.viewer
+    check_budget_reader(identity, user)
+    doc = explain(store, user)
+    if doc["limit_usd"] is None and user != identity.viewer and user not in store.directory().users:
+        fail(f'unknown user "{user}" (not in the directory, no budget)')
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(explain_text(doc, store.directory().timezone))
 
 
 class LimitUsd(click.ParamType):
@@ -168,9 +198,11 @@ def budget_set(user: str, limit_usd: float, window: str, db: Path | None, as_use
 
 @budget.command("check")
 @click.argument("user")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: {user, allowed, over, retry_after_s, window_end}; the exit code is the same.")
 @db_option
 @handles_errors
-def budget_check(user: str, db: Path | None) -> None:
+def budget_check(user: str, fmt: str, db: Path | None) -> None:
     """For gateways: is USER allowed now?
 
     Prints `200 OK` (exit 0), or `429 Too Many Requests` and `Retry-After: N` (N whole
@@ -190,7 +222,14 @@ def budget_check(user: str, db: Path | None) -> None:
     status = budget_status(store, user)
     if status is None and may_enumerate and user not in store.directory().users:
         fail(f'unknown user "{user}" (not in the directory, no budget)')
-    if status is None or not status.over:
+    over = status is not None and status.over
+    if fmt == "json":
+        click.echo(json.dumps(check_doc(user, over, status.retry_after_s if over else None,
+                                        status.window_end.isoformat() if status is not None else None), indent=2))
+        if over:
+            sys.exit(EXIT_OVER_BUDGET)
+        return
+    if not over:
         click.echo("200 OK")
         return
     click.echo("429 Too Many Requests")

@@ -90,6 +90,8 @@ def click_option(option: ViewOption):
     else:
         kind = None
     extra = {"metavar": option.metavar} if option.metavar else {}
+    if option.type is bool:
+        return click.option(option.flag, option.name, is_flag=True, default=bool(option.default), help=option.help)
     if option.show_default:
         extra["show_default"] = True
     return click.option(option.flag, option.name, type=kind, default=option.default, help=option.help, **extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -10,10 +11,24 @@ import click
 from ..identity import OwnUsageOnly
 from ..model import FORMAT_NAMES, REJECT_EXCERPT_CHARS, excerpt
 from ..query import ScopeError
-from .common import db_option, fail, handles_errors, identity_of, open_store, viewer_option
+from .common import db_option, fail, handles_errors, identity_of, open_store, require_writable, viewer_option
+
+REJECTS_LIMIT_MAX = 1_000_000  # lines one `rejects` lists, at most
 
 
-@click.command("import")
+def _native_fields_help() -> str:
+    """The native fields as `import --help` lists them (\b keeps click from rewrapping them)."""
+    from ..ingest.native import FIELDS
+    width = max(len(name) for name, _, _ in FIELDS)
+    lines = [f"  {name:<{width}}  {meaning} [{unit}]" for name, unit, meaning in FIELDS]
+    return ("Native records are JSON lines, or CSV with these column names. Other fields are kept as "
+            "metadata, but a token count under another name (input_tokens, output_tokens, any *tokens* "
+            "name on a line with none of the four token fields) is a reject.\n\n\b\n"
+            + "\n".join(lines) + "\n\nEvery format, where each tool keeps it by default and what is inferred: "
+            "docs/importing.md.")
+
+
+@click.command("import", epilog=_native_fields_help())
 @click.argument("path", metavar="FILE|DIR|-", required=False)
 @click.option("--local", is_flag=True, help="Instead of PATH: every local coding agent's sessions (Claude Code, "
               "Codex, OpenCode, Gemini CLI, pi, Amp) from their default folders.")
@@ -41,6 +56,7 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         fail("import takes a FILE|DIR|- or --local (which detects each agent's format), not both, not neither")
     store = open_store(db, create=True)
     identity = identity_of(store, as_user)
+    _check_names(store.directory(), identity, user, team)
     guard = None
     if not identity.may_administer:  # a member imports only their own usage (§2.4)
         if user is not None and user != identity.viewer:
@@ -87,23 +103,71 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
     sys.exit(1 if summary.rejected else 0)
 
 
+def _check_names(directory, identity, user: str | None, team: str | None) -> None:
+    """--user and --team name directory entries: a typo would attribute every record that names
+    none to nobody the directory knows (exit 2, as `spend summary --team` refuses one). A store
+    without a directory knows nobody to compare with; a member is offered only their own teams."""
+    import difflib
+
+    def hint(word: str, choices) -> str:
+        close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
+        return f' (did you mean "{close[0]}"?)' if close else ""
+
+    if team is not None and directory.teams and team not in directory.teams:
+        mine = directory.teams if identity.may_administer else \
+            (directory.users[identity.viewer].teams if identity.viewer in directory.users else ())
+        fail(f'--team: unknown team "{team}"{hint(team, mine)}')
+    if user is not None and directory.users and user not in directory.users:
+        known = directory.users if identity.may_administer else (identity.viewer,)
+        fail(f'--user: unknown user "{user}"{hint(user, known)}')
+
+
 @click.command()
 @click.option("--source", metavar="FILE", default=None, help="Only lines rejected from FILE.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="How many to show.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, REJECTS_LIMIT_MAX),
+              help="How many to show.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True,
+              help="json: {schema, rejects: [{source, line, reason, raw}], more}; jsonl: a reject a line.")
+@click.option("--clear", "clear", is_flag=False, flag_value="", default=None, metavar="[SOURCE]",
+              help="Forget the rejected lines (of SOURCE only, when given) instead of listing them.")
 @db_option
 @viewer_option
 @handles_errors
-def rejects(source: str | None, limit: int, db: Path | None, as_user: str | None) -> None:
+def rejects(source: str | None, limit: int, fmt: str, clear: str | None, db: Path | None,
+            as_user: str | None) -> None:
     """List rejected lines, newest first, as FILE:LINE: reason and the raw text (org admins
     and the store's owner: the lines may hold anyone's usage). An import keeps the first
-    10,000 rejected lines of a file, then one saying how many more were not kept."""
+    10,000 rejected lines of a file, then one saying how many more were not kept. `--clear`
+    forgets them (the same people only)."""
+    from ..json_docs import reject_doc, rejects_doc
+
     store = open_store(db)
-    identity_of(store, as_user).require_admin("read the rejected lines")
-    rows = store.rejects(source, limit)
-    if not rows:
-        click.echo("No rejected lines.")
-    for row in rows:
+    identity = identity_of(store, as_user)
+    if clear is not None:
+        if source is not None and clear and source != clear:
+            fail(f"--clear {clear} and --source {source} name two sources: give one")
+        target = clear or source
+        require_writable(store)
+        cleared = store.clear_rejects(target, by=identity)  # the store refuses whoever may not
+        click.echo(f"Cleared {cleared:,} rejected line{'s' if cleared != 1 else ''}"
+                   + (f" of {target}." if target else "."))
+        return
+    identity.require_admin("read the rejected lines")
+    rows = store.rejects(source, limit + 1)
+    more = len(rows) > limit
+    docs = []
+    for row in rows[:limit]:
         raw = row["raw"]  # bounded here too: older versions kept whole lines (what fits the
         if len(raw) > REJECT_EXCERPT_CHARS + 80:  # excerpt and its length note is shown as is)
             raw = excerpt(raw)
-        click.echo(f"{row['source']}:{row['line']}: {row['reason']}\n    {raw}")
+        docs.append(reject_doc(row["source"], row["line"], row["reason"], raw))
+    if fmt == "json":
+        click.echo(json.dumps(rejects_doc(docs, more), indent=2))
+    elif fmt == "jsonl":
+        for doc in docs:
+            click.echo(json.dumps(doc))
+    elif not docs:
+        click.echo("No rejected lines.")
+    else:
+        for doc in docs:
+            click.echo(f"{doc['source']}:{doc['line']}: {doc['reason']}\n    {doc['raw']}")

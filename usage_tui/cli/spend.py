@@ -11,8 +11,19 @@ import textwrap
 import click
 
 from ..fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
+from ..json_docs import (
+    PERIOD_FIELDS,
+    ROW_FIELDS,
+    period_cell,
+    period_line,
+    record_doc,
+    schema,
+    summary_doc,
+    summary_row_line,
+)
 from ..model import METRICS, QuerySpec
 from ..query import parse_date, run_query
+from ..query_periods import run_by_period
 from ..view_options import RECORDS, SUMMARY, summary_scope
 from .common import db_option, handles_errors, identity_of, open_store, tz_option, view_options, viewer_option
 
@@ -25,14 +36,17 @@ def spend() -> None:
 
 @spend.command("summary")
 @view_options(SUMMARY)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "jsonl"]), default="table",
+              show_default=True, help="json: one document (docs/scripts-and-agents.md); csv and jsonl: a line per "
+              "row, or per period and row with --by-period.")
 @db_option
 @viewer_option
 @tz_option
 @handles_errors
-def spend_summary(scope, team, metric, group_by, granularity, since, until, search, focus, fmt,
+def spend_summary(scope, team, metric, group_by, granularity, since, until, search, focus, by_period, fmt,
                   db, as_user, tz) -> None:
-    """Totals, the daily or weekly series, and rows grouped by one dimension."""
+    """Totals, the daily or weekly series, and rows grouped by one dimension; with
+    --by-period, every period × row (a pivot table, or a long format: `period,row,…`)."""
     scope = summary_scope(scope, team)
     store = open_store(db, readonly=True)
     spec = QuerySpec(
@@ -42,19 +56,35 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
         until=parse_date(until, "--until") if until else None,
         tz=tz, search=search, focus=focus,
     )
-    result = run_query(store, spec, require_focus=True)
+    if by_period:
+        result, cells = run_by_period(store, spec)
+    else:
+        result, cells = run_query(store, spec, require_focus=True), None
     if fmt == "json":
-        click.echo(json.dumps(result.as_json(), indent=2))
+        periods = None if cells is None else [period_cell(c.period, c.partial, c.row, c.totals) for c in cells]
+        click.echo(json.dumps(summary_doc(result, periods), indent=2))
+    elif fmt == "jsonl":
+        if cells is None:
+            for row in result.rows:
+                click.echo(json.dumps(summary_row_line(result, row)))
+        else:
+            for c in cells:
+                click.echo(json.dumps(period_line(period_cell(c.period, c.partial, c.row, c.totals))))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        header = ["key", "cost_usd", "requests", "tokens", "prompt_tokens", "completion_tokens",
-                  "cached_input_tokens", "context_tokens", "unpriced_requests", "share"]
-        writer.writerow(header)
-        for row in result.as_json()["rows"]:
-            writer.writerow([row[h] for h in header])
+        if cells is None:
+            writer.writerow(ROW_FIELDS)
+            for row in summary_doc(result)["rows"]:
+                writer.writerow([row[h] for h in ROW_FIELDS])
+        else:
+            writer.writerow(PERIOD_FIELDS)
+            for c in cells:
+                cell = period_cell(c.period, c.partial, c.row, c.totals)
+                writer.writerow([str(cell[h]).lower() if h == "partial" else cell[h] for h in PERIOD_FIELDS])
+    elif cells is not None:
+        click.echo(render_pivot(result, cells))
     else:
         click.echo(render_table(result))
-
 
 
 def render_table(result) -> str:
@@ -95,9 +125,41 @@ def render_table(result) -> str:
 
 
 
+def render_pivot(result, cells) -> str:
+    """Rows × periods of the view's metric: a column per period (`~` marks one the range cuts,
+    a week that starts before --since or ends after --until), then the row's total."""
+    spec = result.spec
+    periods: list = []
+    partial: dict = {}
+    grid: dict = {}
+    for c in cells:
+        if c.period not in partial:
+            periods.append(c.period)
+            partial[c.period] = c.partial
+        grid[(c.row, c.period)] = c.totals.metric(spec.metric)
+    rows = list(dict.fromkeys(c.row for c in cells))
+    title = render_table(result).splitlines()[:2]
+    if not rows:
+        return "\n".join([*title, "", "No attributed usage in this view: broaden the date range (--since), change "
+                          "the scope (--scope), or import data (usage-tui import)."])
+    heads = [("~" if partial[p] else "") + p.isoformat() for p in periods]
+    table = [[spec.group_by.upper(), *heads, "TOTAL"]]
+    for row in rows:
+        values = [grid[(row, p)] for p in periods]
+        table.append([row, *(metric_value(spec.metric, v) for v in values), metric_value(spec.metric, sum(values))])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = [*title, ""]
+    for line in table:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(line, widths, strict=True))))
+    if any(partial.values()):
+        lines += ["", "~ partial week: the range starts or ends inside it (only its days in the range count)."]
+    return "\n".join(lines)
+
+
 RECORD_CSV_FIELDS = ["id", "ts", "local_time", "provider", "model", "user", "team", "request_user", "request_team",
                      "key", "agent", "prompt_tokens", "cached_input_tokens", "completion_tokens", "context_tokens",
-                     "cache_write_tokens", "tokens", "requests", "cost_usd", "cost_logged_usd", "status", "verdict",
+                     "cache_write_tokens", "tokens", "requests", "cost_usd", "unpriced_requests", "cost_logged_usd", "status", "verdict",
                      "attribution", "price_source", "source", "metadata"]
 
 
@@ -149,22 +211,22 @@ def spend_records(scope, team, group_by, since, until, search, focus, limit, ord
     zone_ = ZoneInfo(plan.tz)
     if fmt == "jsonl":
         for r in records():
-            click.echo(json.dumps(explainer.as_json(r, zone_)))
+            click.echo(json.dumps(record_doc(explainer.as_json(r, zone_))))
     elif fmt == "json":
         scope_json: dict = {"kind": scope, **({"team": team} if scope == "team" else {})}
-        head = {"viewer": spec.viewer, "scope": scope_json, "group_by": group_by, "focus": focus,
+        head = {"schema": schema("spend-records"), "viewer": spec.viewer, "scope": scope_json, "group_by": group_by, "focus": focus,
                 "since": plan.since.isoformat(), "until": plan.until.isoformat(), "tz": plan.tz,
                 "search": search, "order": order, "limit": limit}
         click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "records": [', nl=False)
         for n, r in enumerate(records()):
-            doc = textwrap.indent(json.dumps(explainer.as_json(r, zone_), indent=2), "    ")
+            doc = textwrap.indent(json.dumps(record_doc(explainer.as_json(r, zone_)), indent=2), "    ")
             click.echo(("," if n else "") + "\n" + doc, nl=False)
         click.echo(f'\n  ],\n  "more": {json.dumps(more)}\n}}')
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(RECORD_CSV_FIELDS)
         for r in records():
-            doc = explainer.as_json(r, zone_)
+            doc = record_doc(explainer.as_json(r, zone_))
             doc["source"] = "" if doc["source"] is None else doc["source"]["path"]
             doc["metadata"] = json.dumps(doc["metadata"], sort_keys=True) if doc["metadata"] else ""
             writer.writerow(["" if doc[k] is None else doc[k] for k in RECORD_CSV_FIELDS])

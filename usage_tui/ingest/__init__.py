@@ -21,9 +21,13 @@ from ..identity import OwnUsageOnly
 from ..model import Record, Reject, all_unicode, is_unicode
 from ..store import BatchResult, StoreError, UsageStore
 from ..store.bulk import BATCH_SIZE, BulkImport
+from .gzip_files import GZIP_ERRORS, content_size, open_file
+from .report_costs import combined, report_provider
 
 # Formats in the order auto-detection tries them (native last: it is the loosest match).
 FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "claude_code",
+                  # issue 25: the providers' admin reports (usage and costs)
+                  "openai-costs": "openai_costs", "anthropic": "anthropic_report",
                   # issue 25: local coding agents' sessions
                   "codex": "codex", "opencode": "opencode", "gemini": "gemini", "pi": "pi_agent", "amp": "amp",
                   "native": "native"}
@@ -81,14 +85,23 @@ class ImportSummary:
                 f"rejected {self.rejected}{kept}")
 
 
+def _read_here(file: Path) -> bool:
+    """A folder's file that may be usage: a known suffix, or any gzip file (exports come
+    compressed: what is inside is detected, and a file that is not usage is named as skipped)."""
+    suffix = file.suffix.lower()
+    return suffix in FILE_SUFFIXES or suffix == ".gz"
+
+
 def _files(path: str) -> list[str]:
     if path == "-":
         return ["-"]
     p = Path(path)
     if p.is_dir():
-        found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FILE_SUFFIXES)
+        every = sorted((f for f in p.rglob("*") if f.is_file()), key=str)  # as strings: a session file before its folder
+        found = [str(f) for f in every if _read_here(f)]
         if not found:
-            raise ImportFatal(f"{path}: no .jsonl, .json or .csv files in this folder")
+            raise ImportFatal(f"{path}: no usage file in this folder: no .jsonl, .ndjson, .json, .csv or .db file "
+                              f"(or one of them gzipped){_named_skips([str(f) for f in every])}")
         return found
     if not p.exists():
         raise ImportFatal(f"{path}: no such file")
@@ -122,6 +135,14 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def _named_skips(files: list[str], shown: int = 5) -> str:
+    """ " (skipped: a, b and 3 more)" naming what a folder held that is not usage, or ""."""
+    if not files:
+        return " (it holds no file)"
+    more = f" and {len(files) - shown:,} more" if len(files) > shown else ""
+    return f" (skipped: {', '.join(files[:shown])}{more})"
+
+
 def _open(path: str) -> tuple[BinaryIO, int]:
     """The input as a buffered reader whose buffer holds at least its whole first line (up to
     DETECT_LINE_MAX), so that `_head` shows detection a complete line whatever its length."""
@@ -131,18 +152,22 @@ def _open(path: str) -> tuple[BinaryIO, int]:
         size = 0
     else:
         try:
-            reader, size = open(path, "rb", buffering=HEAD_BYTES), os.path.getsize(path)
+            reader, size = open_file(path, HEAD_BYTES), os.path.getsize(path)
         except OSError as exc:
             raise ImportFatal(f"{path}: {exc.strerror}") from None
-    head = reader.peek(HEAD_BYTES)
-    if not head or b"\n" in head:
-        return reader, size
-    first = reader.readline(DETECT_LINE_MAX)  # a first line longer than the head
+    try:
+        head = reader.peek(HEAD_BYTES)
+        if not head or b"\n" in head:
+            return reader, size
+        first = reader.readline(DETECT_LINE_MAX)  # a first line longer than the head
+    except GZIP_ERRORS as exc:
+        reader.close()
+        raise ImportFatal(f"{path}: not a readable gzip file ({exc})") from None
     buffer = max(HEAD_BYTES, len(first) + HEAD_BYTES)
     if path == "-":
         return io.BufferedReader(_Prefixed(first, reader), buffer), size
     reader.close()
-    return open(path, "rb", buffering=buffer), size
+    return open_file(path, buffer), size
 
 
 def _head(raw: BinaryIO) -> str:
@@ -216,11 +241,12 @@ def import_path(
     member's import), the records it refuses are rejects too."""
     summary = ImportSummary()
     files = _files(path) if isinstance(path, str) else list(path)  # issue 25: import --local names its files
-    sizes = {f: (os.path.getsize(f) if f != "-" else 0) for f in files}
+    sizes = {f: (content_size(f) if f != "-" else 0) for f in files}
     total_bytes = sum(sizes.values())
     # Claude Code ids written so far in this import: a subagent's message is in its own file and
     # in the session's progress lines (two files), and the summary counts records, not copies.
-    options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set()}
+    options = {"user": user, "team": team, "viewer": viewer, "guard": guard, "counted": set(),
+               "directory": store.directory()}
     in_folder = not isinstance(path, str) or (Path(path).is_dir() if path != "-" else False)
 
     def written(result: BatchResult, position: int | None) -> None:
@@ -239,6 +265,8 @@ def import_path(
             bulk.finish()  # what committed before the error
             raise
         bulk.finish()
+    if isinstance(path, str) and in_folder and fmt == "auto" and not summary.files:
+        raise ImportFatal(f"{path}: no usage file in this folder{_named_skips(summary.skipped)}")
     # A forced format that found nothing of its own is a mistake, not an empty import.
     if fmt != "auto" and not recognised and not (summary.imported or summary.replaced or summary.unchanged
                                                   or summary.rejected):
@@ -316,6 +344,38 @@ def not_text(record: Record) -> str | None:
     return None
 
 
+def _combine_reports(store: UsageStore, held: dict[str, list], bulk: BulkImport) -> None:
+    """The providers' report records this import read, with the dollars of cost and usage
+    reports of the same days shared (report_costs.py, against what the store holds of those
+    days once the rest of this import is committed); stored records whose dollars change are
+    written again, not counted again."""
+    bulk.flush()
+    bulk.settle()
+    for provider, incoming in held.items():
+        written, changed = combined(store, provider, incoming)
+        for records, counted in ((written, True), (changed, False)):
+            by_source: dict[int | None, list[Record]] = {}
+            for record, source in records:
+                by_source.setdefault(source, []).append(record)
+            for source, group in by_source.items():
+                (bulk.add if counted else bulk.add_uncounted)(group, source)
+    bulk.flush()
+    bulk.settle()
+
+
+def _gzip_checked(items: Iterator[Record | Reject], file: str) -> Iterator[Record | Reject]:
+    """The items, then one reject where gzip data ends early or is corrupt: what was read
+    before it is kept (a cut-short download is common), the rest of the file cannot be read."""
+    line = 0
+    try:
+        for item in items:
+            line = max(line, (item.line if isinstance(item, Reject) else item.source_line) or 0)
+            yield item
+    except GZIP_ERRORS as exc:
+        yield Reject(file, line + 1, f"gzip data cut short or corrupt ({exc}): the lines before it were read, "
+                                     "none after", "")
+
+
 def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options: dict, summary: ImportSummary,
                  on_reject: Callable[[Reject], None] | None, done_bytes: int, bulk: BulkImport,
                  on_trial: bool = False) -> bool:
@@ -374,8 +434,12 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
     user, team, guard = options.get("user"), options.get("team"), options.get("guard")
     counted: set[str] | None = options.get("counted") if fmt in COUNTED_ONCE else None
     parse_options = {k: v for k, v in options.items() if k not in ("guard", "counted")}
+    # The providers' reports are held a batch at a time, and at the file's end, then written with
+    # their dollars shared (report_costs.py: against the store, so any cut of them is exact); a
+    # member's import (guard) adds only their own records, as written.
+    reports: dict[str, list] | None = {} if guard is None else None
     try:
-        for item in _parse_open(raw, file, fmt, parse_options):
+        for item in _gzip_checked(_parse_open(raw, file, fmt, parse_options), file):
             if isinstance(item, Reject):
                 if held is not None:
                     held.append(item)
@@ -396,6 +460,15 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             if problem is not None:
                 report(Reject("<stdin>" if file == "-" else file, item.source_line or 0, problem, item.raw_text))
                 continue
+            provider = report_provider(item) if reports is not None else None
+            if provider is not None:
+                if source_id is None:
+                    source_id = store.source_id(fmt, "<stdin>" if file == "-" else str(Path(file).resolve()))
+                held_reports = reports.setdefault(provider, [])
+                held_reports.append((item, source_id))
+                if len(held_reports) >= bulk.batch_size:
+                    _combine_reports(store, {provider: reports.pop(provider)}, bulk)
+                continue
             batch.append(item)
             if len(batch) >= bulk.batch_size:
                 flush()
@@ -404,6 +477,8 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             return False
         if batch:
             flush()
+        if reports:
+            _combine_reports(store, reports, bulk)
         if first_not_kept is not None:
             summary.not_kept += not_kept
             bulk.reject((Reject(first_not_kept.source, first_not_kept.line,

@@ -112,15 +112,19 @@ def _provider_model(row: dict[str, Any]) -> tuple[str, str]:
 
 def _status(row: dict[str, Any], metadata: Any) -> int:
     """A failure's status is its error code when that is an HTTP status, else 500. Rows of
-    proxies older than the `status` column say it in `metadata.status` only."""
+    proxies older than the `status` column say it in `metadata.status` only. An error code of
+    400-599 in `metadata.error_information` is a failure with that status even where the row
+    does not say `failure` (rows seen with a 429 there and no status at all: stored as 200,
+    they counted a refused request as served)."""
     meta = metadata if isinstance(metadata, dict) else {}
-    if (present(row.get("status")) or meta.get("status")) != "failure":
-        return 200
     info = meta.get("error_information")
     code = info.get("error_code") if isinstance(info, dict) else None
     if isinstance(code, str) and code.strip().isdigit():
         code = int(code.strip())
-    return code if type(code) is int and 100 <= code <= 599 else _FAILED
+    code = code if type(code) is int and 100 <= code <= 599 else None
+    if (present(row.get("status")) or meta.get("status")) != "failure":
+        return code if code is not None and code >= 400 else 200
+    return code if code is not None else _FAILED
 
 
 def _logged_cost(row: dict[str, Any], status: int, tokens: int) -> Any:

@@ -21,6 +21,30 @@ TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_input_tokens", "co
 KNOWN_FIELDS = frozenset(("id", "ts", "provider", "model", "requests", "cost_usd", "status")
                          + STRING_FIELDS + TOKEN_FIELDS)
 
+# Every native field: (name, unit, meaning), as `import --help` and docs/importing.md list them.
+FIELDS = (
+    ("id", "text, required", "the request's id; a later line with the same id replaces the record"),
+    ("ts", "ISO 8601, required", "when the request was made; without an offset it is UTC"),
+    ("provider", "text, required", "who served it: openai, anthropic, ..."),
+    ("model", "text, required", "the model as the provider names it"),
+    ("user", "text", "who made it (a directory user id)"),
+    ("key", "text", "the API or virtual key used (a directory key id)"),
+    ("agent", "text", "the agent that made it (a directory agent id)"),
+    ("team", "text", "the team it is charged to (a directory team id)"),
+    ("prompt_tokens", "tokens", "input tokens not read from the provider's cache (cache writes included)"),
+    ("completion_tokens", "tokens", "output tokens (reasoning included)"),
+    ("cached_input_tokens", "tokens", "input tokens read from the provider's cache"),
+    ("context_tokens", "tokens", "the part of the input injected as context (at most prompt + cached)"),
+    ("requests", "count, default 1", "how many requests the record stands for"),
+    ("cost_usd", "US dollars", "the logged cost; absent: priced from the price table"),
+    ("status", "HTTP status, default 200", "the request's outcome (100-599)"),
+    ("verdict", "text", "a gateway's decision, e.g. allowed or blocked"),
+)
+# Token counts under names the format does not know would import as 0 tokens: their native name.
+TOKEN_SYNONYMS = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
+                  "cached_tokens": "cached_input_tokens", "cache_read_input_tokens": "cached_input_tokens",
+                  "input_cached_tokens": "cached_input_tokens"}
+
 
 class BadRecord(ValueError):
     """A line that is not a valid record; the message is the reason shown to the user."""
@@ -200,6 +224,8 @@ def to_record(obj: Any, from_csv: bool = False) -> Record:
         raise BadRecord(f"`status` must be an HTTP status 100-599, got {status}")
     extra = {} if obj.keys() <= KNOWN_FIELDS else {  # the common case, without a loop
         k: v for k, v in obj.items() if k not in KNOWN_FIELDS and not (from_csv and v is None)}
+    if extra:
+        misplaced_tokens(obj, extra, from_csv)
     for name, value in extra.items():  # kept as metadata, written out again with json.dumps
         if (type(value) is dict or type(value) is list) and too_deep(value, MAX_JSON_DEPTH - 1):
             raise BadRecord(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (in `{name}`)")
@@ -212,6 +238,29 @@ def to_record(obj: Any, from_csv: bool = False) -> Record:
         cost_usd=_cost(obj.get("cost_usd"), from_csv), status=status,
         verdict=_string(obj, "verdict", False), metadata=extra,
     )
+
+
+def _is_count(value: Any, from_csv: bool) -> bool:
+    if from_csv:
+        return isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def misplaced_tokens(obj: dict, extra: dict, from_csv: bool = False) -> None:
+    """A count under a token name the format does not know is a BadRecord, never a silent 0 (it
+    would be kept as metadata): `input_tokens`, `output_tokens`... where their native field is
+    absent, and any `*tokens*` name when the line has no native token field at all."""
+    has_native = any(obj.get(name) not in (None, "") for name in TOKEN_FIELDS)
+    for name, value in extra.items():
+        if "tokens" not in name.lower() or not _is_count(value, from_csv):
+            continue
+        native = TOKEN_SYNONYMS.get(name.lower())
+        if native is not None and obj.get(native) in (None, ""):
+            raise BadRecord(f"`{name}` is not a native field: token counts go in `{native}` "
+                            f"(the token fields are {', '.join(TOKEN_FIELDS)})")
+        if not has_native:
+            raise BadRecord(f"`{name}` is not a native field, and the line has none of "
+                            f"{', '.join(TOKEN_FIELDS)}: its tokens would import as 0")
 
 
 def json_lines(stream: TextIO) -> Iterator[tuple[int, str, Any]]:

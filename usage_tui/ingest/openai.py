@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from ..model import Record, Reject, excerpt
 from ._common import as_int, head_values, is_json_lines, json_values, source_names
+from ._reports import team_for
 from .native import BadRecord, to_record
 
 NAME = "openai"
@@ -84,7 +85,7 @@ def _bucket(bucket: Any) -> tuple[int, list]:
     return start, results
 
 
-def _record(start: int, result: Any) -> Record | None:
+def _record(start: int, result: Any, directory: Any = None) -> Record | None:
     """One result → a record; None when it holds no requests."""
     if not isinstance(result, dict):
         raise BadRecord("not a result object")
@@ -110,7 +111,9 @@ def _record(start: int, result: Any) -> Record | None:
     native = {
         "id": record_id(start, result), "ts": datetime.fromtimestamp(start, UTC).isoformat(),
         "provider": "openai", "model": result.get("model") or "unknown",
-        "user": result.get("user_id"), "key": result.get("api_key_id"), "team": result.get("project_id"),
+        "user": result.get("user_id"), "key": result.get("api_key_id"),
+        "team": team_for(directory, result.get("project_id")) if isinstance(result.get("project_id"), str)
+        else result.get("project_id"),  # a project the directory maps (issue 25) is its team
         "requests": requests, "prompt_tokens": total - cached, "cached_input_tokens": cached,
         "completion_tokens": as_int(result.get("output_tokens"), "output_tokens"),
     }
@@ -122,7 +125,7 @@ def _record(start: int, result: Any) -> Record | None:
     return record
 
 
-def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
+def _page(page: dict, directory: Any = None) -> Iterator[Record | tuple[str, BadRecord, Any]]:
     """A page's records; a bad bucket or result is (where, error, its JSON) and the rest still
     import."""
     for b, bucket in enumerate(page["data"], 1):
@@ -133,7 +136,7 @@ def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
             continue
         for r, result in enumerate(results, 1):
             try:
-                record = _record(start, result)
+                record = _record(start, result, directory)
             except BadRecord as exc:
                 yield f"bucket {b}, result {r}", exc, result
                 continue
@@ -141,8 +144,8 @@ def _page(page: dict) -> Iterator[Record | tuple[str, BadRecord, Any]]:
                 yield record
 
 
-def _bucket_records(bucket: dict, number: int) -> Iterator[Record | tuple[str, BadRecord, Any]]:
-    for item in _page({"data": [bucket]}):
+def _bucket_records(bucket: dict, number: int, directory: Any = None) -> Iterator[Record | tuple[str, BadRecord, Any]]:
+    for item in _page({"data": [bucket]}, directory):
         if isinstance(item, Record):
             yield item
         else:
@@ -150,7 +153,7 @@ def _bucket_records(bucket: dict, number: int) -> Iterator[Record | tuple[str, B
             yield inside.replace("bucket 1", f"bucket {number}", 1), exc, part
 
 
-def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Record | Reject]:
+def parse(stream: TextIO, source: str, head: str = "", directory: Any = None, **_: Any) -> Iterator[Record | Reject]:
     # In a JSON document the number is the page's position, and the reason says so.
     lines = is_json_lines(head)
     page_word = "" if lines else "page {}: "
@@ -166,7 +169,7 @@ def parse(stream: TextIO, source: str, head: str = "", **_: Any) -> Iterator[Rec
         # A bucket of the cookbook's list is numbered as the list's element (`bucket N`).
         where = page_word.format(number) if page is value else ""
         shown = excerpt(raw)  # what a record of this page keeps of it, for a later reject
-        for item in (_page(value) if page is value else _bucket_records(value, number)):
+        for item in (_page(value, directory) if page is value else _bucket_records(value, number, directory)):
             if isinstance(item, Record):
                 item.source_line = number if lines else None  # a page per line; else unknown
                 item.raw = shown

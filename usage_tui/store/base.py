@@ -441,6 +441,18 @@ class BaseStore:
             names = [c[0] for c in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur]
 
+    def clear_rejects(self, source: str | None, *, by: Any) -> int:
+        """Forget the rejected lines (of one source, or all); returns how many. `by` is who asks
+        (an identity.Identity): the lines may hold anyone's usage, so only who may administer
+        the store (org admins, its owner) may drop them; anyone else gets StorePermissionError
+        whatever front end asked."""
+        if not getattr(by, "may_administer", False):
+            raise StorePermissionError(f"{getattr(by, 'viewer', 'this user')} may not clear the rejected lines "
+                                       "(org admins or the store's owner only)")
+        with self.transaction() as conn:
+            return self._run(conn, "DELETE FROM rejects WHERE (CAST(? AS TEXT) IS NULL OR source = ?)",
+                             (source, source)).rowcount
+
     def record_count(self) -> int:
         return self._one("SELECT count(*) FROM records")[0]
 
