@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..directory import Directory, parse_directory
+from ..directory import Directory, fold_model, parse_directory
 from ..model import MAX_RECORD_COST_NANO, NANO, Record, Reject
 from ..pricing import Pricer
 from .bulk import BATCH_SIZE, BulkImport, Written
@@ -334,7 +334,10 @@ class BaseStore:
         counts are of records, not lines: the same id again (a streamed message written once
         per content block) is the same record, the later one wins."""
         pricer = self.pricer()
+        directory = self.directory()
         for r in records:
+            if directory.model_ids:  # [[models]]: an alias is stored as its model, priced as it
+                r = fold_model(directory, r)
             values = record_values(r)
             logged = values[14]
             fp = fingerprint(values)
