@@ -10,6 +10,7 @@ import textwrap
 
 import click
 
+from .. import fmt
 from ..fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
 from ..json_docs import (
     PERIOD_FIELDS,
@@ -114,12 +115,15 @@ def render_table(result) -> str:
                      + "  ".join(f"{METRIC_TITLES[m].upper():>10}" for m in others))
         for r in result.rows:
             flag = " *" if r.totals.unpriced_requests else ""
-            lines.append(f"{r.key:<{key_width}}  {metric_value(spec.metric, r.totals.metric(spec.metric)):>10}  "
-                         f"{percent(r.share):>6}  "
-                         + "  ".join(f"{metric_value(m, r.totals.metric(m)):>10}" for m in others) + flag)
+            t_ = r.totals
+
+            def cell(m: str, t_=t_) -> str:  # a row with no priced request: `—`, not $0.00
+                return fmt.cost_text(t_.cost_usd, t_.requests, t_.unpriced_requests) if m == "cost" else metric_value(m, t_.metric(m))
+            lines.append(f"{r.key:<{key_width}}  {cell(spec.metric):>10}  {percent(r.share):>6}  "
+                         + "  ".join(f"{cell(m):>10}" for m in others) + flag)
     if t.unpriced_requests:
         lines.append("")
-        lines.append(f"* {t.unpriced_requests:,} requests are unpriced (no price for their model): "
+        lines.append(f"* {fmt.unpriced_note(t.unpriced_requests)} (no price for their model): "
                      "costs shown leave them out. Add a [[prices]] entry to the directory.")
     return "\n".join(lines)
 
