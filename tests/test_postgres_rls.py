@@ -1,4 +1,4 @@
-"""Scopes enforced by PostgreSQL row-level security (issue 17, DESIGN §2.4): three real roles
+"""Scopes enforced by PostgreSQL row-level security (issue 17, architecture §2.4): three real roles
 (an org admin, a team admin, a member), created for the test with unique names and dropped
 after, see through raw SQL exactly what their scope allows; usage-tui connected as each gives
 the same answers as the owner acting as them, and the same refusals (exit 3)."""

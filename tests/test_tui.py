@@ -1,4 +1,4 @@
-"""Pilot tests of the TUI: every key of DESIGN §4, the state it leaves, the table and the plot title.
+"""Pilot tests of the TUI: every key of architecture §4, the state it leaves, the table and the plot title.
 
 Numbers are checked two ways: against an independent computation from the records the test
 wrote (tests/reference.py), and against `run_query` / `spend summary` for the same view, so

@@ -91,7 +91,7 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
 def render_table(result) -> str:
     spec = result.spec
     who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
-    if spec.focus:  # as the TUI's graph title names it (DESIGN §4)
+    if spec.focus:  # as the TUI's graph title names it (architecture §4)
         who = f"{spec.group_by} {spec.focus}"
     title = f"{METRIC_TITLES[spec.metric]} per {GRANULARITY_WORDS[spec.granularity]} — {who}"
     t = result.totals

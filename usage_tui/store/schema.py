@@ -368,7 +368,7 @@ COPY_AGAIN_AT = 9  # migrating across this version copies every record once more
 
 # -- PostgreSQL's schema -------------------------------------------------------------------------
 # A new central store is created at the current version at once; the steps below take an
-# older one to it. Every table has row-level security (DESIGN §2.4): each person connects as
+# older one to it. Every table has row-level security (architecture §2.4): each person connects as
 # their own role; a directory user's `login` is that role's name. The policies read the
 # directory through three functions that run as the store's owner (SECURITY DEFINER: the owner
 # is not subject to row-level security, so a policy on dir_users may use them without

@@ -326,7 +326,7 @@ class Store(DeferredRollups, BaseStore):
                 conn.execute("COMMIT")  # nothing was written: ends the read transaction
 
     def reading(self, read: Callable[[], T]) -> T:
-        """`read()` in one read snapshot. An immutable reader (README "Who sees what": nobody was
+        """`read()` in one read snapshot. An immutable reader (docs/who-sees-what.md: nobody was
         connected when it opened) reads the main file without locks: if the owner connects and
         checkpoints meanwhile, a page may be read half old, half new, and SQLite calls the file
         corrupt. Then the connection is reopened (through the writer's WAL, with locks) and
