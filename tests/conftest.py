@@ -176,11 +176,28 @@ _V4_SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_input_toke
             "cost_nano", "unpriced_requests")
 
 
+def make_schema_8(store: Store, close: bool = False) -> None:
+    """Turn `store` into what schema 8 wrote: the records' id unique by a UNIQUE index of its text,
+    no id hash column or index (schema 9). Rowids, values and the time indexes are kept."""
+    from usage_tui.store.schema import RECORDS, TIME_INDEXES, Column, Table, create_table
+
+    old = [c for c in RECORDS.columns if c.name != "id_hash"]
+    v8 = Table("records8", (Column("id", "name", required=True, unique=True), *old[1:]))
+    cols = ", ".join(f'"{c.name}"' for c in old)
+    store.conn.executescript(
+        f"BEGIN; {create_table(v8, 'sqlite')} INSERT INTO records8 (rowid, {cols}) SELECT rowid, {cols} FROM records; "
+        "DROP TABLE records; ALTER TABLE records8 RENAME TO records; "
+        + "".join(f"{sql}; " for sql in TIME_INDEXES.values()) + "PRAGMA user_version = 8; COMMIT;")
+    if close:
+        store.close()
+
+
 def make_schema_4(store: Store, close: bool = True) -> None:
     """Turn `store` into what schema 4 wrote: quarter-hour rollups per scope (written here from
     the records, in Python), no team hour table, no time indexes, no cursors (schema 8)."""
     from collections import defaultdict
 
+    make_schema_8(store)
     conn = store.conn
     dims = ("provider", "model", "user", "team", "agent", "key", "verdict")  # GROUPINGS' order, then totals
     acc: dict = defaultdict(lambda: [0] * 7)

@@ -62,7 +62,7 @@ import site, sys, json
 from click.testing import CliRunner
 from usage_tui.cli import cli
 import usage_tui.app  # the TUI's packages too: tests open the app as the reader
-from usage_tui.ingest import native, litellm, openai, claude_code
+from usage_tui.ingest import native, litellm, openai, claude_code, native_fast, claude_code_fast  # (msgspec)
 from usage_tui.pricing import Pricer
 from usage_tui.model import Record
 Pricer([]).cost_nano(Record("x", 0, "openai", "gpt-4o", prompt_tokens=1))

@@ -1,4 +1,4 @@
-"""An independent, deliberately naive implementation of the contract (DESIGN §2.3-§3), used to
+"""An independent, deliberately naive implementation of the contract (architecture §2.3-§3), used to
 check the query engine. It shares no code with usage_tui: plain Python over the raw input dicts,
 one record at a time, with zoneinfo doing the local-time conversion."""
 

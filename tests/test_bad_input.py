@@ -389,7 +389,7 @@ def test_one_view_is_one_read_snapshot(store, monkeypatch):
      'users[0] ("a"): unknown key `rol` (did you mean `role`?); known: id, login, name, role, teams'),
     ('[[users]]\nid = "a"\n\n[[budget]]\nuser = "a"\nlimit_usd = 5\nwindow = "daily"\n',
      "unknown table [[budget]] (did you mean [[budgets]]?); known: [org], [[teams]], [[users]], [[keys]], "
-     "[[agents]], [[budgets]], [[prices]]"),
+     "[[agents]], [[budgets]], [[prices]], [[models]]"),
     ('[org]\nid = "acme"\ntimezon = "UTC"\n', "[org]: unknown key `timezon` (did you mean `timezone`?); "
      "known: id, name, timezone"),
     ('[[users]]\nid = "a"\nlogin = "x"\n\n[[users]]\nid = "b"\nlogin = "x"\n',

@@ -89,7 +89,7 @@ async def ticks(pilot, panel: BudgetPanel, n: int = 3) -> None:
 
 
 def test_the_countdown_ticks_every_second():
-    assert BudgetPanel.TICK_S == 1.0  # DESIGN §4: the Retry-After countdown ticks every second
+    assert BudgetPanel.TICK_S == 1.0  # architecture §4: the Retry-After countdown ticks every second
 
 
 async def test_countdown_ticks_and_the_panel_returns_to_normal_when_the_window_ends(clock_at, fast_ticks):

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from usage_tui.cli import cli
+from usage_tui.store import SCHEMA_VERSION
 from usage_tui.store import sqlite as store_module
 
 from .conftest import location, make_schema_2, write
@@ -273,7 +274,7 @@ def test_a_store_upgrade_is_announced_on_stderr_once(db, store):
     make_schema_2(store)
     first = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])
     assert first.exit_code == 0
-    assert first.stderr == f"usage-tui: upgrading {db} from schema 2 to 8 (once; about 30 s per million records)\n"
+    assert first.stderr == f"usage-tui: upgrading {db} from schema 2 to {SCHEMA_VERSION} (once; about 30 s per million records)\n"
     assert json.loads(first.stdout)["totals"]["requests"] == 3  # stdout is the answer only
     again = CliRunner().invoke(cli, ["spend", "summary", "--db", db, "--as", "alice", "--format", "json"])
     assert again.exit_code == 0 and again.stderr == ""

@@ -1,4 +1,4 @@
-"""The headless core loads without Textual (DESIGN §6)."""
+"""The headless core loads without Textual (architecture §6)."""
 
 import json
 import subprocess

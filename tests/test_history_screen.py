@@ -9,7 +9,8 @@ from usage_tui.fmt import fit_middle
 from usage_tui.ingest.native import to_record
 from usage_tui.store import Store
 from usage_tui.widgets.breakdown_table import BreakdownTable
-from usage_tui.widgets.history_screen import HistoryScreen, HistoryTable, short
+from usage_tui.widgets.history_columns import short
+from usage_tui.widgets.history_screen import HistoryScreen, HistoryTable
 from usage_tui.widgets.record_detail_screen import RecordDetailScreen
 
 from .test_tui import make_app, settle, small_db  # noqa: F401  (fixtures)

@@ -265,12 +265,14 @@ def test_a_password_is_never_printed():
 
 
 def test_a_database_without_a_store_says_how_to_create_one():
+    from usage_tui.store import SCHEMA_VERSION
+
     require_pg()
     with pg_schema("empty") as (_, dsn):
         result = run("spend", "summary", "--db", dsn)
         assert result.exit_code == 2 and "no usage store" in result.output and "store init" in result.output
-        assert run("store", "init", "--db", dsn).output == f"Created {dsn} (schema 8).\n"
-        assert run("store", "init", "--db", dsn).output == f"Store is current: {dsn} (schema 8).\n"
+        assert run("store", "init", "--db", dsn).output == f"Created {dsn} (schema {SCHEMA_VERSION}).\n"
+        assert run("store", "init", "--db", dsn).output == f"Store is current: {dsn} (schema {SCHEMA_VERSION}).\n"
 
 
 def test_usage_tui_db_names_the_server(pg, monkeypatch):

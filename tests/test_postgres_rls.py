@@ -1,4 +1,4 @@
-"""Scopes enforced by PostgreSQL row-level security (issue 17, DESIGN §2.4): three real roles
+"""Scopes enforced by PostgreSQL row-level security (issue 17, architecture §2.4): three real roles
 (an org admin, a team admin, a member), created for the test with unique names and dropped
 after, see through raw SQL exactly what their scope allows; usage-tui connected as each gives
 the same answers as the owner acting as them, and the same refusals (exit 3)."""
@@ -262,13 +262,14 @@ def test_a_central_store_at_schema_7_gets_its_cursors_in_place_with_the_grants_i
     owner, dsns, _, _ = central
     with psycopg.connect(owner, autocommit=True) as conn:  # as schema 7 left it
         conn.execute("DROP TABLE cursors")
+        conn.execute("ALTER TABLE records DROP COLUMN id_hash")  # (schema 9's)
         conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     records = raw(owner, "SELECT id, cost_nano FROM records ORDER BY id")
-    with pytest.raises(Exception, match="at schema 7 and this usage-tui needs 8"):
+    with pytest.raises(Exception, match="at schema 7 and this usage-tui needs 9"):
         PostgresStore(dsns["alice"])  # only the owner upgrades
     told: list[str] = []
     migrated = PostgresStore(owner, on_upgrade=told.append)
-    assert told == [f"upgrading {migrated.path} from schema 7 to 8"] and migrated.schema_version() == 8
+    assert told == [f"upgrading {migrated.path} from schema 7 to 9"] and migrated.schema_version() == 9
     assert raw(owner, "SELECT id, cost_nano FROM records ORDER BY id") == records
     assert raw(owner, "SELECT relrowsecurity FROM pg_class WHERE oid = 'cursors'::regclass") == [(True,)]
     migrated.close()
@@ -439,3 +440,29 @@ def test_only_a_role_that_writes_can_take_the_write_lock(central, user):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             raw(dsns[user], f"LOCK TABLE meta IN {mode} MODE")
     assert raw(dsns["alice"], WRITE_LOCK) == [(1,)]  # the org admin writes: she takes it
+
+
+def test_a_central_store_at_schema_8_gets_the_id_hash_in_place(central):
+    """Schema 9 on PostgreSQL: the id's hash beside each record, computed in SQL as SQLite's
+    store computes it in Python (the first 8 bytes of the MD5 of the id, signed); the records and
+    the primary key stay; a write after it adds the same hash."""
+    import hashlib
+
+    from usage_tui.store.postgres import PostgresStore
+
+    owner, dsns, _, _ = central
+    with psycopg.connect(owner, autocommit=True) as conn:  # as schema 8 left it
+        conn.execute("ALTER TABLE records DROP COLUMN id_hash")
+        conn.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+    records = raw(owner, "SELECT id, cost_nano FROM records ORDER BY id")
+    assert records
+    told: list[str] = []
+    migrated = PostgresStore(owner, on_upgrade=told.append)
+    assert told == [f"upgrading {migrated.path} from schema 8 to 9"] and migrated.schema_version() == 9
+    assert raw(owner, "SELECT id, cost_nano FROM records ORDER BY id") == records
+
+    def md5_64(text: str) -> int:
+        return int.from_bytes(hashlib.md5(text.encode()).digest()[:8], "big", signed=True)
+
+    assert raw(owner, "SELECT id, id_hash FROM records ORDER BY id") == [(rid, md5_64(rid)) for rid, _ in records]
+    migrated.close()

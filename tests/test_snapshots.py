@@ -1,4 +1,5 @@
-"""SVG snapshots of the main states at 80×24 and 120×36 (pytest-textual-snapshot).
+"""SVG snapshots of the main states at 80×24 and 120×40, and of the main screen and the history
+at 200×50 too (pytest-textual-snapshot).
 
 Deterministic: the store is generated with a fixed seed and a fixed now, USAGE_TUI_NOW pins the
 date range, the budget countdown and the "updated" time, and live refresh is off. Its records
@@ -16,8 +17,10 @@ from usage_tui.app import create_app
 
 from .test_tui import settle
 
-SIZES = [(80, 24), (120, 36)]
+SIZES = [(80, 24), (120, 40)]
 size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+# The main screen and the history at every width the TUI is laid out for (issue 30).
+every_width = pytest.mark.parametrize("size", [*SIZES, (200, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
 
 
 def app_for(db, viewer):
@@ -35,7 +38,7 @@ def after(*keys: str):
     return run_before
 
 
-@size_ids
+@every_width
 def test_default_view(snap_compare, logged_demo_db, size):
     assert snap_compare(app_for(logged_demo_db, "alice"), terminal_size=size, run_before=after())
 
@@ -62,7 +65,7 @@ def test_open_dropdown(snap_compare, logged_demo_db, size):
     assert snap_compare(app_for(logged_demo_db, "alice"), terminal_size=size, run_before=after("tab", "enter"))
 
 
-@size_ids
+@every_width
 def test_history_screen(snap_compare, logged_demo_db, size):
     """h on the org's first model: its requests, newest first."""
     from .test_history_screen import settle_history

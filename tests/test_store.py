@@ -22,12 +22,35 @@ from usage_tui.ingest import BATCH_SIZE
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS, QuerySpec
 from usage_tui.query import run_query
-from usage_tui.store import SCHEMA_VERSION, STAGE_ROWS, Store, StoreError, schema, wait_words
+from usage_tui.store import (
+    SCHEMA_VERSION,
+    STAGE_ROWS,
+    Batch,
+    BatchResult,
+    Store,
+    StoreError,
+    schema,
+    wait_words,
+)
 from usage_tui.store import sqlite as store_module
+from usage_tui.store.schema import RECORDS, id_hash
 
-from .conftest import DIRECTORY, V4_COLUMNS, append, make_schema_2, make_schema_3, make_schema_4, write
+from .conftest import (
+    DIRECTORY,
+    V4_COLUMNS,
+    append,
+    make_schema_2,
+    make_schema_3,
+    make_schema_4,
+    make_schema_8,
+    write,
+)
 
 BASE = {"ts": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-x-unpriced"}
+
+
+# The records' columns through schema 8 (schema 9 adds id_hash at the end): what a migration keeps.
+V8_COLUMNS = ", ".join(f'"{c.name}"' for c in RECORDS.columns if c.name != "id_hash")
 
 
 def fresh_rollups(conn) -> dict:
@@ -341,7 +364,8 @@ def test_migrating_a_version_2_store_moves_the_records_to_a_rowid_table(tmp_path
     assert told == [f"upgrading {path} from schema 2 to {SCHEMA_VERSION} (once; about 30 s per million records)"]
     assert migrated.schema_version() == SCHEMA_VERSION
     sql = migrated.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()[0]
-    assert "WITHOUT ROWID" not in sql and "id TEXT NOT NULL UNIQUE" in sql
+    # (schema 9: the id unique through the index of its hash, not a UNIQUE text index)
+    assert "WITHOUT ROWID" not in sql and "id TEXT NOT NULL," in sql and "id_hash INTEGER NOT NULL" in sql
     assert migrated.conn.execute("SELECT * FROM records ORDER BY id").fetchall() == before
     # The index keeps ids unique: a changed record replaces the stored one.
     assert vars(write(migrated, {**BASE, "id": "b", "key": "k_bob", "prompt_tokens": 7})) == {
@@ -371,10 +395,10 @@ def test_migrating_a_version_3_store_adds_the_billing_and_source_line_columns_in
     assert told == [f"upgrading {path} from schema 3 to {SCHEMA_VERSION} (once; about 20 s per million records)"]
     assert migrated.schema_version() == SCHEMA_VERSION
     columns = [row[1] for row in migrated.conn.execute("PRAGMA table_info(records)")]
-    assert columns == [*v3_columns, *V4_COLUMNS]
+    assert columns == [*v3_columns, *V4_COLUMNS, "id_hash"]  # (schema 9 adds id_hash)
     # Every old value is where it was (no copy: same rowids); the new columns hold what the
     # records were priced as: no 1-hour cache writes, the standard tier, no batch, line unknown.
-    after = migrated.conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+    after = migrated.conn.execute(f"SELECT {V8_COLUMNS} FROM records ORDER BY id").fetchall()
     assert [row[:len(v3_columns)] for row in after] == before
     assert {row[len(v3_columns):] for row in after} == {(0, None, 0, None)}
     assert migrated.conn.execute("SELECT id, rowid FROM records ORDER BY id").fetchall() == rowids
@@ -495,9 +519,9 @@ def test_a_store_written_by_schema_4_migrates_in_place(tmp_path):
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
     assert told == [f"upgrading {path} from schema 4 to {SCHEMA_VERSION} (once; about 20 s per million records)"]
-    assert migrated.schema_version() == SCHEMA_VERSION == 8
+    assert migrated.schema_version() == SCHEMA_VERSION == 9
     conn = migrated.conn
-    assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
+    assert conn.execute(f"SELECT {V8_COLUMNS} FROM records ORDER BY id").fetchall() == records
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"roll_team_hour", "roll_org_quarter", "roll_user_block", "roll_team_block", "roll_org_block",
             "records_user_ts", "records_team_ts"} <= tables
@@ -517,6 +541,7 @@ def test_a_store_written_by_schema_5_gets_its_time_index_in_place(tmp_path):
     s = Store(path)
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice"}, {**BASE, "id": "b", "ts": "2026-11-02T10:00:00Z"})
+    make_schema_8(s)
     s.conn.execute("DROP INDEX records_ts")  # as schema 5 left it
     s.conn.execute("DROP TABLE cursors")
     s.conn.execute("PRAGMA user_version = 5")
@@ -524,12 +549,12 @@ def test_a_store_written_by_schema_5_gets_its_time_index_in_place(tmp_path):
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 5 to 8 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 8
+    assert told == [f"upgrading {path} from schema 5 to 9 (once; about 20 s per million records)"]
+    assert migrated.schema_version() == 9
     conn = migrated.conn
     assert conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records_ts'").fetchone() == (
         "CREATE INDEX records_ts ON records (ts_us)",)
-    assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == records
+    assert conn.execute(f"SELECT {V8_COLUMNS} FROM records ORDER BY id").fetchall() == records
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert stored_rollups(conn) == fresh_rollups(conn)
 
@@ -539,6 +564,7 @@ def test_a_store_written_by_schema_6_marks_its_rollups_complete_in_place(tmp_pat
     s = Store(path)
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    make_schema_8(s)
     s.conn.execute("DELETE FROM meta WHERE key = 'rolled_up_through'")  # schema 6 had no mark
     s.conn.execute("DROP TABLE cursors")
     s.conn.execute("PRAGMA user_version = 6")
@@ -547,13 +573,13 @@ def test_a_store_written_by_schema_6_marks_its_rollups_complete_in_place(tmp_pat
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 6 to 8 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 8
+    assert told == [f"upgrading {path} from schema 6 to 9 (once; about 20 s per million records)"]
+    assert migrated.schema_version() == 9
     conn = migrated.conn
     # Its rollups held every record: all are rolled up (rowids 1 and 2), nothing is pending.
     assert conn.execute("SELECT value FROM meta WHERE key = 'rolled_up_through'").fetchone() == ("2",)
     assert migrated.pending_rollups() is None
-    assert conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall() == records
+    assert conn.execute(f"SELECT rowid, {V8_COLUMNS} FROM records ORDER BY id").fetchall() == records
     assert stored_rollups(conn) == rollups == fresh_rollups(conn)
     # An import appends above the mark; its end rolls the new records up.
     append(migrated, {**BASE, "id": "c", "user": "bob", "cost_usd": 2.0})
@@ -635,6 +661,7 @@ def test_a_store_written_by_schema_7_gets_its_cursors_table_in_place(tmp_path):
     s = Store(path)
     s.load_directory(DIRECTORY)
     write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    make_schema_8(s)
     s.conn.execute("DROP TABLE cursors")  # as schema 7 left it
     s.conn.execute("PRAGMA user_version = 7")
     records = s.conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall()
@@ -642,10 +669,10 @@ def test_a_store_written_by_schema_7_gets_its_cursors_table_in_place(tmp_path):
     s.close()
     told: list[str] = []
     migrated = Store(path, on_upgrade=told.append)
-    assert told == [f"upgrading {path} from schema 7 to 8 (once; a few seconds per million records)"]
-    assert migrated.schema_version() == 8
+    assert told == [f"upgrading {path} from schema 7 to 9 (once; about 20 s per million records)"]
+    assert migrated.schema_version() == 9
     conn = migrated.conn
-    assert conn.execute("SELECT rowid, * FROM records ORDER BY id").fetchall() == records
+    assert conn.execute(f"SELECT rowid, {V8_COLUMNS} FROM records ORDER BY id").fetchall() == records
     assert stored_rollups(conn) == rollups == fresh_rollups(conn)
     assert conn.execute("PRAGMA table_info(cursors)").fetchall() == [
         (0, "name", "TEXT", 0, None, 1), (1, "value", "TEXT", 1, None, 0)]
@@ -732,3 +759,44 @@ def test_a_directory_load_that_waited_for_another_reprices_against_what_that_one
     a.close()
     assert b.execute("SELECT cost_nano FROM records WHERE id = 'r'").fetchone()[0] == 2_000_000_000
     assert b.directory().prices == parse_directory(DIRECTORY).prices
+
+
+def test_a_store_written_by_schema_8_gets_the_id_hash_index_in_place(tmp_path):
+    """Schema 9: the records copied with their rowids into a table without the UNIQUE text index
+    of the id, its 64-bit hash beside it and indexed; the rollups, their mark (here in the middle
+    of an import: one record pending) and every value unchanged; ids still unique on writing."""
+    path = tmp_path / "v8.db"
+    s = Store(path)
+    s.load_directory(DIRECTORY)
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 1.0}, {**BASE, "id": "b", "key": "k_bob"})
+    write(s, {**BASE, "id": "a", "user": "alice", "cost_usd": 2.0})  # replaced: a's rowid is now 3
+    s.write_batches([Batch([to_record({**BASE, "id": "c", "user": "alice", "prompt_tokens": 7})])])  # pending
+    make_schema_8(s)
+    names = {n for (n,) in s.conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'records'")}
+    assert "sqlite_autoindex_records_1" in names and "records_id_hash" not in names  # as schema 8 had it
+    records = s.conn.execute(f"SELECT rowid, {V8_COLUMNS} FROM records ORDER BY rowid").fetchall()
+    assert [(r[0], r[1]) for r in records] == [(2, "b"), (3, "a"), (4, "c")]
+    rollups = stored_rollups(s.conn)
+    meta = s.conn.execute("SELECT key, value FROM meta WHERE key IN ('rolled_up_through', 'pending_sums')").fetchall()
+    s.close()
+    told: list[str] = []
+    migrated = Store(path, on_upgrade=told.append)
+    assert told == [f"upgrading {path} from schema 8 to 9 (once; about 20 s per million records)"]
+    conn = migrated.conn
+    assert migrated.schema_version() == 9
+    assert conn.execute(f"SELECT rowid, {V8_COLUMNS} FROM records ORDER BY rowid").fetchall() == records
+    assert conn.execute("SELECT id, id_hash FROM records ORDER BY rowid").fetchall() == [
+        (rid, id_hash(rid)) for rid in ("b", "a", "c")]
+    names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'records'")}
+    assert names == {"records", "records_id_hash", "records_ts", "records_user_ts", "records_team_ts"}
+    assert stored_rollups(conn) == rollups
+    assert conn.execute("SELECT key, value FROM meta WHERE key IN ('rolled_up_through', 'pending_sums')").fetchall() == meta
+    assert migrated.pending_rollups() == 3
+    # Writing the same ids again: unchanged, or replaced (never a second record of an id).
+    assert migrated.write_batches([Batch([to_record({**BASE, "id": "b", "key": "k_bob"}),
+                                          to_record({**BASE, "id": "c", "user": "alice", "prompt_tokens": 8})])]) == [
+        BatchResult(imported=0, replaced=1, unchanged=1)]
+    assert conn.execute("SELECT id, prompt_tokens FROM records ORDER BY id").fetchall() == [("a", 0), ("b", 0), ("c", 8)]
+    migrated.refresh_rollups()
+    assert stored_rollups(conn) == fresh_rollups(conn)
+    assert migrated.stored_versions(["a", "c", "zz"]).keys() == {"a", "c"}

@@ -395,7 +395,7 @@ def test_auth_refuses_two_different_gateway_keys(db, become):
 
 def test_a_members_refused_record_keeps_its_raw_line(db, become, tmp_path):
     """Reviewer's repro: the rejects table kept only {"id", "user"} of a member's refused record;
-    DESIGN §8 keeps the raw text (bounded to 1,024 characters as every reject is)."""
+    architecture §8 keeps the raw text (bounded to 1,024 characters as every reject is)."""
     become("bob")
     row = {"id": "n2", "ts": "2026-11-24T08:00:00Z", "provider": "p", "model": "m", "user": "alice",
            "cost_usd": 5.0, "note": "alice secret project"}

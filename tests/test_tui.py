@@ -1,4 +1,4 @@
-"""Pilot tests of the TUI: every key of DESIGN §4, the state it leaves, the table and the plot title.
+"""Pilot tests of the TUI: every key of architecture §4, the state it leaves, the table and the plot title.
 
 Numbers are checked two ways: against an independent computation from the records the test
 wrote (tests/reference.py), and against `run_query` / `spend summary` for the same view, so
@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from usage_tui import app as app_module
 from usage_tui.app import UsageApp, create_app
 from usage_tui.cli import cli
-from usage_tui.fmt import metric_value, percent
+from usage_tui.fmt import compact, metric_value, percent, record_money
 from usage_tui.ingest.native import to_record
 from usage_tui.model import GROUPINGS, METRICS, QuerySpec
 from usage_tui.query import run_query
@@ -100,7 +100,8 @@ def shown_columns(app: UsageApp, cells: list[list[str]], metric: str) -> list[li
     """`cells` (every column, as expected_cells gives them) cut to the columns the table shows:
     at 80 columns Share, then the other metrics, make room for the names."""
     others = [m for m in METRICS if m != metric]
-    index = {metric: 1, "share": 2, others[0]: 3, others[1]: 4, "context": 5}
+    index = {metric: 1, "share": 2, others[0]: 3, others[1]: 4, "context": 5, "per_request": 6, "prompt": 7,
+             "cached": 8, "completion": 9, "unpriced": 10}
     columns = [0, *(index[n] for n in app.query_one(BreakdownTable).names)]
     return [[row[i] for i in columns] for row in cells]
 
@@ -113,8 +114,18 @@ def expected_cells(rows: list[dict], metric: str, focus: str | None = None) -> l
         label = ("● " if r["key"] == focus else "") + r["key"] + (" *" if r["unpriced_requests"] else "")
         inputs = r["prompt_tokens"] + r["cached_input_tokens"]
         context = percent(r["context_tokens"] / inputs) if inputs else "–"
-        out.append([label, metric_value(metric, r[field[metric]]), percent(r["share"]),
-                    *(metric_value(m, r[field[m]]) for m in METRICS if m != metric), context])
+
+        def value(m: str, r: dict = r) -> str:  # a row none of whose requests has a price: `—`, not $0.00
+            if m == "cost" and r["requests"] and r["unpriced_requests"] == r["requests"]:
+                return "—"
+            return metric_value(m, r[field[m]])
+
+        priced = r["requests"] - r["unpriced_requests"]  # cost per request: of the priced ones
+        per_request = record_money(r["cost_usd"] / priced) if priced else "—"
+        out.append([label, value(metric), percent(r["share"]),
+                    *(value(m) for m in METRICS if m != metric), context, per_request,
+                    *(compact(r[f]) for f in ("prompt_tokens", "cached_input_tokens", "completion_tokens",
+                                              "unpriced_requests"))])
     return out
 
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from click.testing import CliRunner
 from textual import events
+from textual.command import CommandPalette
 from textual.widgets import Input
 
 from usage_tui.app import UsageApp
@@ -184,12 +185,12 @@ async def test_export_asks_where_and_writes_the_table_as_spend_summary_csv(demo_
         # the same file, the first column named after the grouping
         assert files[0].read_text() == "user," + head.removeprefix("row,") + "\n" + body
         assert any(str(files[0]) in n for n in notices(app))
-        await pilot.press("e", "enter")  # the same path again: refused in the dialog, never overwritten
-        assert isinstance(app.screen, ExportScreen)
-        assert "exists" in str(app.screen.query_one("#export-error").render())
+        await pilot.press("e")  # a second export offers a free name beside the first
+        assert app.screen.query_one(Input).value == str(out_dir / "usage-personal-user-2026-10-26-2026-11-24-2.csv")
         box = app.screen.query_one(Input)
-        box.value = str(out_dir)  # a folder: the default name in it, which exists
+        box.value = str(default)  # the same path again: refused in the dialog, never overwritten
         await pilot.press("enter")
+        assert isinstance(app.screen, ExportScreen)
         assert "exists" in str(app.screen.query_one("#export-error").render())
         box.value = str(out_dir / "mine.csv")
         await pilot.pause()
@@ -256,7 +257,7 @@ async def test_command_palette_runs_the_actions(demo_db):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
-        assert app.screen.__class__.__name__ == "CommandPalette"
+        assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"metric: tokens")
         await pilot.pause(0.3)
         await pilot.press("enter")

@@ -24,15 +24,15 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Select
+from textual.widgets import Input, OptionList, Select
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import clock
-from .budget import BudgetStatus, budget_status
+from .budget import budget_status
 from .directory import Directory
 from .identity import not_listed_note, resolve_identity
 from .model import QueryResult
@@ -44,35 +44,18 @@ from .view_state import Filters
 from .widgets.breakdown_panel import BreakdownPanel
 from .widgets.breakdown_table import BreakdownTable
 from .widgets.budget_panel import BudgetPanel
+from .widgets.command_palette import InOrderCommandPalette
 from .widgets.command_screen import CommandScreen
+from .widgets.fitted_footer import FittedFooter
 from .widgets.help_screen import SCOPE_KEYS, HelpScreen, view_help
 from .widgets.history_screen import HistoryScreen
 from .widgets.record_detail_screen import RecordDetailScreen
 from .widgets.sidebar import SCOPE_LABELS, SEARCH_DEBOUNCE_S, Sidebar
 from .widgets.trend_plot import TrendPlot
+from .widgets.worker_messages import BudgetLoaded, QueryFinished, StoreChanged, describe
 
 POLL_S = 2.0  # live refresh: how often an SQLite store's data_version is read (PostgreSQL notifies)
 SLOW_QUERY_S = 0.15  # a query slower than this gets a loading indicator
-
-
-# -- messages from the workers ------------------------------------------------------------------
-class QueryFinished(Message):
-    def __init__(self, request: int, filters: Filters, result: QueryResult, directory: Directory) -> None:
-        super().__init__()
-        self.request = request
-        self.filters = filters
-        self.result = result
-        self.directory = directory
-
-
-class BudgetLoaded(Message):
-    def __init__(self, status: BudgetStatus | None) -> None:
-        super().__init__()
-        self.status = status
-
-
-class StoreChanged(Message):
-    """Another process committed to the store, or the calendar day changed."""
 
 
 class UsageApp(App):
@@ -83,44 +66,48 @@ class UsageApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     COMMAND_PALETTE_DISPLAY = "^p"
 
-    # The footer shows the keys a newcomer needs first, and only as many as fit 80 columns
-    # whole (with the table's `⏎ Focus`): `? Help` leads to every other key, and the command
-    # palette (ctrl+p) to every action by name. `?`, `d` and `/` have priority: handled before
-    # the key reaches the table, so keys typed right after them land in the dialog or box they
-    # open (check_action lets them through to text boxes).
+    # The footer (FittedFooter) shows as many keys as fit, most important first: this order.
+    # Every key of the view has priority: the app acts on it when it first sees it, in the
+    # order typed. A key left to bubble up from the table was acted on after the keys typed
+    # behind it (`m d`: the dialog opened first and m was lost; `h / bob`: bob went into the
+    # main search). check_action lets them through as text to text boxes and to dialogs.
+    FOOTER_IMPORTANCE = ("table.focus_row", "help.show", "app.quit", "history.open", "scope.personal",
+                         "metric.next", "grouping.next", "range.pick", "search.focus", "focus.clear",
+                         "table.export", "team.next", "granularity.toggle", "view.refresh", "view.command",
+                         "palette.show")
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="help.show", priority=True,
                 tooltip="Help: every key, and what the columns mean"),
-        Binding("escape", "table.clear_focus", "Unfocus", id="focus.clear", show=False,
+        Binding("escape", "table.clear_focus", "Unfocus", id="focus.clear", priority=True,
                 tooltip="Clear the row focus: the graph shows the whole scope again"),
-        Binding("h", "table.history", "History", id="history.open",
+        Binding("h", "table.history", "History", id="history.open", priority=True,
                 tooltip="The requests behind the selected row: time, tokens, cost; enter on one explains it"),
-        Binding("1", "sidebar.scope('personal')", "Personal", id="scope.personal", group=SCOPE_KEYS,
+        Binding("1", "sidebar.scope('personal')", "Personal", id="scope.personal", priority=True, group=SCOPE_KEYS,
                 tooltip="Scope: your own usage"),
-        Binding("2", "sidebar.scope('team')", "Team", id="scope.team", group=SCOPE_KEYS,
+        Binding("2", "sidebar.scope('team')", "Team", id="scope.team", priority=True, group=SCOPE_KEYS,
                 tooltip="Scope: the selected team (its admins and org admins)"),
-        Binding("3", "sidebar.scope('org')", "Org", id="scope.org", group=SCOPE_KEYS,
+        Binding("3", "sidebar.scope('org')", "Org", id="scope.org", priority=True, group=SCOPE_KEYS,
                 tooltip="Scope: the whole organization (org admins)"),
-        Binding("t", "sidebar.next_team", "Team", id="team.next", show=False, tooltip="Next team (team scope)"),
-        Binding("m", "sidebar.next_metric", "Metric", id="metric.next", tooltip="Metric: cost → requests → tokens"),
-        Binding("g", "sidebar.next_grouping", "Rows", id="grouping.next",
+        Binding("t", "sidebar.next_team", "Team", id="team.next", priority=True, tooltip="Next team (team scope)"),
+        Binding("m", "sidebar.next_metric", "Metric", id="metric.next", priority=True, tooltip="Metric: cost → requests → tokens"),
+        Binding("g", "sidebar.next_grouping", "Rows", id="grouping.next", priority=True,
                 tooltip="Group rows by provider → model → user → team → agent → key → verdict"),
         Binding("d", "sidebar.date_range", "Dates", id="range.pick", priority=True,
                 tooltip="Date range: last 7, 30, 90 days, month to date, or custom dates"),
         Binding("slash", "sidebar.search", "Search", key_display="/", id="search.focus", priority=True,
                 tooltip="Search: filter the rows as you type"),
-        Binding("w", "sidebar.toggle_granularity", "Day/wk", id="granularity.toggle", show=False,
+        Binding("w", "sidebar.toggle_granularity", "Day/wk", id="granularity.toggle", priority=True,
                 tooltip="Daily ↔ weekly buckets"),
-        Binding("e", "table.export", "Export", id="table.export", show=False,
+        Binding("e", "table.export", "Export", id="table.export", priority=True,
                 tooltip="Export the table to a CSV file (you pick where)"),
-        Binding("c", "show_command", "Command", id="view.command", show=False,
+        Binding("c", "show_command", "Command", id="view.command", priority=True,
                 tooltip="The CLI command for this view, copied to the clipboard (scripts, agents)"),
-        Binding("r", "refresh", "Refresh", id="view.refresh", show=False,
+        Binding("r", "refresh", "Refresh", id="view.refresh", priority=True,
                 tooltip="Refresh (the view also follows the store by itself)"),
-        Binding("q", "quit", "Quit", id="app.quit",
+        Binding("q", "quit", "Quit", id="app.quit", priority=True,
                 tooltip="Quit (on the history and on a record, q goes back, as escape does)"),
-        Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show",
-                tooltip="Command palette: every action by name", show=False),
+        Binding("ctrl+p", "command_palette", "Commands", key_display="^p", id="palette.show", priority=True,
+                tooltip="Command palette: every action by name"),
         # The screen's own tab and shift+tab, with priority: they move the focus when the app
         # first sees them, so the keys typed right behind them (d tab 2026-11-21) go where the
         # focus went, not where it was while tab bubbled up.
@@ -169,7 +156,7 @@ class UsageApp(App):
             with Vertical(id="main"):
                 yield self.plot
                 yield self.breakdown
-        yield Footer(compact=True, show_command_palette=False)
+        yield FittedFooter()
 
     @property
     def table(self) -> BreakdownTable:
@@ -341,11 +328,11 @@ class UsageApp(App):
             elif isinstance(error, (QueryError, clock.ClockError)):
                 self.notify(str(error), title="Cannot show this view", severity="error")
             else:
-                self.notify(_describe(error), title="Query failed", severity="error", timeout=10)
+                self.notify(describe(error), title="Query failed", severity="error", timeout=10)
         elif worker.group == "budget":
-            self.notify(_describe(error), title="Budget unavailable", severity="warning")
+            self.notify(describe(error), title="Budget unavailable", severity="warning")
         elif worker.group == "poll":
-            self.notify(f"{_describe(error)}. Press r to refresh by hand.",
+            self.notify(f"{describe(error)}. Press r to refresh by hand.",
                         title="Live refresh stopped", severity="warning")
 
     @on(BudgetLoaded)
@@ -364,6 +351,8 @@ class UsageApp(App):
 
     # -- the app's own actions (the view's are the sidebar's and the table's) --------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("refresh", "quit", "show_command") and (isinstance(self.focused, Input) or self.screen.is_modal):
+            return False  # a letter in a text box; on a dialog or the history, q is the screen's
         if action in ("refresh", "show_command") and not self.view_keys_on:
             return False
         if action == "help" and (isinstance(self.focused, Input) or isinstance(self.screen, HelpScreen)):
@@ -386,6 +375,10 @@ class UsageApp(App):
         self.request(self.pending)
         self.load_budget()
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(InOrderCommandPalette(id="--command-palette"))
+
     def action_show_command(self) -> None:
         command = command_for(self.filters, self.result, self.store.path)
         if command is not None:
@@ -405,12 +398,6 @@ class UsageApp(App):
         yield SystemCommand("Refresh", "Read the store again (r)", self.action_refresh)
         yield SystemCommand("CLI command", "The command for this view, copied (c)", self.action_show_command)
         yield SystemCommand("Help: keys", "Every key binding (?)", self.action_help)
-
-
-def _describe(error: BaseException | None) -> str:
-    if isinstance(error, (StoreError, QueryError, OSError)):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 def create_app(db: str | Path | UsageStore, viewer: str | None = None, **options) -> UsageApp:

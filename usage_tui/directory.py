@@ -11,12 +11,12 @@ import difflib
 import math
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .model import MAX_LIMIT_USD, MAX_PRICE_PER_MTOK, ROLES, WINDOWS, bounded_usd
+from .model import MAX_LIMIT_USD, MAX_PRICE_PER_MTOK, ROLES, WINDOWS, Record, bounded_usd
 
 
 class DirectoryError(ValueError):
@@ -88,6 +88,9 @@ class Directory:
     agents: dict[str, Agent] = field(default_factory=dict)
     budgets: dict[str, Budget] = field(default_factory=dict)
     prices: list[Price] = field(default_factory=list)
+    # [[models]]: a model id the sources write → the one model it is (alias → id), so that
+    # `claude-sonnet-4-5-20250929` and `claude-sonnet-4-5` are one row, priced as one.
+    model_ids: dict[str, str] = field(default_factory=dict)
 
     def user_by_login(self, login: str) -> User | None:
         for user in self.users.values():
@@ -342,7 +345,43 @@ def parse_directory(doc: dict[str, Any]) -> Directory:
         d.prices.append(Price(provider, model, inp, _number(e, "output_per_mtok", w),
                               _number(e, "cached_input_per_mtok", w, default=inp),
                               _number(e, "cache_write_per_mtok", w, default=inp)))
+    _parse_models(doc, d)
     return d
+
+
+MAX_MODEL_ALIASES = 10_000  # aliases in all: the directory is read on every store open
+
+
+def _parse_models(doc: dict[str, Any], d: Directory) -> None:
+    """`[[models]] id = "claude-sonnet-4-5", aliases = ["claude-sonnet-4-5-20250929"]`: each
+    alias folds into its id. An id is no one's alias, and an alias belongs to one model."""
+    ids: set[str] = set()
+    for where, e in _tables(doc, "models"):
+        mid = _str(e, "id", where)
+        w = _named(where, mid)
+        if mid in ids:
+            raise DirectoryError(f'{where}: duplicate id "{mid}"')
+        ids.add(mid)
+        for alias in _str_list(e, "aliases", w):
+            if alias in d.model_ids or alias in ids:
+                other = d.model_ids.get(alias, alias)
+                raise DirectoryError(f'{w}: alias "{alias}" is already ' + (
+                    f'an alias of "{other}"' if alias in d.model_ids else "a model id"))
+            if len(d.model_ids) >= MAX_MODEL_ALIASES:
+                raise DirectoryError(f"{w}: more than {MAX_MODEL_ALIASES:,} model aliases")
+            d.model_ids[alias] = mid
+    clash = next((m for m in ids if m in d.model_ids), None)
+    if clash is not None:
+        raise DirectoryError(f'[[models]]: "{clash}" is a model id and an alias of "{d.model_ids[clash]}"')
+
+
+def fold_model(directory: Directory, record: Record) -> Record:
+    """The record under the model id the directory folds its id into, the id it said kept in
+    its metadata as `model_id` (the history shows it); the record itself when not an alias."""
+    folded = directory.model_ids.get(record.model)
+    if folded is None:
+        return record
+    return replace(record, model=folded, metadata={**record.metadata, "model_id": record.model})
 
 
 # Every table and key the directory knows (§2.2). Anything else is a typo until proven
@@ -356,6 +395,7 @@ SCHEMA: dict[str, frozenset[str]] = {
     "budgets": frozenset(("user", "limit_usd", "window")),
     "prices": frozenset(("provider", "model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
                         "cache_write_per_mtok")),
+    "models": frozenset(("id", "aliases")),
 }
 
 

@@ -11,6 +11,19 @@ def money(usd: float) -> str:
     return f"${usd:,.2f}"
 
 
+UNPRICED = "—"  # the cost of what has no price: not $0.00, which is what cost nothing
+
+
+def cost_text(cost_usd: float, requests: int, unpriced_requests: int) -> str:
+    """A row's cost: `—` when none of its requests has a price (its $0.00 would read as free)."""
+    return UNPRICED if requests and unpriced_requests >= requests else money(cost_usd)
+
+
+def unpriced_note(n: int) -> str:
+    """`1 request is unpriced`, `2 requests are unpriced`."""
+    return f"{n:,} request is unpriced" if n == 1 else f"{n:,} requests are unpriced"
+
+
 def compact(n: float) -> str:
     """12 → 12, 12_345 → 12.3k, 4_500_000 → 4.5M."""
     n = float(n)

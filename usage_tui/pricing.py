@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import math
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from genai_prices import Usage, calc_price
@@ -51,41 +54,102 @@ def _rate(price: Decimal | TieredPrices | None, total_input: int) -> float:
     return float(price)
 
 
-class _Resolved:
-    """A genai-prices ModelPrice with a float fast path where it is linear in our four counts."""
+class _Segment:
+    """A model price's cost over one tier segment of total input T, as exact integers over a
+    common denominator: cost = (k + u*T + read*r + write*w + write_1h*h + out*o) / den, where
+    w is every cache write and h the 1-hour part of it (`write_1h` and `write` apply when h > 0:
+    genai-prices is told of 1-hour writes only then, as cost_usd has always asked it)."""
 
-    __slots__ = ("model_price", "model_id", "prices", "fast_ok", "flat", "has_read", "has_write", "has_write_1h",
-                 "factor")
+    __slots__ = ("k", "u", "read", "write", "write_b", "write_1h", "out", "den")
+
+    def __init__(self, values: dict[str, Fraction]) -> None:
+        den = math.lcm(*(v.denominator for v in values.values()))
+        for name, value in values.items():
+            setattr(self, name, value.numerator * (den // value.denominator))
+        self.den = den
+
+
+class _Resolved:
+    """A genai-prices ModelPrice, precomputed: for each tier segment of the total input, the exact
+    cost per token of each of our counts, read off `ModelPrice.calc_price` itself (a few probes,
+    once per model price, not per record). Costs come out exactly as calc_price's (its Decimal
+    total converted to a float): integer sums, one correctly rounded division. Tiered models,
+    models without a cache-read or cache-write rate (genai-prices then prices those tokens as the
+    input they are part of) and per-request fees are all covered by the probes."""
+
+    __slots__ = ("model_price", "model_id", "prices", "has_read", "has_write", "has_write_1h", "factor",
+                 "starts", "segments")
 
     def __init__(self, model_price: Any, factor: float = 1.0, model_id: str | None = None) -> None:
         self.model_price = model_price
         self.factor = factor  # BATCH_DISCOUNT for a batch request genai-prices has no variant for
         self.model_id = model_id
         self.prices = {k: getattr(model_price, k, None) for k in _FAST_KEYS}
-        extra = {k for k, v in model_price.__dict__.items() if v is not None and not k.startswith("_")}
-        # requests_kcount charges per request: leave those models to genai-prices itself.
-        self.fast_ok = "requests_kcount" not in extra and self.prices["input_mtok"] is not None
-        # Without tiers the four rates are constants: converted to floats once, not per record.
-        tiered = any(isinstance(v, TieredPrices) for v in self.prices.values())
-        self.flat = None if tiered else tuple(_rate(self.prices[k], 0) for k in _FAST_KEYS)
         self.has_read = self.prices["cache_read_mtok"] is not None
         self.has_write = self.prices["cache_write_mtok"] is not None
         self.has_write_1h = self.prices["cache_write_1h_mtok"] is not None
+        self.starts, self.segments = _segments(model_price)
 
     def cost_usd(self, uncached: int, cache_read: int, cache_write: int, output: int, write_1h: int = 0) -> float:
         """`write_1h` is the part of `cache_write` written for an hour."""
-        total_input = uncached + cache_read + cache_write
-        if (self.fast_ok and (cache_read == 0 or self.has_read) and (cache_write == 0 or self.has_write)
-                and (write_1h == 0 or self.has_write_1h)):
-            r_in, r_read, r_write, r_write_1h, r_out = (
-                self.flat or [_rate(self.prices[k], total_input) for k in _FAST_KEYS])
-            usd = (uncached * r_in + cache_read * r_read + (cache_write - write_1h) * r_write
-                   + write_1h * r_write_1h + output * r_out) / 1_000_000
+        total = uncached + cache_read + cache_write
+        starts = self.starts
+        s = self.segments[bisect_left(starts, total) if starts else 0]  # tier n applies when total > start n
+        if s is None:  # a segment the probes could not read (none in genai-prices' data so far)
+            usd = float(self.model_price.calc_price(_usage(uncached, cache_read, cache_write, write_1h, output))
+                        ["total_price"])
+        elif write_1h:
+            usd = (s.k + s.u * total + s.read * cache_read + s.write_b * cache_write + s.write_1h * write_1h
+                   + s.out * output) / s.den
         else:
-            usage = Usage(input_tokens=total_input, cache_read_tokens=cache_read, cache_write_tokens=cache_write,
-                          cache_write_1h_tokens=write_1h or None, output_tokens=output)
-            usd = float(self.model_price.calc_price(usage)["total_price"])
+            usd = (s.k + s.u * total + s.read * cache_read + s.write * cache_write + s.out * output) / s.den
         return usd * self.factor if self.factor != 1.0 else usd
+
+
+def _usage(uncached: int, read: int, write: int, write_1h: int, output: int) -> Usage:
+    return Usage(input_tokens=uncached + read + write, cache_read_tokens=read, cache_write_tokens=write,
+                 cache_write_1h_tokens=write_1h or None, output_tokens=output)
+
+
+_PROBED: dict[int, tuple[Any, list[int], list[_Segment | None]]] = {}  # id(model price) -> (it, segments)
+
+
+def _segments(model_price: Any) -> tuple[list[int], list[_Segment | None]]:
+    """The tier starts of a model price and its cost in each segment between them, memoised per
+    ModelPrice (genai-prices keeps one per price period: days of the same price share it)."""
+    known = _PROBED.get(id(model_price))
+    if known is not None and known[0] is model_price:
+        return known[1], known[2]
+    starts = sorted({t.start for v in vars(model_price).values() if isinstance(v, TieredPrices) for t in v.tiers})
+    bounds = [-1, *starts]
+    segments: list[_Segment | None] = []
+    for n, start in enumerate(bounds):
+        low = start + 1
+        high = bounds[n + 1] if n + 1 < len(bounds) else low + 1_000_000
+        total = high - high % 2  # even, for a half-and-half probe of 1-hour writes
+        segments.append(_probe(model_price, low, total) if low < total else None)
+    _PROBED[id(model_price)] = (model_price, starts, segments)
+    return starts, segments
+
+
+def _probe(model_price: Any, low: int, total: int) -> _Segment | None:
+    """The cost's coefficients on a segment, from calc_price at a few points of it (linear there:
+    genai-prices subtracts the more specific counts from the ones they are part of, and each
+    price is constant within a tier)."""
+    def cost(uncached: int = 0, read: int = 0, write: int = 0, write_1h: int = 0, output: int = 0) -> Fraction:
+        return Fraction(model_price.calc_price(_usage(uncached, read, write, write_1h, output))["total_price"])
+
+    try:
+        t = total
+        base, base_low = cost(uncached=t), cost(uncached=low)
+        per_input = (base - base_low) / (t - low)
+        all_1h, half_1h = cost(write=t, write_1h=t), cost(write=t, write_1h=t // 2)
+        write_1h = 2 * (all_1h - half_1h) / t
+        return _Segment({"k": base - per_input * t, "u": per_input, "read": (cost(read=t) - base) / t,
+                         "write": (cost(write=t) - base) / t, "write_b": (all_1h - base) / t - write_1h,
+                         "write_1h": write_1h, "out": (cost(uncached=t, output=t) - base) / t})
+    except (ValueError, ArithmeticError):
+        return None
 
 
 class Pricer:

@@ -1,6 +1,7 @@
 """Query spec → totals, series and rows. The one query function behind the TUI and the CLI.
 
-Scope checks live here: a refused query raises ScopeError before any SQL runs.
+Scope checks run first (query_scope.py): a refused query raises ScopeError before any SQL runs.
+The request history (the records behind a view, a page at a time) is query_history.py's.
 
 Two paths give identical answers: the rollups (UTC days per scope and grouping; the org's
 quarter-hours, the teams' UTC hours), with whatever they do not cover read from the records
@@ -11,30 +12,30 @@ return (sql, params) with every value bound, so both are tested without a databa
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from . import clock
 from .directory import Directory
 from .model import (
-    GRANULARITIES,
     GROUPINGS,
-    HISTORY_ORDERS,
-    METRICS,
-    SCOPES,
-    HistoryPage,
-    HistoryRecord,
     QueryResult,
     QuerySpec,
     Row,
     SeriesPoint,
     Totals,
     missing_key_label,
+)
+from .query_scope import (  # re-exported (__all__): callers import them from here
+    QueryError,
+    ScopeError,
+    check_named_viewer,
+    check_scope,
+    closest,
+    parse_date,
+    zone,
 )
 from .store import (
     BLOCK_DAYS,
@@ -49,7 +50,6 @@ from .store import (
     UsageStore,
     quoted,
 )
-from .store.dialect import SQLITE, Dialect
 
 Store = UsageStore  # what the functions below take: either engine (store/__init__.py)
 
@@ -57,73 +57,6 @@ DEFAULT_DAYS = 30
 MAX_BUCKETS = 100_000  # points of one series: 273 years by day, 1,900 by week
 UNION_TERMS = 400  # SELECTs per UNION ALL statement (SQLite's limit: 500; PostgreSQL has none)
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
-
-
-class QueryError(ValueError):
-    """Bad usage or input (exit 2)."""
-
-
-class ScopeError(PermissionError):
-    """The viewer may not see this scope (exit 3). No data is returned."""
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        if not name or name.startswith(("/", ".")) or ".." in name:
-            raise ValueError
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise QueryError(f'unknown time zone "{name}" (use an IANA name such as Europe/Berlin)') from None
-
-
-def parse_date(value: str, name: str) -> date:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""):
-        raise QueryError(f'{name}: "{value}" is not a date (YYYY-MM-DD)')
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise QueryError(f'{name}: "{value}" is not a valid date') from None
-
-
-def check_scope(directory: Directory, spec: QuerySpec) -> None:
-    """Raise QueryError for a malformed spec and ScopeError for a scope the viewer may not see."""
-    if spec.scope not in SCOPES:
-        raise QueryError(f'unknown scope "{spec.scope}" (one of {", ".join(SCOPES)})')
-    if spec.metric not in METRICS:
-        raise QueryError(f'unknown metric "{spec.metric}" (one of {", ".join(METRICS)})')
-    if spec.group_by not in GROUPINGS:
-        raise QueryError(f'unknown grouping "{spec.group_by}" (one of {", ".join(GROUPINGS)})')
-    if spec.granularity not in GRANULARITIES:
-        raise QueryError(f'unknown granularity "{spec.granularity}" (one of {", ".join(GRANULARITIES)})')
-    if spec.scope == "team" and not spec.team:
-        raise QueryError("team scope needs a team (--team TEAM)")
-    admin = directory.is_org_admin(spec.viewer)
-    if spec.scope == "org" and not admin:
-        raise ScopeError(f'{spec.viewer} may not view the org scope (org admins only)')
-    if spec.scope == "team" and not admin:
-        team = directory.teams.get(spec.team)
-        if team is None or spec.viewer not in team.admins:
-            raise ScopeError(f'{spec.viewer} may not view team "{spec.team}" (its admins and org admins only)')
-    if spec.scope == "team" and spec.team not in directory.teams:
-        # Only an org admin gets here with an unknown team (others are refused above, known
-        # team or not: nothing about other teams leaks): a typo, not an empty team.
-        raise QueryError(f'unknown team "{spec.team}"{closest(spec.team, directory.teams)}')
-
-
-def closest(word: str, choices, n: int = 3) -> str:
-    """ "; closest: a, b" naming up to n close matches of `word` among `choices`, or ""."""
-    found = difflib.get_close_matches(word, sorted(choices), n=n, cutoff=0.5)
-    return f" (closest: {', '.join(found)})" if found else ""
-
-
-def check_named_viewer(directory: Directory, name: str, how: str = "--as") -> None:
-    """A viewer named explicitly (--as, USAGE_TUI_USER) must be in the directory: a typo would
-    otherwise show an empty personal view with exit 0. The OS login may be missing from it
-    (§2.4: identities appear in records first), and a store without a directory knows nobody
-    to compare with. Who may impersonate at all is decided elsewhere."""
-    if directory.users and name not in directory.users:
-        near = closest(name, directory.users).replace(" (closest:", "; closest:").rstrip(")")
-        raise QueryError(f'{how}: unknown user "{name}" (not in the directory{near})')
 
 
 @dataclass(frozen=True)
@@ -515,17 +448,7 @@ def user_cost_nano(store: Store, user: str, start_us: int, end_us: int) -> int:
     return store.execute(sql, params).fetchone()[0] or 0
 
 
-# -- request history: the records behind a view or a row ------------------------------------------
-HISTORY_PAGE_MAX = 50_000  # records per page, at most (~25 MB of records)
-HISTORY_SEARCH_MAX = 256  # characters of a history search
-_HISTORY_COLUMNS = (
-    'r.id, r.ts_us, r.provider, r.model, r."user", r.team, r.user_raw, r.team_raw, r.key, r.agent, '
-    "r.prompt_tokens, r.completion_tokens, r.cached_input_tokens, r.context_tokens, "
-    "r.cache_write_tokens, r.requests, r.cost_logged_nano, r.cost_nano, r.status, r.verdict, "
-    "r.metadata, r.cache_write_1h_tokens, r.service_tier, r.batch, r.source_line, s.format, s.path"
-)
-# The sort value of each order; an unpriced record sorts below every priced one by cost.
-_HISTORY_SORT = {"time": "r.ts_us", "cost": "COALESCE(r.cost_nano, -1)"}
+# -- request history: whether a page walks a time index (the pages: query_history.py) -----------
 # The groupings whose row is a records column with its own time index ((user, ts_us), (team, ts_us)).
 _INDEXED_FOCUS = ("user", "team")
 # Below this share of the range's requests, a focused org row's page scans the range instead of
@@ -550,104 +473,20 @@ def walks_time_index(store: Store, plan: Plan) -> bool:
     return bool(whole) and (row or 0) >= HISTORY_WALK_MIN_SHARE * whole
 
 
-def history_sql(plan: Plan, *, order: str = "time", search: str | None = None,
-                after: tuple[int, str] | None = None, limit: int = 50,
-                dialect: Dialect = SQLITE, walk: bool = True) -> tuple[str, list]:
-    """One page of the records of the view `plan` (its scope and date range; the focused row
-    when it has one), newest or costliest first. Keyset paging: `after` is the (sort value, id)
-    of the last record of the previous page, so page 100 costs what page 1 does. `search`
-    keeps records whose id, model or user contains it (case-insensitive). By time, a page walks
-    a time index newest first: the scope's ((user|team), ts_us), a focused user's or team's, or
-    the org's (ts_us); `walk=False` scans the range instead (a rare row: walks_time_index)."""
-    spec = plan.spec
-    # Not walked (`+`), the time order is a sort of the range's records, not the index's order.
-    sort = _HISTORY_SORT[order] if walk else f"+{_HISTORY_SORT[order]}"
-    _, scope_col = ROLLUPS[spec.scope]
-    # By cost, the range is a filter, never an index walk (`+`): with an index on ts_us, SQLite
-    # walked it for the cost order too and visited every record of the range (bench/README.md).
-    ts = "r.ts_us" if order == "time" and walk else "+r.ts_us"
-    clauses, params = [f"{ts} >= ?", f"{ts} < ?"], [plan.edges_us[0], plan.edges_us[-1]]
-    if scope_col:
-        clauses.insert(0, f"r.{quoted(scope_col)} = ?")
-        params.insert(0, plan.scope_value)
-    focus = plan.focus_key
-    if focus is not None:  # the row: the same key the rollups group by ('' = missing)
-        column = DIM_COLUMNS[spec.group_by]
-        # A named user or team as a plain equality, which their time indexes serve.
-        clauses.append(f"r.{quoted(column)} = ?" if focus and column in _INDEXED_FOCUS
-                       else f"COALESCE(r.{quoted(column)}, '') = ?")
-        params.append(focus)
-    if search:
-        user = "COALESCE(r.\"user\", '')"
-        clauses.append(f"({dialect.contains('r.id')} OR {dialect.contains('r.model')} OR {dialect.contains(user)})")
-        params += [search.lower()] * 3
-    if after is not None:
-        if order == "time":  # the same bound as a range on the index (the row value is not one)
-            clauses.append(f"{ts} <= ?")
-            params.append(after[0])
-        clauses.append(f"({sort}, r.id) < (?, ?)")
-        params += [after[0], after[1]]
-    sql = (f"SELECT {_HISTORY_COLUMNS}, {sort} FROM records r LEFT JOIN sources s ON s.id = r.source_id "
-           f"WHERE {' AND '.join(clauses)} ORDER BY {sort} DESC, r.id DESC LIMIT ?")
-    return sql, [*params, limit]
+# The request history (the records behind a view) lives in query_history.py; its names stay
+# importable from here. Imported last: it builds on the definitions above.
+from .query_history import (  # noqa: E402
+    HISTORY_PAGE_MAX,
+    HISTORY_SEARCH_MAX,
+    history_sql,
+    iter_history,
+    run_history,
+)
 
-
-def _metadata(text: str | None) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"(unreadable)": text}
-    return value if isinstance(value, dict) else {"(value)": value}
-
-
-def run_history(store: Store, spec: QuerySpec, *, order: str = "time", search: str | None = None,
-                after: tuple[int, str] | None = None, limit: int = 50) -> HistoryPage:
-    """The requests behind a view (or its focused row), one page. Same scope rules as
-    run_query: a refused scope raises ScopeError before any SQL runs."""
-    directory = store.directory()
-    check_scope(directory, spec)
-    if order not in HISTORY_ORDERS:
-        raise QueryError(f'unknown order "{order}" (one of {", ".join(HISTORY_ORDERS)})')
-    if not 1 <= limit <= HISTORY_PAGE_MAX:
-        raise QueryError(f"limit must be 1 to {HISTORY_PAGE_MAX} per page (got {limit})")
-    if search is not None and len(search) > HISTORY_SEARCH_MAX:
-        raise QueryError(f"search is longer than {HISTORY_SEARCH_MAX} characters")
-    plan = plan_query(spec, directory, force_records=True)
-
-    def page() -> list[tuple]:  # the row's share and its page in one snapshot
-        walk = order != "time" or walks_time_index(store, plan)
-        sql, params = history_sql(plan, order=order, search=search or None, after=after, limit=limit,
-                                  dialect=store.dialect, walk=walk)
-        return store.execute(sql, params).fetchall()
-
-    records = []
-    last = None
-    for row in store.reading(page):
-        *values, sort_value = row
-        values[20] = _metadata(values[20])
-        values[23] = bool(values[23])  # batch
-        records.append(HistoryRecord(*values))
-        last = (sort_value, values[0])
-    return HistoryPage(records, last if len(records) == limit else None)
-
-
-def iter_history(store: Store, spec: QuerySpec, *, order: str = "time", search: str | None = None,
-                 limit: int | None = None, page_size: int = 1000):
-    """Every record of a history (or the first `limit`), page by page. By cost (no index on
-    cost) each page is one scan of the range's records, so pages double in size up to HISTORY_PAGE_MAX:
-    a long history takes a few scans, never one per thousand records (765k records at 1M:
-    5 min 51 s in pages of 1,000), and memory stays bounded by a page."""
-    after = None
-    left = limit
-    while left is None or left > 0:
-        size = page_size if left is None else min(page_size, left)
-        page = run_history(store, spec, order=order, search=search, after=after, limit=size)
-        yield from page.records
-        if left is not None:
-            left -= len(page.records)
-        if page.after is None:
-            return
-        after = page.after
-        page_size = min(HISTORY_PAGE_MAX, page_size * 2)
+# The names other modules import from here, among them those defined in query_scope.py and
+# query_history.py.
+__all__ = ["DEFAULT_DAYS", "HISTORY_PAGE_MAX", "HISTORY_SEARCH_MAX", "HISTORY_WALK_MIN_SHARE", "Plan", "QueryError",
+           "ScopeError", "check_named_viewer", "check_scope", "closest", "cover", "data_buckets", "day_end_us",
+           "execute", "history_sql", "iter_history", "local_midnight_us", "parse_date", "plan_query", "rows_sql",
+           "run_history", "run_query", "series_day_pieces", "series_day_sql", "series_sql", "user_cost_nano",
+           "user_cost_sql", "walks_time_index", "zone"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
+from . import clock
 from .directory import Directory
 from .fmt import GRANULARITY_WORDS, METRIC_TITLES
-from .model import QuerySpec
+from .model import QueryResult, QuerySpec
 
 PRESETS = {"7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "mtd": "Month to date"}
 CUSTOM = "custom"
@@ -43,11 +45,19 @@ class DateRange:
         return PRESETS.get(self.preset, "Custom")
 
 
-def span_label(since: date, until: date) -> str:
-    """`Oct 27 – Nov 25`, with years only when they are needed."""
+def span_label(since: date, until: date, this_year: int | None = None) -> str:
+    """`Oct 27 – Nov 25` in `this_year`; `Jan 01 – Jan 31 2020` for a range of another year (a
+    custom range of 2020 must not read as this January); a year each when they differ."""
     if since.year != until.year:
         return f"{since:%b %d %Y} – {until:%b %d %Y}"
+    if this_year is not None and since.year != this_year:
+        return f"{since:%b %d} – {until:%b %d %Y}"
     return f"{since:%b %d} – {until:%b %d}"
+
+
+def result_span(result: QueryResult) -> str:
+    """The span of a view's dates, with the year unless it is the current one in the view's zone."""
+    return span_label(result.since, result.until, clock.today(ZoneInfo(result.tz)).year)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def cli(ctx: click.Context, db: Path | None, as_user: str | None) -> None:
 for command in (store_commands.sample, imports.import_, imports.rejects, store_commands.store_group, directory.directory,
                 spend.spend, budget.budget, serve.serve, sync_commands.sync, mcp.mcp):
     cli.add_command(command)
+from . import sync_litellm  # noqa: E402, F401 (registers `sync litellm` on the sync group)
 
 
 def main() -> None:  # pragma: no cover

@@ -111,7 +111,7 @@ tz_option = click_option(TZ)
 
 def open_store(db: Path | str | None, *, create: bool = False, readonly: bool = False) -> UsageStore:
     """The store, read-only when asked (readonly=True) or when this user cannot write it (a
-    store shared with a group for reading, README "Who sees what"; a read-only folder or
+    store shared with a group for reading, docs/who-sees-what.md; a read-only folder or
     mount): commands that write say so with `require_writable` once they know who asks. A
     store to create must be writable here. On PostgreSQL the server decides who may write."""
     path = db or default_db()

@@ -36,11 +36,13 @@ def _native_fields_help() -> str:
               help="Input format; auto detects it from the content.")
 @click.option("--user", metavar="U", default=None, help="User for records that name none.")
 @click.option("--team", metavar="T", default=None, help="Team for records that name none.")
+@click.option("--follow", is_flag=True, help="Keep importing what is appended to FILE or added to DIR until "
+              "interrupted (Ctrl-C); a rerun goes on where the last one stopped (positions kept in the store).")
 @db_option
 @viewer_option
 @handles_errors
-def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str | None, db: Path | None,
-            as_user: str | None) -> None:
+def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str | None, follow: bool,
+            db: Path | None, as_user: str | None) -> None:
     """Import usage records from a file, a folder (recursively) or stdin (-).
 
     Bad lines are reported as FILE:LINE: reason and kept in the store's rejects table; the
@@ -64,6 +66,15 @@ def import_(path: str | None, local: bool, fmt: str, user: str | None, team: str
         guard = OwnUsageOnly(identity.viewer, store.directory())
         if team is not None and team not in guard.teams():
             raise ScopeError(f'{identity.viewer} may not import usage charged to team "{team}": only their own teams')
+    from .import_follow import follow_path, followed_before, import_new
+    if follow or followed_before(store, path):  # issue 24: ingest/follow.py (a plain import: only what is new)
+        if local or path == "-":
+            fail("--follow reads a FILE or DIR (it keeps a position in each): not stdin, not --local")
+        options = {"user": user, "team": team, "viewer": identity.viewer, "guard": guard}
+        try:
+            sys.exit(follow_path(store, path, fmt, **options) if follow else import_new(store, path, fmt, **options))
+        except ImportFatal as exc:
+            fail(str(exc))
     if local:
         from ..ingest import local as local_agents
         try:

@@ -10,6 +10,7 @@ import textwrap
 
 import click
 
+from .. import fmt
 from ..fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
 from ..identity import not_listed_note
 from ..json_docs import (
@@ -94,7 +95,7 @@ def render_table(result, empty_note: str | None = None) -> str:
     """`empty_note`: said in place of the empty view's hint (identity.not_listed_note)."""
     spec = result.spec
     who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
-    if spec.focus:  # as the TUI's graph title names it (DESIGN §4)
+    if spec.focus:  # as the TUI's graph title names it (architecture §4)
         who = f"{spec.group_by} {spec.focus}"
     title = f"{METRIC_TITLES[spec.metric]} per {GRANULARITY_WORDS[spec.granularity]} — {who}"
     t = result.totals
@@ -120,12 +121,15 @@ def render_table(result, empty_note: str | None = None) -> str:
                      + "  ".join(f"{METRIC_TITLES[m].upper():>10}" for m in others))
         for r in result.rows:
             flag = " *" if r.totals.unpriced_requests else ""
-            lines.append(f"{r.key:<{key_width}}  {metric_value(spec.metric, r.totals.metric(spec.metric)):>10}  "
-                         f"{percent(r.share):>6}  "
-                         + "  ".join(f"{metric_value(m, r.totals.metric(m)):>10}" for m in others) + flag)
+            t_ = r.totals
+
+            def cell(m: str, t_=t_) -> str:  # a row with no priced request: `—`, not $0.00
+                return fmt.cost_text(t_.cost_usd, t_.requests, t_.unpriced_requests) if m == "cost" else metric_value(m, t_.metric(m))
+            lines.append(f"{r.key:<{key_width}}  {cell(spec.metric):>10}  {percent(r.share):>6}  "
+                         + "  ".join(f"{cell(m):>10}" for m in others) + flag)
     if t.unpriced_requests:
         lines.append("")
-        lines.append(f"* {t.unpriced_requests:,} requests are unpriced (no price for their model): "
+        lines.append(f"* {fmt.unpriced_note(t.unpriced_requests)} (no price for their model): "
                      "costs shown leave them out. Add a [[prices]] entry to the directory.")
     return "\n".join(lines)
 

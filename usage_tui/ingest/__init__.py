@@ -32,6 +32,7 @@ FORMAT_MODULES = {"litellm": "litellm", "openai": "openai", "claude-code": "clau
                   "codex": "codex", "opencode": "opencode", "gemini": "gemini", "pi": "pi_agent", "amp": "amp",
                   "native": "native"}
 FORMATS = ("auto", *FORMAT_MODULES)
+FAST_PATHS = {"claude-code": ".claude_code_fast", "native": ".native_fast"}
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".ndjson", ".db")  # .db: OpenCode's database (opencode.py)
 # Formats whose ids are made to collapse copies in other files (archived, resumed, branched
 # sessions): a copy met again in one import is written again, not counted again.
@@ -212,6 +213,9 @@ def _parse_open(raw: BinaryIO, path: str, fmt: str, options: dict) -> Iterator[R
     module = format_module(fmt)
     if module is None:
         raise ImportFatal(f"--format {fmt}: this importer is not available in this version")
+    if fmt in FAST_PATHS:  # issue 28: the same records and rejects, decoded from bytes by msgspec
+        yield from importlib.import_module(FAST_PATHS[fmt], __name__).parse_bytes(raw, source, head=head, **options)
+        return
     # surrogateescape: a byte that is not UTF-8 makes its own line a reject (the readers check
     # each line), not the whole file fatal after earlier batches were committed.
     stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")

@@ -2,7 +2,7 @@
 pi_agent, amp; not a format itself): counts, logged costs, epoch times, ids made from a
 message's content, and the native record every one of them makes.
 
-What every agent record means (README "Importing"): `prompt_tokens` is the uncached input
+What every agent record means (docs/importing.md): `prompt_tokens` is the uncached input
 *including* cache writes (as claude_code.py does; the writes are also `cache_write_tokens`, so
 they are priced as writes), `cached_input_tokens` the cache reads, `completion_tokens` the
 output *including* reasoning. The raw reasoning count and the agent's own total stay in the

@@ -77,7 +77,9 @@ def combined(store: Any, provider: str, incoming: list[tuple[Record, int | None]
         return [], []
     days = {r.ts_us // _DAY_US for r, _ in incoming}
     new_ids = {r.id for r, _ in incoming}
-    stored = [(r, s) for r, s in report_records(store, provider, id_ranges(provider, min(days), max(days) + 1))
+    first, end = min(days), max(days) + 1
+    stored = [(r, s) for r, s in report_records(store, provider, id_ranges(provider, first, end),
+                                                (first * _DAY_US, end * _DAY_US))
               if r.ts_us // _DAY_US in days and r.id not in new_ids]
     pricer = store.pricer()
     by_day: dict[int, list[tuple[Record, int | None]]] = defaultdict(list)

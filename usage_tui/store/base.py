@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..directory import Directory, parse_directory
+from ..directory import Directory, fold_model, parse_directory
 from ..model import MAX_RECORD_COST_NANO, NANO, Record, Reject
 from ..pricing import Pricer
 from .bulk import BATCH_SIZE, BulkImport, Written
@@ -32,6 +32,7 @@ from .schema import (
     TOTAL_DIM,
     USAGE_TABLES,
     attribution_sql,
+    id_hash,
 )
 
 
@@ -207,6 +208,14 @@ class BaseStore:
     def refresh_rollups(self) -> int:
         return 0
 
+    def _defer_time_indexes(self, appended: int) -> bool:
+        """Drop the records' time indexes while a large import appends (`appended` records so
+        far); True when they are (or already were) dropped. An engine that keeps them: False."""
+        return False
+
+    def _restore_time_indexes(self) -> None:
+        """Build whatever time index is missing (after an import, or a killed one)."""
+
     # -- shared SQL --------------------------------------------------------------------------------
     def _run(self, conn: Any, sql: str, params: Sequence = ()) -> Any:
         return conn.execute(self.dialect.sql(sql), params)
@@ -325,7 +334,10 @@ class BaseStore:
         counts are of records, not lines: the same id again (a streamed message written once
         per content block) is the same record, the later one wins."""
         pricer = self.pricer()
+        directory = self.directory()
         for r in records:
+            if directory.model_ids:  # [[models]]: an alias is stored as its model, priced as it
+                r = fold_model(directory, r)
             values = record_values(r)
             logged = values[14]
             fp = fingerprint(values)
@@ -335,7 +347,7 @@ class BaseStore:
             cost = logged if logged is not None else priced(pricer, r)
             # The source line is where the record was read, not what it says: like the
             # source, it is not in the fingerprint (the same record moved is unchanged).
-            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line)
+            staged[r.id] = (*values[:15], cost, *values[15:18], source_id, fp, *values[18:], r.source_line, id_hash(r.id))
 
     def _staged_batch(self, rows: Sequence[tuple]) -> StagedBatch:
         """Staged rows (one per id) as one batch, in the engine's chunks."""

@@ -14,7 +14,9 @@ appended every ROLLUP_EVERY records. Records in any order (merged exports) would
 batch touch pages all over the rollups and time indexes: the staged rows of SORT_WINDOW_BATCHES
 batches are sorted by time before they are cut into batches (1M shuffled realistic records: see
 bench/RESULTS.md). The last line of an id in the window wins, as within a batch; each batch is
-still one transaction.
+still one transaction. An import that at least doubles the store drops the records' time indexes
+while it appends and builds them once at its end, or when it stops for any reason
+(`_defer_time_indexes`; a killed one's are built by the next import).
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ class BulkImport:
         self._window: dict[str, tuple] = {}
         self._rejects: list[Reject] = []
         self._pending: list[tuple[Future, Any, bool]] = []  # (write, position, whether it counts)
+        self._appended = 0  # records written (or being written) by this import
+        self._indexes_deferred = False
+        self._deferring: Future | None = None  # the store deciding whether to drop its time indexes
 
     def __enter__(self) -> BulkImport:
         self._switch_interval = sys.getswitchinterval()
@@ -100,7 +105,10 @@ class BulkImport:
     def __exit__(self, *exc: object) -> None:
         try:
             try:
-                self._roll.close()
+                try:
+                    self._roll.close()
+                finally:  # stopped before finish(): not left without them (nothing to do after it)
+                    self._writer.submit(self.store._restore_time_indexes).result()
             finally:
                 self._writer.submit(self.store.close).result()  # the writer thread's connection
         finally:
@@ -143,6 +151,23 @@ class BulkImport:
             self._submit(staged, self._rejects, cursors if start == starts[-1] else None, position, counts=True)
             self._rejects = []
             self._roll.appended_batch(staged.rows)
+            self._appended += staged.rows
+            self._maybe_defer_indexes()
+
+    def _maybe_defer_indexes(self) -> None:
+        """Ask the store, on the writer thread after the batch just submitted, whether to drop
+        its time indexes for the rest of this import; its answer is read at a later batch
+        without waiting (waiting would stop this thread's overlap with the writer)."""
+        if self._indexes_deferred:
+            return
+        if self._deferring is not None:
+            if not self._deferring.done():
+                return
+            deferring, self._deferring = self._deferring, None
+            self._indexes_deferred = deferring.result()
+            if self._indexes_deferred:
+                return
+        self._deferring = self._writer.submit(self.store._defer_time_indexes, self._appended)
 
     def _submit(self, staged, rejects: list[Reject], cursors: Mapping[str, str] | None, position: Any,
                 counts: bool) -> None:
@@ -162,3 +187,4 @@ class BulkImport:
         by the rollups' keys. An interrupted import leaves them to the next one."""
         self._roll.finish()
         self._writer.submit(self.store.refresh_rollups).result()
+        self._writer.submit(self.store._restore_time_indexes).result()

@@ -14,11 +14,11 @@ by id, and keyset paging through them, are the same on both engines whatever the
 database's locale. PostgreSQL sums bigints as numeric: a numeric with no fraction is read
 back as a Python int (as SQLite gives), so every answer is the same exact integers.
 
-Scopes (DESIGN §2.4) are enforced by the database: row-level security on every table, each
+Scopes (architecture §2.4) are enforced by the database: row-level security on every table, each
 person connecting as their own role (a directory user's login is the role's name). Reads are
 narrowed to one's scope; writes are for the store's owner role and org admins only; `directory
 load` by the owner grants the directory's logins their access (schema.pg_security and
-_maintain_grants below, README "Outgrowing one machine").
+_maintain_grants below, docs/central-store.md).
 """
 
 from __future__ import annotations

@@ -12,19 +12,24 @@ from ..model import NANO, Record
 _COLUMNS = ("id, ts_us, provider, model, user_raw, key, agent, team_raw, prompt_tokens, completion_tokens, "
             "cached_input_tokens, context_tokens, cache_write_tokens, requests, cost_logged_nano, status, verdict, "
             "metadata, cache_write_1h_tokens, service_tier, batch, source_line, source_id")
-# By id ranges: the unique index on id finds a day's report records without a pass over the
-# records (there is no index on time alone). Each range also names the provider.
+# By id ranges, within the records' time span when the caller knows it: since schema 9 no index
+# orders SQLite's records by id (they are unique by a hash of it), the (ts_us) index finds the
+# days' records without a pass over all of them. Each range also names the provider.
 _SQL = f"SELECT {_COLUMNS} FROM records WHERE id >= ? AND id < ? AND provider = ?"
+_SQL_IN_SPAN = _SQL + " AND ts_us >= ? AND ts_us < ?"
 
 
-def report_records(store: Any, provider: str, ranges: list[tuple[str, str]]) -> list[tuple[Record, int | None]]:
-    """The records of `provider` whose ids fall in any of `ranges` ([low, high) of ids), each with
-    its source's id, as they were written."""
+def report_records(store: Any, provider: str, ranges: list[tuple[str, str]],
+                   span_us: tuple[int, int] | None = None) -> list[tuple[Record, int | None]]:
+    """The records of `provider` whose ids fall in any of `ranges` ([low, high) of ids), and whose
+    time is in `span_us` ([start, end) in µs) when given, each with its source's id, as they were
+    written."""
     found = []
     for low, high in ranges:
+        sql, params = (_SQL, (low, high, provider)) if span_us is None else (_SQL_IN_SPAN, (low, high, provider, *span_us))
         for (rid, ts_us, prov, model, user, key, agent, team, prompt, completion, cached, context, writes, requests,
              logged, status, verdict, metadata, writes_1h, tier, batch, line, source_id) in store.execute(
-                _SQL, (low, high, provider)).fetchall():
+                sql, params).fetchall():
             found.append((Record(
                 id=rid, ts_us=ts_us, provider=prov, model=model, user=user, key=key, agent=agent, team=team,
                 prompt_tokens=prompt, completion_tokens=completion, cached_input_tokens=cached,

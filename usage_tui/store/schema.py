@@ -16,18 +16,22 @@ personal hour table would be about as large as the records it sums; schema 4's q
 tables for every scope added ~20 rollup rows a record on a real organization's data. Schema 6
 adds a (ts_us) index, read only by the org's request history newest first (query.history_sql).
 Schema 7 defers SQLite's rollups (a mark in meta, see sqlite_rollups.py); schema 8 adds the
-writers' cursors (a position in a source, committed with the records it covers).
+writers' cursors (a position in a source, committed with the records it covers). Schema 9 keeps
+SQLite's records unique by id through an index of a 64-bit hash of the id (`id_hash`) instead of
+a UNIQUE index of the id's text (issue 28: ~17 bytes a record instead of ~51, and a tree that
+fits the page cache far longer); PostgreSQL keeps its primary key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from ..directory import ATTRIBUTED_USER, ATTRIBUTION
 from ..model import GROUPINGS
 from .dialect import quoted
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 QUARTER_US = 900_000_000  # 15 minutes in microseconds: the finest rollup grain
 DAY_US = 86_400_000_000
 DAY_QUARTERS = 96
@@ -152,7 +156,10 @@ _RECORDS_V4_ADDED = (
     Column("batch", "int4", required=True, default="0"),  # 1 = a batch API request
     Column("source_line", "int"),  # 1-based line in its source, NULL = unknown
 )
-RECORDS = Table("records", (*_RECORDS_V3, *_RECORDS_V4_ADDED), key=("id",))
+# v9: a 64-bit hash of the id (id_hash below), on both engines; SQLite's records are unique by
+# its index, PostgreSQL's by the primary key as before.
+_RECORDS_V9_ADDED = (Column("id_hash", "int", required=True),)
+RECORDS = Table("records", (*_RECORDS_V3, *_RECORDS_V4_ADDED, *_RECORDS_V9_ADDED), key=("id",))
 REJECTS = Table("rejects", (Column("id", "serial"), *_cols("source name !\nline int !\nreason text !\nraw text !")),
                 unique=("source", "line", "raw"))
 DIR_USERS = Table("dir_users", _cols("id name\nname text\nlogin name\nrole name !\nprimary_team name"), key=("id",))
@@ -180,7 +187,7 @@ RECORD_INPUT_COLUMNS = (
     "id", "ts_us", "provider", "model", "user_raw", "key", "agent", "team_raw",
     "prompt_tokens", "completion_tokens", "cached_input_tokens", "context_tokens",
     "cache_write_tokens", "requests", "cost_logged_nano", "cost_nano", "status", "verdict",
-    "metadata", "source_id", "fingerprint", *(c.name for c in _RECORDS_V4_ADDED),
+    "metadata", "source_id", "fingerprint", *(c.name for c in _RECORDS_V4_ADDED), "id_hash",
 )
 RECORD_COLUMNS = (*RECORD_INPUT_COLUMNS, "user", "team")
 assert sorted(RECORD_COLUMNS) == sorted(c.name for c in RECORDS.columns)
@@ -312,6 +319,12 @@ DROP TABLE roll_user;
 # this. ~17-22 bytes a record, built in ~3 s per million records. (Merging one (team, ts_us) walk
 # per team cost no bytes but took 20-80 ms a page at 16 teams and walked far more for a row.)
 _TS_INDEX = "CREATE INDEX records_ts ON records (ts_us);\n"
+# The records' three time indexes by name (SQLite's spelling), for building them after a large
+# append (store/bulk.py): a shuffled import inserts into all three at random places, a build
+# after the import sorts once.
+TIME_INDEXES = {"records_ts": "CREATE INDEX IF NOT EXISTS records_ts ON records (ts_us)",
+                "records_user_ts": "CREATE INDEX IF NOT EXISTS records_user_ts ON records (user, ts_us)",
+                "records_team_ts": "CREATE INDEX IF NOT EXISTS records_team_ts ON records (team, ts_us)"}
 
 # v7: rollups deferred to the end of an import (sqlite_rollups.py). The rollups of a store written by
 # schema 6 hold every record: all of them are rolled up.
@@ -320,15 +333,42 @@ PENDING_SUMS = "pending_sums"  # meta: the SUM_COLUMNS of the records above it (
 _SQLITE_V7 = (f"INSERT OR REPLACE INTO meta (key, value) SELECT '{ROLLED_UP_THROUGH}', "
               "COALESCE(MAX(rowid), 0) FROM records;\n")
 
+
+
+# v9: the id unique by an index of a 64-bit hash of it (a lookup compares the hash, then the id:
+# two ids with the same hash are two records). The records are copied with their rowids (the
+# rollups' mark counts them) into a table without the UNIQUE text index, which SQLite cannot drop.
+ID_HASH_FUNCTION = "usage_tui_id_hash"  # the SQL name of id_hash on SQLite's connections
+
+
+def id_hash(record_id: str) -> int:
+    """A stable signed 64-bit hash of a record's id: the first 8 bytes of its MD5, which
+    PostgreSQL computes alike in SQL (its migration, _PG_ID_HASH). Not a secret: a collision
+    costs a lookup one more comparison of ids, never a wrong answer."""
+    digest = hashlib.md5(record_id.encode("utf-8", "surrogatepass"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+SQLITE_RECORDS = Table("records", (Column("id", "name", required=True), *RECORDS.columns[1:]))  # no UNIQUE
+_V9_COLUMNS = ", ".join(quoted(c.name) for c in (*_RECORDS_V3, *_RECORDS_V4_ADDED))
+ID_HASH_INDEX = "CREATE INDEX IF NOT EXISTS records_id_hash ON records (id_hash)"
+_SQLITE_V9 = (create_table(SQLITE_RECORDS, "sqlite", name="records_v9") + f"""
+INSERT INTO records_v9 (rowid, {_V9_COLUMNS}, id_hash)
+    SELECT rowid, {_V9_COLUMNS}, {ID_HASH_FUNCTION}(id) FROM records ORDER BY rowid;
+DROP TABLE records;
+ALTER TABLE records_v9 RENAME TO records;
+{ID_HASH_INDEX};
+""" + "".join(f"{sql};\n" for sql in TIME_INDEXES.values()))
+
 SQLITE_MIGRATIONS: list[str] = [_SQLITE_V1, _SQLITE_V2, _SQLITE_V3, _SQLITE_V4, _SQLITE_V5, _TS_INDEX,
-                                _SQLITE_V7, create_table(CURSORS, "sqlite")]  # version i → i + 1
+                                _SQLITE_V7, create_table(CURSORS, "sqlite"), _SQLITE_V9]  # version i → i + 1
 REBUILD_ROLLUPS_AT = 2  # migrating an existing store across this version recomputes its rollups
 COPY_RECORDS_AT = 3  # migrating across this version copies every record (the v3 rowid table)
-INDEX_ONLY_AT = 5  # migrating from this version on only adds an index, a table or a meta row
+COPY_AGAIN_AT = 9  # migrating across this version copies every record once more (the v9 table)
 
 # -- PostgreSQL's schema -------------------------------------------------------------------------
 # A new central store is created at the current version at once; the steps below take an
-# older one to it. Every table has row-level security (DESIGN §2.4): each person connects as
+# older one to it. Every table has row-level security (architecture §2.4): each person connects as
 # their own role; a directory user's `login` is that role's name. The policies read the
 # directory through three functions that run as the store's owner (SECURITY DEFINER: the owner
 # is not subject to row-level security, so a policy on dir_users may use them without
@@ -413,6 +453,11 @@ DO $$ DECLARE r record; BEGIN
     END LOOP;
 END $$;
 """
+# Schema 9: the id's hash, as id_hash computes it (the first 16 hex digits of the MD5 of its UTF-8
+# text, as a signed 64-bit integer); the primary key on the id stays.
+_PG_ID_HASH = "('x' || substr(md5(id), 1, 16))::bit(64)::bigint"
+_PG_V9 = (f"ALTER TABLE records ADD COLUMN id_hash BIGINT;\nUPDATE records SET id_hash = {_PG_ID_HASH};\n"
+          "ALTER TABLE records ALTER COLUMN id_hash SET NOT NULL;\n")
 # version → (the version it reaches, the script); 0 is no store. The row-level security of a
 # new store is added by postgres.py after its functions' search_path is pinned.
 PG_MIGRATIONS: dict[int, tuple[int, str]] = {
@@ -424,4 +469,7 @@ PG_MIGRATIONS: dict[int, tuple[int, str]] = {
     # there is nothing to change: the step records the version only.
     6: (7, "SELECT 1;\n"),
     7: (8, _PG_V8),
+    # Schema 9 slims SQLite's records (the id's hash index); PostgreSQL gets the same column
+    # (both engines hold the same records) and keeps its primary key on the id.
+    8: (9, _PG_V9),
 }

@@ -22,17 +22,20 @@ from . import schema
 from .base import BaseStore, StagedBatch, StoreError
 from .dialect import SQLITE, quoted
 from .schema import (
+    COPY_AGAIN_AT,
     COPY_RECORDS_AT,
     DAY_SUFFIX,
     DAY_US,
     DELETE_ALL,
-    INDEX_ONLY_AT,
+    ID_HASH_FUNCTION,
     REBUILD_ROLLUPS_AT,
     RECORD_COLUMNS,
     RECORD_INPUT_COLUMNS,
     SCHEMA_VERSION,
+    TIME_INDEXES,
     TOTAL_DIM,
     attribution_sql,
+    id_hash,
 )
 from .sqlite_files import not_yours, untrusted
 from .sqlite_rollups import (
@@ -48,16 +51,24 @@ CACHE_KIB = -32768  # 32 MiB of page cache a connection: keeps an import under 2
 # PRAGMA takes no parameters: the statements, from the int constants above, built once.
 _CACHE_PRAGMA = f"PRAGMA cache_size={int(CACHE_KIB)}"
 STAGE_ROWS = 2_000  # rows per multi-row INSERT into the stage
+# An import drops the records' time indexes once it has appended this many records and at least
+# as many as the store held before it, and builds them again at its end (one sort each): taking
+# its inserts at random places in three trees far larger than the page cache made a shuffled
+# import slow (see bench/RESULTS.md, issue 28). A smaller import into a large store keeps them:
+# building them anew would sort more records than it adds.
+DEFER_INDEXES_MIN = 100_000
+_TIME_INDEXES_PRESENT = (f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN "
+                         f"({', '.join('?' * len(TIME_INDEXES))})")
 
 # Which days hold any record (data_span).
 _ORG_DAY_SPAN = f"SELECT MIN(bucket), MAX(bucket) FROM roll_org{DAY_SUFFIX} WHERE dim = ?"
 _PENDING_SPAN = "SELECT MIN(ts_us), MAX(ts_us) FROM records WHERE rowid > ?"
 # Constant statements (column lists and attribution SQL, no values), built once.
 _RECORD_COLS = ", ".join(quoted(c) for c in RECORD_COLUMNS)
+
 _STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT PRIMARY KEY, "
                  f"{', '.join(RECORD_INPUT_COLUMNS[1:])}, user, team) WITHOUT ROWID")
 _STAGE_ROW = f"({', '.join('?' * len(RECORD_INPUT_COLUMNS))})"
-
 
 @functools.cache
 def _stage_insert(rows: int) -> str:
@@ -69,16 +80,18 @@ def _stage_insert(rows: int) -> str:
     statement costs more CPU than it saves)."""
     return f"INSERT INTO stage ({', '.join(RECORD_INPUT_COLUMNS)}) VALUES {', '.join([_STAGE_ROW] * rows)}"
 
-
 _STAGE_ATTRIBUTE = "UPDATE stage SET user = {}, team = {}".format(*attribution_sql("stage"))
 # Appended above every rowid in use and above the rollups' mark (`?`): a replaced record's
 # rowid is never reused by a record that is not rolled up yet. In time order within the batch.
-_STAGE_TO_RECORDS = (f"INSERT OR REPLACE INTO records (rowid, {_RECORD_COLS}) "
+# (A replaced record's old version was deleted first: `_REPLACED_ROWIDS`.)
+_STAGE_TO_RECORDS = (f"INSERT INTO records (rowid, {_RECORD_COLS}) "
                      f"SELECT ? + row_number() OVER (ORDER BY ts_us), {_RECORD_COLS} FROM stage")
-
+# A staged id's stored record: found by the id's hash, then the id itself (schema 9). CROSS JOIN
+# keeps the stage the outer loop: without statistics SQLite chose to scan the records instead.
+_STORED = "records r ON r.id_hash = s.id_hash AND r.id = s.id"
+_REPLACED_ROWIDS = f"SELECT r.rowid FROM temp.stage s CROSS JOIN {_STORED}"
 
 _USAGE_TABLES = frozenset(("meta", "records", "rejects", "sources"))
-
 
 def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse an SQLite file that is not a usage store (another application's database), before
@@ -96,7 +109,6 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
                          f"({'tables: ' + shown if tables else f'user_version {version}'}); "
                          "it was not modified. Name another file with --db")
 
-
 def write_access_problem(path: Path) -> str | None:
     """Why this user cannot write the store at `path` (SQLite also writes its -wal and -shm files
     next to it), naming the missing permission; None when it can."""
@@ -110,7 +122,6 @@ def write_access_problem(path: Path) -> str | None:
                 "files there): ask its owner, or use --db")
     return not_yours(path)  # another user's file is read-only for the read paths (sqlite_files.py)
 
-
 def _create_owner_only(path: Path) -> None:
     """Create the store file readable by its owner only (§2.4: the file is the wall). SQLite
     gives the -wal and -shm files the mode of the database file, so they are owner-only too.
@@ -119,7 +130,6 @@ def _create_owner_only(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     except FileExistsError:
         pass
-
 
 def file_stamp(path: Path) -> tuple | None:
     """What changes when a writer touches the store: the time and size of the main file and of
@@ -134,12 +144,10 @@ def file_stamp(path: Path) -> tuple | None:
         return st.st_mtime_ns, st.st_size, None
     return st.st_mtime_ns, st.st_size, (wal.st_mtime_ns, wal.st_size)
 
-
 def _same_files(before: tuple, now: tuple | None) -> bool:
     """Whether an immutable reader opened at `before` may go on: the main file is unchanged and
     still no writer is connected (no -wal file)."""
     return now is not None and now[:2] == before[:2] and now[2] is None
-
 
 def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
     """A read-only connection, and for an immutable one the file stamp it was opened at.
@@ -167,27 +175,23 @@ def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, tuple | None]:
         return _immutable(uri), stamp
     return conn, None
 
-
 def _immutable(uri: str) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
-
 T = TypeVar("T")
-
 
 def _torn_read(exc: sqlite3.DatabaseError) -> bool:
     """Whether an error is what a page changed under an immutable reader looks like."""
     return (getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
             or "malformed" in str(exc))
 
-
 class Store(DeferredRollups, BaseStore):
     """A usage store at `path`. One connection per thread (the TUI queries from workers)."""
 
     dialect = SQLITE
-    _MATCH_STAGE = "SELECT s.id, s.fingerprint = r.fingerprint FROM stage s JOIN records r ON r.id = s.id"
-    _DROP_UNCHANGED = ("DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
-                       "JOIN records r ON r.id = s.id AND r.fingerprint = s.fingerprint)")
+    _MATCH_STAGE = f"SELECT s.id, s.fingerprint = r.fingerprint FROM stage s CROSS JOIN {_STORED}"
+    _DROP_UNCHANGED = (f"DELETE FROM stage WHERE id IN (SELECT s.id FROM stage s "
+                       f"CROSS JOIN {_STORED} AND r.fingerprint = s.fingerprint)")
     _overflow_refused = staticmethod(_overflow_refused)
     _CACHE_PRAGMA = _CACHE_PRAGMA
 
@@ -249,6 +253,8 @@ class Store(DeferredRollups, BaseStore):
             conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")  # an int: PRAGMA takes no parameters
             conn.execute(_CACHE_PRAGMA)
             conn.execute("PRAGMA temp_store=MEMORY")
+            # the id's hash in SQL, for the schema-9 migration's copy (writes bind it from Python)
+            conn.create_function(ID_HASH_FUNCTION, 1, id_hash, deterministic=True)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable usage store ({exc})") from None
@@ -320,7 +326,7 @@ class Store(DeferredRollups, BaseStore):
                 conn.execute("COMMIT")  # nothing was written: ends the read transaction
 
     def reading(self, read: Callable[[], T]) -> T:
-        """`read()` in one read snapshot. An immutable reader (README "Who sees what": nobody was
+        """`read()` in one read snapshot. An immutable reader (docs/who-sees-what.md: nobody was
         connected when it opened) reads the main file without locks: if the owner connects and
         checkpoints meanwhile, a page may be read half old, half new, and SQLite calls the file
         corrupt. Then the connection is reopened (through the writer's WAL, with locks) and
@@ -367,9 +373,9 @@ class Store(DeferredRollups, BaseStore):
         if self.readonly:
             raise StoreError(f"{self.path}: store needs an upgrade; open it once without read-only")
         if version and self._on_upgrade is not None:
-            # Only the schema-3 step copies the records; the schema-5 and -6 steps index them.
+            # The schema-3 and -9 steps copy the records; the schema-5 and -6 steps index them.
             cost = ("about 30 s per million records" if version < COPY_RECORDS_AT else
-                    "about 20 s per million records" if version < INDEX_ONLY_AT else "a few seconds per million records")
+                    "about 20 s per million records" if version < COPY_AGAIN_AT else "a few seconds per million records")
             self._on_upgrade(f"upgrading {self.path} from schema {version} to {SCHEMA_VERSION} (once; {cost})")
         # One script, one transaction: a crash mid-migration leaves the old version intact.
         script = "".join(schema.SQLITE_MIGRATIONS[step] for step in range(version, SCHEMA_VERSION))
@@ -398,9 +404,42 @@ class Store(DeferredRollups, BaseStore):
                          [(u.id, u.name, u.login, u.role, u.primary_team) for u in directory.users.values()])
 
     def _set_costs(self, conn: sqlite3.Connection, costs: list[tuple[str, int | None]]) -> None:
-        conn.executemany("UPDATE records SET cost_nano = ? WHERE id = ?", [(cost, rid) for rid, cost in costs])
+        conn.executemany("UPDATE records SET cost_nano = ? WHERE id_hash = ? AND id = ?",
+                         [(cost, id_hash(rid), rid) for rid, cost in costs])
 
-    # -- rollups ---------------------------------------------------------------------------------
+    # -- the time indexes during a large import ----------------------------------------------------
+    def _missing_time_indexes(self, conn: sqlite3.Connection) -> list[str]:
+        present = {name for (name,) in conn.execute(_TIME_INDEXES_PRESENT, tuple(TIME_INDEXES))}
+        return [name for name in TIME_INDEXES if name not in present]
+
+    def _defer_time_indexes(self, appended: int) -> bool:
+        """On the import's writer thread, between two batches (see DEFER_INDEXES_MIN). While
+        they are dropped every answer stays the same: the views' and history's record pieces
+        scan instead of walking an index (slower, for the import's duration)."""
+        if appended < DEFER_INDEXES_MIN:
+            return False
+        with self.transaction() as conn:
+            missing = self._missing_time_indexes(conn)
+            if len(missing) == len(TIME_INDEXES):
+                return True
+            if appended * 2 < conn.execute(_TOP_ROWID).fetchone()[0]:  # the store held more before
+                return False
+            for name in TIME_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {quoted(name)}")  # a constant name (schema.py)
+        return True
+
+    def _restore_time_indexes(self) -> None:
+        if self.readonly or not self._missing_time_indexes(self.conn):
+            return
+        # A build sorts every record: in temp files, not in memory (as the migrations do).
+        self.conn.execute("PRAGMA temp_store=FILE")
+        try:
+            with self.transaction() as conn:
+                for name in self._missing_time_indexes(conn):
+                    conn.execute(TIME_INDEXES[name])
+        finally:
+            self.conn.execute("PRAGMA temp_store=MEMORY")
+
     # -- the write path ------------------------------------------------------------------------------
     # A batch appends its records without rolling them up (`refresh_rollups` does, as an import
     # goes and when it ends). Rolling up each batch upserted ~24 rollup rows a record at places
@@ -419,12 +458,14 @@ class Store(DeferredRollups, BaseStore):
             conn.execute(_stage_insert(len(chunk) // len(RECORD_INPUT_COLUMNS)), chunk)
 
     def _retract_replaced(self, conn: sqlite3.Connection, what: str) -> None:
-        """The replaced records leave the rollups, or the pending sums."""
+        """The replaced records leave the rollups, or the pending sums, and the records (their new
+        versions are appended by _add_stage)."""
         through = self._rolled_up_through(conn)
-        replaced = "r.id IN (SELECT id FROM temp.stage) AND r.rowid {} ?"
+        replaced = f"r.rowid IN ({_REPLACED_ROWIDS}) AND r.rowid {{}} ?"
         self._apply_rollups(conn, -1, replaced.format("<="), params=(through,))
         _, *old = conn.execute(_RECORD_SUMS.format("records", replaced.format(">")), (through,)).fetchone()
         self._set_rolled_up(conn, through, [p - (o or 0) for p, o in zip(self._pending_sums(conn), old, strict=True)])
+        conn.execute(f"DELETE FROM records WHERE rowid IN ({_REPLACED_ROWIDS})")
 
     def _add_stage(self, conn: sqlite3.Connection, what: str) -> None:
         conn.execute(_STAGE_ATTRIBUTE)
@@ -438,11 +479,14 @@ class Store(DeferredRollups, BaseStore):
     def stored_versions(self, ids: Sequence[str]) -> dict[str, tuple[str | None, int]]:
         """(attributed user, fingerprint) of each of `ids` already in the store."""
         found: dict[str, tuple[str | None, int]] = {}
+        wanted = set(ids)
         per_query = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         for i in range(0, len(ids), per_query):
-            chunk = ids[i:i + per_query]
+            chunk = [id_hash(rid) for rid in ids[i:i + per_query]]
+            # by the id's hash (indexed), then the id itself: another id with the same hash is not it
             found.update((rid, (user, fp)) for rid, user, fp in self.conn.execute(
-                f"SELECT id, user, fingerprint FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+                f"SELECT id, user, fingerprint FROM records WHERE id_hash IN ({', '.join('?' * len(chunk))})", chunk)
+                if rid in wanted)
         return found
 
     def _cleared(self, conn: sqlite3.Connection) -> None:

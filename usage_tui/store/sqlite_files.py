@@ -1,5 +1,5 @@
 """Whether an SQLite store's files may be trusted, checked before SQLite opens them and again
-once it has (issue 27; README "Who sees what": the file is the wall).
+once it has (issue 27; docs/who-sees-what.md: the file is the wall).
 
 SQLite opens whatever files are at the store's path and next to it: a `-wal` file someone else
 created and keeps open reads every write made through it, and whoever owns the store file

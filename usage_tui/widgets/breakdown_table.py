@@ -15,16 +15,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import platformdirs
 from rich.text import Text
+from textual import events
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
-from ..fmt import compact, fit_middle, metric_value, money, percent
+from ..fmt import UNPRICED, compact, cost_text, fit_middle, metric_value, money, percent, record_money
 from ..model import METRICS, QueryResult, Row, Totals
-from ..view_state import span_label
+from ..view_state import result_span
 from .export_screen import ExportScreen
 from .history_screen import HistoryScreen, HistoryView
+from .in_order_input import keys_taken, own_binding_ran
 
 if TYPE_CHECKING:
     from ..app import UsageApp
@@ -44,6 +47,14 @@ def context_share(row: Row) -> str:
     return percent(t.context_tokens / input_tokens) if input_tokens else "–"
 
 
+# Columns a wide table adds after Context, in the order they are drawn; EXTRA_PRIORITY is the
+# order they are given room in (the token split comes as one).
+EXTRAS = ("per_request", "prompt", "cached", "completion", "unpriced")
+EXTRA_PRIORITY = (("per_request",), ("unpriced",), ("prompt", "cached", "completion"))
+EXTRA_FIELDS = {"prompt": "prompt_tokens", "cached": "cached_input_tokens", "completion": "completion_tokens",
+                "unpriced": "unpriced_requests"}
+
+
 def row_cells(row: Row, metric: str, focus: str | None, colors: dict[str, str],
               label_text: str | None = None) -> dict[str, Text]:
     """Every cell of a row by column name ("key", the metric's name, "share", the other two
@@ -55,12 +66,16 @@ def row_cells(row: Row, metric: str, focus: str | None, colors: dict[str, str],
     label.append(row.key if label_text is None else label_text, style="bold" if row.key == focus else "")
     if t.unpriced_requests:
         label.append(UNPRICED_MARK, style=f"bold {colors.get('warning', '')}")
-    cells = {"key": label, metric: Text(metric_value(metric, t.metric(metric)), justify="right", style="bold"),
-             "share": Text(percent(row.share), justify="right")}
+    cells = {"share": Text(percent(row.share), justify="right")}
     for m in METRICS:
-        if m != metric:
-            cells[m] = Text(metric_value(m, t.metric(m)), justify="right")
+        text = cost_text(t.cost_usd, t.requests, t.unpriced_requests) if m == "cost" else metric_value(m, t.metric(m))
+        cells[m] = Text(text, justify="right", style="bold" if m == metric else "")
+    cells["key"] = label
     cells["context"] = Text(context_share(row), justify="right")
+    priced = t.requests - t.unpriced_requests  # the cost is of these only
+    cells["per_request"] = Text(record_money(t.cost_usd / priced) if priced > 0 else UNPRICED, justify="right")
+    for name in ("prompt", "cached", "completion", "unpriced"):
+        cells[name] = Text(compact(getattr(t, EXTRA_FIELDS[name])), justify="right")
     return cells
 
 
@@ -118,9 +133,31 @@ def totals_line(result: QueryResult, width: int = 1000) -> str:
 
 
 def default_export_dir() -> Path:
-    """The current directory when it is writable (where the user ran the command), else temp."""
-    cwd = Path.cwd()
-    return cwd if os.access(cwd, os.W_OK) else Path(tempfile.gettempdir())
+    """Where an export goes unless the user types another folder: the user's downloads folder
+    (XDG_DOWNLOAD_DIR, ~/Downloads), else `exports` in the user data folder, else temp. Not the
+    current folder: run inside a git checkout, an export landed among its files."""
+    downloads = platformdirs.user_downloads_path()
+    if downloads.is_dir() and os.access(downloads, os.W_OK | os.X_OK):
+        return downloads
+    exports = platformdirs.user_data_path("usage-tui") / "exports"
+    try:
+        exports.mkdir(parents=True, exist_ok=True)
+        return exports
+    except OSError:
+        return Path(tempfile.gettempdir())
+
+
+FREE_NAME_TRIES = 1000  # usage-…-2.csv … -1000.csv; then the dialog says the name exists
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or the first of `stem-2.csv`, `stem-3.csv`… that does not exist: a second `e`
+    offers a name it can write, not one the dialog refuses."""
+    for n in range(1, FREE_NAME_TRIES + 1):
+        candidate = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    return path
 
 
 def export_name(result: QueryResult) -> str:
@@ -143,7 +180,8 @@ def export_csv(result: QueryResult, path: Path) -> Path:
 
 
 HEADERS = {"cost": "Cost", "requests": "Requests", "tokens": "Tokens", "share": "Share",
-           "context": "Context"}
+           "context": "Context", "per_request": "Cost/req", "prompt": "Prompt", "cached": "Cached",
+           "completion": "Completion", "unpriced": "Unpriced"}
 # Used when the full headers would squeeze the key column (80 columns with the sidebar).
 SHORT_HEADERS = {**HEADERS, "requests": "Reqs", "context": "Ctx"}
 KEY_MIN = 18  # cells the key column keeps before it is cut: secondary columns go first
@@ -171,6 +209,10 @@ class BreakdownTable(DataTable):
         self.names: list[str] = []  # the columns shown after the key, by name
         self._layout: tuple | None = None
         self._shown: tuple[QueryResult, str | None] | None = None
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not await own_binding_ran(self, event):  # arrows and enter in the order typed
+            await super()._on_key(event)
 
     def show(self, result: QueryResult, focus: str | None) -> None:
         self._shown = (result, focus)
@@ -246,6 +288,14 @@ class BreakdownTable(DataTable):
         for table in (HEADERS, SHORT_HEADERS):
             headers, ws = widths_for(names, table)
             if room(ws) >= longest_key or width <= 0:
+                if table is HEADERS and width > 0:  # room after the whole names: the extras
+                    chosen: set[str] = set()
+                    for extra in EXTRA_PRIORITY:
+                        wider = names + [n for n in EXTRAS if n in chosen or n in extra]
+                        if room(widths_for(wider, HEADERS)[1]) >= longest_key:
+                            chosen.update(extra)
+                    names = names + [n for n in EXTRAS if n in chosen]
+                    headers, ws = widths_for(names, table)
                 spare = room(ws) - longest_key - pad
                 # A wide terminal gets a share bar: the rows' weights at a glance.
                 bar = min(30, spare) if spare >= 12 and cells else 0
@@ -274,8 +324,8 @@ class BreakdownTable(DataTable):
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in VIEW_ACTIONS and not self.app.view_keys_on:
-            return False
+        if action in VIEW_ACTIONS and (not self.app.view_keys_on or isinstance(self.app.focused, Input)):
+            return False  # a dialog's, or text in a text box (the app's keys have priority)
         if action == "clear_focus":
             return self.app.pending.focus is not None
         return super().check_action(action, parameters)
@@ -293,14 +343,14 @@ class BreakdownTable(DataTable):
     def action_clear_focus(self) -> None:
         self.app.request_with(focus=None)
 
-    def action_export(self) -> None:
+    async def action_export(self) -> None:
         app = self.app
         result = app.result
         if result is None or not result.rows:
             app.notify("Nothing to export: the table has no rows." if result is not None else
                        "Nothing to export yet.", title="Export", severity="warning")
             return
-        default = (app.export_dir or default_export_dir()) / export_name(result)
+        default = free_name((app.export_dir or default_export_dir()) / export_name(result))
 
         def written(path: Path | None) -> None:
             if path is not None:
@@ -308,7 +358,7 @@ class BreakdownTable(DataTable):
                 app.notify(f"{rows} row{'s' if rows != 1 else ''} written to {path}", title="Exported CSV",
                            timeout=8)
 
-        app.push_screen(ExportScreen(default, len(result.rows), partial(export_csv, result)), written)
+        await app.push_screen(ExportScreen(default, len(result.rows), partial(export_csv, result)), written)
 
     def history_view(self) -> HistoryView | None:
         """The selected row of the view on screen, as a history: same scope, dates and zone."""
@@ -319,15 +369,17 @@ class BreakdownTable(DataTable):
         row = next((r for r in result.rows if r.key == key), None)
         spec = replace(result.spec, since=result.since, until=result.until, tz=result.tz, focus=key, search=None)
         who = {"personal": "personal", "team": f"team {spec.team}", "org": "org"}[spec.scope]
-        title = f"Requests — {spec.group_by} {key} ({who} scope) · {span_label(result.since, result.until)}"
+        title = f"Requests — {spec.group_by} {key} ({who} scope) · {result_span(result)}"
         return HistoryView(spec, result.tz, title, row.totals if row is not None else None)
 
-    def action_history(self) -> None:
+    async def action_history(self) -> None:
+        await keys_taken(self)  # `down h`: the history of the row the cursor moved to
         view = self.history_view()
         if view is None:
             self.app.notify("No row selected: the history is of a row of the table.", severity="warning")
             return
-        self.app.push_screen(HistoryScreen(self.app.store, view))
+        # Awaited: the app takes the keys typed behind h (`/ bob`) once the history is mounted.
+        await self.app.push_screen(HistoryScreen(self.app.store, view))
 
     def system_commands(self) -> Iterator[SystemCommand]:
         """The command palette's entries for the table (ctrl+p)."""

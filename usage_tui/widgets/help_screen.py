@@ -44,6 +44,7 @@ def view_help(bindings: list[Binding], key_display: Callable[[Binding], str]) ->
                        "injected by context (knowledge, memory)"),
                ("*", "Some of the row's requests are unpriced (no price for their model): its "
                      "cost leaves them out; the totals line counts them"),
+               ("—", "A cost no request of the row has a price for (unknown, not $0.00)"),
                ("●", "The focused row: the graph shows only it"),
                ("…", "A name cut to fit; in the middle when its end tells it apart")]
     return [("View", view), ("Table", table), ("Columns and marks", columns), ("Search box", search),

@@ -8,43 +8,32 @@ from `history.Explainer`; this module only lays them out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..fmt import compact, fit_middle, money, record_money
-from ..history import Explainer, detail_rows, record_time
-from ..model import HistoryRecord, QuerySpec, Totals, missing_key_label
+from ..fmt import compact, cost_text, fit_middle
+from ..history import Explainer, detail_rows
+from ..model import HistoryRecord, QuerySpec, Totals
 from ..query import run_history
 from ..store import Store
-from .in_order_input import InOrderInput
+from .fitted_footer import FittedFooter
+from .history_columns import Column, fit_columns, record_values, wanted_columns
+from .in_order_input import InOrderInput, own_binding_ran
 from .record_detail_screen import RecordDetailScreen
 
 PAGE = 100  # records per page: one scan of the records each (the store has no time index)
 PREFETCH = 20  # rows before the end at which the next page is asked for
 SEARCH_DEBOUNCE_S = 0.2
-
-
-def short(n: int) -> str:
-    """Token counts in at most 4 cells: 999, 1.2k, 12k, 150k, 1.5M (the history has four of
-    them on a line)."""
-    if n < 1000:
-        return str(n)
-    for size, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
-        v = n / size
-        text = f"{v:.1f}" if v < 9.95 else f"{v:.0f}"
-        if len(text) <= 3:
-            return text + suffix
-    return f"{n:.0e}"  # beyond any real count
 
 
 @dataclass(frozen=True)
@@ -57,12 +46,9 @@ class HistoryView:
     totals: Totals | None = None
 
 
-@dataclass(frozen=True)
-class Column:
-    key: str
-    header: str
-    width: int
-    right: bool = False
+def figures(t: Totals) -> str:
+    """`$1.75 · 3 req · 2.7k tok`; `— · 3 req …` when none of them has a price."""
+    return f"{cost_text(t.cost_usd, t.requests, t.unpriced_requests)} · {compact(t.requests)} req · {compact(t.tokens)} tok"
 
 
 class HistoryLoaded(Message):
@@ -86,16 +72,28 @@ class HistoryTable(DataTable):
         Binding("end", "scroll_bottom", "Last", id="history.last", show=False),
     ]
 
+    async def _on_key(self, event: events.Key) -> None:
+        if not await own_binding_ran(self, event):  # arrows and enter in the order typed
+            await super()._on_key(event)
+
 
 class HistorySearch(InOrderInput):
+    """Enter and escape have priority (acted on when the app first sees them), so the keys typed
+    behind them go to the table, not into the box; the search is read once the keys typed
+    before them are in."""
+
     BINDINGS = [
-        Binding("enter", "screen.leave_search('keep')", "Done", id="history.search.done"),
-        Binding("escape", "screen.leave_search('clear')", "Clear", id="history.search.clear"),
+        Binding("enter", "screen.leave_search('keep')", "Done", id="history.search.done", priority=True),
+        Binding("escape", "screen.leave_search('clear')", "Clear", id="history.search.clear", priority=True),
     ]
 
 
 class HistoryScreen(ModalScreen[None]):
     """Full-screen and modal, so the main view's keys stay off while it is open."""
+
+    # The table from the start: Textual's default focused the (hidden) search box until
+    # on_mount, and `h /` in a burst put the / in it.
+    AUTO_FOCUS = "HistoryTable"
 
     DEFAULT_CSS = """
     HistoryScreen { background: $background; }
@@ -113,12 +111,15 @@ class HistoryScreen(ModalScreen[None]):
 
     # `q` goes back too, as in less or htop's subviews: only the main screen quits. One footer
     # entry says both keys (the footer shows one key per action).
+    # q, / and s have priority, as the main view's keys: acted on in the order typed (`/ bob`:
+    # the box had not the focus yet when bob reached the table, and bob was lost).
     BINDINGS = [
         Binding("escape", "close", "Back", key_display="esc q", id="history.close", tooltip="Back to the table"),
-        Binding("q", "close", "Back", id="history.close.q", show=False),
-        Binding("slash", "search", "Search", key_display="/", id="history.search",
+        Binding("q", "close", "Back", id="history.close.q", show=False, priority=True),
+        Binding("slash", "search", "Search", key_display="/", id="history.search", priority=True,
                 tooltip="Search the records: id, model or user"),
-        Binding("s", "toggle_order", "Sort", id="history.sort", tooltip="Newest first ↔ costliest first"),
+        Binding("s", "toggle_order", "Sort", id="history.sort", priority=True,
+                tooltip="Newest first ↔ costliest first"),
         # Shown only: the app's `?` has priority and opens this screen's help (the footer of a
         # modal screen lists its own keys only).
         Binding("question_mark", "app.help", "Help", key_display="?", id="history.help",
@@ -151,7 +152,7 @@ class HistoryScreen(ModalScreen[None]):
         yield HistorySearch(placeholder="id, model or user", id="history-search", compact=True)
         yield HistoryTable(cursor_type="row", zebra_stripes=True, id="history-table")
         yield Static(id="history-empty")
-        yield Footer(compact=True)
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self._title()
@@ -162,7 +163,7 @@ class HistoryScreen(ModalScreen[None]):
     def reload(self) -> None:
         self.records, self.values, self.explained, self.after = [], [], [], None
         self._request += 1
-        self._fit()
+        self.query_one(HistoryTable).clear()  # the columns stay until the view's first page fits new ones
         self._summary()
         self.load_page(self._request, None, append=False)
 
@@ -185,18 +186,16 @@ class HistoryScreen(ModalScreen[None]):
             return  # a page of an order or search the user already left
         self.loading_page = False
         table = self.query_one(HistoryTable)
-        new = [self._values(r) for r in message.records]
+        new = [record_values(r, self.tz) for r in message.records]
         self.records += message.records
         self.values += new
         self.explained += message.explained
         self.after = message.after
-        if not message.append or any(len(v[c.key]) > c.width for v in new for c in self.columns
-                                     if c.key not in ("model", "user")):
-            cursor = table.cursor_row if message.append else 0  # a new order or search starts at the top
-            self._fit()  # the first page, or wider values: widths fitted again, never left short
-            table.move_cursor(row=cursor, animate=False)
-        else:
+        if message.append:  # later pages go into the view's columns: they never jump while scrolling
             table.add_rows([self._cells(v) for v in new])
+        else:
+            self._fit()  # a view's first page: the columns are fitted to it and the width
+            table.move_cursor(row=0, animate=False)
         self._summary()
         self.set_class(not self.records, "-empty")
         self.query_one("#history-empty", Static).update(
@@ -217,66 +216,15 @@ class HistoryScreen(ModalScreen[None]):
 
     # -- layout ----------------------------------------------------------------------------------
     def _fit(self) -> None:
-        """Columns for the width there is, each as wide as its widest loaded value. The row's own
-        key (a model row's model, a personal view's user) is the same on every line: left out.
-        When the line is too long: Req goes, names are cut a little (in the middle), then
-        Status goes, then names are cut to 8 cells."""
-        spec = self.view.spec
+        """Columns for the width there is and the page loaded first (history_columns)."""
         width = max(40, self.size.width or self.app.size.width) - 1  # the scrollbar
-        values = self.values
-        show_model = not (spec.focus is not None and spec.group_by == "model")
-        show_user = spec.scope != "personal" and not (spec.focus is not None and spec.group_by == "user")
-        wanted = [("time", "Time", False), ("model", "Model", False), ("user", "User", False),
-                  ("in", "In", True), ("cache", "Cache", True), ("out", "Out", True), ("ctx", "Ctx", True),
-                  ("req", "Req", True), ("cost", "Cost", True), ("status", "Status", False)]
-        columns = [Column(key, header, max([len(header), *(len(v[key]) for v in values)]), right)
-                   for key, header, right in wanted
-                   if (key != "model" or show_model) and (key != "user" or show_user)]
-        pad = 2  # DataTable's cell padding: one cell each side
-
-        def spare() -> int:
-            return width - sum(c.width + pad for c in columns)
-
-        def cut(key: str, least: int) -> None:
-            nonlocal columns
-            room = spare()
-            if room < 0:
-                columns = [replace(c, width=max(least, c.width + room)) if c.key == key else c for c in columns]
-
-        def drop(key: str) -> None:
-            nonlocal columns
-            if spare() < 0:
-                columns = [c for c in columns if c.key != key]
-
-        # Req first (mostly 1), then names are cut a little, then Status goes, then names more.
-        full = {c.key: c.width for c in columns}
-        drop("req")
-        cut("user", 10)
-        cut("model", 14)
-        drop("status")
-        cut("user", 8)
-        cut("model", 8)
-        for key in ("model", "user"):  # what a dropped column left: back to the names
-            room = spare()
-            if room > 0:
-                columns = [replace(c, width=min(full[key], c.width + room)) if c.key == key else c for c in columns]
-        self.columns = columns
+        first = self.values[:PAGE]
+        self.columns = fit_columns(wanted_columns(self.view.spec, first), first, width)
         table = self.query_one(HistoryTable)
         table.clear(columns=True)
-        for c in columns:
+        for c in self.columns:
             table.add_column(Text(c.header, justify="right") if c.right else c.header, key=c.key, width=c.width)
-        table.add_rows([self._cells(v) for v in values])
-
-    def _values(self, r: HistoryRecord) -> dict[str, str]:
-        when = record_time(r, self.tz)
-        return {
-            "time": f"{when:%m-%d %H:%M}", "model": r.model,
-            "user": r.user or missing_key_label("user"),
-            "in": short(r.prompt_tokens), "cache": short(r.cached_input_tokens),
-            "out": short(r.completion_tokens), "ctx": short(r.context_tokens), "req": str(r.requests),
-            "cost": record_money(r.cost_usd), "status": f"{r.status} {r.verdict or ''}".strip(),
-            "_error": "1" if r.status >= 400 else "",
-        }
+        table.add_rows([self._cells(v) for v in self.values])
 
     def _cells(self, values: dict[str, str]) -> list[Text]:
         cells = []
@@ -287,11 +235,22 @@ class HistoryScreen(ModalScreen[None]):
         return cells
 
     def _summary(self) -> None:
-        t = self.view.totals
-        parts = []
-        if t is not None:
-            parts.append(f"{money(t.cost_usd)} · {compact(t.requests)} req · {compact(t.tokens)} tok")
+        """The row's figures, then the records shown. With a search, the figures are the
+        matches' once all of them are loaded; until then they are labelled as the row's."""
         n = len(self.records)
+        more = self.after is not None or self.loading_page
+        parts = []
+        if self.search and not more and not self.records:
+            pass  # "0 records matching": no figures to give
+        elif self.search and not more:
+            matches = Totals()
+            for r in self.records:
+                matches.add(Totals(cost_nano=r.cost_nano or 0, requests=r.requests, prompt_tokens=r.prompt_tokens,
+                                   completion_tokens=r.completion_tokens, cached_input_tokens=r.cached_input_tokens,
+                                   unpriced_requests=r.requests if r.cost_nano is None else 0))
+            parts.append(f"matches {figures(matches)}")
+        elif self.view.totals is not None:
+            parts.append(f"{'row ' if self.search else ''}{figures(self.view.totals)}")
         shown = f"{n:,}{'+' if self.after is not None else ''} record{'' if n == 1 and self.after is None else 's'}"
         if self.search:
             shown += f" matching “{self.search}”"
@@ -319,8 +278,10 @@ class HistoryScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `/` in the box is a character of the search; the footer hides the keys the box takes,
         # but Textual does not know `slash` is one.
-        if action == "search" and isinstance(self.focused, HistorySearch):
-            return False
+        if action in ("search", "close", "toggle_order") and isinstance(self.focused, HistorySearch):
+            return False  # letters of the search (escape there is the box's: it clears it)
+        if self.app.screen is not self:
+            return False  # a record or the help over the history: their keys, not these
         return True
 
     def action_close(self) -> None:
@@ -334,12 +295,16 @@ class HistoryScreen(ModalScreen[None]):
                   for b in (*HistoryTable.BINDINGS[:1], *HistoryScreen.BINDINGS) if b.show and b.action != "app.help"),
                 ("esc (search box)", "Clear the search, back to the records"),
                 ("esc q (record)", "Back from a record to the history")]
-        columns = [("In", "Prompt tokens (uncached input)"), ("Cache", "Cached input tokens"),
+        columns = [("Model", "The model id the request used (several ids the directory folds into one "
+                             "model show where they differ)"),
+                   ("Team Key Agent", "Shown where the records differ in them, as the width allows"),
+                   ("In", "Prompt tokens (uncached input)"), ("Cache", "Cached input tokens"),
                    ("Out", "Completion tokens"),
                    ("Ctx", "Context tokens: the part of the input injected by knowledge or memory"),
                    ("Req", "Requests the record stands for"),
                    ("Cost", "Its cost; `unpriced` when no price is known (left out of costs, never $0)"),
-                   ("Status", "HTTP status and policy verdict")]
+                   ("Status", "HTTP status and policy verdict"),
+                   ("Id", "The request's id (cut in the middle when narrow: its end tells ids apart)")]
         return [("Request history", keys), ("Columns", columns)]
 
     def action_toggle_order(self) -> None:
@@ -348,15 +313,16 @@ class HistoryScreen(ModalScreen[None]):
 
     def action_search(self) -> None:
         self.add_class("-searching")
-        self.query_one(HistorySearch).focus()
+        self.set_focus(self.query_one(HistorySearch))  # now: Widget.focus() waits, and keys went past
 
-    def action_leave_search(self, how: str) -> None:
+    async def action_leave_search(self, how: str) -> None:
         box = self.query_one(HistorySearch)
+        await box.keys_taken()  # the characters typed before enter or escape are in first
         if how == "clear":
             box.value = ""
         if not box.value:
             self.remove_class("-searching")
-        self.query_one(HistoryTable).focus()
+        self.set_focus(self.query_one(HistoryTable))
 
     @on(Input.Changed, "#history-search")
     def search_changed(self, event: Input.Changed) -> None:

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from .fitted_footer import FittedFooter
 
 
 class RecordDetailScreen(ModalScreen[None]):
@@ -45,7 +47,7 @@ class RecordDetailScreen(ModalScreen[None]):
             scroll.border_title = "Record"
             scroll.border_subtitle = "esc q back"
             yield Static(grid, id="detail")
-        yield Footer(compact=True)
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

@@ -18,7 +18,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from ..fmt import METRIC_TITLES
 from ..model import GRANULARITIES, GROUPINGS, METRICS
-from ..view_state import CUSTOM, PRESETS, DateRange, Filters, cycle, span_label, viewer_label
+from ..view_state import CUSTOM, PRESETS, DateRange, Filters, cycle, result_span, viewer_label
 from .budget_panel import BudgetPanel
 from .date_range_screen import DateRangeScreen
 from .search_input import SearchInput
@@ -79,7 +79,7 @@ class Sidebar(VerticalScroll, can_focus=False):
         """Show `filters` (the view asked for, or on screen) with who is looking and the dates."""
         app = self.app
         who = viewer_label(app.directory, app.viewer) if app.directory else app.viewer
-        span = span_label(app.result.since, app.result.until) if app.result else ""
+        span = result_span(app.result) if app.result else ""
         if app.result is not None and filters.dates != app.filters.dates:
             span = "…"
         if filters.team is None:
@@ -121,8 +121,8 @@ class Sidebar(VerticalScroll, can_focus=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in VIEW_ACTIONS and not self.app.view_keys_on:
             return False
-        if action in ("search", "date_range") and isinstance(self.app.focused, Input):
-            return False  # `/` and `d` are text in a text box
+        if action in VIEW_ACTIONS and isinstance(self.app.focused, Input):
+            return False  # the view's keys (priority keys) are text in a text box
         return super().check_action(action, parameters)
 
     def on_select_changed(self, event: Select.Changed) -> None:

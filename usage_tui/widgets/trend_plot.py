@@ -12,7 +12,7 @@ from .. import clock
 from ..fmt import compact
 from ..model import QueryResult
 from ..query import zone
-from ..view_state import graph_title, span_label
+from ..view_state import graph_title, result_span
 
 EMPTY_GRAPH = ("No attributed usage in this view.\n"
                "Broaden the date range (d), change the scope (1 2 3),\n"
@@ -79,7 +79,7 @@ class TrendPlot(PlotextPlot):
         there is nothing to draw."""
         title = graph_title(result.spec)
         now = clock.now().astimezone(zone(result.tz))
-        subtitle = f"{span_label(result.since, result.until)} ({result.tz}) · {now:%H:%M:%S}"
+        subtitle = f"{result_span(result)} ({result.tz}) · {now:%H:%M:%S}"
         if result.totals.requests == 0:
             self.show_empty(title, EMPTY_GRAPH, subtitle)
         else:
