@@ -34,7 +34,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from . import clock
 from .budget import budget_status
 from .directory import Directory
-from .identity import resolve_identity
+from .identity import not_listed_note, resolve_identity
 from .model import QueryResult
 from .query import QueryError, ScopeError, run_query, zone
 from .store import StoreError, StorePermissionError, UsageStore, open_store
@@ -267,6 +267,7 @@ class UsageApp(App):
         self.result = message.result
         self.directory = message.directory
         self.teams = message.directory.teams_visible_to(self.viewer)
+        self.breakdown.empty_note = not_listed_note(self.directory, self.viewer)  # (None: a directory user)
         self.plot.show_view(self.result)
         self.breakdown.show_view(self.result, self.filters.focus)
         self.sidebar.mirror(self.filters)

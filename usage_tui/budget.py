@@ -8,6 +8,7 @@ Money is compared in integer nano-dollars, as the store keeps it, so "at the lim
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -118,14 +119,19 @@ def no_budget_json(user: str) -> dict[str, Any]:
 def budget_for(store: Store, user: str) -> tuple[float, str] | None:
     """(limit, window): one set with `budget set` wins unless the directory names it (the store
     drops such overrides on load), else the directory's."""
-    override = store.budget_overrides().get(user)
+    return budget_from(user, store.budget_overrides(), store.directory())
+
+
+def budget_from(user: str, overrides: dict[str, tuple[float, str]], directory) -> tuple[float, str] | None:
+    """budget_for on facts already read (the overrides and the directory of one snapshot)."""
+    override = overrides.get(user)
     if override is not None:
         if bounded_usd(override[0], MAX_LIMIT_USD):  # set by an older version that took inf/nan
             # fail closed: no decision (exit 2, HTTP 503) rather than "allowed"
             raise StoreError(f'the budget of "{user}" in this store is not a usable limit ({override[0]}): '
                              "set it again with `usage-tui budget set`")
         return override
-    budget = store.directory().budgets.get(user)
+    budget = directory.budgets.get(user)
     return (budget.limit_usd, budget.window) if budget else None
 
 
@@ -150,11 +156,24 @@ def _budget_status(store: Store, user: str, now: datetime | None) -> BudgetStatu
     found = budget_for(store, user)
     if found is None:
         return None
+    return status_at(user, found, ZoneInfo(store.directory().timezone), now,
+                     lambda start_us, end_us: user_cost_nano(store, user, start_us, end_us))
+
+
+def window_us(window: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime, int, int]:
+    """window_bounds, and the same two instants in µs since the epoch (the store's time)."""
+    start, end = window_bounds(window, now, tz)
+    return start, end, (start - _EPOCH) // _US, (end - _EPOCH) // _US
+
+
+def status_at(user: str, found: tuple[float, str], tz: ZoneInfo, now: datetime | None,
+              spent_nano_in: Callable[[int, int], int]) -> BudgetStatus:
+    """The status of `user`, whose budget is `found` (limit, window), at `now` (default: the
+    clock), with `spent_nano_in(start_us, end_us)` giving their spend in a window."""
     limit, window = found
     now = _aware(now or clock.now()).astimezone(UTC)  # differences across zones must be real time
-    tz = ZoneInfo(store.directory().timezone)
-    start, end = window_bounds(window, now, tz)
-    spent_nano = user_cost_nano(store, user, (start - _EPOCH) // _US, (end - _EPOCH) // _US)
+    start, end, start_us, end_us = window_us(window, now, tz)
+    spent_nano = spent_nano_in(start_us, end_us)
     limit_nano = usd_to_nano(limit)
     over = spent_nano >= limit_nano
     return BudgetStatus(

@@ -112,6 +112,19 @@ def resolve_identity(directory: Directory, store_path: str | Path, as_user: str 
     return Identity(wanted, login, True, owner, directory.is_org_admin(wanted))
 
 
+def not_listed_note(directory: Directory, viewer: str) -> str | None:
+    """For a viewer the directory does not list (the store's owner role, typically, right
+    after creating the store and importing): who they are and the ways in, in place of an
+    empty view's "import data". None for a directory user."""
+    if viewer in directory.users:
+        return None
+    admin = next((u for u in sorted(directory.users) if directory.is_org_admin(u)), None)
+    org = f" (--as {admin} --scope org: everyone's, as org admin {admin} sees it)" if admin else ""
+    return (f"You are {viewer}, not a user of this store's directory: this personal view holds only usage "
+            f"attributed to {viewer}. The store's owner sees a user's view with --as USER{org}; a [[users]] entry with login = \"{viewer}\", loaded with `usage-tui directory "
+            "load`, makes you a user.")
+
+
 def attributed_user(record: Record, directory: Directory) -> str | None:
     """§2.3's user of a record (directory.attribute): its user, else its key's owner, else its
     agent's manager."""

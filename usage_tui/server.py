@@ -18,8 +18,10 @@ never an allow.
 
 The store is opened read-only with one SQLite connection per worker thread (checks run in
 starlette's thread pool, never on the event loop), so checks keep answering while another
-process imports, thanks to WAL. Nothing is cached: every answer reads the store as it is, from
-the file its path names now (server_store.py: a store replaced is followed, one gone is a 503).
+process imports, thanks to WAL. Every answer reads the store's data version as it is, from the
+file its path names now (server_store.py: a store replaced is followed, one gone is a 503), and
+answers from memory only while nothing was committed since (budget_cache.py): the same answer
+as a read of the whole store, without its cost.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import clock
-from .budget import BudgetStatus, budget_for, budget_status, no_budget_json
+from .budget import BudgetStatus, no_budget_json
+from .budget_cache import DEMOTED, BudgetCache, CachedView
 from .server_push import push_route
 from .server_store import ServedStore
 from .server_writer import GroupWriter, RemoteWriter
@@ -125,27 +128,28 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
     not know (else 403). `trust_user_header`: /auth takes the user from X-User, for a proxy that
     authenticates users itself and sets that header (never pass a client's X-User through)."""
     stores = ServedStore(db_path, POOL_SIZE)
+    cache = BudgetCache()
     expected = token.encode() if token else None
 
     def has_admin_token(request: Request) -> bool:
         return expected is not None and hmac.compare_digest(bearer(request).encode(), expected)
 
-    def lookup(store, user: str) -> tuple[BudgetStatus | None, bool]:
+    def lookup(view: CachedView, user: str) -> tuple[BudgetStatus | None, bool]:
         """(status, known): known is whether the directory or a budget names the user."""
-        status = budget_status(store, user)
-        return status, status is not None or user in store.directory().users
+        status = view.status(user)
+        return status, status is not None or user in view.directory.users
 
-    def caller(store, request: Request) -> str | None:
+    def caller(view: CachedView, request: Request) -> str | None:
         """The user /auth decides for (None: a known key without an owner: no user budget)."""
         for name in IDENTITY_HEADERS:  # first: refused whatever else is sent
             if len(request.headers.getlist(name)) > 1:
                 raise Ambiguous(f"{name} header given more than once")
-        directory = store.directory()
+        directory = view.directory
         key = gateway_key(request)  # two different keys are refused whatever else is sent
         if trust_user_header:
             user = request.headers.get(USER_HEADER, "").strip()
             if user:
-                if user not in directory.users and budget_for(store, user) is None:
+                if user not in directory.users and view.budget(user) is None:
                     raise Refused(f'unknown user "{user}" in {USER_HEADER}')
                 return user
         if key is None:
@@ -164,18 +168,23 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
 
         def answer():
             if not store.sees_everything():
-                raise StoreError("serve's database role no longer sees everyone's usage (it is not an org "
-                                 "admin or the store's owner): no decision can be made")
+                raise StoreError(DEMOTED)
             return fn(store, *args)
 
         with store.borrowed():
             return store.reading(answer)
 
-    async def in_thread(fn, *args):
+    def deciding(fn, *args):
+        """`fn(view, *args)`, `view` holding the budget cache's answers (budget_cache.py: exactly
+        the uncached ones, never older than a commit seen, refused when serve's role does not
+        see everyone's usage)."""
+        return cache.answer(stores.current(), fn, *args)
+
+    async def in_thread(fn, *args, via=None):
         """Run a store read off the event loop. Any failure is a 503 with a JSON error, which
         every documented hook treats as a refusal: an error never allows a request."""
         try:
-            return await run_in_threadpool(borrowing, fn, *args)
+            return await run_in_threadpool(via or borrowing, fn, *args)
         except Refused:
             raise
         except Exception as exc:
@@ -197,7 +206,7 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         user = params.get("user", "").strip()
         if not user:
             return _error(400, "missing query parameter: user")
-        found = await in_thread(lookup, user)
+        found = await in_thread(lookup, user, via=deciding)
         if isinstance(found, Response):
             return found
         status, known = found
@@ -219,12 +228,12 @@ def create_server_app(db_path: str | Path, *, token: str | None = None, allow_un
         caller nobody knows. X-Budget-Deny-Status: 429 makes the over-budget denial a 429 for
         proxies that relay it as is (Envoy ext_authz)."""
 
-        def decide(store) -> BudgetStatus | None:
-            user = caller(store, request)
-            return budget_status(store, user) if user is not None else None
+        def decide(view: CachedView) -> BudgetStatus | None:
+            user = caller(view, request)
+            return view.status(user) if user is not None else None
 
         try:
-            status = await in_thread(decide)
+            status = await in_thread(decide, via=deciding)
         except Refused as exc:
             if allow_unknown_keys and not isinstance(exc, Ambiguous):
                 return Response(status_code=204, headers=_NO_STORE)

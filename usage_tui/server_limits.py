@@ -68,40 +68,58 @@ def limits() -> tuple[int, int]:
 
 class ServeConfig(uvicorn.Config):
     """uvicorn's Config with serve's protocol and limits (it travels to `--workers` processes
-    pickled, so it holds plain values; the cap is computed in each process)."""
+    pickled, so it holds plain values; the cap is computed in each process). The protocol is
+    uvicorn's httptools one (a C parser) on uvloop where both are installed (they are serve's
+    dependencies): about half the CPU of h11 on asyncio per budget check (bench/RESULTS.md,
+    issue 28); h11 otherwise."""
 
     def __init__(self, app: Any, *, header_timeout: float = HEADER_TIMEOUT_S, **kwargs: Any) -> None:
         raise_fd_limit()  # before the backlog is chosen from it; `--workers` processes inherit it
-        super().__init__(app, http=GuardedH11Protocol, ws="none", timeout_keep_alive=IDLE_TIMEOUT_S,
-                         h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=limits()[0],
-                         log_level="warning", **kwargs)
+        fast = GuardedHttpToolsProtocol is not None
+        super().__init__(app, http=GuardedHttpToolsProtocol if fast else GuardedH11Protocol,
+                         loop="uvloop" if fast and _has("uvloop") else "asyncio", ws="none",
+                         timeout_keep_alive=IDLE_TIMEOUT_S, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                         backlog=limits()[0], log_level="warning", access_log=False, **kwargs)
         self.header_timeout = header_timeout
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 # Per server (uvicorn's ServerState): its connections waiting for a request's headers, oldest
 # first (a dict keeps insertion order).
-_waiting: weakref.WeakKeyDictionary[ServerState, dict[GuardedH11Protocol, None]] = weakref.WeakKeyDictionary()
+_waiting: weakref.WeakKeyDictionary[ServerState, dict[Any, None]] = weakref.WeakKeyDictionary()
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline, an idle timeout before the first request
-    and a cap on connections (the module's docstring says why)."""
+class _Guarded:
+    """A header deadline, an idle timeout before the first request and a cap on connections
+    (the module's docstring says why), over uvicorn's h11 or httptools protocol: each subclass
+    calls request_started() once a request's headers have arrived whole."""
+
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    connections: set
+    timeout_keep_alive: int
+    timeout_keep_alive_task: asyncio.TimerHandle | None
 
     def __init__(self, config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
-        super().__init__(config, server_state, app_state, _loop)
+        super().__init__(config, server_state, app_state, _loop)  # type: ignore[call-arg]
         self.header_timeout = getattr(config, "header_timeout", HEADER_TIMEOUT_S)
         self.waiting = _waiting.setdefault(server_state, {})
         self.deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
         self.await_request()
         self.deadline = self.loop.call_later(self.header_timeout, self.too_slow)
         # uvicorn starts this timer only after a response; a connection that never sends a
         # byte would otherwise be held for good
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
-                                                            self.timeout_keep_alive_handler)
+                                                            self.timeout_keep_alive_handler)  # type: ignore[attr-defined]
         if len(self.connections) > limits()[1]:
             oldest = next(iter(self.waiting))  # self at worst: it was just added
             oldest.drop()
@@ -109,21 +127,11 @@ class GuardedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self in self.waiting and self.deadline is None:  # the first byte of a next request
             self.deadline = self.loop.call_later(self.header_timeout, self.too_slow)
-        super().data_received(data)
-
-    def handle_events(self) -> None:
-        cycle = self.cycle
-        super().handle_events()
-        if self.cycle is not cycle:  # a request's headers arrived whole
-            self.request_started()
-
-    def on_response_complete(self) -> None:
-        self.await_request()  # first: answering pipelined requests (in super) starts the next
-        super().on_response_complete()
+        super().data_received(data)  # type: ignore[misc]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.request_started()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def await_request(self) -> None:
         self.waiting[self] = None
@@ -143,7 +151,57 @@ class GuardedH11Protocol(H11Protocol):
         """Close now, to make room: it counts no more from this moment (uvicorn would forget
         it only when the loop gets to connection_lost)."""
         self.request_started()
-        self._unset_keepalive_if_required()
+        self._unset_keepalive_if_required()  # type: ignore[attr-defined]
         self.connections.discard(self)
         self.transport.abort()
 
+
+class GuardedH11Protocol(_Guarded, H11Protocol):
+    """uvicorn's h11 protocol, guarded (h11 itself bounds an incomplete request's bytes)."""
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a request's headers arrived whole
+            self.request_started()
+
+    def on_response_complete(self) -> None:
+        self.await_request()  # first: answering pipelined requests (in super) starts the next
+        super().on_response_complete()
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools not installed: h11 it is
+    GuardedHttpToolsProtocol = None
+else:
+    class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):  # type: ignore[no-redef]
+        """uvicorn's httptools protocol, guarded, and with h11's bound on an incomplete
+        request: the bytes received while a request's headers are not whole (httptools keeps
+        a header it has not seen the end of) past MAX_HEADER_BYTES are a 400, and the
+        connection is closed. A chunk that ends one request's headers is not counted (its
+        headers are whole)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.header_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self in self.waiting and not self.transport.is_closing():
+                self.header_bytes += len(data)
+                if self.header_bytes > MAX_HEADER_BYTES:
+                    self.send_400_response("Request headers too large.")
+
+        def await_request(self) -> None:
+            super().await_request()
+            self.header_bytes = 0
+
+        def on_headers_complete(self) -> None:
+            self.request_started()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            if not self.pipeline:  # (a pipelined request's headers are whole already)
+                self.await_request()
+            super().on_response_complete()

@@ -90,7 +90,7 @@ def serve(host: str, port: int, token_file: Path | None, allow_unknown_keys: boo
     (Authorization: Bearer KEY or x-api-key; the key or its SHA-256 hex digest is a directory
     key id): 204, 403 + Retry-After when its owner is over budget, 403 for no or an unknown
     key. GET /healthz. Checks read the store read-only and keep answering while imports run.
-    With --workers N, N processes answer on one port (nothing is cached, so they all agree).
+    With --workers N, N processes answer on one port (each answers from the store as it is now, so they all agree).
 
     With an ingest token, POST /v1/usage (Authorization: Bearer <ingest token>) stores usage
     pushed by gateways, answering {imported, replaced, unchanged, rejected} after the commit; on

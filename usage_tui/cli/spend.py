@@ -12,6 +12,7 @@ import click
 
 from .. import fmt
 from ..fmt import GRANULARITY_WORDS, METRIC_TITLES, compact, metric_value, money, percent, record_money
+from ..identity import not_listed_note
 from ..json_docs import (
     PERIOD_FIELDS,
     ROW_FIELDS,
@@ -50,8 +51,9 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
     --by-period, every period × row (a pivot table, or a long format: `period,row,…`)."""
     scope = summary_scope(scope, team)
     store = open_store(db, readonly=True)
+    viewer = identity_of(store, as_user).viewer
     spec = QuerySpec(
-        viewer=identity_of(store, as_user).viewer, scope=scope, team=team, metric=metric,
+        viewer=viewer, scope=scope, team=team, metric=metric,
         group_by=group_by, granularity=granularity,
         since=parse_date(since, "--since") if since else None,
         until=parse_date(until, "--until") if until else None,
@@ -85,10 +87,12 @@ def spend_summary(scope, team, metric, group_by, granularity, since, until, sear
     elif cells is not None:
         click.echo(render_pivot(result, cells))
     else:
-        click.echo(render_table(result))
+        note = not_listed_note(store.directory(), viewer) if scope == "personal" else None
+        click.echo(render_table(result, note))
 
 
-def render_table(result) -> str:
+def render_table(result, empty_note: str | None = None) -> str:
+    """`empty_note`: said in place of the empty view's hint (identity.not_listed_note)."""
     spec = result.spec
     who = {"personal": f"personal ({spec.viewer})", "team": f"team {spec.team}", "org": "org"}[spec.scope]
     if spec.focus:  # as the TUI's graph title names it (architecture §4)
@@ -105,6 +109,8 @@ def render_table(result) -> str:
     if not result.rows and result.totals.requests and spec.search:  # rows exist, none match
         lines.append(f"No rows match “{spec.search}” ({result.rows_in_view:,} "
                      f"row{'s' if result.rows_in_view != 1 else ''} in this view).")
+    elif not result.rows and empty_note:
+        lines.append(f"No attributed usage in this view. {empty_note}")
     elif not result.rows:
         lines.append("No attributed usage in this view: broaden the date range (--since), change the "
                      "scope (--scope), or import data (usage-tui import).")

@@ -37,7 +37,7 @@ from ..directory import Directory
 from . import sqlite
 from .base import BaseStore, StagedBatch, StoreError, StorePermissionError, full_message, wait_words
 from .dialect import POSTGRES, quoted
-from .postgres_access import RowSecurity, describe, display_dsn
+from .postgres_access import RowSecurity, describe, display_dsn, write_refused
 from .postgres_rollups import FAN_OUT, TEMP_TABLES, agg_statement
 from .schema import (
     DAY_SUFFIX,
@@ -143,7 +143,10 @@ class PostgresStore(RowSecurity, BaseStore):
                 if not create or readonly:
                     raise StoreError(f"{self.path}: no usage store in this database (schema) yet: "
                                      "create it with `usage-tui store init --db …` as its owner role")
-                self.created = self.init_schema()
+                try:
+                    self.created = self.init_schema()
+                except StorePermissionError as refused:  # said for the owner-to-be
+                    raise self._creation_refused(refused) from None
             elif version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: written by a newer usage-tui (schema {version}, "
                                  f"this one knows {SCHEMA_VERSION}); upgrade usage-tui")
@@ -266,9 +269,12 @@ class PostgresStore(RowSecurity, BaseStore):
                 conn.execute(_TAKE_CREATE_LOCK, (CREATE_LOCK,))
                 return
             self._local.meta_for = conn
-        if conn.execute(WRITE_LOCK).fetchone() is None:  # (fail closed: never a write without it)
-            raise StorePermissionError(f"{self.path}: role {conn.info.user} may not write to this store "
-                                       "(ask the store's owner for access)")
+        try:
+            locked = conn.execute(WRITE_LOCK).fetchone() is not None
+        except errors.InsufficientPrivilege:  # (a role granted SELECT only: FOR UPDATE needs more)
+            locked = False
+        if not locked:  # (fail closed: never a write without it)
+            raise write_refused(self.path, conn.info.user)
 
     @contextmanager
     def snapshot(self) -> Iterator[psycopg.Connection]:

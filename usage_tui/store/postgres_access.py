@@ -26,8 +26,38 @@ def describe(exc: psycopg.Error, where: str) -> StoreError:
     if isinstance(exc, errors.InsufficientPrivilege):
         return StorePermissionError(f"{where}: the database refused: {text} (ask the store's owner for access)")
     if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, errors.QueryCanceled):
-        return StoreError(f"{where}: cannot use the PostgreSQL server: {text}")
+        return StoreError(f"{where}: cannot use the PostgreSQL server: {text}{_first_steps(text)}")
     return StoreError(f"{where}: {text}")
+
+
+def _first_steps(text: str) -> str:
+    """What to do about a role or database that does not exist yet (docs/central-store.md)."""
+    if role := re.search(r'role "([^"]+)" does not exist', text):
+        return (f" (a superuser creates it: `createuser {role[1]}`, or CREATE ROLE {quoted_name(role[1])} LOGIN; "
+                "each person's role is named as their login in the directory)")
+    if db := re.search(r'database "([^"]+)" does not exist', text):
+        return f" (create it owned by the store's owner role: `createdb -O OWNER {db[1]}`)"
+    return ""
+
+
+def quoted_name(name: str) -> str:
+    """`name` as SQL writes an identifier (quoted when it must be)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def write_refused(where: str, role: str) -> StorePermissionError:
+    """A write (import, directory load, budget set) by a role that may only read."""
+    return StorePermissionError(
+        f"{where}: role {role} may not write to this store: only the store's owner role and org admins' roles "
+        "import, load the directory or set budgets (a member reads their own usage; ask an org admin to import "
+        "it, or to make you one in the directory)")
+
+
+# Whether the connected role sees every row: the store's owner, a superuser or a BYPASSRLS role,
+# or an org admin by the directory as it is now.
+_SEES_EVERYTHING = ("pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
+                    "OR usage_tui_is_org_admin(current_user::text)")
+_ROLE_FACTS = "FROM pg_class c, pg_roles r WHERE c.oid = 'records'::regclass AND r.rolname = current_user"
 
 
 class RowSecurity:
@@ -56,11 +86,44 @@ class RowSecurity:
         allow (serve checks this in each answer's snapshot: a role demoted while serve runs
         gets 503s, never 200s)."""
         with self._errors():
-            (yes,) = self.conn.execute(
-                "SELECT pg_get_userbyid(c.relowner) = current_user OR r.rolsuper OR r.rolbypassrls "
-                "OR usage_tui_is_org_admin(current_user::text) FROM pg_class c, pg_roles r "
-                "WHERE c.oid = 'records'::regclass AND r.rolname = current_user").fetchone()
+            (yes,) = self.conn.execute(f"SELECT {_SEES_EVERYTHING} {_ROLE_FACTS}").fetchone()
         return bool(yes)
+
+    def decision_stamp(self) -> tuple[bool, tuple[int, int]]:
+        """sees_everything() and data_version() in one statement (one round trip, one snapshot):
+        all a budget answer from memory reads (budget_cache.py)."""
+        with self._errors():
+            yes, version = self.conn.execute(
+                f"SELECT {_SEES_EVERYTHING}, (SELECT value FROM meta WHERE key = 'data_version') {_ROLE_FACTS}"
+            ).fetchone()
+        return bool(yes), (0, int(version) if version else 0)  # as PostgresStore.data_version
+
+    def _creation_refused(self, refused: StoreError) -> StoreError:
+        """Why the store's tables could not be created, said for the one creating it (the
+        owner-to-be, whom "ask the store's owner" would send in a circle), or `refused` as it is."""
+        with self._errors():
+            role, schema, database, db_owner, may_create = self.conn.execute(
+                "SELECT current_user::text, current_schema()::text, current_database()::text, "
+                "pg_get_userbyid(d.datdba)::text, has_schema_privilege(current_schema(), 'CREATE') "
+                "FROM pg_database d WHERE d.datname = current_database()").fetchone()
+        if schema is None:
+            return StorePermissionError(
+                f"{self.path}: role {role} has no schema to create the store in (the search_path names none that "
+                f"exists): create one it owns, `CREATE SCHEMA usage AUTHORIZATION {quoted_name(role)}`, and name it "
+                "in --db with ?options=-csearch_path%3Dusage")
+        if may_create:
+            return refused
+        if schema == "public":
+            return StorePermissionError(
+                f"{self.path}: role {role} may not create the store's tables in schema public of database {database}, "
+                f"which belongs to {db_owner} (since PostgreSQL 15 only a database's owner creates tables in its "
+                f"public schema): make {role} its owner, ALTER DATABASE {quoted_name(database)} OWNER TO "
+                f"{quoted_name(role)} (as {db_owner} or a superuser), or create the store's database owned by it "
+                f"from the start, `createdb -O {role} NAME`; then run this again")
+        return StorePermissionError(
+            f"{self.path}: role {role} may not create the store's tables in schema {schema}: make it the schema's "
+            f"owner (ALTER SCHEMA {quoted_name(schema)} OWNER TO {quoted_name(role)}, as its owner or a superuser), "
+            "then run this again")
 
     def _refuse_hidden_schema(self) -> None:
         """A schema on the search_path that exists but this role may not use looks like no

@@ -26,6 +26,7 @@ class BreakdownPanel(Vertical):
     """
 
     empty_message: str | None = None
+    empty_note: str | None = None  # said in place of EMPTY_TABLE's hint (identity.not_listed_note)
     _result: QueryResult | None = None
 
     def __init__(self, **kwargs) -> None:
@@ -44,7 +45,8 @@ class BreakdownPanel(Vertical):
         """The view's rows, or why there are none."""
         message = None
         if result.totals.requests == 0:
-            message = EMPTY_TABLE
+            personal = self.empty_note and result.spec.scope == "personal"
+            message = f"No attributed usage in this view. {self.empty_note}" if personal else EMPTY_TABLE
         elif not result.rows:
             message = f"No rows match “{result.spec.search}”: / edits the search, escape there clears it."
         self.show(result, focus, message)
