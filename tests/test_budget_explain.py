@@ -97,3 +97,11 @@ def test_scope_rules_of_budget_status(spent):
     none = run("budget", "explain", "carol", "--db", db, "--as", "alice", "--format", "json")
     doc = json.loads(none.output)
     assert (doc["limit_usd"], doc["over"], doc["top_models"]) == (None, False, [])
+
+
+def test_counts_read_as_english():
+    """'1 request', not '1 requests' (issue 30's grammar rule, in budget explain's text too)."""
+    from usage_tui.fmt import requests_text, unpriced_note
+
+    assert [requests_text(n) for n in (0, 1, 2, 1234)] == ["0 requests", "1 request", "2 requests", "1,234 requests"]
+    assert unpriced_note(1) == "1 request is unpriced"

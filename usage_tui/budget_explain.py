@@ -15,7 +15,7 @@ from typing import Any
 
 from . import clock
 from .budget import budget_status, no_budget_json, retry_after_seconds
-from .fmt import money, percent, record_money
+from .fmt import money, percent, record_money, requests_text, unpriced_note
 from .history import record_time
 from .json_docs import schema, totals_doc
 from .model import NANO, QuerySpec
@@ -132,13 +132,15 @@ def explain_text(doc: dict[str, Any], tz_name: str) -> str:
     else:
         lines.append(f"Burn rate: {money(rate)} a day; at that rate the budget lasts until the window resets.")
     if doc["unpriced_requests"]:
-        lines.append(f"{doc['unpriced_requests']:,} requests in the window are unpriced: they count for nothing here.")
+        lines.append(f"{unpriced_note(doc['unpriced_requests'])} in this window: it counts for nothing here."
+                     if doc["unpriced_requests"] == 1 else
+                     f"{unpriced_note(doc['unpriced_requests'])} in this window: they count for nothing here.")
     if doc["top_models"]:
         lines += ["", "Models that spent most of this window:"]
         width = max(len(m["row"]) for m in doc["top_models"])
         for m in doc["top_models"]:
             lines.append(f"  {m['row']:<{width}}  {money(m['cost_usd']):>10}  {percent(m['share']):>6}  "
-                         f"{m['requests']:,} requests")
+                         f"{requests_text(m['requests'])}")
     if doc["top_requests"]:
         lines += ["", "Costliest requests of this window:"]
         width = max(len(r["model"]) for r in doc["top_requests"])

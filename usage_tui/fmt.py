@@ -19,6 +19,11 @@ def cost_text(cost_usd: float, requests: int, unpriced_requests: int) -> str:
     return UNPRICED if requests and unpriced_requests >= requests else money(cost_usd)
 
 
+def requests_text(n: int) -> str:
+    """`1 request`, `2 requests`."""
+    return f"{n:,} request" if n == 1 else f"{n:,} requests"
+
+
 def unpriced_note(n: int) -> str:
     """`1 request is unpriced`, `2 requests are unpriced`."""
     return f"{n:,} request is unpriced" if n == 1 else f"{n:,} requests are unpriced"
