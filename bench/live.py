@@ -214,7 +214,7 @@ def check_latency(base: str, users: list[str], seconds: int) -> dict:
     of a queue of them (bench/serve.py measures checks/s with 32 connections)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(bench_serve.WRK_SCRIPT % {"users": ", ".join(f'"{u}"' for u in users),
-                                          "path": "/v1/budget/check?user="})
+                                          "path": "/v1/budget/check?user=", "mean_ms": 0})
         script = f.name
     try:
         done = subprocess.run(["wrk", "-t1", "-c1", f"-d{seconds}s", "--timeout", "5s", "-s", script, base],
