@@ -10,13 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TextIO
 
 from ..directory import Directory
-from ..model import MAX_RECORD_COST_USD, Record
+from ..model import MAX_RECORD_COST_USD, Record, Reject, excerpt
+from ._common import is_json_lines, json_values
 from .native import BadRecord, shown
+
+# What a report's bucket yields: a record, or (where inside the bucket, the error, the bad value).
+BucketItems = Callable[[Any, "Directory | None"], Iterator["Record | tuple[str, BadRecord, Any]"]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Anthropic's usage report has no request count: each of its rows (a bucket and group) counts
@@ -94,3 +99,34 @@ def cost_record(rid: str, ts_us: int, provider: str, model: str, team: str | Non
     meta["requests"] = COST_ROW_REQUESTS
     return Record(id=rid, ts_us=ts_us, provider=provider, model=model, team=team, key=key, requests=1,
                   cost_usd=usd, metadata=meta)
+
+
+def parse_pages(stream: TextIO, source: str, head: str, directory: Directory | None, *,
+                buckets_of: Callable[[Any], list | None], is_page: Callable[[Any], bool],
+                bucket_items: BucketItems, not_a_page: str) -> Iterator[Record | Reject]:
+    """A report saved as pages (one document, a JSON array or JSON lines of pages) or as its
+    buckets alone: each bucket's records, and each bad part a reject saying where it is
+    (`page N: bucket B: result R: reason`)."""
+    lines = is_json_lines(head)
+    for number, raw, value in json_values(stream, head):
+        if isinstance(value, BadRecord):
+            yield Reject(source, number, str(value), raw)
+            continue
+        where = "" if lines else f"page {number}: "
+        buckets = buckets_of(value)
+        if buckets is None:
+            yield Reject(source, number, where + not_a_page, raw)
+            continue
+        shown_raw = excerpt(raw)
+        page = is_page(value)
+        for b, bucket in enumerate(buckets, 1):
+            for item in bucket_items(bucket, directory):
+                if isinstance(item, Record):
+                    item.source_line = number if lines else None
+                    item.raw = shown_raw
+                    yield item
+                else:
+                    part, exc, what = item
+                    inside = f"bucket {b}: " if page else ""
+                    yield Reject(source, number, f"{where}{inside}{part}{exc}", json.dumps(what)[:2000])
+

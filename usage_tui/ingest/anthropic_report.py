@@ -23,20 +23,20 @@ the record's key (a directory `[[keys]]` id gives its owner and team)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..directory import Directory
-from ..model import Record, Reject, excerpt
-from ._common import head_values, is_json_lines, json_values
+from ..model import Record, Reject
+from ._common import head_values
 from ._reports import (
     REQUESTS_NOT_REPORTED,
     amount_usd,
     cost_record,
     count,
     optional_text,
+    parse_pages,
     record_id,
     team_for,
 )
@@ -148,26 +148,7 @@ def _bucket_records(bucket: Any, directory: Directory | None) -> Iterator[Record
 
 def parse(stream: TextIO, source: str, head: str = "", directory: Directory | None = None,
           **_: Any) -> Iterator[Record | Reject]:
-    lines = is_json_lines(head)
-    for number, raw, value in json_values(stream, head):
-        if isinstance(value, BadRecord):
-            yield Reject(source, number, str(value), raw)
-            continue
-        where = "" if lines else f"page {number}: "
-        buckets = _buckets(value)
-        if buckets is None:
-            yield Reject(source, number, where + 'not a report page (expected {"data": [...], "has_more", '
-                         '"next_page"}, or a bucket)', raw)
-            continue
-        shown_raw = excerpt(raw)
-        page = not _is_bucket(value)
-        for b, bucket in enumerate(buckets, 1):
-            inside = f"bucket {b}: " if page else ""
-            for item in _bucket_records(bucket, directory):
-                if isinstance(item, Record):
-                    item.source_line = number if lines else None
-                    item.raw = shown_raw
-                    yield item
-                else:
-                    part, exc, what = item
-                    yield Reject(source, number, f"{where}{inside}{part}{exc}", json.dumps(what)[:2000])
+    yield from parse_pages(stream, source, head, directory, buckets_of=_buckets,
+                           is_page=lambda value: not _is_bucket(value), bucket_items=_bucket_records,
+                           not_a_page='not a report page (expected {"data": [...], "has_more", "next_page"}, '
+                                      'or a bucket)')

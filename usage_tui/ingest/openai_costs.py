@@ -16,15 +16,14 @@ a cost report of one period are counted once."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..directory import Directory
-from ..model import Record, Reject, excerpt
-from ._common import head_values, is_json_lines, json_values
-from ._reports import amount_usd, cost_record, optional_text, record_id, team_for
+from ..model import Record, Reject
+from ._common import head_values
+from ._reports import amount_usd, cost_record, optional_text, parse_pages, record_id, team_for
 from .native import BadRecord, shown
 
 NAME = "openai-costs"
@@ -97,26 +96,6 @@ def _bucket(bucket: Any, directory: Directory | None) -> Iterator[Record | tuple
 
 def parse(stream: TextIO, source: str, head: str = "", directory: Directory | None = None,
           **_: Any) -> Iterator[Record | Reject]:
-    lines = is_json_lines(head)
-    for number, raw, value in json_values(stream, head):
-        if isinstance(value, BadRecord):
-            yield Reject(source, number, str(value), raw)
-            continue
-        where = "" if lines else f"page {number}: "
-        buckets = _buckets(value)
-        if buckets is None:
-            yield Reject(source, number, where + 'not a costs page (expected {"object": "page", "data": [...]}, '
-                         "or a bucket)", raw)
-            continue
-        shown_raw = excerpt(raw)
-        page = value.get("object") == "page"
-        for b, bucket in enumerate(buckets, 1):
-            for item in _bucket(bucket, directory):
-                if isinstance(item, Record):
-                    item.source_line = number if lines else None
-                    item.raw = shown_raw
-                    yield item
-                else:
-                    part, exc, what = item
-                    inside = f"bucket {b}: " if page else ""
-                    yield Reject(source, number, f"{where}{inside}{part}{exc}", json.dumps(what)[:2000])
+    yield from parse_pages(stream, source, head, directory, buckets_of=_buckets,
+                           is_page=lambda value: value.get("object") == "page", bucket_items=_bucket,
+                           not_a_page='not a costs page (expected {"object": "page", "data": [...]}, or a bucket)')
