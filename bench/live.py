@@ -109,26 +109,11 @@ def bodies(n_batches: int, seed: int) -> list[bytes]:
 
 
 def start(db: str, workers: int, folder: Path) -> tuple[str, subprocess.Popen]:
+    """bench/serve.py's serve, with push on (an ingest token) and an admin token."""
     (folder / "ingest").write_text(INGEST)
     (folder / "admin").write_text(ADMIN)
-    env = {**os.environ, "USAGE_TUI_NOW": bench_run.NOW}
-    proc = subprocess.Popen([sys.executable, "-m", "usage_tui", "serve", "--db", db, "--port", "0",
-                             "--workers", str(workers), "--ingest-token-file", str(folder / "ingest"),
-                             "--token-file", str(folder / "admin")], env=env, stderr=subprocess.PIPE, text=True)
-    found = re.search(r"http://127\.0\.0\.1:(\d+)/", proc.stderr.readline())
-    if not found:
-        proc.kill()
-        raise SystemExit(f"serve did not start: {proc.stderr.read()[-500:]}")
-    base = f"http://127.0.0.1:{found[1]}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if all(httpx.get(f"{base}/healthz", timeout=2).status_code == 200 for _ in range(4 * workers)):
-                return base, proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("serve did not answer within 60 s")
+    return bench_serve.start_serve(db, workers, extra=("--ingest-token-file", str(folder / "ingest"),
+                                                       "--token-file", str(folder / "admin")))
 
 
 def push_for(base: str, payload: list[bytes], seconds: float, clients: int) -> dict:

@@ -154,14 +154,15 @@ def build_store(db: str, n: int) -> str:
     return done.stdout.strip()
 
 
-def start_serve(db: str, workers: int, src: Path | None = None) -> tuple[str, subprocess.Popen]:
+def start_serve(db: str, workers: int, src: Path | None = None,
+                extra: tuple[str, ...] = ()) -> tuple[str, subprocess.Popen]:
     """`serve` of this checkout, or of the usage_tui package under `src` (the baseline's code,
-    first on the path: the venv's packages stay the same)."""
+    first on the path: the venv's packages stay the same), with `extra` options."""
     env = {**os.environ, "USAGE_TUI_NOW": NOW}
     if src is not None:
         env["PYTHONPATH"] = f"{src}{os.pathsep}{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(src)
     proc = subprocess.Popen([*PYTHON, "-m", "usage_tui", "serve", "--db", db, "--port", "0",
-                             "--workers", str(workers)], env=env, stderr=subprocess.PIPE, text=True,
+                             "--workers", str(workers), *extra], env=env, stderr=subprocess.PIPE, text=True,
                             cwd=src or HERE.parent)
     found = re.search(r"http://127\.0\.0\.1:(\d+)/", proc.stderr.readline())
     if not found:
