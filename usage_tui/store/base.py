@@ -255,8 +255,9 @@ class BaseStore:
             self._directory = (raw, parse_directory(json.loads(raw)))
         return self._directory[1]
 
-    def pricer(self) -> Pricer:
-        directory = self.directory()
+    def pricer(self, directory: Directory | None = None) -> Pricer:
+        """The prices of `directory` (by default the loaded one, read again)."""
+        directory = directory or self.directory()
         if self._pricer is None or self._pricer.overrides != {(p.provider, p.model): p for p in directory.prices}:
             self._pricer = Pricer(directory.prices)
         return self._pricer
@@ -333,8 +334,8 @@ class BaseStore:
         """Add `records` to `staged` (id → the stage's row): values, fingerprint, price. The
         counts are of records, not lines: the same id again (a streamed message written once
         per content block) is the same record, the later one wins."""
-        pricer = self.pricer()
-        directory = self.directory()
+        directory = self.directory()  # read once: the folding and the prices both need it
+        pricer = self.pricer(directory)
         for r in records:
             if directory.model_ids:  # [[models]]: an alias is stored as its model, priced as it
                 r = fold_model(directory, r)
