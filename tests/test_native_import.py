@@ -138,10 +138,15 @@ def test_folder_import_is_recursive_and_skips_foreign_files(store, tmp_path):
 def test_batches_commit_separately(store, tmp_path):
     path = tmp_path / "many.jsonl"
     path.write_text("".join(json.dumps({**GOOD, "id": f"n{i}"}) + "\n" for i in range(25)))
-    progress = []
-    summary = import_path(store, str(path), batch_size=10, on_progress=lambda done, total: progress.append(total))
+    progress, writes = [], []
+    write = store._write
+    store._write = lambda staged, rejects, cursors=None: writes.append([b.rows for b in staged]) or write(
+        staged, rejects, cursors)
+    summary = import_path(store, str(path), batch_size=10, on_progress=lambda done, total: progress.append((done, total)))
     assert summary.imported == 25
-    assert len(progress) == 3 and set(progress) == {path.stat().st_size}
+    assert writes == [[10], [10], [5]]  # one transaction each
+    size = path.stat().st_size
+    assert progress[-1] == (size, size)
 
 
 def test_import_restores_the_switch_interval(store, tmp_path):

@@ -253,21 +253,36 @@ def import_path(
                "directory": store.directory()}
     in_folder = not isinstance(path, str) or (Path(path).is_dir() if path != "-" else False)
 
+    shown = [0]  # bytes the progress shows read: files end (parsed) and batches commit (written)
+
+    def advance(position: int | None) -> None:
+        if on_progress is not None and position is not None and position > shown[0]:
+            shown[0] = position
+            on_progress(position, total_bytes)
+
     def written(result: BatchResult, position: int | None) -> None:
         summary.imported += result.imported
         summary.replaced += result.replaced
         summary.unchanged += result.unchanged
-        if on_progress is not None and position is not None:
-            on_progress(position, total_bytes)
+        advance(position)
 
     # This thread parses and stages; the store's bulk writer writes and rolls up on threads of
-    # its own (store/bulk.py).
+    # its own (store/bulk.py). Files end without a write: what they staged is written in full
+    # batches, and at the end (or before an error is raised: nothing good is lost).
     with store.bulk_import(batch_size=batch_size, on_written=written) as bulk:
         try:
-            recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk)
-        except (ImportFatal, StoreError):
+            recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk,
+                                       advance)
+        except ImportFatal:
+            bulk.flush()
+            bulk.settle()
+            bulk.finish()
+            raise
+        except StoreError:
             bulk.finish()  # what committed before the error
             raise
+        bulk.flush()
+        bulk.settle()
         bulk.finish()
     if isinstance(path, str) and in_folder and fmt == "auto" and not summary.files:
         raise ImportFatal(f"{path}: no usage file in this folder{_named_skips(summary.skipped)}")
@@ -285,7 +300,7 @@ def import_path(
 
 def _import_files(store: UsageStore, files: list[str], fmt: str, in_folder: bool, sizes: dict[str, int],
                   options: dict, summary: ImportSummary, on_reject: Callable[[Reject], None] | None,
-                  bulk: BulkImport) -> int:
+                  bulk: BulkImport, advance: Callable[[int | None], None]) -> int:
     """Import each file; returns how many of them a forced format recognised as its own."""
     done_bytes = 0
     recognised = 0
@@ -311,6 +326,7 @@ def _import_files(store: UsageStore, files: list[str], fmt: str, in_folder: bool
             recognised += forced is not None and detected
             matched = _import_file(store, raw, file, source_fmt, options, summary, on_reject, done_bytes, bulk,
                                    on_trial=not detected)
+            advance(done_bytes + sizes[file])
             if matched:
                 summary.files += 1
                 recognised += not detected
@@ -488,7 +504,7 @@ def _import_file(store: UsageStore, raw: BinaryIO, file: str, fmt: str, options:
             bulk.reject((Reject(first_not_kept.source, first_not_kept.line,
                                 f"{not_kept:,} rejected lines from this one on were not kept: only the first "
                                 f"{KEPT_REJECTS_PER_FILE:,} of a file are kept in each import", first_not_kept.raw),))
-        bulk.flush(position())
+        bulk.end_file()
     finally:
         bulk.settle()
     return True

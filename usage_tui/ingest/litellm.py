@@ -31,6 +31,7 @@ _FAILED = 500  # a failure row whose error code is no HTTP status
 _PAGE_KEYS = ("data", "total_pages")
 # An empty page has no rows to show what it is: all of the endpoints' page fields must be there.
 _EMPTY_PAGE_KEYS = {"data", "total", "page", "page_size", "total_pages"}
+_EMPTY_PAGE_PATTERN = {name: re.compile(rf'"{name}"\s*:') for name in _EMPTY_PAGE_KEYS}
 # Native field names in validation messages, as this table calls them.
 _NAMES = {"id": "request_id", "ts": "startTime", "cost_usd": "spend", "key": "api_key", "team": "team_id",
           "agent": "agent_id"}
@@ -61,6 +62,11 @@ def detect(head: str) -> bool:
     header = _csv_header(head)
     if header is not None:
         return all(name in header for name in _SIGNATURE)
+    # A row's or a page's keys are in the head's text: a head without them (another tool's log,
+    # whose 20 first lines are up to 64 KiB of JSON) is not parsed at all.
+    if not (all(pattern.search(head) for pattern in _HEAD_SIGNATURE)
+            or all(_EMPTY_PAGE_PATTERN[k].search(head) for k in _EMPTY_PAGE_KEYS)):
+        return False
     values = head_values(head)
     if values:
         return any(_is_row(v) or (_is_page(v) and (any(_is_row(r) for r in v["data"][:20])

@@ -56,6 +56,8 @@ def _results(page: dict) -> Iterator[Any]:
 
 def detect(head: str) -> bool:
     """Pages of buckets whose results are completions usage (not costs, not embeddings)."""
+    if not (_PAGE.search(head) or _BUCKET.search(head)):  # neither a page nor a bucket: nothing to parse
+        return False
     pages = [p for p in map(_as_page, head_values(head)) if p is not None]
     if pages:
         kinds = [r.get("object") for p in pages for r in _results(p) if isinstance(r, dict)]

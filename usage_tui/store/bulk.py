@@ -3,7 +3,8 @@
     with store.bulk_import(on_written=count) as bulk:   # count(result, position) per batch written
         bulk.add(records, source_id, position)          # staged (this thread), written when enough
         bulk.reject(rejects)                            # written with the next batch, or alone
-        bulk.flush(position, cursors={...})             # write what is staged (a file's end)
+        bulk.end_file()                                 # a file's end: its records stay staged
+        bulk.flush(position, cursors={...})             # write what is staged (the import's end)
         bulk.settle()                                   # wait for the batch being written
         bulk.finish()                                   # roll up the rest (the import succeeded)
 
@@ -14,7 +15,10 @@ appended every ROLLUP_EVERY records. Records in any order (merged exports) would
 batch touch pages all over the rollups and time indexes: the staged rows of SORT_WINDOW_BATCHES
 batches are sorted by time before they are cut into batches (1M shuffled realistic records: see
 bench/RESULTS.md). The last line of an id in the window wins, as within a batch; each batch is
-still one transaction. An import that at least doubles the store drops the records' time indexes
+still one transaction. Files end without a write (`end_file`): a folder of many small files (a
+Claude Code folder: ~1,900 files of ~10 requests) is written in full batches, not one small
+transaction a file; a later file's record whose id an earlier file staged writes the earlier
+ones first, so that the counts are those of writing the files one after another. An import that at least doubles the store drops the records' time indexes
 while it appends and builds them once at its end, or when it stops for any reason
 (`_defer_time_indexes`; a killed one's are built by the next import).
 """
@@ -89,6 +93,9 @@ class BulkImport:
         self.batch_size = batch_size
         self.on_written = on_written
         self._window: dict[str, tuple] = {}
+        # ids staged by the files ended since the last write, and by the file being read
+        self._ended_ids: set[str] = set()
+        self._file_ids: list[str] = []
         self._rejects: list[Reject] = []
         self._pending: list[tuple[Future, Any, bool]] = []  # (write, position, whether it counts)
         self._appended = 0  # records written (or being written) by this import
@@ -117,14 +124,27 @@ class BulkImport:
             sys.setswitchinterval(self._switch_interval)
 
     def add(self, records: Iterable[Record], source_id: int | None, position: Any = None) -> None:
-        """Stage `records` (the later line of an id wins); a full window is written."""
+        """Stage `records` (the later line of an id wins); a full window is written. A record
+        whose id an earlier file staged writes what is staged first (the earlier file's version
+        is imported, this one replaces it, as when each file was written at its end)."""
+        records = records if isinstance(records, Sequence) else list(records)
+        if self._ended_ids and not self._ended_ids.isdisjoint(r.id for r in records):
+            self.flush(position)
+        self._file_ids.extend(r.id for r in records)
         self.store._stage_rows(records, source_id, self._window)
         if len(self._window) >= self.batch_size * SORT_WINDOW_BATCHES:
             self.flush(position)
 
     def add_uncounted(self, records: Sequence[Record], source_id: int | None, position: Any = None) -> None:
         """Write `records` again without counting them (written earlier in this import), after
-        what is staged (an earlier line of the same id may be there)."""
+        what is staged (an earlier line of the same id may be there). When every one of them is
+        still staged (an earlier file's line, not written yet: a Claude Code subagent's message
+        is in its own file and in its session's), they take its place there (the later wins, as
+        when written after it) and are counted once, when written."""
+        records = records if isinstance(records, Sequence) else list(records)
+        if all(r.id in self._window for r in records):
+            self.store._stage_rows(records, source_id, self._window)
+            return
         self.flush(position)
         self._submit(self.store._stage(records, source_id), [], None, position, counts=False)
 
@@ -137,11 +157,20 @@ class BulkImport:
             self._pending.append((self._writer.submit(self.store._write, [], self._rejects), None, False))
             self._rejects = []
 
+    def end_file(self) -> None:
+        """A file's records are all staged: they are written with the next full window or at the
+        import's end (`flush`), after which a record of another file with one of their ids
+        replaces theirs."""
+        self._ended_ids.update(self._file_ids)
+        self._file_ids = []
+
     def flush(self, position: Any = None, cursors: Mapping[str, str] | None = None) -> None:
         """Write what is staged, sorted by time, in batches; the rejects kept so far go with the
         first, `cursors` with the last (committed with the records they cover)."""
         rows = sorted(self._window.values(), key=_ROW_TIME)
         self._window.clear()
+        self._ended_ids.clear()
+        self._file_ids = []
         if not rows and not self._rejects and not cursors:
             return
         starts = range(0, max(len(rows), 1), self.batch_size)
