@@ -8,7 +8,7 @@ nano-dollars exactly (round(float(total_price) * 1e9))."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from genai_prices import Usage, calc_price, data
@@ -92,7 +92,8 @@ def test_tiered_sonnet_by_hand():
 
 
 def test_the_bulk_path_never_calls_calc_price_per_record(monkeypatch):
-    """10,000 records of 5 models over 10 days: genai-prices is asked once per (model, day) and the
+    """10,000 records of 5 models over 10 days: genai-prices is asked once per model whose price
+    has no history (all 5: one price each, and their dated variants are not asked for), and the
     probes once per model price, never per record."""
     calls = []
     real = pricing.calc_price
@@ -107,5 +108,25 @@ def test_the_bulk_path_never_calls_calc_price_per_record(monkeypatch):
     for i in range(10_000):
         when = datetime(2026, 11, 1 + (i // 5) % 10, 12, tzinfo=UTC)
         pricer.cost_nano(_record("anthropic", models[i % 5], when, _counts(rng, [200_000])))
-    assert len(calls) == 5 * 10
+    assert len(calls) == 5
     assert len(probes) <= 5 * 2  # one per tier segment of each model price (sonnet-4-5: 2)
+
+
+def test_a_price_with_history_is_resolved_per_day_and_one_without_it_once(monkeypatch):
+    """claude-opus-4-6 has a price from 2026-03-13 on (genai-prices' data); claude-opus-4-1 has one
+    price. 20 days either side of the change: each day of opus-4-6 asks genai-prices and costs
+    what calc_price says for that day, the two sides differ; opus-4-1 asks once."""
+    calls = []
+    real = pricing.calc_price
+    monkeypatch.setattr(pricing, "calc_price", lambda *a, **k: calls.append(k["model_ref"]) or real(*a, **k))
+    pricer = Pricer()
+    counts = (1_000_000, 0, 0, 0, 100_000)
+    costs = {}
+    for day in range(-20, 20):
+        when = datetime(2026, 3, 13, 12, tzinfo=UTC) + timedelta(days=day)
+        for model in ("claude-opus-4-6", "claude-opus-4-1"):
+            got = pricer.cost_nano(_record("anthropic", model, when, counts))
+            assert got == _reference("anthropic", model, when, counts)  # (genai-prices' own, not counted)
+            costs[model, day >= 0] = got
+    assert calls.count("claude-opus-4-6") == 40 and calls.count("claude-opus-4-1") == 1
+    assert costs["claude-opus-4-6", False] != costs["claude-opus-4-6", True]

@@ -31,7 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from genai_prices import Usage, calc_price
-from genai_prices.types import TieredPrices
+from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
 
 from .directory import Price
 from .model import NANO, HistoryRecord, Record
@@ -158,6 +158,9 @@ class Pricer:
     def __init__(self, overrides: Iterable[Price] = ()) -> None:
         self.overrides = {(p.provider, p.model): p for p in overrides}
         self._cache: dict[tuple[str, str, int, str | None, bool], _Resolved | None] = {}
+        # (provider, model, tier, batch) of a model whose price has no history: any day's price
+        # (a Claude Code folder spans ~120 days a model: 568 calc_price calls, 5 with this)
+        self._timeless: dict[tuple[str, str, str | None, bool], _Resolved] = {}
 
     def _resolve(self, provider: str, model: str, ts_us: int, tier: str | None = None,
                  batch: bool = False) -> _Resolved | None:
@@ -166,6 +169,9 @@ class Pricer:
         found = self._cache.get(key, self)  # self: not resolved yet (None is "no price")
         if found is not self:
             return found
+        found = self._timeless.get((provider, model, tier, batch))
+        if found is not None:
+            return found
         when = datetime.fromtimestamp(day * 86_400 + 43_200, UTC)
         context = {**({"service_tier": tier} if tier else {}), **({"processing": "batch"} if batch else {})}
         try:
@@ -173,6 +179,8 @@ class Pricer:
                                genai_request_timestamp=when, price_context=context or None)
             factor = BATCH_DISCOUNT if batch and not _has_variant(price, "processing", "batch", when) else 1.0
             resolved = _Resolved(price.model_price, factor, price.model.id)
+            if _timeless(price.model, bool(context)):
+                self._timeless[(provider, model, tier, batch)] = resolved
         except LookupError:
             resolved = None
         self._cache[key] = resolved
@@ -242,6 +250,14 @@ class Pricer:
         if billed:  # the rates above are the variant's; a batch without one is half of them
             text += f" ({billed}" + (f": {resolved.factor:.0%} of these rates" if resolved.factor != 1.0 else "") + ")"
         return text
+
+
+def _timeless(model: ModelInfo, variants: bool) -> bool:
+    """Whether genai-prices prices `model` alike on every day: one price, and where a tier or the
+    batch API asks for a variant (`variants`), no dated condition on any of them either
+    (ModelInfo.get_prices and _has_variant read the request's time only there)."""
+    return isinstance(model.prices, ModelPrice) and (
+        not variants or all(v.constraint is None for v in model.price_variants or ()))
 
 
 def _has_variant(price: Any, key: str, value: str, when: datetime) -> bool:
