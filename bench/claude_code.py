@@ -11,7 +11,7 @@ robin so that all meet the same load, --runs times:
 - `usage-tui import FOLDER` (auto-detected) and `--format claude-code`, each into a new store:
   this checkout (the compiled fast path);
 - the same import by --baseline's code (a git ref, `git archive`d; by default main: the path
-  before the fast path), into a new store;
+  before the fast path; any ref: --baseline), into a new store;
 - `usage-tui import` again into a store that has it all (a re-import);
 - `usage-tui --help`: the interpreter and our imports alone.
 
@@ -113,7 +113,7 @@ def main() -> None:
         for label, root, extra in (("`usage-tui import` (this branch, auto-detected)", None, []),
                                    ("`usage-tui import --format claude-code` (this branch)", None,
                                     ["--format", "claude-code"]),
-                                   (f"`usage-tui import` ({args.baseline}: before the fast path)", old, [])):
+                                   (f"`usage-tui import` ({args.baseline}: the baseline)", old, [])):
             store = work / f"store-{len(stores)}.db"
             stores[label] = store
             steps.append((label, ours(root, "import", str(projects), "--db", str(store), *extra)))
@@ -133,7 +133,7 @@ def main() -> None:
 
     this = totals(None, stores["`usage-tui import` (this branch, auto-detected)"], env)
     forced = totals(None, stores["`usage-tui import --format claude-code` (this branch)"], env)
-    before = totals(old, stores[f"`usage-tui import` ({args.baseline}: before the fast path)"], env)
+    before = totals(old, stores[f"`usage-tui import` ({args.baseline}: the baseline)"], env)
     load = os.getloadavg()
     ccusage_label = "`ccusage daily --json --offline`"
     base = statistics.median(r["wall"] for r in runs[ccusage_label]) if ccusage_label in runs else None
