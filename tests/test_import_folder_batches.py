@@ -86,3 +86,25 @@ def test_progress_moves_forward_only_and_reaches_the_whole_folder(tmp_path):
     assert seen and all(of == total for _, of in seen)
     assert [done for done, _ in seen] == sorted({done for done, _ in seen})  # strictly increasing
     assert seen[-1][0] == total
+
+
+def test_ctrl_c_keeps_what_the_files_before_it_staged(tmp_path, monkeypatch):
+    from usage_tui import ingest
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for name, tokens in (("a", 10), ("b", 20), ("c", 40)):
+        (folder / f"{name}.jsonl").write_text(line(f"{name}1", tokens) + line(f"{name}2", tokens))
+    real_open = ingest._open
+
+    def interrupted(path):
+        if path.endswith("c.jsonl"):  # Ctrl-C while the third file is opened
+            raise KeyboardInterrupt
+        return real_open(path)
+
+    monkeypatch.setattr(ingest, "_open", interrupted)
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(KeyboardInterrupt):
+        import_path(store, str(folder))
+    assert store.record_count() == 4 and store.totals()["prompt_tokens"] == 60  # a and b, not c
+    assert store.pending_rollups() is None

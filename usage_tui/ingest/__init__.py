@@ -268,12 +268,13 @@ def import_path(
 
     # This thread parses and stages; the store's bulk writer writes and rolls up on threads of
     # its own (store/bulk.py). Files end without a write: what they staged is written in full
-    # batches, and at the end (or before an error is raised: nothing good is lost).
+    # batches, and at the end, or before a file that stops the import or Ctrl-C is reported:
+    # what the files before it staged is written, as when each file was written at its end.
     with store.bulk_import(batch_size=batch_size, on_written=written) as bulk:
         try:
             recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk,
                                        advance)
-        except ImportFatal:
+        except (ImportFatal, KeyboardInterrupt):
             bulk.flush()
             bulk.settle()
             bulk.finish()

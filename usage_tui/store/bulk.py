@@ -18,9 +18,10 @@ bench/RESULTS.md). The last line of an id in the window wins, as within a batch;
 still one transaction. Files end without a write (`end_file`): a folder of many small files (a
 Claude Code folder: ~1,900 files of ~10 requests) is written in full batches, not one small
 transaction a file; a later file's record whose id an earlier file staged writes the earlier
-ones first, so that the counts are those of writing the files one after another. An import that at least doubles the store drops the records' time indexes
-while it appends and builds them once at its end, or when it stops for any reason
-(`_defer_time_indexes`; a killed one's are built by the next import).
+ones first, so that the counts are those of writing the files one after another. An import
+that at least doubles the store drops the records' time indexes while it appends and builds
+them once at its end, or when it stops for any reason (`_defer_time_indexes`; a killed one's
+are built by the next import).
 """
 
 from __future__ import annotations
