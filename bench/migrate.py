@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench_run  # noqa: E402  (peak_rss_while)
+
 OPEN = """
 import sys
 from usage_tui.store import Store
@@ -55,13 +58,7 @@ def main() -> None:
         start = time.perf_counter()
         proc = psutil.Popen([sys.executable, *(["-S"] if sys.flags.no_site else []), "-c", OPEN, str(copy)],
                             stderr=subprocess.PIPE, text=True)
-        peak = 0
-        while proc.poll() is None:
-            try:
-                peak = max(peak, proc.memory_info().rss)
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.05)
+        peak = bench_run.peak_rss_while(proc)
         seconds = time.perf_counter() - start
         told = proc.stderr.read().strip()
         if proc.returncode:

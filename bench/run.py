@@ -191,6 +191,20 @@ def write_realistic(n: int) -> None:
 
 
 # -- phases -----------------------------------------------------------------------------------------
+def peak_rss_while(proc) -> int:
+    """Wait for `proc` (a psutil.Popen), sampling its RSS every 50 ms: the peak, in bytes."""
+    import psutil
+
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    return peak
+
+
 def phase_generate(n: int) -> dict:
     from usage_tui.sample import generate
 
@@ -231,13 +245,7 @@ def phase_ingest(n: int, variant: str = "") -> dict:
     start = time.perf_counter()
     proc = psutil.Popen([*PYTHON, "-m", "usage_tui", "import", str(p["jsonl"]), "--db", str(p["store"])],
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.05)
+    peak = peak_rss_while(proc)
     seconds = time.perf_counter() - start
     out = proc.stdout.read().decode()
     conn = sqlite3.connect(p["store"])

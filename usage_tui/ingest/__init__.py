@@ -275,16 +275,12 @@ def import_path(
             recognised = _import_files(store, files, fmt, in_folder, sizes, options, summary, on_reject, bulk,
                                        advance)
         except (ImportFatal, KeyboardInterrupt):
-            bulk.flush()
-            bulk.settle()
-            bulk.finish()
+            bulk.complete()
             raise
         except StoreError:
             bulk.finish()  # what committed before the error
             raise
-        bulk.flush()
-        bulk.settle()
-        bulk.finish()
+        bulk.complete()
     if isinstance(path, str) and in_folder and fmt == "auto" and not summary.files:
         raise ImportFatal(f"{path}: no usage file in this folder{_named_skips(summary.skipped)}")
     # A forced format that found nothing of its own is a mistake, not an empty import.

@@ -176,6 +176,14 @@ def _text(line: str | memoryview) -> str:
     return line if type(line) is str else str(line, "utf-8", "surrogateescape")
 
 
+def _passed_on(record: Record, line: str | memoryview) -> Record:
+    """A record the next line did not replace, with the excerpt of its line (made only now:
+    the streamed copies before it never need one)."""
+    if record.raw is None:
+        record.raw = excerpt(_text(line))
+    return record
+
+
 def parse_bytes(raw: BinaryIO, source: str, head: str = "", user: str | None = None, viewer: str | None = None,
                 **_: Any) -> Iterator[Record | Reject]:
     """claude_code.parse, from the bytes of the file."""
@@ -223,18 +231,12 @@ def parse_bytes(raw: BinaryIO, source: str, head: str = "", user: str | None = N
                     if record is not None:
                         record.source_line, record.raw = n2, excerpt(text2)
                         if pending is not None and pending.id != record.id:
-                            if pending.raw is None:
-                                pending.raw = excerpt(_text(pending_line))
-                            yield pending
+                            yield _passed_on(pending, pending_line)
                         pending, pending_line = record, text2
                 continue
             item.source_line = n
             if pending is not None and pending.id != item.id:
-                if pending.raw is None:
-                    pending.raw = excerpt(_text(pending_line))
-                yield pending
+                yield _passed_on(pending, pending_line)
             pending, pending_line = item, line
     if pending is not None:
-        if pending.raw is None:
-            pending.raw = excerpt(_text(pending_line))
-        yield pending
+        yield _passed_on(pending, pending_line)

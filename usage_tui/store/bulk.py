@@ -4,9 +4,10 @@
         bulk.add(records, source_id, position)          # staged (this thread), written when enough
         bulk.reject(rejects)                            # written with the next batch, or alone
         bulk.end_file()                                 # a file's end: its records stay staged
-        bulk.flush(position, cursors={...})             # write what is staged (the import's end)
+        bulk.flush(position, cursors={...})             # write what is staged
         bulk.settle()                                   # wait for the batch being written
         bulk.finish()                                   # roll up the rest (the import succeeded)
+        bulk.complete()                                 # the last three: an import's end
 
 Three threads: the caller's parses and stages (the Python work: values, fingerprints, prices);
 a writer thread (its own connection) runs each batch's SQL meanwhile, one batch at a time, so
@@ -72,6 +73,13 @@ class _RollUps:
             self.finish()
             self.appended = 0
             self.running = self.roller.submit(self.store.refresh_rollups)
+
+    def complete(self) -> None:
+        """Write what is staged and roll everything up (an import's end, or a stop that keeps
+        what the files before it staged)."""
+        self.flush()
+        self.settle()
+        self.finish()
 
     def finish(self) -> None:
         running, self.running = self.running, None
@@ -211,6 +219,13 @@ class BulkImport:
             results = future.result()
             if counts and self.on_written is not None:
                 self.on_written(results[0], position)
+
+    def complete(self) -> None:
+        """Write what is staged and roll everything up (an import's end, or a stop that keeps
+        what the files before it staged)."""
+        self.flush()
+        self.settle()
+        self.finish()
 
     def finish(self) -> None:
         """Roll up what is left (the import's end, or what committed before its error): sorted
